@@ -1,0 +1,37 @@
+// What a running sandbox exposes. `sandbox up` writes it as JSON to <dir>/state.json and
+// the test runner passes that path to every test process in ROTATOR_SANDBOX_STATE.
+export interface SandboxState {
+  /** Temp dir holding every process's data, logs and the kubeconfig. */
+  dir: string;
+  temporal: {
+    /** host:port of the frontend gRPC service. */
+    address: string;
+    namespace: string;
+    uiUrl: string;
+  };
+  kube: {
+    /** https://127.0.0.1:<port> */
+    server: string;
+    /** kubeconfig for the admin token (system:masters). */
+    kubeconfig: string;
+    /** PEM file of the CA that signed the apiserver's serving cert. */
+    caFile: string;
+    adminToken: string;
+    /** A static token whose user has no RBAC bindings at all. */
+    noPermissionToken: string;
+  };
+  store: {
+    kind: 'minio' | 'rustfs';
+    /** http://127.0.0.1:<port> — S3 and admin API. */
+    endpoint: string;
+    region: string;
+    rootSecret: { namespace: string; name: string };
+    workload: { kind: 'StatefulSet'; namespace: string; name: string };
+  };
+  agent: {
+    /** http://127.0.0.1:<port> of the node agent's control API (see node-agent.ts). */
+    url: string;
+  };
+}
+
+export const SANDBOX_STATE_ENV = 'ROTATOR_SANDBOX_STATE';
