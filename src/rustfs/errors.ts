@@ -1,0 +1,269 @@
+/**
+ * Typed failures of the object store, admin API and S3 data plane alike, so activities can
+ * decide "retry", "give up" or "this is the expected denial" without parsing strings.
+ *
+ * Messages are built only from the operation, the HTTP status, the server's error code and a
+ * scrubbed server message: never from request bodies, secrets or signatures.
+ */
+
+export type AdminErrorCode =
+  | 'AuthenticationFailed'
+  | 'AccessDenied'
+  | 'NotFound'
+  | 'AlreadyExists'
+  | 'NotReady'
+  | 'BadRequest'
+  | 'NotImplemented'
+  | 'Unavailable'
+  | 'ServerError'
+  | 'DecryptionFailed'
+  | 'ProtocolError';
+
+/** Codes a caller may retry as is: the store may come back or finish starting. */
+const RETRYABLE: ReadonlySet<AdminErrorCode> = new Set(['NotReady', 'Unavailable', 'ServerError']);
+
+export interface AdminErrorInit {
+  operation: string;
+  status?: number;
+  /** The server's own error code (e.g. `XMinioAdminNoSuchUser`), for diagnostics. */
+  serverCode?: string;
+  cause?: unknown;
+}
+
+export class AdminError extends Error {
+  readonly code: AdminErrorCode;
+  readonly retryable: boolean;
+  readonly status?: number;
+  readonly operation: string;
+  readonly serverCode?: string;
+
+  constructor(code: AdminErrorCode, message: string, init: AdminErrorInit) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = RETRYABLE.has(code);
+    this.status = init.status;
+    this.operation = init.operation;
+    this.serverCode = init.serverCode;
+  }
+}
+
+export class AuthenticationFailed extends AdminError {
+  constructor(message: string, init: AdminErrorInit) {
+    super('AuthenticationFailed', message, init);
+  }
+}
+export class AccessDenied extends AdminError {
+  constructor(message: string, init: AdminErrorInit) {
+    super('AccessDenied', message, init);
+  }
+}
+export class NotFound extends AdminError {
+  constructor(message: string, init: AdminErrorInit) {
+    super('NotFound', message, init);
+  }
+}
+export class AlreadyExists extends AdminError {
+  constructor(message: string, init: AdminErrorInit) {
+    super('AlreadyExists', message, init);
+  }
+}
+export class NotReady extends AdminError {
+  constructor(message: string, init: AdminErrorInit) {
+    super('NotReady', message, init);
+  }
+}
+export class BadRequest extends AdminError {
+  constructor(message: string, init: AdminErrorInit) {
+    super('BadRequest', message, init);
+  }
+}
+export class NotImplemented extends AdminError {
+  constructor(message: string, init: AdminErrorInit) {
+    super('NotImplemented', message, init);
+  }
+}
+export class Unavailable extends AdminError {
+  constructor(message: string, init: AdminErrorInit) {
+    super('Unavailable', message, init);
+  }
+}
+export class ServerError extends AdminError {
+  constructor(message: string, init: AdminErrorInit) {
+    super('ServerError', message, init);
+  }
+}
+/** The madmin envelope failed authentication: tampered, truncated, or sealed with another key. */
+export class DecryptionFailed extends AdminError {
+  constructor(message: string, init: AdminErrorInit) {
+    super('DecryptionFailed', message, init);
+  }
+}
+/** The server answered something this client cannot interpret (not JSON, wrong shape). */
+export class ProtocolError extends AdminError {
+  constructor(message: string, init: AdminErrorInit) {
+    super('ProtocolError', message, init);
+  }
+}
+
+export function isAdminError(err: unknown, code?: AdminErrorCode): err is AdminError {
+  return err instanceof AdminError && (code === undefined || err.code === code);
+}
+
+// Server codes that decide the class regardless of the HTTP status, which differs between
+// MinIO, RustFS and plain S3 for the same condition.
+const BY_SERVER_CODE: Record<string, AdminErrorCode> = {
+  InvalidAccessKeyId: 'AuthenticationFailed',
+  SignatureDoesNotMatch: 'AuthenticationFailed',
+  XMinioAdminCredentialsMismatch: 'AuthenticationFailed',
+  InvalidToken: 'AuthenticationFailed',
+  ExpiredToken: 'AuthenticationFailed',
+  AuthorizationHeaderMalformed: 'AuthenticationFailed',
+  AccessDenied: 'AccessDenied',
+  XMinioIAMActionNotAllowed: 'AccessDenied',
+  AllAccessDisabled: 'AccessDenied',
+  NoSuchKey: 'NotFound',
+  NoSuchBucket: 'NotFound',
+  NoSuchUpload: 'NotFound',
+  NotFound: 'NotFound',
+  XMinioAdminNoSuchUser: 'NotFound',
+  XMinioAdminNoSuchPolicy: 'NotFound',
+  XMinioAdminNoSuchGroup: 'NotFound',
+  XMinioAdminNoSuchAccessKey: 'NotFound',
+  NoSuchUser: 'NotFound',
+  NoSuchPolicy: 'NotFound',
+  NoSuchServiceAccount: 'NotFound',
+  BucketAlreadyExists: 'AlreadyExists',
+  BucketAlreadyOwnedByYou: 'AlreadyExists',
+  XMinioServerNotInitialized: 'NotReady',
+  XMinioIAMNotInitialized: 'NotReady',
+  XMinioAdminConfigNoQuorum: 'NotReady',
+  ServiceUnavailable: 'NotReady',
+  SlowDown: 'NotReady',
+  NotImplemented: 'NotImplemented',
+};
+
+function classify(
+  status: number | undefined,
+  serverCode: string | undefined,
+  message: string,
+): AdminErrorCode {
+  const byCode = serverCode ? BY_SERVER_CODE[serverCode] : undefined;
+  if (byCode) return byCode;
+  if (/already exist/i.test(message) || (serverCode && /AlreadyExists?$/.test(serverCode)))
+    return 'AlreadyExists';
+  if (serverCode && /NoSuch|NotFound/.test(serverCode)) return 'NotFound';
+  switch (status) {
+    case 401:
+      return 'AuthenticationFailed';
+    case 403:
+      return 'AccessDenied';
+    case 404:
+      return 'NotFound';
+    case 409:
+      return 'AlreadyExists';
+    case 501:
+      return 'NotImplemented';
+    case 503:
+      return 'NotReady';
+  }
+  if (status !== undefined && status >= 500) return 'ServerError';
+  return 'BadRequest';
+}
+
+const CLASSES: Record<AdminErrorCode, new (message: string, init: AdminErrorInit) => AdminError> = {
+  AuthenticationFailed,
+  AccessDenied,
+  NotFound,
+  AlreadyExists,
+  NotReady,
+  BadRequest,
+  NotImplemented,
+  Unavailable,
+  ServerError,
+  DecryptionFailed,
+  ProtocolError,
+};
+
+export function makeError(code: AdminErrorCode, message: string, init: AdminErrorInit): AdminError {
+  return new CLASSES[code](message, init);
+}
+
+/**
+ * Server messages normally describe the request, but a misbehaving server could echo input
+ * back; strip anything shaped like a key or long token before it reaches a log.
+ */
+export function scrubServerMessage(message: string, secrets: readonly string[] = []): string {
+  let out = message.slice(0, 300);
+  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('[redacted]');
+  return out
+    .replace(/Signature=[0-9a-f]+/gi, 'Signature=[redacted]')
+    .replace(/[A-Za-z0-9+/=_-]{32,}/g, '[redacted]');
+}
+
+export interface ServerErrorDetails {
+  operation: string;
+  status?: number;
+  serverCode?: string;
+  serverMessage?: string;
+  /** What the request was about (user, policy, bucket/key), safe to show. */
+  subject?: string;
+  /** Values that must never appear in the message even if the server echoed them. */
+  secrets?: readonly string[];
+}
+
+export function fromServer(d: ServerErrorDetails): AdminError {
+  const message = d.serverMessage ? scrubServerMessage(d.serverMessage, d.secrets) : '';
+  const code = classify(d.status, d.serverCode, message);
+  const parts = [`${d.operation}${d.subject ? ` (${d.subject})` : ''}: ${describe(code)}`];
+  const detail = [d.status !== undefined ? `HTTP ${d.status}` : '', d.serverCode ?? '', message]
+    .filter(Boolean)
+    .join(' ');
+  if (detail) parts.push(detail);
+  return makeError(code, parts.join(' — '), {
+    operation: d.operation,
+    status: d.status,
+    serverCode: d.serverCode,
+  });
+}
+
+function describe(code: AdminErrorCode): string {
+  switch (code) {
+    case 'AuthenticationFailed':
+      return 'the store rejected the credentials (unknown access key or wrong secret key)';
+    case 'AccessDenied':
+      return 'access denied';
+    case 'NotFound':
+      return 'not found';
+    case 'AlreadyExists':
+      return 'already exists';
+    case 'NotReady':
+      return 'the store is not ready yet';
+    case 'BadRequest':
+      return 'the store rejected the request';
+    case 'NotImplemented':
+      return 'the store does not implement this operation';
+    case 'Unavailable':
+      return 'the store is unreachable';
+    case 'ServerError':
+      return 'the store failed internally';
+    case 'DecryptionFailed':
+      return 'the encrypted body could not be authenticated';
+    case 'ProtocolError':
+      return 'unexpected response from the store';
+  }
+}
+
+/** Network-level failures: connection refused/reset, DNS, our own timeout. */
+export function fromNetwork(operation: string, err: unknown, timeoutMs?: number): AdminError {
+  const e = err as { name?: string; code?: string; cause?: { code?: string } } | undefined;
+  const sysCode = e?.cause?.code ?? e?.code;
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
+    return new Unavailable(`${operation}: the store did not answer within ${timeoutMs ?? '?'} ms`, {
+      operation,
+    });
+  }
+  return new Unavailable(`${operation}: the store is unreachable${sysCode ? ` (${sysCode})` : ''}`, {
+    operation,
+  });
+}

@@ -1,0 +1,28 @@
+export type {
+  AddServiceAccountRequest,
+  AdminClient,
+  AdminClientOptions,
+  Credentials,
+  Dialect,
+  ServerInfo,
+  ServiceAccountInfo,
+  ServiceAccountSummary,
+  UpdateServiceAccountRequest,
+  UserInfo,
+  UserStatus,
+  UserSummary,
+} from './types';
+export { createAdminClient, parseServerError } from './admin-client';
+export { DIALECTS, type DialectSpec } from './dialects';
+export * from './errors';
+export {
+  MadminAlgorithm,
+  MadminCryptoError,
+  decryptMadmin,
+  encryptMadmin,
+  isMadminEncrypted,
+  type MadminAlgorithmId,
+} from './madmin-crypto';
+export { DEFAULT_REGION, signRequest } from './sigv4';
+export { createS3, mapS3Error, type S3Ops, type S3Options } from './s3';
+export { generateCredentials } from './credentials';
