@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+import { type Command } from 'commander';
+import { z } from 'zod';
+import { startSandbox } from '../sandbox/sandbox';
+import { type SandboxState } from '../sandbox/state';
+import { emit } from './output';
+
+const options = z.object({
+  stateFile: z.string().optional(),
+  keep: z.boolean().default(false),
+  json: z.boolean().default(false),
+  quietEndpoints: z.boolean().default(false),
+});
+
+export function describeEndpoints(s: SandboxState): string {
+  return [
+    `Temporal Web UI     ${s.temporal.uiUrl}`,
+    `Temporal address    ${s.temporal.address}  (namespace ${s.temporal.namespace})`,
+    `kubeconfig          ${s.kube.kubeconfig}  (kubectl --kubeconfig ${s.kube.kubeconfig} get pods -A)`,
+    `Kubernetes API      ${s.kube.server}`,
+    `object store        ${s.store.endpoint}  (${s.store.kind}; root key in Secret ${s.store.rootSecret.namespace}/${s.store.rootSecret.name})`,
+    `node agent          ${s.agent.url}/state`,
+    `data and logs       ${s.dir}`,
+  ].join('\n');
+}
+
+/** Resolves when SIGINT or SIGTERM arrives. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}
+
+export function registerSandbox(program: Command): void {
+  const sandbox = program.command('sandbox').description('the local stack of real components (DESIGN §5)');
+  sandbox
+    .command('up')
+    .description('start Temporal, a Kubernetes control plane with kwok, the object store and its node agent')
+    .option('--state-file <path>', 'also write the stack state (endpoints, kubeconfig) to this file once ready')
+    .option('--keep', 'keep the data and log directory after stopping')
+    .option('--quiet-endpoints', 'do not print the endpoint table (used by the test runner)')
+    .option('--json', 'print the state as JSON')
+    .action(async (raw) => {
+      const opts = options.parse(raw);
+      const box = await startSandbox({ keepDir: opts.keep });
+      const stop = untilSignal();
+      try {
+        if (opts.stateFile) fs.copyFileSync(box.stateFile, opts.stateFile);
+        if (!opts.quietEndpoints) {
+          emit(opts, box.state, (s) => `Sandbox up.\n${describeEndpoints(s)}\nCtrl-C stops everything.`);
+        }
+        await stop;
+      } finally {
+        await box.stop();
+      }
+    });
+}

@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { startControlPlane, fakeNodeManifest, FAKE_NODE_NAME } from './kube-control-plane';
+import { NodeAgent } from './node-agent';
+import { freePort } from './ports';
+import { type ManagedProcess, waitUntil } from './process';
+import { platformManifests, PLATFORM } from './platform';
+import { type SandboxState } from './state';
+import { sandboxStoreKind, StoreProcess } from './store-process';
+import { startTemporal } from './temporal-server';
+
+export interface Sandbox {
+  state: SandboxState;
+  stateFile: string;
+  agent: NodeAgent;
+  stop(): Promise<void>;
+}
+
+export interface SandboxOptions {
+  /** Where data, logs and kubeconfig go; a fresh temp dir by default. */
+  dir?: string;
+  /** Keep the dir after stop (for post-mortems). */
+  keepDir?: boolean;
+  log?: (msg: string) => void;
+}
+
+const isConflict = (err: unknown) => (err as { code?: number }).code === 409;
+
+async function createIgnoringExisting(create: () => Promise<unknown>): Promise<void> {
+  try {
+    await create();
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+  }
+}
+
+/**
+ * Starts the whole local stack on loopback: Temporal dev server, Kubernetes control
+ * plane with kwok, the object store behind its StatefulSet and root Secret, and the
+ * node agent that ties the two together. Everything it started is stopped by stop(),
+ * and by the kernel if this process dies (see ManagedProcess).
+ */
+export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  const log = opts.log ?? ((msg: string) => console.error(`[sandbox] ${msg}`));
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-sandbox-'));
+  fs.mkdirSync(dir, { recursive: true });
+  const processes: ManagedProcess[] = [];
+  let agent: NodeAgent | undefined;
+  const stop = async () => {
+    await agent?.stop();
+    for (const p of [...processes].reverse()) await p.stop();
+    if (!opts.keepDir) fs.rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const [temporal, control] = await Promise.all([startTemporal(dir, log), startControlPlane(dir, log)]);
+    processes.push(temporal.process, ...control.processes);
+
+    const kc = new KubeConfig();
+    kc.loadFromFile(control.kubeconfig);
+    const core = kc.makeApiClient(CoreV1Api);
+    const apps = kc.makeApiClient(AppsV1Api);
+
+    await createIgnoringExisting(() => core.createNode({ body: fakeNodeManifest }));
+    await waitUntil(
+      'kwok fake node Ready',
+      async () => {
+        const node = await core.readNode({ name: FAKE_NODE_NAME });
+        return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+      },
+      { timeoutMs: 60_000, intervalMs: 300, process: control.processes.at(-1) },
+    );
+    log(`kwok node ${FAKE_NODE_NAME} Ready`);
+
+    const kind = sandboxStoreKind();
+    const store = new StoreProcess(kind, await freePort(), path.join(dir, 'store-data'), path.join(dir, 'logs'));
+    const root = {
+      'access-key': 'rustfs-root',
+      'secret-key': randomBytes(30).toString('base64url').slice(0, 40),
+      endpoint: store.endpoint,
+    };
+    const manifests = platformManifests(root);
+    for (const ns of manifests.namespaces) await createIgnoringExisting(() => core.createNamespace({ body: ns }));
+    await createIgnoringExisting(() =>
+      core.createNamespacedSecret({ namespace: PLATFORM.namespace, body: manifests.rootSecret }),
+    );
+
+    agent = new NodeAgent({
+      core,
+      store,
+      namespace: PLATFORM.namespace,
+      statefulSet: PLATFORM.statefulSet,
+      rootSecret: PLATFORM.rootSecret,
+      log,
+    });
+    const agentUrl = await agent.start(await freePort());
+    await createIgnoringExisting(() =>
+      apps.createNamespacedStatefulSet({ namespace: PLATFORM.namespace, body: manifests.storeStatefulSet }),
+    );
+    for (const d of manifests.consumers) {
+      await createIgnoringExisting(() =>
+        apps.createNamespacedDeployment({ namespace: d.metadata!.namespace!, body: d }),
+      );
+    }
+    await waitUntil('object store started by the node agent', () => store.ready(), {
+      timeoutMs: 90_000,
+      intervalMs: 300,
+    });
+    log(`object store (${kind}) ready on ${store.endpoint}`);
+
+    const state: SandboxState = {
+      dir,
+      temporal: { address: temporal.address, namespace: temporal.namespace, uiUrl: temporal.uiUrl },
+      kube: {
+        server: control.server,
+        kubeconfig: control.kubeconfig,
+        caFile: control.caFile,
+        adminToken: control.adminToken,
+        noPermissionToken: control.noPermissionToken,
+      },
+      store: {
+        kind,
+        endpoint: store.endpoint,
+        region: 'us-east-1',
+        rootSecret: { namespace: PLATFORM.namespace, name: PLATFORM.rootSecret },
+        workload: { kind: 'StatefulSet', namespace: PLATFORM.namespace, name: PLATFORM.statefulSet },
+      },
+      agent: { url: agentUrl },
+    };
+    const stateFile = path.join(dir, 'state.json');
+    fs.writeFileSync(stateFile, JSON.stringify(state, null, 2), { mode: 0o600 });
+    return { state, stateFile, agent, stop };
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+}
