@@ -1,0 +1,7 @@
+export * from './client';
+export * from './errors';
+export * from './secrets';
+export * from './rollout';
+export { WORKLOAD_KINDS, PROGRESS_DEADLINE_REASON, type WorkloadObject } from './rollout-status';
+export * from './secret-refs';
+export * from './consumers';

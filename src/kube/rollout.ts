@@ -1,0 +1,269 @@
+import {
+  PatchStrategy,
+  setHeaderOptions,
+  type V1DaemonSet,
+  type V1Deployment,
+  type V1StatefulSet,
+} from '@kubernetes/client-node';
+import { type Kube } from './client';
+import {
+  KubeError,
+  KubeNotFoundError,
+  KubeRolloutError,
+  KubeRolloutTimeoutError,
+  toKubeError,
+  type KubeRequestContext,
+} from './errors';
+import { rolloutStatus, type RolloutStatus, type WorkloadKind, type WorkloadRef } from './rollout-status';
+
+export { rolloutStatus, type RolloutStatus, type WorkloadKind, type WorkloadRef } from './rollout-status';
+
+/** The annotation `kubectl rollout restart` sets on the pod template. */
+export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
+
+type Workload = V1Deployment | V1StatefulSet | V1DaemonSet;
+
+const PLURAL: Record<WorkloadKind, string> = {
+  Deployment: 'deployments',
+  StatefulSet: 'statefulsets',
+  DaemonSet: 'daemonsets',
+};
+
+const ctx = (verb: string, ref: WorkloadRef): KubeRequestContext => ({
+  verb,
+  resource: `${PLURAL[ref.kind]}.apps`,
+  namespace: ref.namespace,
+  name: ref.name,
+});
+
+/** kubectl formats with Go's time.RFC3339: second precision, no fraction. */
+export function restartedAtValue(at: Date): string {
+  return at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** The exact body `kubectl rollout restart` sends (a strategic-merge patch of the pod template). */
+export function restartPatch(at: Date): object {
+  return {
+    spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: restartedAtValue(at) } } } },
+  };
+}
+
+export async function readWorkload(kube: Kube, ref: WorkloadRef): Promise<Workload> {
+  const { name, namespace } = ref;
+  try {
+    switch (ref.kind) {
+      case 'Deployment':
+        return await kube.apps.readNamespacedDeployment({ name, namespace });
+      case 'StatefulSet':
+        return await kube.apps.readNamespacedStatefulSet({ name, namespace });
+      case 'DaemonSet':
+        return await kube.apps.readNamespacedDaemonSet({ name, namespace });
+    }
+  } catch (err) {
+    throw toKubeError(err, ctx('get', ref));
+  }
+}
+
+/**
+ * `kubectl rollout restart`. The same `at` twice is the same patch, so a retried activity
+ * does not start a second rollout; `changed` tells whether this call started one.
+ * A paused Deployment is refused as kubectl refuses it: the patch would be accepted but
+ * nothing would roll, and the wait afterwards would only time out.
+ */
+export async function rolloutRestart(kube: Kube, ref: WorkloadRef, at: Date): Promise<{ changed: boolean }> {
+  const current = await readWorkload(kube, ref);
+  if (ref.kind === 'Deployment' && (current as V1Deployment).spec?.paused) {
+    throw new KubeRolloutError(
+      `can't restart paused deployment "${ref.name}" in namespace "${ref.namespace}" (run rollout resume first)`,
+      ctx('patch', ref),
+    );
+  }
+  const value = restartedAtValue(at);
+  if (current.spec?.template.metadata?.annotations?.[RESTARTED_AT_ANNOTATION] === value)
+    return { changed: false };
+  const { name, namespace } = ref;
+  const body = restartPatch(at);
+  // Without the explicit content type the client sends an object body as a JSON patch, which the apiserver rejects.
+  const options = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+  try {
+    switch (ref.kind) {
+      case 'Deployment':
+        await kube.apps.patchNamespacedDeployment({ name, namespace, body }, options);
+        break;
+      case 'StatefulSet':
+        await kube.apps.patchNamespacedStatefulSet({ name, namespace, body }, options);
+        break;
+      case 'DaemonSet':
+        await kube.apps.patchNamespacedDaemonSet({ name, namespace, body }, options);
+        break;
+    }
+  } catch (err) {
+    throw toKubeError(err, ctx('patch', ref));
+  }
+  return { changed: true };
+}
+
+export interface WaitForRolloutOptions {
+  timeoutMs: number;
+  /** kubectl's progress line; called when it changes and at least every `progressIntervalMs` (for heartbeats). */
+  onProgress?: (message: string) => void;
+  progressIntervalMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * `kubectl rollout status --timeout`: evaluates the workload on every watch event rather than
+ * polling, re-reading whenever the watch ends (server timeout, compaction, dropped connection).
+ * Resolves with kubectl's success line; throws KubeRolloutError when kubectl would exit with an
+ * error (progress deadline exceeded, workload deleted, unsupported strategy) and
+ * KubeRolloutTimeoutError when the time runs out.
+ */
+export async function waitForRollout(
+  kube: Kube,
+  ref: WorkloadRef,
+  opts: WaitForRolloutOptions,
+): Promise<RolloutStatus> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let last = '';
+  const report = (status: RolloutStatus) => {
+    if (status.message !== last) {
+      last = status.message;
+      opts.onProgress?.(last);
+    }
+  };
+  const ticker = setInterval(() => {
+    if (last) opts.onProgress?.(last);
+  }, opts.progressIntervalMs ?? 10_000);
+  ticker.unref();
+
+  const settle = (status: RolloutStatus): RolloutStatus | undefined => {
+    report(status);
+    if (status.failed) throw new KubeRolloutError(status.message, ctx('watch', ref));
+    return status.done ? status : undefined;
+  };
+
+  try {
+    for (;;) {
+      throwIfAborted(opts.signal);
+      const obj = await readWorkload(kube, ref);
+      const now = settle(rolloutStatus(obj, ref.kind));
+      if (now) return now;
+      if (Date.now() >= deadline) throw new KubeRolloutTimeoutError(ctx('watch', ref), last);
+      const started = Date.now();
+      const result = await watchUntil(kube, ref, obj.metadata?.resourceVersion, deadline, opts.signal, (o) =>
+        settle(rolloutStatus(o, ref.kind)),
+      );
+      if (result === 'timeout') throw new KubeRolloutTimeoutError(ctx('watch', ref), last);
+      if (typeof result === 'object') return result;
+      // A watch that ends at once (e.g. apiserver restarting) must not turn into a tight loop.
+      if (Date.now() - started < 1000)
+        await delay(Math.min(1000, Math.max(0, deadline - Date.now())), opts.signal);
+    }
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+type WatchResult = RolloutStatus | 'relist' | 'timeout';
+
+function watchUntil(
+  kube: Kube,
+  ref: WorkloadRef,
+  resourceVersion: string | undefined,
+  deadline: number,
+  signal: AbortSignal | undefined,
+  evaluate: (obj: Workload) => RolloutStatus | undefined,
+): Promise<WatchResult> {
+  return new Promise<WatchResult>((resolve, reject) => {
+    let finished = false;
+    let controller: AbortController | undefined;
+    const remainingMs = deadline - Date.now();
+    const finish = (fn: () => void) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      controller?.abort();
+      fn();
+    };
+    const timer = setTimeout(() => finish(() => resolve('timeout')), Math.max(0, remainingMs));
+    const onAbort = () => finish(() => reject(abortReason(signal)));
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    const path = `/apis/apps/v1/namespaces/${encodeURIComponent(ref.namespace)}/${PLURAL[ref.kind]}`;
+    const params = {
+      fieldSelector: `metadata.name=${ref.name}`,
+      resourceVersion,
+      allowWatchBookmarks: true,
+      // The server ends the watch a little after the deadline at the latest; we re-read then.
+      timeoutSeconds: Math.max(1, Math.min(300, Math.ceil(remainingMs / 1000) + 5)),
+    };
+    kube.watch
+      .watch(
+        path,
+        params,
+        (type: string, obj: Workload) => {
+          if (finished) return;
+          try {
+            if (type === 'ADDED' || type === 'MODIFIED') {
+              const done = evaluate(obj);
+              if (done) finish(() => resolve(done));
+            } else if (type === 'DELETED') {
+              finish(() =>
+                reject(
+                  new KubeRolloutError(
+                    `${ref.kind.toLowerCase()} "${ref.name}": object has been deleted`,
+                    ctx('watch', ref),
+                  ),
+                ),
+              );
+            } else if (type === 'ERROR') {
+              // Typically 410 Gone (resourceVersion compacted): start over from a fresh read.
+              finish(() => resolve('relist'));
+            }
+          } catch (err) {
+            finish(() => reject(err));
+          }
+        },
+        (err: unknown) => {
+          if (!err) return finish(() => resolve('relist'));
+          const e = toKubeError(err, ctx('watch', ref));
+          // Lost connections are retried by re-reading; a denied or invalid watch is final.
+          if (e instanceof KubeError && e.nonRetryable && !(e instanceof KubeNotFoundError))
+            finish(() => reject(e));
+          else finish(() => resolve('relist'));
+        },
+      )
+      .then((c) => {
+        controller = c;
+        if (finished) c.abort();
+      })
+      .catch((err: unknown) => finish(() => reject(toKubeError(err, ctx('watch', ref)))));
+  });
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortReason(signal);
+}
+
+function abortReason(signal: AbortSignal | undefined): unknown {
+  const reason: unknown = signal?.reason;
+  if (reason !== undefined) return reason;
+  const e = new Error('The rollout wait was aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(abortReason(signal));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
