@@ -1,6 +1,6 @@
 import { DecryptionFailed, ProtocolError, fromNetwork, fromServer, isAdminError } from './errors';
 import { DIALECTS, type DialectSpec } from './dialects';
-import { MadminCryptoError, decryptMadmin, encryptMadmin } from './madmin-crypto';
+import { MadminCryptoError, decryptMadmin, encryptMadmin, type MadminAlgorithmId } from './madmin-crypto';
 import { DEFAULT_REGION, signRequest } from './sigv4';
 import type {
   AddServiceAccountRequest,
@@ -47,6 +47,7 @@ class HttpAdminClient implements AdminClient {
   private readonly region: string;
   private readonly timeoutMs: number;
   private readonly fetchImpl: typeof fetch;
+  private readonly algorithm: MadminAlgorithmId | undefined;
 
   constructor(opts: AdminClientOptions) {
     const spec = DIALECTS[opts.dialect];
@@ -58,6 +59,7 @@ class HttpAdminClient implements AdminClient {
     this.region = opts.region ?? DEFAULT_REGION;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.fetchImpl = opts.fetch ?? fetch;
+    this.algorithm = opts.madminAlgorithm;
   }
 
   // ---- users ---------------------------------------------------------------------------
@@ -382,7 +384,7 @@ class HttpAdminClient implements AdminClient {
     if (o.json !== undefined) {
       const plain = Buffer.from(JSON.stringify(o.json), 'utf8');
       if (o.seal && this.spec.encrypted) {
-        body = await encryptMadmin(this.credentials.secretKey, plain);
+        body = await encryptMadmin(this.credentials.secretKey, plain, { algorithm: this.algorithm });
         headers['content-type'] = 'application/octet-stream';
       } else {
         body = plain;
@@ -408,7 +410,7 @@ class HttpAdminClient implements AdminClient {
       });
       buf = Buffer.from(await res.arrayBuffer());
     } catch (err) {
-      throw fromNetwork(o.op, err, this.timeoutMs);
+      throw fromNetwork(o.op, err, this.timeoutMs, o.subject);
     }
     if (res.ok) return buf;
     const { code, message } = parseServerError(buf);

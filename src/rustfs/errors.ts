@@ -194,11 +194,13 @@ export function makeError(code: AdminErrorCode, message: string, init: AdminErro
  * back; strip anything shaped like a key or long token before it reaches a log.
  */
 export function scrubServerMessage(message: string, secrets: readonly string[] = []): string {
-  let out = message.slice(0, 300);
+  let out = message;
   for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('[redacted]');
-  return out
+  out = out
     .replace(/Signature=[0-9a-f]+/gi, 'Signature=[redacted]')
     .replace(/[A-Za-z0-9+/=_-]{32,}/g, '[redacted]');
+  // Truncate last, so a cut can never leave the prefix of a secret that escaped the match.
+  return out.length > 300 ? `${out.slice(0, 300)}…` : out;
 }
 
 export interface ServerErrorDetails {
@@ -255,15 +257,17 @@ function describe(code: AdminErrorCode): string {
 }
 
 /** Network-level failures: connection refused/reset, DNS, our own timeout. */
-export function fromNetwork(operation: string, err: unknown, timeoutMs?: number): AdminError {
+export function fromNetwork(
+  operation: string,
+  err: unknown,
+  timeoutMs?: number,
+  subject?: string,
+): AdminError {
   const e = err as { name?: string; code?: string; cause?: { code?: string } } | undefined;
   const sysCode = e?.cause?.code ?? e?.code;
+  const what = `${operation}${subject ? ` (${subject})` : ''}`;
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
-    return new Unavailable(`${operation}: the store did not answer within ${timeoutMs ?? '?'} ms`, {
-      operation,
-    });
+    return new Unavailable(`${what}: the store did not answer within ${timeoutMs ?? '?'} ms`, { operation });
   }
-  return new Unavailable(`${operation}: the store is unreachable${sysCode ? ` (${sysCode})` : ''}`, {
-    operation,
-  });
+  return new Unavailable(`${what}: the store is unreachable${sysCode ? ` (${sysCode})` : ''}`, { operation });
 }

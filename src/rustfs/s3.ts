@@ -120,5 +120,5 @@ export function mapS3Error(
       secrets,
     });
   }
-  return fromNetwork(operation, err);
+  return fromNetwork(operation, err, undefined, subject);
 }

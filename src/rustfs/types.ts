@@ -1,3 +1,5 @@
+import type { MadminAlgorithmId } from './madmin-crypto';
+
 export type Dialect = 'madmin' | 'rustfs';
 
 export interface Credentials {
@@ -93,6 +95,11 @@ export interface AdminClientOptions {
   region?: string;
   /** Per HTTP request, default 30 s. */
   timeoutMs?: number;
+  /**
+   * Envelope for the request bodies this client seals (madmin dialect), default 0x00 like
+   * MinIO's own clients; 0x02 (PBKDF2) is far cheaper to derive and what FIPS builds use.
+   */
+  madminAlgorithm?: MadminAlgorithmId;
   /** Injection point for unit tests; defaults to the global fetch. */
   fetch?: typeof fetch;
 }
