@@ -1,0 +1,442 @@
+// The inventory is the one place on-call edits by hand, so every rule here is written to
+// produce a message that says what was expected (the loader adds file, line and path).
+// Messages start with "expected ..." and the loader appends what it found.
+import { z } from 'zod';
+import { DURATION_HINT, parseDuration } from './duration';
+import { SMOKE_DEFAULTS } from './policy';
+
+// ---------------------------------------------------------------------------------------
+// Leaf values
+
+// RFC 1123 label: namespaces (and zone names, which end up inside object and workflow names).
+const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+// RFC 1123 subdomain: names of Secrets, Deployments, StatefulSets, DaemonSets.
+const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+const NAMESPACE_HINT =
+  'a Kubernetes namespace (RFC 1123 label: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters)';
+const OBJECT_NAME_HINT =
+  'a Kubernetes object name (RFC 1123 subdomain: lowercase letters, digits, "-" and ".", starting and ending with a letter or digit, at most 253 characters)';
+
+const namespaceName = z
+  .string({ error: `expected ${NAMESPACE_HINT}` })
+  .max(63, { error: `expected ${NAMESPACE_HINT}` })
+  .regex(DNS_LABEL_RE, { error: `expected ${NAMESPACE_HINT}` });
+
+// The rotator writes `<name>-pending` (and similar) next to each Secret it manages, so the
+// name must leave room for that suffix inside Kubernetes' 253-character limit.
+const SECRET_SUFFIX_ROOM = 16;
+const objectName = (max = 253) =>
+  z
+    .string({ error: `expected ${OBJECT_NAME_HINT}` })
+    .max(max, { error: `expected ${OBJECT_NAME_HINT} (at most ${max} characters here)` })
+    .regex(DNS_SUBDOMAIN_RE, { error: `expected ${OBJECT_NAME_HINT}` });
+
+// Zone names become parts of workflow IDs (`rotate-zone-<zone>`), canned policy names
+// (`rotator-<zone>`) and Kubernetes labels, so they follow the strictest of those: a DNS label.
+const ZONE_NAME_HINT =
+  'a zone name (lowercase letters, digits and "-", starting with a letter, ending with a letter or digit, at most 40 characters)';
+const zoneName = z
+  .string({ error: `expected ${ZONE_NAME_HINT}` })
+  .max(40, { error: `expected ${ZONE_NAME_HINT}` })
+  .regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/, { error: `expected ${ZONE_NAME_HINT}` });
+
+// In-place rotation puts the user name into the Secret as `access-key` and it travels in the
+// SigV4 Credential header, where "/", "," and "=" would break parsing.
+const USER_HINT =
+  'a RustFS user name (3-64 characters: letters, digits, ".", "_", "-", "@", "+", starting with a letter or digit)';
+const userName = z
+  .string({ error: `expected ${USER_HINT}` })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$/, { error: `expected ${USER_HINT}` });
+
+const BUCKET_HINT =
+  'an S3 bucket name (3-63 characters: lowercase letters, digits, "." and "-", starting and ending with a letter or digit, not an IP address)';
+export function isBucketName(name: string): boolean {
+  return (
+    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) &&
+    !name.includes('..') &&
+    !/^\d+\.\d+\.\d+\.\d+$/.test(name) &&
+    !name.startsWith('xn--')
+  );
+}
+const bucketName = z
+  .string({ error: `expected ${BUCKET_HINT}` })
+  .refine(isBucketName, { error: `expected ${BUCKET_HINT}` });
+
+const ENDPOINT_HINT =
+  'an http(s) URL with host and optional port only, like "http://rustfs.ns.svc.cluster.local:9000" (no path, query or credentials)';
+function isEndpoint(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  // Credentials in the URL would be copied into every consumer's Secret and into logs.
+  return (
+    (url.protocol === 'http:' || url.protocol === 'https:') &&
+    url.hostname !== '' &&
+    url.username === '' &&
+    url.password === '' &&
+    url.pathname === '/' &&
+    url.search === '' &&
+    url.hash === ''
+  );
+}
+const endpointUrl = z
+  .string({ error: `expected ${ENDPOINT_HINT}` })
+  .refine(isEndpoint, { error: `expected ${ENDPOINT_HINT}` });
+
+const duration = (opts: { allowZero: boolean }) =>
+  z.string({ error: `expected ${DURATION_HINT}` }).refine(
+    (text) => {
+      const ms = parseDuration(text);
+      return ms !== undefined && (opts.allowZero || ms > 0);
+    },
+    { error: `expected ${opts.allowZero ? '' : 'a non-zero '}${DURATION_HINT.replace(/^a /, '')}` },
+  );
+
+// ---------------------------------------------------------------------------------------
+// References
+
+const secretRef = z.strictObject(
+  { namespace: namespaceName, name: objectName(253 - SECRET_SUFFIX_ROOM) },
+  { error: 'expected a mapping {namespace, name} naming a Kubernetes Secret' },
+);
+
+export const CONSUMER_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
+const consumerRef = z.strictObject(
+  {
+    kind: z.enum(CONSUMER_KINDS, { error: `expected one of ${CONSUMER_KINDS.join(', ')}` }),
+    namespace: namespaceName,
+    name: objectName(),
+  },
+  { error: 'expected a mapping {kind, namespace, name} naming a workload that reads the Secret' },
+);
+
+const workloadRef = z.strictObject(
+  {
+    kind: z.literal('StatefulSet', {
+      error: 'expected StatefulSet (the rotator restarts the store with `rollout restart statefulset`)',
+    }),
+    namespace: namespaceName,
+    name: objectName(),
+  },
+  { error: 'expected a mapping {kind: StatefulSet, namespace, name} naming the store workload' },
+);
+
+// ---------------------------------------------------------------------------------------
+// Policy
+
+const actionOrResource = z.union(
+  [
+    z.string().min(1),
+    z.array(z.string({ error: 'expected a string' }).min(1, { error: 'expected a non-empty string' })).min(1),
+  ],
+  { error: 'expected a string or a non-empty list of strings' },
+);
+
+/**
+ * A raw IAM statement, for what bucket lists cannot say (prefix-scoped access,
+ * conditions, explicit denies). Identity policies have no Principal, so it is rejected.
+ */
+const iamStatement = z
+  .strictObject(
+    {
+      Sid: z
+        .string()
+        .regex(/^[A-Za-z0-9]*$/, { error: 'expected a Sid of letters and digits only' })
+        .optional(),
+      Effect: z.enum(['Allow', 'Deny'], { error: 'expected Effect "Allow" or "Deny"' }),
+      Action: actionOrResource.optional(),
+      NotAction: actionOrResource.optional(),
+      Resource: actionOrResource.optional(),
+      NotResource: actionOrResource.optional(),
+      Condition: z
+        .record(z.string(), z.record(z.string(), z.unknown()), {
+          error: 'expected a Condition mapping {operator: {key: value}}',
+        })
+        .optional(),
+    },
+    { error: 'expected an IAM statement mapping {Effect, Action, Resource}' },
+  )
+  .superRefine((st, ctx) => {
+    if ((st.Action === undefined) === (st.NotAction === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'expected exactly one of Action or NotAction', path: [] });
+    }
+    if ((st.Resource === undefined) === (st.NotResource === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'expected exactly one of Resource or NotResource', path: [] });
+    }
+  });
+
+const bucketList = z.array(bucketName, { error: 'expected a list of bucket names' });
+
+const policySchema = z
+  .strictObject(
+    {
+      readWrite: bucketList.default(() => []),
+      readOnly: bucketList.default(() => []),
+      statements: z.array(iamStatement, { error: 'expected a list of IAM statements' }).default(() => []),
+    },
+    { error: 'expected a policy mapping with readWrite, readOnly and/or statements' },
+  )
+  .superRefine((policy, ctx) => {
+    if (!policy.readWrite.length && !policy.readOnly.length && !policy.statements.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message:
+          'expected at least one bucket in readWrite or readOnly, or one statement (a zone with no access is a mistake)',
+      });
+    }
+    const seen = new Map<string, string>();
+    for (const list of ['readWrite', 'readOnly'] as const) {
+      policy[list].forEach((bucket, i) => {
+        const where = seen.get(bucket);
+        if (where) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [list, i],
+            message:
+              where === list
+                ? `bucket "${bucket}" is listed twice in ${list}`
+                : `bucket "${bucket}" is in both readWrite and readOnly; expected it in one of them`,
+          });
+        } else {
+          seen.set(bucket, list);
+        }
+      });
+    }
+  });
+
+// ---------------------------------------------------------------------------------------
+// Store, zones, inventory
+
+export const STRATEGIES = ['overlap', 'in-place'] as const;
+const strategy = z.enum(STRATEGIES, {
+  error:
+    'expected "overlap" (new service-account key, old one valid during grace) or "in-place" (seed behaviour: replace the user\'s secret)',
+});
+const consumers = z.union([z.literal('auto'), z.array(consumerRef)], {
+  error:
+    'expected "auto" (discover workloads that reference the Secret) or a list of {kind, namespace, name} ([] for none)',
+});
+
+export const ZONE_DEFAULTS = { strategy: 'overlap', grace: '10m', consumers: 'auto' } as const;
+export const STORE_DEFAULTS = { region: 'us-east-1', restartTimeout: '2m', pauseTimeout: '30m' } as const;
+
+const storeSchema = z
+  .strictObject(
+    {
+      kind: z.enum(['rustfs', 'minio'], { error: 'expected "rustfs" or "minio"' }),
+      endpoint: endpointUrl,
+      adminEndpoint: endpointUrl.optional(),
+      adminApi: z
+        .enum(['madmin', 'rustfs'], {
+          error:
+            'expected "madmin" (/minio/admin/v3, MinIO and RustFS >= 1.0.0-alpha.87) or "rustfs" (/rustfs/admin/v3)',
+        })
+        .optional(),
+      region: z
+        .string({ error: 'expected a region name like "us-east-1"' })
+        .min(1, { error: 'expected a region name like "us-east-1"' })
+        .default(STORE_DEFAULTS.region),
+      rootSecret: secretRef,
+      workload: workloadRef,
+      restartTimeout: duration({ allowZero: false }).default(STORE_DEFAULTS.restartTimeout),
+      pauseTimeout: duration({ allowZero: false }).default(STORE_DEFAULTS.pauseTimeout),
+    },
+    { error: 'expected a store mapping {kind, endpoint, rootSecret, workload, ...}' },
+  )
+  .superRefine((store, ctx) => {
+    // Pods can only read Secrets of their own namespace, so a mismatch means the store
+    // would never see the root credential the rotator writes.
+    if (store.rootSecret.namespace !== store.workload.namespace) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['workload', 'namespace'],
+        message: `expected the store workload in the root Secret's namespace "${store.rootSecret.namespace}" (pods can only read Secrets of their own namespace)`,
+      });
+    }
+  })
+  .transform((s) => ({
+    kind: s.kind,
+    endpoint: s.endpoint,
+    adminEndpoint: s.adminEndpoint ?? s.endpoint,
+    // The plain-JSON RustFS API works on every RustFS; madmin is what MinIO speaks.
+    adminApi: s.adminApi ?? (s.kind === 'minio' ? ('madmin' as const) : ('rustfs' as const)),
+    region: s.region,
+    rootSecret: s.rootSecret,
+    workload: s.workload,
+    restartTimeout: s.restartTimeout,
+    restartTimeoutMs: mustParseDuration(s.restartTimeout),
+    pauseTimeout: s.pauseTimeout,
+    pauseTimeoutMs: mustParseDuration(s.pauseTimeout),
+  }));
+
+const zoneSchema = z
+  .strictObject(
+    {
+      name: zoneName,
+      user: userName,
+      policy: policySchema,
+      secret: secretRef,
+      consumers: consumers.optional(),
+      strategy: strategy.optional(),
+      grace: duration({ allowZero: true }).optional(),
+    },
+    { error: 'expected a zone mapping {name, user, policy, secret, ...}' },
+  )
+  .superRefine((zone, ctx) => {
+    if (!Array.isArray(zone.consumers)) return;
+    const seen = new Set<string>();
+    zone.consumers.forEach((c, i) => {
+      // A workload can only reference Secrets of its own namespace; a different namespace
+      // is a typo that would make the rotator restart something that never sees the key.
+      if (c.namespace !== zone.secret.namespace) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['consumers', i, 'namespace'],
+          message: `expected the Secret's namespace "${zone.secret.namespace}" (pods can only read Secrets of their own namespace), got "${c.namespace}"`,
+        });
+      }
+      const id = `${c.kind}/${c.namespace}/${c.name}`;
+      if (seen.has(id)) {
+        ctx.addIssue({ code: 'custom', path: ['consumers', i], message: `consumer ${id} is listed twice` });
+      }
+      seen.add(id);
+    });
+  });
+
+const defaultsSchema = z.strictObject(
+  {
+    consumers: consumers.optional(),
+    strategy: strategy.optional(),
+    grace: duration({ allowZero: true }).optional(),
+  },
+  { error: 'expected a defaults mapping with any of consumers, strategy, grace' },
+);
+
+const SMOKE_PREFIX_HINT = 'an object key prefix ending in "/", like "rotator-smoke/"';
+const smokeSchema = z.strictObject(
+  {
+    outsideBucket: bucketName.default(SMOKE_DEFAULTS.outsideBucket),
+    prefix: z
+      .string({ error: `expected ${SMOKE_PREFIX_HINT}` })
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*\/$/, { error: `expected ${SMOKE_PREFIX_HINT}` })
+      .default(SMOKE_DEFAULTS.prefix),
+  },
+  { error: 'expected a smoke mapping with outsideBucket and/or prefix' },
+);
+
+export const inventorySchema = z
+  .strictObject(
+    {
+      store: storeSchema,
+      defaults: defaultsSchema.optional(),
+      smoke: smokeSchema.default(() => ({ ...SMOKE_DEFAULTS })),
+      zones: z
+        .array(zoneSchema, { error: 'expected a list of zones' })
+        .min(1, { error: 'expected at least one zone' }),
+    },
+    { error: 'expected a mapping with store and zones' },
+  )
+  .superRefine((inv, ctx) => {
+    const firstIndex = (key: string, seen: Map<string, number>, i: number): number | undefined => {
+      const prev = seen.get(key);
+      if (prev === undefined) seen.set(key, i);
+      return prev;
+    };
+    const names = new Map<string, number>();
+    const users = new Map<string, number>();
+    const secrets = new Map<string, number>();
+    const rootSecret = `${inv.store.rootSecret.namespace}/${inv.store.rootSecret.name}`;
+    inv.zones.forEach((zone, i) => {
+      const dupName = firstIndex(zone.name, names, i);
+      if (dupName !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['zones', i, 'name'],
+          message: `expected a unique zone name, but "${zone.name}" is also zones[${dupName}].name`,
+        });
+      }
+      const dupUser = firstIndex(zone.user, users, i);
+      if (dupUser !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['zones', i, 'user'],
+          message: `expected a unique user, but "${zone.user}" is also zones[${dupUser}].user (one identity per zone keeps rotations independent)`,
+        });
+      }
+      const secret = `${zone.secret.namespace}/${zone.secret.name}`;
+      if (secret === rootSecret) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['zones', i, 'secret'],
+          message: `expected a Secret other than the root Secret ${rootSecret} (the root credential must never reach application pods)`,
+        });
+      }
+      const dupSecret = firstIndex(secret, secrets, i);
+      if (dupSecret !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['zones', i, 'secret'],
+          message: `expected a unique Secret, but ${secret} is also zones[${dupSecret}].secret (two zones would overwrite each other's key)`,
+        });
+      }
+      for (const list of ['readWrite', 'readOnly'] as const) {
+        zone.policy[list].forEach((bucket, j) => {
+          // The smoke proves "access outside the policy is denied" against this bucket.
+          if (bucket === inv.smoke.outsideBucket) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['zones', i, 'policy', list, j],
+              message: `expected a bucket other than "${bucket}", which smoke.outsideBucket reserves for checking that access outside the policy is denied`,
+            });
+          }
+        });
+      }
+    });
+  })
+  .transform((inv) => {
+    const d = inv.defaults ?? {};
+    const zones = inv.zones.map((zone) => {
+      const grace = zone.grace ?? d.grace ?? ZONE_DEFAULTS.grace;
+      return {
+        name: zone.name,
+        user: zone.user,
+        policy: zone.policy,
+        secret: zone.secret,
+        consumers: zone.consumers ?? d.consumers ?? ZONE_DEFAULTS.consumers,
+        strategy: zone.strategy ?? d.strategy ?? ZONE_DEFAULTS.strategy,
+        grace,
+        graceMs: mustParseDuration(grace),
+      };
+    });
+    const buckets = [...new Set(zones.flatMap((z) => [...z.policy.readWrite, ...z.policy.readOnly]))].sort();
+    return { store: inv.store, smoke: inv.smoke, zones, buckets };
+  });
+
+function mustParseDuration(text: string): number {
+  const ms = parseDuration(text);
+  // Unreachable after validation; a throw beats silently scheduling a 0 ms timer.
+  if (ms === undefined) throw new Error(`invalid duration "${text}"`);
+  return ms;
+}
+
+/** What the YAML may contain (defaults optional). */
+export type InventoryInput = z.input<typeof inventorySchema>;
+/** The validated inventory: defaults applied, durations also in milliseconds, `buckets` derived. */
+export type Inventory = z.output<typeof inventorySchema>;
+export type Store = Inventory['store'];
+export type SmokeSettings = Inventory['smoke'];
+export type Zone = Inventory['zones'][number];
+export type ZonePolicy = Zone['policy'];
+export type IamStatement = ZonePolicy['statements'][number];
+export type SecretRef = Zone['secret'];
+export type ConsumerRef = Exclude<Zone['consumers'], 'auto'>[number];
+export type ConsumerKind = ConsumerRef['kind'];
+export type WorkloadRef = Store['workload'];
+export type Strategy = Zone['strategy'];
+export type StoreKind = Store['kind'];
+export type AdminApi = Store['adminApi'];

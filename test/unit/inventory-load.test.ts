@@ -1,0 +1,476 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  findZone,
+  InventoryError,
+  loadInventory,
+  parseInventory,
+  UnknownZoneError,
+  type Inventory,
+  type InventoryIssue,
+} from '../../src/inventory';
+
+const ROOT = path.join(__dirname, '..', '..');
+const DASHI = path.join(ROOT, 'config', 'dashi.yaml');
+const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'inventory');
+
+// A valid inventory each malformed case below changes in one place, so a failure names
+// exactly the rule under test.
+const VALID = `
+store:
+  kind: rustfs
+  endpoint: http://rustfs.ns.svc:9000
+  rootSecret: { namespace: platform, name: root }
+  workload: { kind: StatefulSet, namespace: platform, name: rustfs }
+zones:
+  - name: ingest
+    user: ingest-user
+    policy:
+      readWrite: [landing]
+    secret: { namespace: data, name: ingest-s3 }
+  - name: serving
+    user: serving-user
+    policy:
+      readOnly: [landing]
+    secret: { namespace: web, name: serving-s3 }
+`;
+
+function issuesOf(text: string, file = 'bad.yaml'): { error: InventoryError; issues: InventoryIssue[] } {
+  try {
+    parseInventory(text, file);
+  } catch (error) {
+    assert.ok(error instanceof InventoryError, `expected InventoryError, got ${String(error)}`);
+    return { error, issues: error.issues };
+  }
+  assert.fail('expected the inventory to be rejected');
+}
+
+/** Asserts one issue at `at`, whose message matches `expected`, and that it is in the readable message. */
+function assertRejected(text: string, at: string, expected: RegExp, line?: number): InventoryIssue {
+  const { error, issues } = issuesOf(text);
+  const issue = issues.find((i) => i.path === at);
+  assert.ok(issue, `no issue at ${at}; got:\n${error.message}`);
+  assert.match(issue.message, expected);
+  assert.equal(issue.file, 'bad.yaml');
+  if (line !== undefined) assert.equal(issue.line, line, error.message);
+  assert.ok(error.message.includes(`bad.yaml:${issue.line}:${issue.column}: ${at}: `), error.message);
+  return issue;
+}
+
+test('dashi.yaml encodes the seed runbook identity inventory', async () => {
+  const inv = await loadInventory(DASHI);
+  assert.deepEqual(inv.store, {
+    kind: 'rustfs',
+    endpoint: 'http://rustfs.dashi-platform.svc.cluster.local:9000',
+    adminEndpoint: 'http://rustfs.dashi-platform.svc.cluster.local:9000',
+    adminApi: 'rustfs',
+    region: 'us-east-1',
+    rootSecret: { namespace: 'dashi-platform', name: 'rustfs-root' },
+    workload: { kind: 'StatefulSet', namespace: 'dashi-platform', name: 'rustfs' },
+    restartTimeout: '2m',
+    restartTimeoutMs: 120_000,
+    pauseTimeout: '30m',
+    pauseTimeoutMs: 1_800_000,
+  });
+  const summary = inv.zones.map((z) => ({
+    name: z.name,
+    user: z.user,
+    rw: [...z.policy.readWrite].sort(),
+    ro: [...z.policy.readOnly].sort(),
+    statements: z.policy.statements.length,
+    secret: `${z.secret.namespace}/${z.secret.name}`,
+    consumers: z.consumers,
+    strategy: z.strategy,
+    graceMs: z.graceMs,
+  }));
+  assert.deepEqual(summary, [
+    {
+      name: 'ingest',
+      user: 'dashi-ingest',
+      rw: ['landing'],
+      ro: [],
+      statements: 0,
+      secret: 'dashi-data/dashi-rustfs-ingest',
+      consumers: [],
+      strategy: 'overlap',
+      graceMs: 600_000,
+    },
+    {
+      name: 'pipeline',
+      user: 'dashi-pipeline',
+      rw: ['curated', 'processed'],
+      ro: ['landing'],
+      statements: 0,
+      secret: 'dashi-data/dashi-rustfs-pipeline',
+      // Prefect flow-run Jobs resolve the Secret at pod admission: nothing to restart.
+      consumers: [],
+      strategy: 'overlap',
+      graceMs: 600_000,
+    },
+    {
+      name: 'serving',
+      user: 'dashi-serving-reader',
+      rw: [],
+      ro: ['curated', 'processed'],
+      statements: 0,
+      secret: 'dashi-serving/dashi-rustfs-serving',
+      consumers: [
+        { kind: 'Deployment', namespace: 'dashi-serving', name: 'titiler' },
+        { kind: 'Deployment', namespace: 'dashi-serving', name: 'duckdb-endpoint' },
+      ],
+      strategy: 'overlap',
+      graceMs: 600_000,
+    },
+  ]);
+  assert.deepEqual(inv.buckets, ['curated', 'landing', 'processed']);
+  assert.deepEqual(inv.smoke, { outsideBucket: 'rotator-smoke-outside', prefix: 'rotator-smoke/' });
+  // The runbook: the root credential must not be mounted into application pods.
+  for (const zone of inv.zones) assert.notEqual(zone.secret.namespace, inv.store.rootSecret.namespace);
+});
+
+test('defaults: adminEndpoint, adminApi by kind, region, timeouts, zone fields', async () => {
+  const inv = await loadInventory(path.join(FIXTURES, 'minimal.yaml'));
+  assert.equal(inv.store.adminEndpoint, 'http://127.0.0.1:9000');
+  assert.equal(inv.store.adminApi, 'madmin');
+  assert.equal(inv.store.region, 'us-east-1');
+  assert.equal(inv.store.restartTimeout, '2m');
+  assert.equal(inv.store.restartTimeoutMs, 120_000);
+  assert.equal(inv.store.pauseTimeoutMs, 30 * 60_000);
+  const [zone] = inv.zones;
+  assert.ok(zone);
+  assert.equal(zone.consumers, 'auto');
+  assert.equal(zone.strategy, 'overlap');
+  assert.equal(zone.grace, '10m');
+  assert.equal(zone.graceMs, 600_000);
+  assert.deepEqual(zone.policy, { readWrite: ['data'], readOnly: [], statements: [] });
+
+  const rustfs = parseInventory(VALID, 'valid.yaml');
+  assert.equal(rustfs.store.adminApi, 'rustfs');
+});
+
+test('the defaults block applies to zones that do not set the field, and zones override it', () => {
+  const text = VALID.replace(
+    'zones:',
+    'defaults:\n  strategy: in-place\n  grace: 1h30m\n  consumers: []\nzones:',
+  ).replace(
+    'secret: { namespace: web, name: serving-s3 }',
+    'secret: { namespace: web, name: serving-s3 }\n    grace: 90s\n    strategy: overlap',
+  );
+  const inv: Inventory = parseInventory(text, 'x.yaml');
+  const [ingest, serving] = inv.zones;
+  assert.ok(ingest && serving);
+  assert.equal(ingest.strategy, 'in-place');
+  assert.equal(ingest.graceMs, 90 * 60_000);
+  assert.deepEqual(ingest.consumers, []);
+  assert.equal(serving.strategy, 'overlap');
+  assert.equal(serving.grace, '90s');
+  assert.equal(serving.graceMs, 90_000);
+});
+
+test('missing field names the path and what belongs there', () => {
+  assertRejected(
+    VALID.replace('  endpoint: http://rustfs.ns.svc:9000\n', ''),
+    'store.endpoint',
+    /^expected an http\(s\) URL .*, but it is missing$/,
+  );
+  assertRejected(
+    VALID.replace('rootSecret: { namespace: platform, name: root }', 'rootSecret: { namespace: platform }'),
+    'store.rootSecret.name',
+    /expected a Kubernetes object name \(RFC 1123 .*\), but it is missing/,
+    5,
+  );
+  assertRejected(
+    VALID.replace(/ {4}user: serving-user\n/, ''),
+    'zones[1].user',
+    /expected a RustFS user name.*missing/,
+  );
+});
+
+test('wrong type says what was expected and what was found', () => {
+  assertRejected(
+    VALID.replace('readWrite: [landing]', 'readWrite: [landing, 42]'),
+    'zones[0].policy.readWrite[1]',
+    /expected an S3 bucket name .*, got number 42$/,
+    11,
+  );
+  assertRejected(
+    VALID.replace('readWrite: [landing]', 'readWrite: landing'),
+    'zones[0].policy.readWrite',
+    /expected a list of bucket names, got "landing"/,
+  );
+  assertRejected(
+    VALID.replace(/zones:[\s\S]*/, 'zones: {}\n'),
+    'zones',
+    /expected a list of zones, got a mapping/,
+  );
+  assertRejected(
+    VALID.replace('kind: rustfs', 'kind: ceph'),
+    'store.kind',
+    /expected "rustfs" or "minio", got "ceph"/,
+  );
+});
+
+test('duplicate zone name, user and Secret are rejected with the other occurrence', () => {
+  const dupName = VALID.replace('- name: serving', '- name: ingest');
+  assertRejected(dupName, 'zones[1].name', /unique zone name, but "ingest" is also zones\[0\]\.name/, 13);
+  const dupUser = VALID.replace('user: serving-user', 'user: ingest-user');
+  assertRejected(dupUser, 'zones[1].user', /unique user, but "ingest-user" is also zones\[0\]\.user/);
+  const dupSecret = VALID.replace(
+    '{ namespace: web, name: serving-s3 }',
+    '{ namespace: data, name: ingest-s3 }',
+  );
+  assertRejected(
+    dupSecret,
+    'zones[1].secret',
+    /unique Secret, but data\/ingest-s3 is also zones\[0\]\.secret/,
+  );
+  const rootAsZone = VALID.replace(
+    '{ namespace: web, name: serving-s3 }',
+    '{ namespace: platform, name: root }',
+  );
+  assertRejected(rootAsZone, 'zones[1].secret', /other than the root Secret platform\/root/);
+});
+
+test('bad durations are rejected with examples of good ones', () => {
+  assertRejected(
+    VALID.replace('  rootSecret:', '  restartTimeout: 2 minutes\n  rootSecret:'),
+    'store.restartTimeout',
+    /expected a non-zero duration like "90s", "10m", "1h30m".*got "2 minutes"/,
+  );
+  assertRejected(
+    VALID.replace('  rootSecret:', '  pauseTimeout: 0s\n  rootSecret:'),
+    'store.pauseTimeout',
+    /non-zero duration.*got "0s"/,
+  );
+  assertRejected(
+    VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    grace: 10'),
+    'zones[1].grace',
+    /expected a duration like .*got number 10$/,
+  );
+  // Zero grace is legal: revoke as soon as no old pod still uses the key.
+  assert.equal(
+    parseInventory(VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    grace: 0s'), 'x').zones[1]
+      ?.graceMs,
+    0,
+  );
+});
+
+test('Kubernetes names follow RFC 1123', () => {
+  assertRejected(
+    VALID.replace('{ namespace: web, name: serving-s3 }', '{ namespace: Web_Apps, name: serving-s3 }'),
+    'zones[1].secret.namespace',
+    /expected a Kubernetes namespace \(RFC 1123 label.*got "Web_Apps"/,
+  );
+  assertRejected(
+    VALID.replace('{ namespace: web, name: serving-s3 }', '{ namespace: web, name: serving-s3- }'),
+    'zones[1].secret.name',
+    /RFC 1123 subdomain.*got "serving-s3-"/,
+  );
+  assertRejected(
+    VALID.replace('namespace: platform, name: rustfs', `namespace: platform, name: ${'a'.repeat(254)}`),
+    'store.workload.name',
+    /at most 253/,
+  );
+  assertRejected(
+    VALID.replace('- name: serving', '- name: Serving'),
+    'zones[1].name',
+    /expected a zone name.*got "Serving"/,
+  );
+});
+
+test('unknown keys are rejected with a did-you-mean and the allowed keys', () => {
+  const typo = assertRejected(
+    VALID.replace('readOnly: [landing]', 'readonly: [landing]'),
+    'zones[1].policy.readonly',
+    /^unknown field "readonly" \(did you mean "readOnly"\?\); expected one of: readWrite, readOnly, statements$/,
+  );
+  assert.equal(typo.line, 16);
+  assert.equal(typo.column, 7);
+  assertRejected(
+    VALID.replace('  rootSecret:', '  pauseTimout: 30m\n  rootSecret:'),
+    'store.pauseTimout',
+    /did you mean "pauseTimeout"/,
+  );
+  assertRejected(
+    VALID.replace('zones:', 'zone_list: []\nzones:'),
+    'zone_list',
+    /^unknown field "zone_list"; expected one of: store, defaults, smoke, zones$/,
+  );
+  assertRejected(
+    VALID.replace(
+      'readOnly: [landing]',
+      'readOnly: [landing]\n      statements: [{ Effect: Allow, action: "s3:GetObject", Resource: "*" }]',
+    ),
+    'zones[1].policy.statements[0].action',
+    /did you mean "Action"/,
+  );
+});
+
+test('enum typos get a suggestion', () => {
+  assertRejected(
+    VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    strategy: inplace'),
+    'zones[1].strategy',
+    /got "inplace" \(did you mean "in-place"\?\)/,
+  );
+  assertRejected(
+    VALID.replace(
+      'name: serving-s3 }',
+      'name: serving-s3 }\n    consumers: [{ kind: deployment, namespace: web, name: api }]',
+    ),
+    'zones[1].consumers[0].kind',
+    /expected one of Deployment, StatefulSet, DaemonSet, got "deployment" \(did you mean "Deployment"\?\)/,
+  );
+});
+
+test('policy rules: at least one grant, no bucket in both lists, valid bucket names, outside bucket reserved', () => {
+  assertRejected(
+    VALID.replace('readOnly: [landing]', 'readOnly: []'),
+    'zones[1].policy',
+    /at least one bucket in readWrite or readOnly, or one statement/,
+  );
+  assertRejected(
+    VALID.replace('readOnly: [landing]', 'readOnly: [landing]\n      readWrite: [landing]'),
+    'zones[1].policy.readOnly[0]',
+    /"landing" is in both readWrite and readOnly/,
+  );
+  assertRejected(
+    VALID.replace('readWrite: [landing]', 'readWrite: [Landing]'),
+    'zones[0].policy.readWrite[0]',
+    /expected an S3 bucket name.*got "Landing"/,
+  );
+  assertRejected(
+    VALID.replace('readWrite: [landing]', 'readWrite: [rotator-smoke-outside]'),
+    'zones[0].policy.readWrite[0]',
+    /reserves for checking that access outside the policy is denied/,
+  );
+  assertRejected(
+    VALID.replace(
+      'readOnly: [landing]',
+      'readOnly: [landing]\n      statements: [{ Effect: Allow, Resource: "*" }]',
+    ),
+    'zones[1].policy.statements[0]',
+    /exactly one of Action or NotAction/,
+  );
+});
+
+test('consumers must live in the Secret namespace; store workload in the root Secret namespace', () => {
+  assertRejected(
+    VALID.replace(
+      'name: serving-s3 }',
+      'name: serving-s3 }\n    consumers: [{ kind: Deployment, namespace: data, name: api }]',
+    ),
+    'zones[1].consumers[0].namespace',
+    /expected the Secret's namespace "web" .*got "data"/,
+  );
+  assertRejected(
+    VALID.replace('namespace: platform, name: rustfs', 'namespace: storage, name: rustfs'),
+    'store.workload.namespace',
+    /root Secret's namespace "platform"/,
+  );
+  assertRejected(
+    VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    consumers: "none"'),
+    'zones[1].consumers',
+    /expected "auto" .* or a list of \{kind, namespace, name\}.*got "none"/,
+  );
+});
+
+test('endpoint must be a bare http(s) origin; credentials in the URL are refused', () => {
+  assertRejected(
+    VALID.replace('http://rustfs.ns.svc:9000', 'http://admin:pw@rustfs:9000'),
+    'store.endpoint',
+    /no path, query or credentials/,
+  );
+  assertRejected(
+    VALID.replace('http://rustfs.ns.svc:9000', 'rustfs:9000'),
+    'store.endpoint',
+    /http\(s\) URL/,
+  );
+  assertRejected(
+    VALID.replace('http://rustfs.ns.svc:9000', 'http://rustfs:9000/s3'),
+    'store.endpoint',
+    /no path/,
+  );
+});
+
+test('YAML syntax errors carry line and column', async () => {
+  // Written at run time: a broken YAML file in the repository would fail `prettier --check`.
+  const dir = await mkdtemp(path.join(tmpdir(), 'rotator-inventory-'));
+  const file = path.join(dir, 'broken.yaml');
+  await writeFile(
+    file,
+    'store:\n  kind: rustfs\n  endpoint: http://rustfs:9000\n  rootSecret: { namespace: ns, name: root\nzones: []\n',
+  );
+  await assert.rejects(loadInventory(file), (error: unknown) => {
+    assert.ok(error instanceof InventoryError);
+    const [issue] = error.issues;
+    assert.ok(issue);
+    assert.match(issue.message, /^YAML syntax error: Flow map .* end with a \}/);
+    assert.equal(issue.line, 5);
+    assert.equal(issue.column, 1);
+    assert.ok(
+      error.message.includes(`${file}:${issue.line}:${issue.column}: YAML syntax error`),
+      error.message,
+    );
+    return true;
+  });
+  await rm(dir, { recursive: true, force: true });
+  const dupKey = issuesOf('store: {}\nstore: {}\n').issues;
+  assert.match(dupKey[0]?.message ?? '', /Map keys must be unique/);
+  assert.equal(dupKey[0]?.line, 2);
+});
+
+test('empty and unreadable files give a clear message', async () => {
+  assert.match(issuesOf('').issues[0]?.message ?? '', /the file is empty/);
+  assert.match(issuesOf('# only comments\n').issues[0]?.message ?? '', /the file is empty/);
+  assert.match(
+    issuesOf('- a\n- b\n').issues[0]?.message ?? '',
+    /expected a mapping with store and zones, got a list/,
+  );
+  await assert.rejects(loadInventory('/nonexistent/rotator.yaml'), (error: unknown) => {
+    assert.ok(error instanceof InventoryError);
+    assert.match(
+      error.message,
+      /\/nonexistent\/rotator\.yaml.*cannot read the inventory file.*--config or ROTATOR_CONFIG/,
+    );
+    return true;
+  });
+});
+
+test('every problem is reported at once, in file order', () => {
+  const text = VALID.replace('kind: rustfs', 'kind: ceph')
+    .replace('user: serving-user', 'user: x')
+    .replace('readWrite: [landing]', 'readWrite: [Landing]');
+  const { error, issues } = issuesOf(text);
+  assert.deepEqual(
+    issues.map((i) => i.path),
+    ['store.kind', 'zones[0].policy.readWrite[0]', 'zones[1].user'],
+  );
+  assert.match(
+    error.message,
+    /^Invalid rotator inventory bad\.yaml \(3 problems\):\n {2}- bad\.yaml:3:9: store\.kind: /,
+  );
+});
+
+test('findZone returns the zone or lists the known ones', async () => {
+  const inv = await loadInventory(DASHI);
+  assert.equal(findZone(inv, 'serving').user, 'dashi-serving-reader');
+  assert.throws(
+    () => findZone(inv, 'servng'),
+    (error: unknown) => {
+      assert.ok(error instanceof UnknownZoneError);
+      assert.equal(
+        error.message,
+        'Unknown zone "servng". Known zones: ingest, pipeline, serving. Did you mean "serving"?',
+      );
+      assert.deepEqual(error.known, ['ingest', 'pipeline', 'serving']);
+      return true;
+    },
+  );
+  assert.throws(
+    () => findZone(inv, 'root'),
+    /^UnknownZoneError: Unknown zone "root"\. Known zones: ingest, pipeline, serving\.$/,
+  );
+});
