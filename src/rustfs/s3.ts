@@ -5,6 +5,7 @@
  */
 import {
   CreateBucketCommand,
+  DeleteBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
@@ -33,6 +34,8 @@ export interface S3Ops {
   getObject(bucket: string, key: string): Promise<string>;
   deleteObject(bucket: string, key: string): Promise<void>;
   listObjects(bucket: string, prefix?: string): Promise<string[]>;
+  /** Deletes every object, then the bucket; succeeds when it is already gone. */
+  deleteBucket(bucket: string): Promise<void>;
   /** Releases sockets; the object is unusable afterwards. */
   close(): void;
 }
@@ -95,6 +98,16 @@ export function createS3(opts: S3Options): S3Ops {
         } while (token);
         return keys;
       }),
+    async deleteBucket(bucket) {
+      try {
+        for (const key of await this.listObjects(bucket)) await this.deleteObject(bucket, key);
+        await client.send(new DeleteBucketCommand({ Bucket: bucket }));
+      } catch (err) {
+        const mapped = mapS3Error('deleteBucket', `bucket ${bucket}`, err, secrets);
+        if (mapped.code === 'NotFound') return;
+        throw mapped;
+      }
+    },
     close: () => client.destroy(),
   };
 }
