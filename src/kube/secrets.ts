@@ -12,8 +12,8 @@ export interface SecretData {
 }
 
 export interface SecretChange {
-  /** The complete new data: keys absent here are removed from the Secret. */
-  data: Record<string, string>;
+  /** The complete new data: keys absent (or undefined) here are removed from the Secret. */
+  data: Record<string, string | undefined>;
   /** Merged over the existing annotations (others' annotations are kept). */
   annotations?: Record<string, string>;
   /** Merged over the existing labels. */
@@ -187,7 +187,9 @@ function redacted(s: SecretData): SecretData {
 
 function toV1Secret(name: string, namespace: string, change: SecretChange): V1Secret {
   const data: Record<string, string> = {};
-  for (const [k, v] of Object.entries(change.data)) data[k] = Buffer.from(v, 'utf8').toString('base64');
+  for (const [k, v] of Object.entries(change.data)) {
+    if (v !== undefined) data[k] = Buffer.from(v, 'utf8').toString('base64');
+  }
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -205,9 +207,10 @@ function sameContent(current: SecretData, change: SecretChange): boolean {
   );
 }
 
-function sameRecord(a: Record<string, string>, b: Record<string, string>): boolean {
+function sameRecord(a: Record<string, string>, b: Record<string, string | undefined>): boolean {
   const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+  const kb = Object.keys(b).filter((k) => b[k] !== undefined);
+  return ka.length === kb.length && ka.every((k) => a[k] === b[k]);
 }
 
 function isSubset(sub: Record<string, string>, sup: Record<string, string>): boolean {

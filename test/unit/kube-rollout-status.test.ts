@@ -115,8 +115,8 @@ describe('Deployment rollout status', () => {
 
   test('kind can come from the object', () => {
     const s = rolloutStatus({
-      kind: 'Deployment',
       ...deployment({ observedGeneration: 2, replicas: 3, updatedReplicas: 3, availableReplicas: 3 }),
+      kind: 'Deployment',
     });
     assert.equal(s.done, true);
   });
