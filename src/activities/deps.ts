@@ -1,0 +1,18 @@
+import { type Client } from '@temporalio/client';
+import { type Inventory } from '../inventory';
+import { type Kube } from '../kube';
+import { type AdminClient, type Credentials, type S3Ops } from '../rustfs';
+
+/** Everything activities touch, built once by the worker (or a test) and injected. */
+export interface ActivityDeps {
+  inventory: Inventory;
+  kube: Kube;
+  /** An admin client for the store bound to the given credential. */
+  admin: (credentials: Credentials) => AdminClient;
+  /** An S3 client for the store bound to the given credential. */
+  s3: (credentials: Credentials) => S3Ops;
+  /** For the root/zone mutual-exclusion check. */
+  temporal: { client: Client; namespace: string };
+  /** How often long waits poll and heartbeat; tests shorten it. */
+  pollIntervalMs?: number;
+}

@@ -1,0 +1,24 @@
+import { type ActivityDeps } from './deps';
+import { withTypedFailures } from './failures';
+import { createKubernetesActivities } from './kubernetes';
+import { createSmokeActivities } from './smoke';
+import { createStoreActivities } from './store';
+import { createTemporalActivities } from './temporal';
+
+export type { ActivityDeps } from './deps';
+
+/** Every activity the workflows call, built from injected dependencies. */
+export function createActivities(deps: ActivityDeps) {
+  return withTypedFailures({
+    ...createKubernetesActivities(deps),
+    ...createStoreActivities(deps),
+    ...createSmokeActivities(deps),
+    ...createTemporalActivities(deps),
+    /** The inventory the worker runs with, recorded once in each workflow's history. */
+    async inventorySnapshot() {
+      return deps.inventory;
+    },
+  });
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,99 @@
+import { findZone, smokePlan, type SmokeCell } from '../inventory';
+import { isAdminError, type S3Ops } from '../rustfs';
+import { readRoot, readZoneCredential } from './credentials';
+import { type ActivityDeps } from './deps';
+import { nonRetryable } from './failures';
+
+export interface SmokeReport {
+  zone: string;
+  source: 'current' | 'pending';
+  passed: number;
+  cells: number;
+  /** One line per cell that did not match: bucket, operation, expected, got. */
+  mismatches: string[];
+}
+
+async function runCell(s3: S3Ops, cell: SmokeCell, body: string): Promise<'allow' | 'deny'> {
+  try {
+    switch (cell.operation) {
+      case 'put':
+        await s3.putObject(cell.bucket, cell.key!, body);
+        break;
+      case 'get':
+        await s3.getObject(cell.bucket, cell.key!);
+        break;
+      case 'delete':
+        await s3.deleteObject(cell.bucket, cell.key!);
+        break;
+      case 'list':
+        await s3.listObjects(cell.bucket);
+        break;
+    }
+    return 'allow';
+  } catch (err) {
+    // Only AccessDenied says "the policy forbids it"; anything else says nothing about
+    // the policy and must not be counted as a match.
+    if (isAdminError(err, 'AccessDenied')) return 'deny';
+    throw err;
+  }
+}
+
+/**
+ * Policy conformance (DESIGN §4): every cell of the zone's expected matrix, run with the
+ * zone credential under test. Passing means every allowed operation succeeded and every
+ * other one was AccessDenied — "it authenticated" is not enough.
+ */
+export function createSmokeActivities(deps: ActivityDeps) {
+  const { kube, inventory } = deps;
+  return {
+    async smokeZone(zoneName: string, source: 'current' | 'pending' = 'current'): Promise<SmokeReport> {
+      const zone = findZone(inventory, zoneName);
+      const plan = smokePlan(zone, inventory.smoke);
+      const root = deps.s3(await readRoot(kube, inventory));
+      const cred = await readZoneCredential(kube, zone, source);
+      const s3 = deps.s3(cred);
+      const mismatches: string[] = [];
+      const body = `rustfs-rotator smoke ${zone.name} ${new Date().toISOString()}`;
+      try {
+        for (const c of plan.rootCanaries) await root.putObject(c.bucket, c.key, body);
+        for (const cell of plan.cells) {
+          let got: 'allow' | 'deny';
+          try {
+            got = await runCell(s3, cell, body);
+          } catch (err) {
+            if (isAdminError(err, 'AuthenticationFailed')) {
+              // Just-created keys can take a moment to reach every node; retry the activity.
+              throw err;
+            }
+            mismatches.push(`${cell.operation} ${cell.bucket}: expected ${cell.expect}, got error ${(err as Error).message}`);
+            continue;
+          }
+          if (got !== cell.expect) {
+            mismatches.push(`${cell.operation} ${cell.bucket}: expected ${cell.expect}, got ${got}`);
+            // A put that should have been denied left an object behind: remove it.
+            if (got === 'allow' && cell.operation === 'put') await root.deleteObject(cell.bucket, cell.key!).catch(() => undefined);
+          }
+        }
+      } finally {
+        s3.close();
+        root.close();
+      }
+      const report = {
+        zone: zone.name,
+        source,
+        passed: plan.cells.length - mismatches.length,
+        cells: plan.cells.length,
+        mismatches,
+      };
+      if (mismatches.length) {
+        throw nonRetryable(
+          `smoke of zone ${zone.name} (${source} credential) failed ${mismatches.length} of ${plan.cells.length} cells: ${mismatches.join('; ')}`,
+          'SmokeMismatch',
+        );
+      }
+      return report;
+    },
+  };
+}
+
+export type SmokeActivities = ReturnType<typeof createSmokeActivities>;

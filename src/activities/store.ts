@@ -1,0 +1,241 @@
+import { Context } from '@temporalio/activity';
+import { fingerprint } from '../fingerprint';
+import { bucketsOf, compilePolicy, findZone, policyName, type Zone } from '../inventory';
+import { type AdminClient, type Credentials, generateCredentials, isAdminError } from '../rustfs';
+import { readCredential, readRoot, readZoneCredential, type CredentialSource } from './credentials';
+import { type ActivityDeps } from './deps';
+import { nonRetryable } from './failures';
+
+export interface StoreIdentity {
+  kind: string;
+  version?: string;
+  /**
+   * False on RustFS before 1.0.0-alpha.87, which encrypts IAM data with the root secret:
+   * after a root change its users are gone and must be recreated from their Secrets.
+   */
+  iamSurvivesRootChange: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Compares RustFS versions like 1.0.0-alpha.86 against alpha.87. */
+export function rustfsKeepsIamAcrossRootChange(version: string | undefined): boolean {
+  if (!version) return true;
+  const m = /(\d+)\.(\d+)\.(\d+)(?:-alpha\.(\d+))?/.exec(version);
+  if (!m) return true;
+  const [major, minor, patch, alpha] = m.slice(1).map((x) => (x === undefined ? undefined : Number(x)));
+  if (major! > 1 || minor! > 0 || patch! > 0) return true;
+  if (major! < 1) return false;
+  return alpha === undefined || alpha >= 87;
+}
+
+export function createStoreActivities(deps: ActivityDeps) {
+  const { kube, inventory } = deps;
+  const zoneOf = (name: string): Zone => findZone(inventory, name);
+  const rootAdmin = async (source: CredentialSource = 'current'): Promise<AdminClient> =>
+    deps.admin(await readRoot(kube, inventory, source));
+
+  /** The zone user exists with its canned policy attached; its own secret is never used. */
+  const ensureUser = async (admin: AdminClient, zone: Zone): Promise<boolean> => {
+    let created = false;
+    try {
+      await admin.userInfo(zone.user);
+    } catch (err) {
+      if (!isAdminError(err, 'NotFound')) throw err;
+      // overlap consumers authenticate as service accounts; the user's own secret is
+      // random and discarded, so it can never leak or be relied upon.
+      await admin.addUser(zone.user, generateCredentials().secretKey);
+      created = true;
+    }
+    await admin.addCannedPolicy(policyName(zone), compilePolicy(zone));
+    await admin.attachPolicy(zone.user, policyName(zone));
+    return created;
+  };
+
+  /**
+   * The store accepts `cred` for the zone: a service account of the zone user holding
+   * exactly these keys (overlap), or the user's own secret (in-place, access key = user).
+   */
+  const ensureCredential = async (admin: AdminClient, zone: Zone, cred: Credentials): Promise<string> => {
+    if (cred.accessKey === zone.user) {
+      await admin.addUser(zone.user, cred.secretKey);
+      await admin.attachPolicy(zone.user, policyName(zone));
+      return 'user secret set';
+    }
+    try {
+      const info = await admin.infoServiceAccount(cred.accessKey);
+      if (info.parentUser !== zone.user) {
+        throw nonRetryable(
+          `service account ${cred.accessKey} belongs to "${info.parentUser}", not to zone user "${zone.user}"`,
+          'IdentityConflict',
+        );
+      }
+      await admin.updateServiceAccount(cred.accessKey, { secretKey: cred.secretKey, status: 'on' });
+      return 'service account updated';
+    } catch (err) {
+      if (!isAdminError(err, 'NotFound')) throw err;
+    }
+    await admin.addServiceAccount({
+      parentUser: zone.user,
+      accessKey: cred.accessKey,
+      secretKey: cred.secretKey,
+      name: `rotator-${zone.name}`.slice(0, 32),
+      description: `rustfs-rotator zone ${zone.name}`,
+    });
+    return 'service account created';
+  };
+
+  /** Removes a credential: a service account is deleted; the user's own secret is scrambled. */
+  const removeCredential = async (admin: AdminClient, zone: Zone, accessKey: string): Promise<string> => {
+    if (accessKey === zone.user) {
+      await admin.addUser(zone.user, generateCredentials().secretKey);
+      return `secret of user ${zone.user} replaced by an unknown one`;
+    }
+    try {
+      await admin.deleteServiceAccount(accessKey);
+    } catch (err) {
+      if (!isAdminError(err, 'NotFound')) throw err;
+    }
+    return `service account ${accessKey} deleted`;
+  };
+
+  return {
+    /** Preflight: the root credential (current, or the pending one) works; what store is this. */
+    async verifyRoot(source: 'current' | 'pending' | 'previous' = 'current'): Promise<StoreIdentity> {
+      const admin = await rootAdmin(source);
+      const info = await admin.serverInfo();
+      const kind = inventory.store.kind;
+      return {
+        kind,
+        version: info.version,
+        iamSurvivesRootChange: kind === 'minio' || rustfsKeepsIamAcrossRootChange(info.version),
+      };
+    },
+
+    /** Every bucket the zones' policies and the smoke need. */
+    async ensureBuckets(): Promise<string[]> {
+      const s3 = deps.s3(await readRoot(kube, inventory));
+      try {
+        const buckets = bucketsOf(inventory);
+        for (const b of buckets) await s3.createBucket(b);
+        return buckets;
+      } finally {
+        s3.close();
+      }
+    },
+
+    /** The zone's canned policy and user; then the credential its Secret holds (or its pending one). */
+    async ensureZoneIdentity(
+      zoneName: string,
+      source: 'current' | 'pending' = 'current',
+    ): Promise<{ userCreated: boolean; credential: string; fingerprint: string }> {
+      const zone = zoneOf(zoneName);
+      const admin = await rootAdmin();
+      const userCreated = await ensureUser(admin, zone);
+      const cred = await readZoneCredential(kube, zone, source);
+      const credential = await ensureCredential(admin, zone, cred);
+      return { userCreated, credential, fingerprint: fingerprint(cred.secretKey) };
+    },
+
+    /**
+     * Undo of ensureZoneIdentity('pending'): the pending credential is removed from the
+     * store, or for in-place the previous secret is put back. Never touches what the zone
+     * Secret currently holds.
+     */
+    async discardPendingIdentity(zoneName: string): Promise<string> {
+      const zone = zoneOf(zoneName);
+      const admin = await rootAdmin();
+      const pending = await readZoneCredential(kube, zone, 'pending').catch(() => undefined);
+      if (!pending) return 'no pending credential';
+      const current = await readZoneCredential(kube, zone, 'current');
+      if (pending.accessKey === zone.user) {
+        const previous = await readZoneCredential(kube, zone, 'previous');
+        await admin.addUser(zone.user, previous.secretKey);
+        return `secret of user ${zone.user} restored to ${fingerprint(previous.secretKey)}`;
+      }
+      if (pending.accessKey === current.accessKey) {
+        throw nonRetryable(
+          `the pending credential ${pending.accessKey} is the one Secret ${zone.secret.namespace}/${zone.secret.name} holds; restore the Secret first`,
+          'CompensationOrder',
+        );
+      }
+      return removeCredential(admin, zone, pending.accessKey);
+    },
+
+    /** Step 7 of RotateZone: the credential consumers held before the promotion stops working. */
+    async revokePrevious(zoneName: string): Promise<string> {
+      const zone = zoneOf(zoneName);
+      const previous = await readZoneCredential(kube, zone, 'previous');
+      const current = await readZoneCredential(kube, zone, 'current');
+      if (previous.accessKey === current.accessKey) return 'previous credential is the current one: nothing to revoke';
+      return removeCredential(await rootAdmin(), zone, previous.accessKey);
+    },
+
+    /**
+     * RotateRoot step 5: the restarted store is ready and accepts the root credential the
+     * Secret now holds. Heartbeats while waiting; fails with RestartWindowExceeded when
+     * `timeoutMs` passes, which the workflow turns into a pause.
+     */
+    async waitForStoreWithRoot(opts: { timeoutMs: number; expectFingerprint: string }): Promise<string> {
+      const ctx = Context.current();
+      const deadline = Date.now() + opts.timeoutMs;
+      let last = 'not checked yet';
+      for (;;) {
+        try {
+          const root = await readRoot(kube, inventory);
+          if (fingerprint(root.secretKey) !== opts.expectFingerprint) {
+            last = `root Secret holds ${fingerprint(root.secretKey)}, expected ${opts.expectFingerprint}`;
+          } else {
+            const admin = deps.admin(root);
+            if (!(await admin.ready())) last = 'store not ready';
+            else {
+              await admin.serverInfo();
+              return `store ready and accepting root ${opts.expectFingerprint}`;
+            }
+          }
+        } catch (err) {
+          last = err instanceof Error ? err.message : String(err);
+        }
+        ctx.heartbeat(last);
+        if (Date.now() >= deadline) {
+          throw nonRetryable(
+            `the store did not come back with root ${opts.expectFingerprint} within ${Math.round(opts.timeoutMs / 1000)}s: ${last}`,
+            'RestartWindowExceeded',
+          );
+        }
+        await Promise.race([sleep(Math.min(deps.pollIntervalMs ?? 1000, 1000)), ctx.cancelled.catch(() => undefined)]);
+        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+      }
+    },
+
+    /** Read-only state of a zone's identity, for plans: does the user exist, which accounts does it have. */
+    async describeZoneIdentity(zoneName: string): Promise<{ userExists: boolean; serviceAccounts: string[] }> {
+      const zone = zoneOf(zoneName);
+      const admin = await rootAdmin();
+      try {
+        await admin.userInfo(zone.user);
+      } catch (err) {
+        if (isAdminError(err, 'NotFound')) return { userExists: false, serviceAccounts: [] };
+        throw err;
+      }
+      const accounts = await admin.listServiceAccounts(zone.user);
+      return { userExists: true, serviceAccounts: accounts.map((a) => a.accessKey) };
+    },
+
+    /** Used by the smoke and the CLI: a credential from a Secret authenticates at all. */
+    async credentialAuthenticates(ref: { namespace: string; name: string }): Promise<boolean> {
+      const cred = await readCredential(kube, ref, 'current');
+      const s3 = deps.s3(cred);
+      try {
+        await s3.listObjects(inventory.smoke.outsideBucket, inventory.smoke.prefix);
+        return true;
+      } catch (err) {
+        return isAdminError(err, 'AccessDenied');
+      } finally {
+        s3.close();
+      }
+    },
+  };
+}
+
+export type StoreActivities = ReturnType<typeof createStoreActivities>;

@@ -1,0 +1,27 @@
+// Activity proxies with named option sets: each says how long a kind of call may take
+// and how often it is retried before the workflow sees the failure.
+import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+
+/** Reads and writes against the apiserver or the admin API: fast, retried a few times. */
+export const quickCall: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 5 },
+};
+
+/** Policy conformance: a fresh key may need a moment to reach every node. */
+export const smokeCall: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 4 },
+};
+
+/** Long waits (rollouts, store restarts) heartbeat; a dead worker is noticed within 30 s. */
+export const longWait: ActivityOptions = {
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '2s', maximumAttempts: 3 },
+};
+
+export const acts = proxyActivities<Activities>(quickCall);
+export const smoke = proxyActivities<Activities>(smokeCall);
+export const waits = proxyActivities<Activities>(longWait);

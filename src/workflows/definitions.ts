@@ -1,0 +1,24 @@
+// Every message a person can send a workflow, defined once and imported by the
+// workflows and the CLI alike.
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { type WorkflowStatus } from './types';
+
+export const statusQuery = defineQuery<WorkflowStatus>('status');
+
+/** RotateRoot: let the root rotation proceed past its approval gate. */
+export const approveUpdate = defineUpdate<string, [UpdateArg]>('approve');
+/** RotateRoot while paused: wait another restart window. */
+export const resumeUpdate = defineUpdate<string, [UpdateArg]>('resume');
+/** RotateRoot while paused: restore the previous root and restart the store with it. */
+export const rollbackUpdate = defineUpdate<string, [UpdateArg]>('rollback');
+/** RotateZone while waiting out the grace period: revoke the previous key now. */
+export const revokeNowUpdate = defineUpdate<string, [UpdateArg]>('revokeNow');
+
+export interface UpdateArg {
+  by?: string;
+  reason?: string;
+}
+
+/** Search attributes registered on the server (the sandbox does it with start-dev). */
+export const SEARCH_ATTRIBUTE_ZONE = 'RotatorZone';
+export const SEARCH_ATTRIBUTE_KIND = 'RotatorKind';
