@@ -150,7 +150,7 @@ function classify(
 ): AdminErrorCode {
   const byCode = serverCode ? BY_SERVER_CODE[serverCode] : undefined;
   if (byCode) return byCode;
-  if (/already exist/i.test(message) || (serverCode && /AlreadyExists?$/.test(serverCode)))
+  if (/already (exist|taken)/i.test(message) || (serverCode && /AlreadyExists?$/.test(serverCode)))
     return 'AlreadyExists';
   if (serverCode && /NoSuch|NotFound/.test(serverCode)) return 'NotFound';
   switch (status) {
