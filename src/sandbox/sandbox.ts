@@ -8,6 +8,7 @@ import { NodeAgent } from './node-agent';
 import { freePort } from './ports';
 import { type ManagedProcess, waitUntil } from './process';
 import { platformManifests, PLATFORM } from './platform';
+import { sandboxInventory } from './inventory';
 import { type SandboxState } from './state';
 import { sandboxStoreKind, StoreProcess } from './store-process';
 import { startTemporal } from './temporal-server';
@@ -113,6 +114,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
 
     const state: SandboxState = {
       dir,
+      inventory: '',
       temporal: { address: temporal.address, namespace: temporal.namespace, uiUrl: temporal.uiUrl },
       kube: {
         server: control.server,
@@ -130,6 +132,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       },
       agent: { url: agentUrl },
     };
+    const inventory = path.join(dir, 'inventory.yaml');
+    fs.writeFileSync(inventory, sandboxInventory({ kind, endpoint: store.endpoint }));
+    state.inventory = inventory;
     const stateFile = path.join(dir, 'state.json');
     fs.writeFileSync(stateFile, JSON.stringify(state, null, 2), { mode: 0o600 });
     return { state, stateFile, agent, stop };

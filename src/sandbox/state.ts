@@ -3,6 +3,8 @@
 export interface SandboxState {
   /** Temp dir holding every process's data, logs and the kubeconfig. */
   dir: string;
+  /** config/dashi.yaml with its store section pointed at the sandbox's store. */
+  inventory: string;
   temporal: {
     /** host:port of the frontend gRPC service. */
     address: string;

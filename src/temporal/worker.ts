@@ -1,0 +1,70 @@
+import { type Client } from '@temporalio/client';
+import { type DataConverter } from '@temporalio/common';
+import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+import { type Inventory } from '../inventory';
+import { createKube, loadKubeConfig, type KubeConnectionOptions } from '../kube';
+import { createAdminClient, createS3, type Credentials } from '../rustfs';
+import { type AesGcmCodec } from './codec';
+
+export const DEFAULT_TASK_QUEUE = 'rustfs-rotator';
+
+/** The data converter the worker and every client share: the codec when a key is set. */
+export function dataConverter(codec: AesGcmCodec | undefined): DataConverter | undefined {
+  return codec ? { payloadCodecs: [codec] } : undefined;
+}
+
+export interface StoreConnection {
+  /** The admin (and smoke) endpoint the worker calls. */
+  endpoint: string;
+  dialect: Inventory['store']['adminApi'];
+  region: string;
+}
+
+export function storeConnection(inventory: Inventory, adminEndpointOverride?: string): StoreConnection {
+  return {
+    endpoint: adminEndpointOverride ?? inventory.store.adminEndpoint,
+    dialect: inventory.store.adminApi,
+    region: inventory.store.region,
+  };
+}
+
+export function buildDeps(opts: {
+  inventory: Inventory;
+  kube: KubeConnectionOptions;
+  store: StoreConnection;
+  client: Client;
+  namespace: string;
+  pollIntervalMs?: number;
+}): ActivityDeps {
+  const kube = createKube(loadKubeConfig(opts.kube));
+  return {
+    inventory: opts.inventory,
+    kube,
+    admin: (credentials: Credentials) =>
+      createAdminClient({ endpoint: opts.store.endpoint, dialect: opts.store.dialect, region: opts.store.region, credentials }),
+    s3: (credentials: Credentials) => createS3({ endpoint: opts.store.endpoint, region: opts.store.region, credentials }),
+    temporal: { client: opts.client, namespace: opts.namespace },
+    pollIntervalMs: opts.pollIntervalMs,
+  };
+}
+
+/** A worker running the three workflows with activities built from `deps`. */
+export async function createRotatorWorker(opts: {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  codec?: AesGcmCodec;
+  extra?: Partial<WorkerOptions>;
+}): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    workflowsPath: require.resolve('../workflows'),
+    activities: createActivities(opts.deps),
+    dataConverter: dataConverter(opts.codec),
+    ...opts.extra,
+  });
+}
