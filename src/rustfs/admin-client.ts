@@ -171,9 +171,9 @@ class HttpAdminClient implements AdminClient {
         subject: `policy ${name}`,
       }),
     );
-    // Newer servers may wrap the document as {PolicyName, Policy, ...}.
+    // MinIO with v=2 and RustFS wrap the document: {PolicyName?, Version: 1, Policy: {...}, CreateDate}.
     const inner = body.Policy ?? body.policy;
-    if (inner && typeof inner === 'object' && ('PolicyName' in body || 'policyName' in body)) return inner;
+    if (inner && typeof inner === 'object' && !('Statement' in body)) return inner;
     return body;
   }
 

@@ -133,6 +133,7 @@ const BY_SERVER_CODE: Record<string, AdminErrorCode> = {
   NoSuchUser: 'NotFound',
   NoSuchPolicy: 'NotFound',
   NoSuchServiceAccount: 'NotFound',
+  NoSuchResource: 'NotFound',
   BucketAlreadyExists: 'AlreadyExists',
   BucketAlreadyOwnedByYou: 'AlreadyExists',
   XMinioServerNotInitialized: 'NotReady',
@@ -150,9 +151,13 @@ function classify(
 ): AdminErrorCode {
   const byCode = serverCode ? BY_SERVER_CODE[serverCode] : undefined;
   if (byCode) return byCode;
-  if (/already (exist|taken)/i.test(message) || (serverCode && /AlreadyExists?$/.test(serverCode)))
+  if (/already (exist|taken|in use)/i.test(message) || (serverCode && /AlreadyExists?$/.test(serverCode)))
     return 'AlreadyExists';
   if (serverCode && /NoSuch|NotFound/.test(serverCode)) return 'NotFound';
+  // RustFS reports some IAM lookups ("policy does not exist") as a generic InternalError.
+  if (/\bdoes not exist\b/i.test(message)) return 'NotFound';
+  // RustFS reports an IAM subsystem still loading as a generic InternalError.
+  if (/not initiali[sz]ed/i.test(message)) return 'NotReady';
   switch (status) {
     case 401:
       return 'AuthenticationFailed';

@@ -188,9 +188,11 @@ for (const dialect of ['madmin', 'rustfs'] as const) {
         { body: JSON.stringify({ readwrite: doc, 'pol-ro': doc }) },
         { body: JSON.stringify(doc) },
         { body: JSON.stringify({ PolicyName: 'pol-ro', Policy: doc }) },
+        { body: JSON.stringify({ Version: 1, Policy: doc, CreateDate: '2025-01-01T00:00:00Z' }) },
       ]);
       const c = client(dialect, fetch);
       assert.deepEqual(Object.keys(await c.listCannedPolicies()), ['readwrite', 'pol-ro']);
+      assert.deepEqual(await c.infoCannedPolicy('pol-ro'), doc);
       assert.deepEqual(await c.infoCannedPolicy('pol-ro'), doc);
       assert.deepEqual(await c.infoCannedPolicy('pol-ro'), doc);
       assert.equal(seen[1]!.url.pathname, `${p}/info-canned-policy`);
@@ -456,6 +458,42 @@ describe('error mapping', () => {
       { status: 400, body: JSON.stringify({ Code: 'XMinioMalformedIAMPolicy', Message: 'invalid policy' }) },
       'BadRequest',
       false,
+    ],
+    [
+      'RustFS NoSuchResource (XML)',
+      {
+        status: 404,
+        body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchResource</Code><Message>user does not exist: alice</Message></Error>',
+      },
+      'NotFound',
+      false,
+    ],
+    [
+      'RustFS duplicate access key',
+      {
+        status: 400,
+        body: '<Error><Code>InvalidArgument</Code><Message>access key is already in use</Message></Error>',
+      },
+      'AlreadyExists',
+      false,
+    ],
+    [
+      'RustFS missing policy (a 500 InternalError)',
+      {
+        status: 500,
+        body: '<Error><Code>InternalError</Code><Message>policy does not exist</Message></Error>',
+      },
+      'NotFound',
+      false,
+    ],
+    [
+      'RustFS IAM still loading',
+      {
+        status: 500,
+        body: '<Error><Code>InternalError</Code><Message>iam sys not initialized</Message></Error>',
+      },
+      'NotReady',
+      true,
     ],
     ['500', { status: 500, body: 'oops' }, 'ServerError', true],
     [
