@@ -1,3 +1,8 @@
+/**
+ * The object-store admin client: users, canned policies, service accounts, health, over
+ * either admin API flavour (DESIGN §6), plus the S3 data-plane helpers smoke tests use.
+ * Every failure is an AdminError whose `code` and `retryable` decide what the caller does.
+ */
 export type {
   AddServiceAccountRequest,
   AdminClient,
