@@ -180,7 +180,7 @@ describe('consumer discovery', () => {
       });
     }
     assert.deepEqual(
-      remaining.map((p) => p.owner),
+      remaining.map((p) => p.owner).sort(),
       [
         'DaemonSet/log-shipper',
         'Deployment/duckdb-endpoint',
