@@ -36,9 +36,13 @@ const ctx = (verb: string, ref: WorkloadRef): KubeRequestContext => ({
   name: ref.name,
 });
 
-/** kubectl formats with Go's time.RFC3339: second precision, no fraction. */
+/**
+ * RFC 3339 like kubectl's, but with milliseconds: kubectl's second precision makes two
+ * restarts within one second the same patch, and the second one restarts nothing —
+ * consumers would keep the previous key while the rotation believes they moved.
+ */
 export function restartedAtValue(at: Date): string {
-  return at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return at.toISOString();
 }
 
 /** The exact body `kubectl rollout restart` sends (a strategic-merge patch of the pod template). */

@@ -172,7 +172,7 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
   }
   rb.commit();
 
-  let revoked: string | undefined;
+  let revoked: string;
   if (strategy === 'overlap') {
     rb.setPhase('waiting-grace', `previous key stays valid for ${formatDuration(graceMs)} (grace)`, ['revokeNow']);
     await condition(() => revokeNow !== undefined, graceMs);
@@ -192,12 +192,14 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
       pollMs = Math.min(pollMs * 2, POD_POLL_MAX_MS);
     }
     rb.setPhase('running');
-    revoked = await rb.step(
-      revokeNow ? `revoke previous credential (revokeNow${revokeNow.by ? ` by ${revokeNow.by}` : ''})` : 'revoke previous credential',
-      () => acts.revokePrevious(zone.name),
-      (r) => r,
-    );
   }
+  // in-place revokes too: when the zone moves off a service account, that account must not
+  // outlive the switch (the user's own key was already replaced in the store).
+  revoked = await rb.step(
+    revokeNow ? `revoke previous credential (revokeNow${revokeNow.by ? ` by ${revokeNow.by}` : ''})` : 'revoke previous credential',
+    () => acts.revokePrevious(zone.name),
+    (r) => r,
+  );
   await rb.step('clean up the pending Secret', () => acts.deleteZonePending(zone.name));
   rb.setPhase('completed');
   rb.status.step = null;

@@ -313,13 +313,13 @@ describe('DaemonSet rollout status', () => {
 });
 
 describe('rollout restart patch', () => {
-  test('is the strategic-merge body kubectl sends, with an RFC 3339 second-precision UTC time', () => {
+  test('is the strategic-merge body kubectl sends, with an RFC 3339 UTC time in milliseconds (two restarts in one second must differ)', () => {
     const at = new Date('2025-03-04T05:06:07.891Z');
-    assert.equal(restartedAtValue(at), '2025-03-04T05:06:07Z');
+    assert.equal(restartedAtValue(at), '2025-03-04T05:06:07.891Z');
     assert.deepEqual(restartPatch(at), {
       spec: {
         template: {
-          metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': '2025-03-04T05:06:07Z' } },
+          metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': '2025-03-04T05:06:07.891Z' } },
         },
       },
     });

@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { createAdminClient, createS3, isAdminError, type Credentials } from '../../src/rustfs';
+import { revokeNowUpdate, statusQuery } from '../../src/workflows/definitions';
+import { type WorkflowResult } from '../../src/workflows/types';
+import { startConsumerLoop } from '../support/consumer';
+import { adminKube, eventually, readSecretData } from '../support/kube';
+import { assertNoSecretsInHistory, collectSecretValues, startRotator, type Rotator } from '../support/rotator';
+import { getStack } from '../support/stack';
+
+const stack = getStack();
+const secrets = new Set<string>();
+let rotator: Rotator;
+
+const creds = (d: Record<string, string>): Credentials => ({ accessKey: d['access-key']!, secretKey: d['secret-key']! });
+
+async function canList(c: Credentials, bucket = 'processed'): Promise<boolean | string> {
+  const s3 = createS3({ endpoint: stack.store.endpoint, credentials: c, maxAttempts: 1 });
+  try {
+    await s3.listObjects(bucket);
+    return true;
+  } catch (err) {
+    return isAdminError(err) ? err.code : String(err);
+  } finally {
+    s3.close();
+  }
+}
+
+async function rootAdmin() {
+  const root = await readSecretData(stack, 'dashi-platform', 'rustfs-root');
+  return createAdminClient({ endpoint: stack.store.endpoint, dialect: 'madmin', credentials: creds(root) });
+}
+
+async function run(workflow: string, id: string, input: object): Promise<WorkflowResult> {
+  return rotator.client.workflow.execute(workflow, { taskQueue: rotator.taskQueue, workflowId: id, args: [input] });
+}
+
+describe('BootstrapCluster and RotateZone against the real stack', () => {
+  before(async () => {
+    rotator = await startRotator(stack, { grace: '2s' });
+  });
+  after(async () => {
+    await rotator?.close();
+  });
+
+  test('bootstrap from an empty store and cluster creates every zone, restarts serving consumers, smokes', async () => {
+    const { apps } = adminKube(stack);
+    const titilerBefore = await apps.readNamespacedDeployment({ name: 'titiler', namespace: 'dashi-serving' });
+    assert.equal(titilerBefore.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'], undefined);
+
+    const result = await run('BootstrapCluster', 'bootstrap-cluster', {});
+    assert.equal(result.outcome, 'completed');
+    assert.deepEqual(result.zones.map((z) => z.zone).sort(), ['ingest', 'pipeline', 'serving']);
+    const serving = result.zones.find((z) => z.zone === 'serving')!;
+    assert.deepEqual(serving.restarted.sort(), ['Deployment/dashi-serving/duckdb-endpoint', 'Deployment/dashi-serving/titiler']);
+
+    const admin = await rootAdmin();
+    for (const [ns, name, user] of [
+      ['dashi-data', 'dashi-rustfs-ingest', 'dashi-ingest'],
+      ['dashi-data', 'dashi-rustfs-pipeline', 'dashi-pipeline'],
+      ['dashi-serving', 'dashi-rustfs-serving', 'dashi-serving-reader'],
+    ] as const) {
+      const data = await readSecretData(stack, ns, name);
+      assert.equal(data.endpoint, stack.store.endpoint);
+      assert.equal(data['secret-key']!.length, 40);
+      const sa = await admin.infoServiceAccount(data['access-key']!);
+      assert.equal(sa.parentUser, user, `${name} holds a service account of ${user}`);
+    }
+    const titiler = await apps.readNamespacedDeployment({ name: 'titiler', namespace: 'dashi-serving' });
+    assert.ok(titiler.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'], 'titiler was restarted');
+    await collectSecretValues(stack, secrets);
+    await assertNoSecretsInHistory(rotator, ['bootstrap-cluster'], secrets);
+  });
+
+  test('re-running bootstrap changes nothing', async () => {
+    const { core, apps } = adminKube(stack);
+    const before = await core.readNamespacedSecret({ name: 'dashi-rustfs-serving', namespace: 'dashi-serving' });
+    const genBefore = (await apps.readNamespacedDeployment({ name: 'titiler', namespace: 'dashi-serving' })).metadata?.generation;
+    const result = await run('BootstrapCluster', 'bootstrap-cluster', {});
+    assert.equal(result.outcome, 'completed');
+    for (const z of result.zones) assert.deepEqual(z.restarted, [], `zone ${z.zone} restarted nothing`);
+    const afterSecret = await core.readNamespacedSecret({ name: 'dashi-rustfs-serving', namespace: 'dashi-serving' });
+    assert.equal(afterSecret.metadata?.resourceVersion, before.metadata?.resourceVersion);
+    const genAfter = (await apps.readNamespacedDeployment({ name: 'titiler', namespace: 'dashi-serving' })).metadata?.generation;
+    assert.equal(genAfter, genBefore);
+    await assertNoSecretsInHistory(rotator, ['bootstrap-cluster'], secrets);
+  });
+
+  test('dry run returns the plan and changes nothing', async () => {
+    const before = await readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving');
+    const result = await run('RotateZone', 'rotate-zone-serving', { zone: 'serving', dryRun: true });
+    assert.equal(result.outcome, 'planned');
+    assert.equal(result.plan?.strategy, 'overlap');
+    assert.match(result.plan!.expectedDowntime, /^none/);
+    assert.ok(result.plan!.actions.some((a) => a.action === 'restart' && a.target === 'Deployment/dashi-serving/titiler'));
+    assert.ok(result.plan!.actions.some((a) => a.action === 'revoke'));
+    assert.deepEqual(await readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving'), before);
+  });
+
+  test('unknown zone is refused with the known zones', async () => {
+    await assert.rejects(
+      () => run('RotateZone', 'rotate-zone-nope', { zone: 'servng' }),
+      (err: WorkflowFailedError) => {
+        assert.match(String((err.cause as Error).message), /Unknown zone "servng".*Known zones: ingest, pipeline, serving.*Did you mean "serving"/);
+        return true;
+      },
+    );
+  });
+
+  test('overlap rotation: zero failed requests for a consumer, previous key valid until revokeNow and not after', async () => {
+    const previous = creds(await readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving'));
+    const loop = startConsumerLoop(stack, {
+      namespace: 'dashi-serving',
+      secret: 'dashi-rustfs-serving',
+      deployment: 'titiler',
+      bucket: 'processed',
+    });
+    const handle = await rotator.client.workflow.start('RotateZone', {
+      taskQueue: rotator.taskQueue,
+      workflowId: 'rotate-zone-serving',
+      args: [{ zone: 'serving', grace: '1h' }],
+    });
+    // A second start of the same zone is refused while the first runs.
+    await assert.rejects(
+      () => rotator.client.workflow.start('RotateZone', { taskQueue: rotator.taskQueue, workflowId: 'rotate-zone-serving', args: [{ zone: 'serving' }] }),
+      WorkflowExecutionAlreadyStartedError,
+    );
+    // revokeNow before the grace period is rejected with a reason.
+    const status = await eventually('the grace period', async () => {
+      const s = await handle.query(statusQuery);
+      if (s.phase === 'failed') throw new Error(s.lastError);
+      return s.phase === 'waiting-grace' ? s : undefined;
+    }, 120_000);
+    assert.deepEqual(status.awaiting, ['revokeNow']);
+    assert.equal(status.fingerprints.previous?.startsWith('sha256:'), true);
+    assert.notEqual(status.fingerprints.previous, status.fingerprints.pending);
+
+    const current = creds(await readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving'));
+    assert.notEqual(current.accessKey, previous.accessKey, 'consumers hold a new service account');
+    assert.equal(await canList(previous), true, 'the previous key still works during grace');
+    assert.equal(await canList(current), true);
+    await collectSecretValues(stack, secrets);
+
+    const ack = await handle.executeUpdate(revokeNowUpdate, { args: [{ by: 'e2e-test' }] });
+    assert.match(ack, /revoked now.*e2e-test/);
+    const result = await handle.result();
+    const report = await loop.stop();
+    assert.equal(result.outcome, 'completed');
+    assert.equal(report.failures, 0, `consumer failures: ${report.errors.join(', ')}`);
+    assert.ok(report.requests > 20, `the consumer kept working (${report.requests} requests)`);
+    assert.ok(report.credentialsSeen >= 2, 'the consumer moved to the new key after its restart');
+    assert.equal(await canList(previous), 'AuthenticationFailed', 'the previous key is revoked');
+    assert.equal(await canList(current), true);
+    await assert.rejects(() => readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving-pending'), /404|not found/i);
+    await assertNoSecretsInHistory(rotator, ['rotate-zone-serving'], secrets);
+  });
+
+  test('revokeNow outside the grace period is rejected by the validator', async () => {
+    const handle = rotator.client.workflow.getHandle('rotate-zone-serving');
+    await assert.rejects(() => handle.executeUpdate(revokeNowUpdate, { args: [{}] }), /completed|not found|accepted only/i);
+  });
+
+  test('in-place rotation keeps the seed contract and shows its failure window', async () => {
+    // First in-place run moves the zone from a service account to the user's own key.
+    const first = await run('RotateZone', 'rotate-zone-serving', { zone: 'serving', strategy: 'in-place' });
+    assert.equal(first.outcome, 'completed');
+    const afterFirst = await readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving');
+    assert.equal(afterFirst['access-key'], 'dashi-serving-reader', 'access-key = user name, as in the seed');
+    await collectSecretValues(stack, secrets);
+
+    const loop = startConsumerLoop(stack, {
+      namespace: 'dashi-serving',
+      secret: 'dashi-rustfs-serving',
+      deployment: 'titiler',
+      bucket: 'processed',
+      intervalMs: 20,
+    });
+    const second = await run('RotateZone', 'rotate-zone-serving', { zone: 'serving', strategy: 'in-place' });
+    const report = await loop.stop();
+    assert.equal(second.outcome, 'completed');
+    assert.ok(report.failures > 0, 'in-place has a failure window between the store change and the restart');
+    assert.ok(report.longestFailureMs > 0);
+    assert.equal(await canList(creds(afterFirst)), 'AuthenticationFailed');
+    await collectSecretValues(stack, secrets);
+
+    // Back to overlap; the user's own key is scrambled when revoked.
+    const back = await run('RotateZone', 'rotate-zone-serving', { zone: 'serving', grace: '0s' });
+    assert.equal(back.outcome, 'completed');
+    const now = await readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving');
+    assert.notEqual(now['access-key'], 'dashi-serving-reader');
+    assert.equal(await canList(creds(now)), true);
+    await collectSecretValues(stack, secrets);
+    await assertNoSecretsInHistory(rotator, ['rotate-zone-serving'], secrets);
+  });
+
+  test('bootstrap with rotate: true rotates every zone through RotateZone children', async () => {
+    const before = await Promise.all(
+      [
+        ['dashi-data', 'dashi-rustfs-ingest'],
+        ['dashi-data', 'dashi-rustfs-pipeline'],
+        ['dashi-serving', 'dashi-rustfs-serving'],
+      ].map(([ns, n]) => readSecretData(stack, ns!, n!)),
+    );
+    const result = await run('BootstrapCluster', 'bootstrap-cluster', { rotate: true });
+    assert.equal(result.outcome, 'completed');
+    assert.equal(result.zones.length, 3);
+    const afterAll = await Promise.all(
+      [
+        ['dashi-data', 'dashi-rustfs-ingest'],
+        ['dashi-data', 'dashi-rustfs-pipeline'],
+        ['dashi-serving', 'dashi-rustfs-serving'],
+      ].map(([ns, n]) => readSecretData(stack, ns!, n!)),
+    );
+    for (let i = 0; i < 3; i++) {
+      assert.notEqual(afterAll[i]!['secret-key'], before[i]!['secret-key'], 'every key rotated');
+      assert.equal(await canList(creds(afterAll[i]!), i === 0 ? 'landing' : 'processed'), true);
+      assert.equal(await canList(creds(before[i]!), i === 0 ? 'landing' : 'processed'), 'AuthenticationFailed');
+    }
+    await collectSecretValues(stack, secrets);
+    await assertNoSecretsInHistory(
+      rotator,
+      ['bootstrap-cluster', 'rotate-zone-ingest', 'rotate-zone-pipeline', 'rotate-zone-serving'],
+      secrets,
+    );
+  });
+});

@@ -1,0 +1,190 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { type ActivityDeps } from '../../src/activities';
+import { loadInventory, type Inventory } from '../../src/inventory';
+import { type KubeConnectionOptions } from '../../src/kube';
+import { sandboxInventory } from '../../src/sandbox/inventory';
+import { type SandboxState } from '../../src/sandbox/state';
+import { AesGcmCodec } from '../../src/temporal/codec';
+import { buildDeps, createRotatorWorker, dataConverter, storeConnection } from '../../src/temporal/worker';
+import { adminKube } from './kube';
+
+let runtimeInstalled = false;
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  // The SDK's INFO lines (bundle sizes, state changes) drown the test report.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
+export interface Rotator {
+  client: Client;
+  inventory: Inventory;
+  inventoryFile: string;
+  codec: AesGcmCodec;
+  taskQueue: string;
+  deps: ActivityDeps;
+  worker: Worker;
+  /** Stops the worker (workflows stay open on the server) and closes connections. */
+  stopWorker(): Promise<void>;
+  /** Starts a fresh worker on the same task queue (after stopWorker). */
+  restartWorker(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RotatorOptions {
+  grace?: string;
+  restartTimeout?: string;
+  pauseTimeout?: string;
+  /** Who the worker is in Kubernetes (default: the sandbox admin). */
+  kube?: KubeConnectionOptions;
+  /** Where the worker reaches the store (default: the sandbox store). */
+  storeEndpoint?: string;
+  /** Reuse an existing task queue and codec (a second worker for the same runs). */
+  taskQueue?: string;
+  codec?: AesGcmCodec;
+}
+
+/** A real worker on the sandbox's Temporal server, configured like production but faster to poll. */
+export async function startRotator(stack: SandboxState, opts: RotatorOptions = {}): Promise<Rotator> {
+  quietRuntime();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-test-'));
+  const inventoryFile = path.join(dir, 'inventory.yaml');
+  fs.writeFileSync(
+    inventoryFile,
+    sandboxInventory(stack.store, { grace: opts.grace, restartTimeout: opts.restartTimeout, pauseTimeout: opts.pauseTimeout }),
+  );
+  const inventory = await loadInventory(inventoryFile);
+  const codec = opts.codec ?? new AesGcmCodec(new Map([['test', randomBytes(32)]]), 'test');
+  const taskQueue = opts.taskQueue ?? `rotator-test-${randomBytes(3).toString('hex')}`;
+  const clientConnection = await Connection.connect({ address: stack.temporal.address });
+  const client = new Client({
+    connection: clientConnection,
+    namespace: stack.temporal.namespace,
+    dataConverter: dataConverter(codec),
+  });
+  const deps = buildDeps({
+    inventory,
+    kube: opts.kube ?? { kubeconfig: stack.kube.kubeconfig },
+    store: storeConnection(inventory, opts.storeEndpoint),
+    client,
+    namespace: stack.temporal.namespace,
+    pollIntervalMs: 200,
+  });
+
+  let connection: NativeConnection | undefined;
+  let running: Promise<void> | undefined;
+  let worker!: Worker;
+  const startWorker = async () => {
+    connection = await NativeConnection.connect({ address: stack.temporal.address });
+    worker = await createRotatorWorker({
+      connection,
+      namespace: stack.temporal.namespace,
+      taskQueue,
+      deps,
+      codec,
+      extra: { shutdownGraceTime: '2s' },
+    });
+    running = worker.run();
+  };
+  const stopWorker = async () => {
+    if (!running) return;
+    worker.shutdown();
+    await running.catch(() => undefined);
+    running = undefined;
+    await connection?.close();
+  };
+  await startWorker();
+  const rotator: Rotator = {
+    client,
+    inventory,
+    inventoryFile,
+    codec,
+    taskQueue,
+    deps,
+    get worker() {
+      return worker;
+    },
+    stopWorker,
+    restartWorker: startWorker,
+    async close() {
+      await stopWorker();
+      await clientConnection.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return rotator;
+}
+
+/** Every secret value the sandbox holds now: zone, pending and root Secrets, current and previous keys. */
+export async function collectSecretValues(stack: SandboxState, into: Set<string> = new Set()): Promise<Set<string>> {
+  const { core } = adminKube(stack);
+  for (const namespace of ['dashi-platform', 'dashi-data', 'dashi-serving']) {
+    const list = await core.listNamespacedSecret({ namespace });
+    for (const s of list.items) {
+      for (const key of ['secret-key', 'previous-secret-key']) {
+        const v = s.data?.[key];
+        if (v) into.add(Buffer.from(v, 'base64').toString('utf8'));
+      }
+    }
+  }
+  return into;
+}
+
+/** Encoded payloads decoded with the codec, so the scan sees what the codec hides too. */
+async function decodeDeep(value: unknown, codec: AesGcmCodec, out: string[]): Promise<void> {
+  if (value instanceof Uint8Array) {
+    out.push(Buffer.from(value).toString('utf8'), Buffer.from(value).toString('base64'));
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const v of value) await decodeDeep(v, codec, out);
+    return;
+  }
+  if (value && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    if (obj.metadata && obj.data instanceof Uint8Array) {
+      const [decoded] = await codec.decode([obj as never]);
+      if (decoded !== obj) await decodeDeep(decoded, codec, out);
+    }
+    for (const v of Object.values(obj)) await decodeDeep(v, codec, out);
+    return;
+  }
+  if (typeof value === 'string') out.push(value);
+}
+
+/**
+ * Exports the full history of each workflow (and, for a parent, its children's) and
+ * fails if any secret value appears in it: raw, base64 or hex, before or after decoding.
+ */
+export async function assertNoSecretsInHistory(
+  rotator: Rotator,
+  workflowIds: string[],
+  secrets: Set<string>,
+): Promise<number> {
+  let events = 0;
+  for (const id of workflowIds) {
+    const history = await rotator.client.workflow.getHandle(id).fetchHistory();
+    events += history.events?.length ?? 0;
+    const texts: string[] = [];
+    await decodeDeep(history, rotator.codec, texts);
+    const haystack = texts.join('\n');
+    for (const secret of secrets) {
+      if (secret.length < 8) continue;
+      for (const [encoding, needle] of [
+        ['raw', secret],
+        ['base64', Buffer.from(secret).toString('base64')],
+        ['hex', Buffer.from(secret).toString('hex')],
+      ] as const) {
+        if (haystack.includes(needle)) {
+          throw new Error(`workflow ${id}: a secret value appears in its history (${encoding})`);
+        }
+      }
+    }
+  }
+  return events;
+}
