@@ -30,7 +30,9 @@ export async function readCredential(
   const name = source === 'current' ? ref.name : pendingName(ref.name);
   const secret = await readSecret(kube, ref.namespace, name);
   const [ak, sk] =
-    source === 'previous' ? [KEYS.previousAccessKey, KEYS.previousSecretKey] : [KEYS.accessKey, KEYS.secretKey];
+    source === 'previous'
+      ? [KEYS.previousAccessKey, KEYS.previousSecretKey]
+      : [KEYS.accessKey, KEYS.secretKey];
   const accessKey = secret?.data[ak];
   const secretKey = secret?.data[sk];
   if (!accessKey || !secretKey) {
@@ -48,4 +50,7 @@ export const readRoot = (kube: Kube, inv: Inventory, source: CredentialSource = 
 export const readZoneCredential = (kube: Kube, zone: Zone, source: CredentialSource) =>
   readCredential(kube, zone.secret, source);
 
-export const describeCredential = (c: Credentials) => ({ accessKey: c.accessKey, fingerprint: fingerprint(c.secretKey) });
+export const describeCredential = (c: Credentials) => ({
+  accessKey: c.accessKey,
+  fingerprint: fingerprint(c.secretKey),
+});

@@ -10,11 +10,15 @@ import { AdminError } from '../rustfs';
 export function toActivityFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof KubeError) {
-    return err.nonRetryable ? ApplicationFailure.nonRetryable(err.message, err.name) : ApplicationFailure.retryable(err.message, err.name);
+    return err.nonRetryable
+      ? ApplicationFailure.nonRetryable(err.message, err.name)
+      : ApplicationFailure.retryable(err.message, err.name);
   }
   if (err instanceof AdminError) {
     const type = `Store${err.code}`;
-    return err.retryable ? ApplicationFailure.retryable(err.message, type) : ApplicationFailure.nonRetryable(err.message, type);
+    return err.retryable
+      ? ApplicationFailure.retryable(err.message, type)
+      : ApplicationFailure.nonRetryable(err.message, type);
   }
   return err;
 }

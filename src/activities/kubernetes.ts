@@ -4,6 +4,7 @@ import { findZone, type Zone } from '../inventory';
 import {
   deleteSecret,
   findConsumers,
+  forceStatefulSetRollback,
   podsReferencingSecret,
   readSecret,
   rolloutRestart,
@@ -124,7 +125,9 @@ export function createKubernetesActivities(deps: ActivityDeps) {
   ): Promise<{ fingerprint: string; changed: boolean }> => {
     const pending = await readSecret(kube, ref.namespace, pendingName(ref.name));
     const [ak, sk] =
-      which === 'pending' ? [KEYS.accessKey, KEYS.secretKey] : [KEYS.previousAccessKey, KEYS.previousSecretKey];
+      which === 'pending'
+        ? [KEYS.accessKey, KEYS.secretKey]
+        : [KEYS.previousAccessKey, KEYS.previousSecretKey];
     const accessKey = pending?.data[ak];
     const secretKey = pending?.data[sk];
     if (!accessKey || !secretKey) {
@@ -135,13 +138,15 @@ export function createKubernetesActivities(deps: ActivityDeps) {
     }
     const fp = fingerprint(secretKey);
     const res = await updateSecret(kube, ref.namespace, ref.name, (current) => {
-      if (current?.data[KEYS.accessKey] === accessKey && current.data[KEYS.secretKey] === secretKey) return null;
+      if (current?.data[KEYS.accessKey] === accessKey && current.data[KEYS.secretKey] === secretKey)
+        return null;
       return {
         data: {
           ...(current?.data ?? {}),
           [KEYS.accessKey]: accessKey,
           [KEYS.secretKey]: secretKey,
-          [KEYS.endpoint]: current?.data[KEYS.endpoint] ?? pending!.data[KEYS.endpoint] ?? inventory.store.endpoint,
+          [KEYS.endpoint]:
+            current?.data[KEYS.endpoint] ?? pending!.data[KEYS.endpoint] ?? inventory.store.endpoint,
         },
         annotations: rotationAnnotations({ at: new Date(at), workflowId, fingerprint: fp }),
       };
@@ -177,7 +182,8 @@ export function createKubernetesActivities(deps: ActivityDeps) {
       opts: { workflowId: string; at: string },
     ): Promise<{ created: boolean; endpointFixed: boolean; accessKey: string; fingerprint: string }> {
       const zone = zoneOf(zoneName);
-      let out: { created: boolean; endpointFixed: boolean; accessKey: string; fingerprint: string } | undefined;
+      let out:
+        { created: boolean; endpointFixed: boolean; accessKey: string; fingerprint: string } | undefined;
       await updateSecret(kube, zone.secret.namespace, zone.secret.name, (current) => {
         const ak = current?.data[KEYS.accessKey];
         const sk = current?.data[KEYS.secretKey];
@@ -274,6 +280,11 @@ export function createKubernetesActivities(deps: ActivityDeps) {
       return restarted;
     },
 
+    /** After reverting a StatefulSet's template: replace its pods stuck in the broken revision. */
+    async forceRollback(ref: WorkloadRef): Promise<string[]> {
+      return forceStatefulSetRollback(kube, ref);
+    },
+
     /** `kubectl rollout status` for each workload, heartbeating kubectl's progress line. */
     async waitForRollouts(refs: WorkloadRef[], timeoutMs: number): Promise<string[]> {
       const ctx = Context.current();
@@ -296,8 +307,12 @@ export function createKubernetesActivities(deps: ActivityDeps) {
      */
     async podsHoldingPrevious(zoneName: string, promotedAt: string): Promise<string[]> {
       const zone = zoneOf(zoneName);
+      // Pod start times have one-second resolution: every pod of the promotion's second
+      // counts as possibly holding the previous key (the workflow restarts consumers in a
+      // later second, so their new pods never count).
+      const cutoff = Math.floor(Date.parse(promotedAt) / 1000) * 1000 + 1000;
       const pods = await podsReferencingSecret(kube, zone.secret.namespace, zone.secret.name, {
-        startedBefore: new Date(promotedAt),
+        startedBefore: new Date(cutoff),
         runningOnly: true,
       });
       return pods.map((p) => `${p.name}${p.owner ? ` (${p.owner})` : ''}`);

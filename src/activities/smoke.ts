@@ -65,13 +65,16 @@ export function createSmokeActivities(deps: ActivityDeps) {
               // Just-created keys can take a moment to reach every node; retry the activity.
               throw err;
             }
-            mismatches.push(`${cell.operation} ${cell.bucket}: expected ${cell.expect}, got error ${(err as Error).message}`);
+            mismatches.push(
+              `${cell.operation} ${cell.bucket}: expected ${cell.expect}, got error ${(err as Error).message}`,
+            );
             continue;
           }
           if (got !== cell.expect) {
             mismatches.push(`${cell.operation} ${cell.bucket}: expected ${cell.expect}, got ${got}`);
             // A put that should have been denied left an object behind: remove it.
-            if (got === 'allow' && cell.operation === 'put') await root.deleteObject(cell.bucket, cell.key!).catch(() => undefined);
+            if (got === 'allow' && cell.operation === 'put')
+              await root.deleteObject(cell.bucket, cell.key!).catch(() => undefined);
           }
         }
       } finally {

@@ -167,7 +167,8 @@ export function createStoreActivities(deps: ActivityDeps) {
       const zone = zoneOf(zoneName);
       const previous = await readZoneCredential(kube, zone, 'previous');
       const current = await readZoneCredential(kube, zone, 'current');
-      if (previous.accessKey === current.accessKey) return 'previous credential is the current one: nothing to revoke';
+      if (previous.accessKey === current.accessKey)
+        return 'previous credential is the current one: nothing to revoke';
       return removeCredential(await rootAdmin(), zone, previous.accessKey);
     },
 
@@ -203,13 +204,18 @@ export function createStoreActivities(deps: ActivityDeps) {
             'RestartWindowExceeded',
           );
         }
-        await Promise.race([sleep(Math.min(deps.pollIntervalMs ?? 1000, 1000)), ctx.cancelled.catch(() => undefined)]);
+        await Promise.race([
+          sleep(Math.min(deps.pollIntervalMs ?? 1000, 1000)),
+          ctx.cancelled.catch(() => undefined),
+        ]);
         if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       }
     },
 
     /** Read-only state of a zone's identity, for plans: does the user exist, which accounts does it have. */
-    async describeZoneIdentity(zoneName: string): Promise<{ userExists: boolean; serviceAccounts: string[] }> {
+    async describeZoneIdentity(
+      zoneName: string,
+    ): Promise<{ userExists: boolean; serviceAccounts: string[] }> {
       const zone = zoneOf(zoneName);
       const admin = await rootAdmin();
       try {

@@ -15,7 +15,12 @@ export function createTemporalActivities(deps: ActivityDeps) {
      * lock; this closes the cross-kind gap. Of two that started together, the later one
      * (by start time, then ID) yields, so both cannot proceed.
      */
-    async assertNoConflictingRun(self: { workflowType: string; workflowId: string; startTime: string; parentId?: string }) {
+    async assertNoConflictingRun(self: {
+      workflowType: string;
+      workflowId: string;
+      startTime: string;
+      parentId?: string;
+    }) {
       const kinds = CONFLICTS[self.workflowType] ?? [];
       if (!kinds.length) return;
       const query = `ExecutionStatus = 'Running' AND (${kinds.map((k) => `WorkflowType = '${k}'`).join(' OR ')})`;

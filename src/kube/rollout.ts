@@ -271,3 +271,47 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * Kubernetes' documented "forced rollback" for StatefulSets: a rollout whose pod never
+ * became Ready is not replaced by a later template change — the controller waits for it
+ * forever. After the template is reverted, the broken pods (not Ready, from an older
+ * revision than the update revision) must be deleted so the controller recreates them.
+ * Returns the names of the pods deleted.
+ */
+export async function forceStatefulSetRollback(
+  kube: Kube,
+  ref: WorkloadRef,
+  timeoutMs = 30_000,
+): Promise<string[]> {
+  if (ref.kind !== 'StatefulSet') return [];
+  const deadline = Date.now() + timeoutMs;
+  let sts = await readWorkload(kube, ref);
+  // The revision to keep is known once the controller has seen the latest template.
+  while ((sts.status?.observedGeneration ?? 0) < (sts.metadata?.generation ?? 0) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    sts = await readWorkload(kube, ref);
+  }
+  const updateRevision = (sts as V1StatefulSet).status?.updateRevision;
+  const labels = (sts as V1StatefulSet).spec?.selector?.matchLabels ?? {};
+  const labelSelector = Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const pods = await kube.core
+    .listNamespacedPod({ namespace: ref.namespace, labelSelector })
+    .catch((err: unknown) => {
+      throw toKubeError(err, { verb: 'list', resource: 'pods', namespace: ref.namespace });
+    });
+  const deleted: string[] = [];
+  for (const pod of pods.items) {
+    const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    const revision = pod.metadata?.labels?.['controller-revision-hash'];
+    if (ready || !updateRevision || revision === updateRevision || pod.metadata?.deletionTimestamp) continue;
+    const name = pod.metadata!.name!;
+    await kube.core.deleteNamespacedPod({ name, namespace: ref.namespace }).catch((err: unknown) => {
+      throw toKubeError(err, { verb: 'delete', resource: 'pods', namespace: ref.namespace, name });
+    });
+    deleted.push(name);
+  }
+  return deleted;
+}

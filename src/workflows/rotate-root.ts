@@ -10,7 +10,8 @@ const DEFAULT_APPROVAL_TIMEOUT_MS = 24 * 3600_000;
 function durationOr(text: string | undefined, fallback: number, field: string): number {
   if (text === undefined) return fallback;
   const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0) throw invalidInput(`${field} "${text}" is not a positive duration like "90s" or "2m"`);
+  if (ms === undefined || ms <= 0)
+    throw invalidInput(`${field} "${text}" is not a positive duration like "90s" or "2m"`);
   return ms;
 }
 
@@ -22,161 +23,258 @@ function durationOr(text: string | undefined, fallback: number, field: string): 
  */
 export async function RotateRoot(input: RotateRootInput = {}): Promise<WorkflowResult> {
   const rb = new Runbook('RotateRoot');
-  const info = workflowInfo();
-  let approval: UpdateArg | undefined = input.approve ? { by: 'input (approve: true)' } : undefined;
-  let decision: { kind: 'resume' | 'rollback'; arg: UpdateArg } | undefined;
+  return rb.run(async () => {
+    const info = workflowInfo();
+    let approval: UpdateArg | undefined = input.approve ? { by: 'input (approve: true)' } : undefined;
+    let decision: { kind: 'resume' | 'rollback'; arg: UpdateArg } | undefined;
 
-  const onlyWhen = (phase: string, what: string) => (_arg: UpdateArg) => {
-    if (rb.status.phase !== phase) throw new Error(`${what} is accepted only in phase "${phase}"; phase is "${rb.status.phase}"`);
-  };
-  setHandler(
-    approveUpdate,
-    (arg) => {
-      approval = arg ?? {};
-      return `root rotation approved${arg?.by ? ` by ${arg.by}` : ''}`;
-    },
-    { validator: onlyWhen('awaiting-approval', 'approve') },
-  );
-  setHandler(
-    resumeUpdate,
-    (arg) => {
-      decision = { kind: 'resume', arg: arg ?? {} };
-      return 'waiting another restart window';
-    },
-    { validator: onlyWhen('paused', 'resume') },
-  );
-  setHandler(
-    rollbackUpdate,
-    (arg) => {
-      decision = { kind: 'rollback', arg: arg ?? {} };
-      return 'rolling back to the previous root';
-    },
-    { validator: onlyWhen('paused', 'rollback') },
-  );
+    const onlyWhen = (phase: string, what: string) => (_arg: UpdateArg) => {
+      if (rb.status.phase !== phase)
+        throw new Error(`${what} is accepted only in phase "${phase}"; phase is "${rb.status.phase}"`);
+    };
+    setHandler(
+      approveUpdate,
+      (arg) => {
+        approval = arg ?? {};
+        return `root rotation approved${arg?.by ? ` by ${arg.by}` : ''}`;
+      },
+      { validator: onlyWhen('awaiting-approval', 'approve') },
+    );
+    setHandler(
+      resumeUpdate,
+      (arg) => {
+        decision = { kind: 'resume', arg: arg ?? {} };
+        return 'waiting another restart window';
+      },
+      { validator: onlyWhen('paused', 'resume') },
+    );
+    setHandler(
+      rollbackUpdate,
+      (arg) => {
+        decision = { kind: 'rollback', arg: arg ?? {} };
+        return 'rolling back to the previous root';
+      },
+      { validator: onlyWhen('paused', 'rollback') },
+    );
 
-  const inventory = await rb.step('load inventory', () => acts.inventorySnapshot());
-  const restartTimeoutMs = durationOr(input.restartTimeout, inventory.store.restartTimeoutMs, 'restartTimeout');
-  const pauseTimeoutMs = durationOr(input.pauseTimeout, inventory.store.pauseTimeoutMs, 'pauseTimeout');
-  const approvalTimeoutMs = durationOr(input.approvalTimeout, DEFAULT_APPROVAL_TIMEOUT_MS, 'approvalTimeout');
-  const workload = { ...inventory.store.workload };
-  const workloadName = `${workload.kind}/${workload.namespace}/${workload.name}`;
+    const inventory = await rb.step('load inventory', () => acts.inventorySnapshot());
+    const restartTimeoutMs = durationOr(
+      input.restartTimeout,
+      inventory.store.restartTimeoutMs,
+      'restartTimeout',
+    );
+    const pauseTimeoutMs = durationOr(input.pauseTimeout, inventory.store.pauseTimeoutMs, 'pauseTimeout');
+    const approvalTimeoutMs = durationOr(
+      input.approvalTimeout,
+      DEFAULT_APPROVAL_TIMEOUT_MS,
+      'approvalTimeout',
+    );
+    const workload = { ...inventory.store.workload };
+    const workloadName = `${workload.kind}/${workload.namespace}/${workload.name}`;
 
-  await rb.step('check no conflicting rotation runs', () =>
-    acts.assertNoConflictingRun({ workflowType: 'RotateRoot', workflowId: info.workflowId, startTime: info.startTime.toISOString() }),
-  );
-  const identity = await rb.step('preflight: current root works', () => acts.verifyRoot('current'), (i) =>
-    `${i.kind} ${i.version ?? '(version unknown)'}${i.iamSurvivesRootChange ? '' : ' — IAM is lost on root change; zones will be recreated'}`,
-  );
-  const root = await rb.step('read root Secret', () => acts.describeRootSecret(), (r) => `${r.accessKey} ${r.fingerprint}`);
-  rb.status.fingerprints.previous = root.fingerprint;
+    await rb.step('check no conflicting rotation runs', () =>
+      acts.assertNoConflictingRun({
+        workflowType: 'RotateRoot',
+        workflowId: info.workflowId,
+        startTime: info.startTime.toISOString(),
+      }),
+    );
+    const identity = await rb.step(
+      'preflight: current root works',
+      () => acts.verifyRoot('current'),
+      (i) =>
+        `${i.kind} ${i.version ?? '(version unknown)'}${i.iamSurvivesRootChange ? '' : ' — IAM is lost on root change; zones will be recreated'}`,
+    );
+    const root = await rb.step(
+      'read root Secret',
+      () => acts.describeRootSecret(),
+      (r) => `${r.accessKey} ${r.fingerprint}`,
+    );
+    rb.status.fingerprints.previous = root.fingerprint;
 
-  if (input.dryRun) {
+    if (input.dryRun) {
+      rb.setPhase('completed');
+      const ns = inventory.store.rootSecret;
+      return {
+        workflow: 'RotateRoot',
+        outcome: 'planned',
+        zones: [],
+        summary: 'plan for the root rotation',
+        plan: {
+          workflow: 'RotateRoot',
+          actions: [
+            {
+              action: 'wait',
+              target: 'approval',
+              detail: input.approve
+                ? 'pre-approved'
+                : `approve update, up to ${formatDuration(approvalTimeoutMs)}`,
+            },
+            {
+              action: 'create',
+              target: `Secret ${ns.namespace}/${ns.name}-pending`,
+              detail: 'new root secret and the previous one',
+            },
+            {
+              action: 'patch',
+              target: `Secret ${ns.namespace}/${ns.name}`,
+              detail: 'secret-key ← new root secret',
+            },
+            {
+              action: 'restart',
+              target: workloadName,
+              detail: 'rollout restart: the store restarts with the new root',
+            },
+            {
+              action: 'wait',
+              target: 'store',
+              detail: `rollout, readiness and the NEW root accepted, within ${formatDuration(restartTimeoutMs)}; else PAUSE (resume/rollback; automatic rollback after ${formatDuration(pauseTimeoutMs)})`,
+            },
+            ...inventory.zones.map((z) => ({
+              action: 'verify' as const,
+              target: `zone ${z.name}`,
+              detail:
+                'users, policy and service account re-ensured from the keys its Secret holds (no consumer restart), then policy smoke',
+            })),
+            { action: 'delete', target: `Secret ${ns.namespace}/${ns.name}-pending`, detail: 'clean-up' },
+          ],
+          expectedDowntime: `full store downtime while ${workloadName} restarts (single replica; typically seconds, bounded by ${formatDuration(restartTimeoutMs)} before a pause)`,
+          notes: identity.iamSurvivesRootChange
+            ? []
+            : [
+                `${identity.kind} ${identity.version} loses IAM on root change: every zone is recreated from its Secret`,
+              ],
+        },
+      };
+    }
+
+    if (!approval) {
+      rb.setPhase(
+        'awaiting-approval',
+        `root rotation needs approval (expires in ${formatDuration(approvalTimeoutMs)})`,
+        ['approve'],
+      );
+      if (!(await condition(() => approval !== undefined, approvalTimeoutMs))) {
+        throw rb.failure(
+          new Error(`not approved within ${formatDuration(approvalTimeoutMs)}; nothing was changed`),
+          'NotApproved',
+        );
+      }
+    }
+    rb.setPhase('running');
+    rb.status.steps.push({
+      name: `approved${approval!.by ? ` by ${approval!.by}` : ''}${approval!.reason ? `: ${approval!.reason}` : ''}`,
+      state: 'done',
+      startedAt: new Date().toISOString(),
+      endedAt: new Date().toISOString(),
+    });
+
+    let rolledBackOnRequest: string | undefined;
+    try {
+      rb.onFailure('delete the pending root Secret', () => acts.deleteRootPending());
+      const pending = await rb.step(
+        'record pending root',
+        () => acts.recordRootPending({ workflowId: info.workflowId }),
+        (p) => p.fingerprint,
+      );
+      rb.status.fingerprints.pending = pending.fingerprint;
+
+      rb.onFailure('roll back to the previous root', async () => {
+        const at = new Date().toISOString();
+        await acts.restoreRootPrevious({ workflowId: info.workflowId, at });
+        await acts.restartWorkloads([workload], at);
+        // A store pod that never became Ready blocks the StatefulSet's rollout for good.
+        await acts.forceRollback(workload);
+        await waits.waitForStoreWithRoot({
+          timeoutMs: restartTimeoutMs * 2,
+          expectFingerprint: root.fingerprint!,
+        });
+        for (const z of inventory.zones) {
+          await acts.ensureZoneIdentity(z.name, 'current');
+          await smoke.smokeZone(z.name, 'current');
+        }
+      });
+      const at = new Date().toISOString();
+      await rb.step('patch root Secret', () => acts.promoteRootPending({ workflowId: info.workflowId, at }));
+      rb.status.fingerprints.current = pending.fingerprint;
+      await rb.step(`restart ${workloadName}`, () => acts.restartWorkloads([workload], at));
+
+      for (let window = 1; ; window++) {
+        try {
+          await rb.step(
+            `wait for the store with the new root (window ${window}, ${formatDuration(restartTimeoutMs)})`,
+            () =>
+              waits.waitForStoreWithRoot({
+                timeoutMs: restartTimeoutMs,
+                expectFingerprint: pending.fingerprint,
+              }),
+          );
+          break;
+        } catch (err) {
+          if (errorType(err) !== 'RestartWindowExceeded') throw err;
+          decision = undefined;
+          rb.setPhase(
+            'paused',
+            `${errorMessage(err)}. Automatic rollback in ${formatDuration(pauseTimeoutMs)} unless answered`,
+            ['resume', 'rollback'],
+          );
+          const answered = await condition(() => decision !== undefined, pauseTimeoutMs);
+          const d = decision as { kind: 'resume' | 'rollback'; arg: UpdateArg } | undefined;
+          const who = d?.arg.by ? ` by ${d.arg.by}` : '';
+          if (answered && d?.kind === 'resume') {
+            rb.status.steps.push({
+              name: `resumed${who}`,
+              state: 'done',
+              startedAt: new Date().toISOString(),
+              endedAt: new Date().toISOString(),
+            });
+            rb.setPhase('running');
+            continue;
+          }
+          rolledBackOnRequest = answered
+            ? `rollback requested${who}${d?.arg.reason ? `: ${d.arg.reason}` : ''}`
+            : `no answer within pauseTimeout ${formatDuration(pauseTimeoutMs)}: automatic rollback`;
+          throw ApplicationFailure.nonRetryable(rolledBackOnRequest, 'RolledBack');
+        }
+      }
+      rb.commit();
+    } catch (err) {
+      await rb.compensate(err);
+      throw rb.failure(
+        err,
+        rolledBackOnRequest && !rb.status.compensationErrors.length ? 'RolledBack' : 'RotationFailed',
+      );
+    }
+
+    // The new root is live; from here failures are reported, not undone: the old root is gone.
+    for (const z of inventory.zones) {
+      await rb.step(
+        `re-ensure zone ${z.name} from its Secret`,
+        () => acts.ensureZoneIdentity(z.name, 'current'),
+        (r) => r.credential,
+      );
+    }
+    for (const z of inventory.zones) {
+      await rb.step(
+        `smoke zone ${z.name}`,
+        () => smoke.smokeZone(z.name, 'current'),
+        (r) => `${r.passed}/${r.cells} cells`,
+      );
+    }
+    await rb.step('clean up the pending root Secret', () => acts.deleteRootPending());
     rb.setPhase('completed');
-    const ns = inventory.store.rootSecret;
+    rb.status.step = null;
     return {
       workflow: 'RotateRoot',
-      outcome: 'planned',
-      zones: [],
-      summary: 'plan for the root rotation',
-      plan: {
-        workflow: 'RotateRoot',
-        actions: [
-          { action: 'wait', target: 'approval', detail: input.approve ? 'pre-approved' : `approve update, up to ${formatDuration(approvalTimeoutMs)}` },
-          { action: 'create', target: `Secret ${ns.namespace}/${ns.name}-pending`, detail: 'new root secret and the previous one' },
-          { action: 'patch', target: `Secret ${ns.namespace}/${ns.name}`, detail: 'secret-key ← new root secret' },
-          { action: 'restart', target: workloadName, detail: 'rollout restart: the store restarts with the new root' },
-          { action: 'wait', target: 'store', detail: `rollout, readiness and the NEW root accepted, within ${formatDuration(restartTimeoutMs)}; else PAUSE (resume/rollback; automatic rollback after ${formatDuration(pauseTimeoutMs)})` },
-          ...inventory.zones.map((z) => ({ action: 'verify' as const, target: `zone ${z.name}`, detail: 'users, policy and service account re-ensured from the keys its Secret holds (no consumer restart), then policy smoke' })),
-          { action: 'delete', target: `Secret ${ns.namespace}/${ns.name}-pending`, detail: 'clean-up' },
-        ],
-        expectedDowntime: `full store downtime while ${workloadName} restarts (single replica; typically seconds, bounded by ${formatDuration(restartTimeoutMs)} before a pause)`,
-        notes: identity.iamSurvivesRootChange ? [] : [`${identity.kind} ${identity.version} loses IAM on root change: every zone is recreated from its Secret`],
-      },
+      outcome: 'completed',
+      zones: inventory.zones.map((z) => ({
+        zone: z.name,
+        strategy: z.strategy,
+        restarted: [],
+        smoke: 'passed',
+      })),
+      root: { previousFingerprint: root.fingerprint, newFingerprint: rb.status.fingerprints.pending },
+      summary: `root rotated: ${root.fingerprint} → ${rb.status.fingerprints.pending}; ${inventory.zones.length} zone(s) verified`,
     };
-  }
-
-  if (!approval) {
-    rb.setPhase('awaiting-approval', `root rotation needs approval (expires in ${formatDuration(approvalTimeoutMs)})`, ['approve']);
-    if (!(await condition(() => approval !== undefined, approvalTimeoutMs))) {
-      throw rb.failure(new Error(`not approved within ${formatDuration(approvalTimeoutMs)}; nothing was changed`), 'NotApproved');
-    }
-  }
-  rb.setPhase('running');
-  rb.status.steps.push({
-    name: `approved${approval!.by ? ` by ${approval!.by}` : ''}${approval!.reason ? `: ${approval!.reason}` : ''}`,
-    state: 'done',
-    startedAt: new Date().toISOString(),
-    endedAt: new Date().toISOString(),
   });
-
-  let rolledBackOnRequest: string | undefined;
-  try {
-    rb.onFailure('delete the pending root Secret', () => acts.deleteRootPending());
-    const pending = await rb.step('record pending root', () => acts.recordRootPending({ workflowId: info.workflowId }), (p) => p.fingerprint);
-    rb.status.fingerprints.pending = pending.fingerprint;
-
-    rb.onFailure('roll back to the previous root', async () => {
-      const at = new Date().toISOString();
-      await acts.restoreRootPrevious({ workflowId: info.workflowId, at });
-      await acts.restartWorkloads([workload], at);
-      await waits.waitForStoreWithRoot({ timeoutMs: restartTimeoutMs * 2, expectFingerprint: root.fingerprint! });
-      for (const z of inventory.zones) {
-        await acts.ensureZoneIdentity(z.name, 'current');
-        await smoke.smokeZone(z.name, 'current');
-      }
-    });
-    const at = new Date().toISOString();
-    await rb.step('patch root Secret', () => acts.promoteRootPending({ workflowId: info.workflowId, at }));
-    rb.status.fingerprints.current = pending.fingerprint;
-    await rb.step(`restart ${workloadName}`, () => acts.restartWorkloads([workload], at));
-
-    for (let window = 1; ; window++) {
-      try {
-        await rb.step(`wait for the store with the new root (window ${window}, ${formatDuration(restartTimeoutMs)})`, () =>
-          waits.waitForStoreWithRoot({ timeoutMs: restartTimeoutMs, expectFingerprint: pending.fingerprint }),
-        );
-        break;
-      } catch (err) {
-        if (errorType(err) !== 'RestartWindowExceeded') throw err;
-        decision = undefined;
-        rb.setPhase(
-          'paused',
-          `${errorMessage(err)}. Automatic rollback in ${formatDuration(pauseTimeoutMs)} unless answered`,
-          ['resume', 'rollback'],
-        );
-        const answered = await condition(() => decision !== undefined, pauseTimeoutMs);
-        const d = decision as { kind: 'resume' | 'rollback'; arg: UpdateArg } | undefined;
-        const who = d?.arg.by ? ` by ${d.arg.by}` : '';
-        if (answered && d?.kind === 'resume') {
-          rb.status.steps.push({ name: `resumed${who}`, state: 'done', startedAt: new Date().toISOString(), endedAt: new Date().toISOString() });
-          rb.setPhase('running');
-          continue;
-        }
-        rolledBackOnRequest = answered ? `rollback requested${who}${d?.arg.reason ? `: ${d.arg.reason}` : ''}` : `no answer within pauseTimeout ${formatDuration(pauseTimeoutMs)}: automatic rollback`;
-        throw ApplicationFailure.nonRetryable(rolledBackOnRequest, 'RolledBack');
-      }
-    }
-    rb.commit();
-  } catch (err) {
-    await rb.compensate(err);
-    throw rb.failure(err, rolledBackOnRequest && !rb.status.compensationErrors.length ? 'RolledBack' : 'RotationFailed');
-  }
-
-  // The new root is live; from here failures are reported, not undone: the old root is gone.
-  for (const z of inventory.zones) {
-    await rb.step(`re-ensure zone ${z.name} from its Secret`, () => acts.ensureZoneIdentity(z.name, 'current'), (r) => r.credential);
-  }
-  for (const z of inventory.zones) {
-    await rb.step(`smoke zone ${z.name}`, () => smoke.smokeZone(z.name, 'current'), (r) => `${r.passed}/${r.cells} cells`);
-  }
-  await rb.step('clean up the pending root Secret', () => acts.deleteRootPending());
-  rb.setPhase('completed');
-  rb.status.step = null;
-  return {
-    workflow: 'RotateRoot',
-    outcome: 'completed',
-    zones: inventory.zones.map((z) => ({ zone: z.name, strategy: z.strategy, restarted: [], smoke: 'passed' })),
-    root: { previousFingerprint: root.fingerprint, newFingerprint: rb.status.fingerprints.pending },
-    summary: `root rotated: ${root.fingerprint} → ${rb.status.fingerprints.pending}; ${inventory.zones.length} zone(s) verified`,
-  };
 }

@@ -1,4 +1,4 @@
-import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import { parseDuration, formatDuration } from '../inventory/duration';
 import { findZone } from '../inventory/lookup';
 import type { Zone } from '../inventory/schema';
@@ -12,13 +12,33 @@ const ROLLOUT_TIMEOUT_MS = 10 * 60_000;
 const POD_POLL_START_MS = 15_000;
 const POD_POLL_MAX_MS = 5 * 60_000;
 
-function zonePlan(zone: Zone, strategy: 'overlap' | 'in-place', graceMs: number, consumers: string[], secret: string): Plan {
+function zonePlan(
+  zone: Zone,
+  strategy: 'overlap' | 'in-place',
+  graceMs: number,
+  consumers: string[],
+  secret: string,
+): Plan {
   const restart = consumers.length
-    ? consumers.map((c) => ({ action: 'restart' as const, target: c, detail: 'rollout restart, then wait for rollout status' }))
-    : [{ action: 'restart' as const, target: '(none)', detail: 'no Deployment/StatefulSet/DaemonSet references the Secret' }];
+    ? consumers.map((c) => ({
+        action: 'restart' as const,
+        target: c,
+        detail: 'rollout restart, then wait for rollout status',
+      }))
+    : [
+        {
+          action: 'restart' as const,
+          target: '(none)',
+          detail: 'no Deployment/StatefulSet/DaemonSet references the Secret',
+        },
+      ];
   const pending = `${zone.secret.namespace}/${zone.secret.name}-pending`;
   const common = [
-    { action: 'create' as const, target: `Secret ${pending}`, detail: 'new credential and the previous one, recorded before the store changes' },
+    {
+      action: 'create' as const,
+      target: `Secret ${pending}`,
+      detail: 'new credential and the previous one, recorded before the store changes',
+    },
   ];
   if (strategy === 'overlap') {
     return {
@@ -27,7 +47,11 @@ function zonePlan(zone: Zone, strategy: 'overlap' | 'in-place', graceMs: number,
       strategy,
       actions: [
         ...common,
-        { action: 'create', target: `service account of ${zone.user}`, detail: 'holds the new key; inherits the zone policy' },
+        {
+          action: 'create',
+          target: `service account of ${zone.user}`,
+          detail: 'holds the new key; inherits the zone policy',
+        },
         { action: 'verify', target: 'new key', detail: 'policy smoke before anyone uses it' },
         { action: 'patch', target: `Secret ${secret}`, detail: 'access-key/secret-key ← new key' },
         ...restart,
@@ -50,9 +74,17 @@ function zonePlan(zone: Zone, strategy: 'overlap' | 'in-place', graceMs: number,
     strategy,
     actions: [
       ...common,
-      { action: 'patch', target: `store user ${zone.user}`, detail: 'secret replaced: the previous key stops working NOW' },
+      {
+        action: 'patch',
+        target: `store user ${zone.user}`,
+        detail: 'secret replaced: the previous key stops working NOW',
+      },
       { action: 'verify', target: 'new key', detail: 'policy smoke' },
-      { action: 'patch', target: `Secret ${secret}`, detail: 'secret-key ← new key (access-key stays the user name)' },
+      {
+        action: 'patch',
+        target: `Secret ${secret}`,
+        detail: 'secret-key ← new key (access-key stays the user name)',
+      },
       ...restart,
       { action: 'verify', target: 'Secret key', detail: 'policy smoke with what the Secret holds' },
       { action: 'delete', target: `Secret ${pending}`, detail: 'clean-up' },
@@ -60,7 +92,9 @@ function zonePlan(zone: Zone, strategy: 'overlap' | 'in-place', graceMs: number,
     expectedDowntime: consumers.length
       ? `consumers fail from the store change until their restarted pods are ready (typically the rollout time; up to ${formatDuration(ROLLOUT_TIMEOUT_MS)} before the rotation is undone)`
       : 'clients holding the old key fail from the store change until they re-read the Secret',
-    notes: ['in-place keeps the seed contract (access-key = user name) at the cost of a failure window; prefer overlap'],
+    notes: [
+      'in-place keeps the seed contract (access-key = user name) at the cost of a failure window; prefer overlap',
+    ],
   };
 }
 
@@ -76,147 +110,195 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
     throw invalidInput('RotateZone needs {"zone": "<zone name>"}; see `rotator plan` for the zones');
   }
   const rb = new Runbook('RotateZone', input.zone);
-  const info = workflowInfo();
-  let revokeNow: { by?: string; reason?: string } | undefined;
-  setHandler(
-    revokeNowUpdate,
-    (arg) => {
-      revokeNow = arg ?? {};
-      return `previous key of zone ${input.zone} will be revoked now${arg?.by ? ` (requested by ${arg.by})` : ''}`;
-    },
-    {
-      validator: (_arg: UpdateArg) => {
-        if (rb.status.phase !== 'waiting-grace') {
-          throw new Error(`revokeNow is accepted only while the previous key waits out its grace period; phase is "${rb.status.phase}"`);
-        }
+  return rb.run(async () => {
+    const info = workflowInfo();
+    let revokeNow: { by?: string; reason?: string } | undefined;
+    setHandler(
+      revokeNowUpdate,
+      (arg) => {
+        revokeNow = arg ?? {};
+        return `previous key of zone ${input.zone} will be revoked now${arg?.by ? ` (requested by ${arg.by})` : ''}`;
       },
-    },
-  );
-
-  const inventory = await rb.step('load inventory', () => acts.inventorySnapshot());
-  let zone: Zone;
-  try {
-    zone = findZone(inventory, input.zone);
-  } catch (err) {
-    throw invalidInput((err as Error).message);
-  }
-  const strategy = input.strategy ?? zone.strategy;
-  if (strategy !== 'overlap' && strategy !== 'in-place') throw invalidInput(`strategy must be "overlap" or "in-place", got "${String(strategy)}"`);
-  const graceMs = input.grace === undefined ? zone.graceMs : parseDuration(input.grace);
-  if (graceMs === undefined) throw invalidInput(`grace "${input.grace}" is not a duration like "90s", "10m" or "1h"`);
-  const secretName = `${zone.secret.namespace}/${zone.secret.name}`;
-
-  await rb.step('check no conflicting rotation runs', () =>
-    acts.assertNoConflictingRun({
-      workflowType: 'RotateZone',
-      workflowId: info.workflowId,
-      startTime: info.startTime.toISOString(),
-      parentId: info.parent?.workflowId,
-    }),
-  );
-  const current = await rb.step('read current Secret', () => acts.describeZoneSecret(zone.name), (c) =>
-    c.exists ? `${c.accessKey} ${c.fingerprint}` : 'missing',
-  );
-  if (!current.exists) {
-    throw rb.failure(new Error(`Secret ${secretName} holds no credential: run BootstrapCluster first`), 'PreconditionFailed');
-  }
-  rb.status.fingerprints.previous = current.fingerprint;
-  const consumers = await rb.step('discover consumers', () => acts.zoneConsumers(zone.name), (c) =>
-    c.map((r) => `${r.kind}/${r.name}`).join(', ') || 'none',
-  );
-  const consumerNames = consumers.map((c) => `${c.kind}/${c.namespace}/${c.name}`);
-
-  if (input.dryRun) {
-    const plan = zonePlan(zone, strategy, graceMs, consumerNames, secretName);
-    rb.setPhase('completed');
-    return { workflow: 'RotateZone', outcome: 'planned', plan, zones: [], summary: `plan for zone ${zone.name} (${strategy})` };
-  }
-
-  let promotedAt = '';
-  try {
-    rb.onFailure('delete the pending Secret', () => acts.deleteZonePending(zone.name));
-    const pending = await rb.step('record pending credential', () =>
-      acts.recordZonePending(zone.name, { workflowId: info.workflowId, strategy }),
-      (p) => `${p.accessKey} ${p.fingerprint}`,
-    );
-    rb.status.fingerprints.pending = pending.fingerprint;
-
-    rb.onFailure(
-      strategy === 'overlap' ? 'remove the new credential from the store' : 'put the previous user secret back',
-      () => acts.discardPendingIdentity(zone.name),
-    );
-    await rb.step(
-      strategy === 'overlap' ? 'issue new service account' : 'replace user secret (failure window starts)',
-      () => acts.ensureZoneIdentity(zone.name, 'pending'),
-      (r) => r.credential,
-    );
-    await rb.step('smoke the new credential', () => smoke.smokeZone(zone.name, 'pending'), (r) => `${r.passed}/${r.cells} cells`);
-
-    rb.onFailure('restore the previous Secret and restart consumers', async () => {
-      const at = new Date().toISOString();
-      await acts.restoreZonePrevious(zone.name, { workflowId: info.workflowId, at });
-      await acts.restartWorkloads(consumers, at);
-      await waits.waitForRollouts(consumers, ROLLOUT_TIMEOUT_MS);
-    });
-    promotedAt = new Date().toISOString();
-    await rb.step(`promote: patch Secret ${secretName}`, () =>
-      acts.promoteZonePending(zone.name, { workflowId: info.workflowId, at: promotedAt }),
-    );
-    rb.status.fingerprints.current = pending.fingerprint;
-    await rb.step('restart consumers', () => acts.restartWorkloads(consumers, promotedAt), (r) => r.join(', ') || 'none');
-    await rb.step('wait for rollouts', () => waits.waitForRollouts(consumers, ROLLOUT_TIMEOUT_MS), (r) => r.join('; ') || 'none');
-    await rb.step('smoke what the Secret holds', () => smoke.smokeZone(zone.name, 'current'), (r) => `${r.passed}/${r.cells} cells`);
-  } catch (err) {
-    await rb.compensate(err);
-    throw rb.failure(err);
-  }
-  rb.commit();
-
-  let revoked: string;
-  if (strategy === 'overlap') {
-    rb.setPhase('waiting-grace', `previous key stays valid for ${formatDuration(graceMs)} (grace)`, ['revokeNow']);
-    await condition(() => revokeNow !== undefined, graceMs);
-    let pollMs = POD_POLL_START_MS;
-    while (revokeNow === undefined) {
-      const holders = await rb.step('check pods still holding the previous key', () =>
-        acts.podsHoldingPrevious(zone.name, promotedAt),
-        (p) => (p.length ? p.join(', ') : 'none'),
-      );
-      if (!holders.length) break;
-      rb.setPhase(
-        'waiting-grace',
-        `previous key stays valid while ${holders.length} pod(s) started before the switch still run: ${holders.slice(0, 5).join(', ')}`,
-        ['revokeNow'],
-      );
-      await condition(() => revokeNow !== undefined, pollMs);
-      pollMs = Math.min(pollMs * 2, POD_POLL_MAX_MS);
-    }
-    rb.setPhase('running');
-  }
-  // in-place revokes too: when the zone moves off a service account, that account must not
-  // outlive the switch (the user's own key was already replaced in the store).
-  revoked = await rb.step(
-    revokeNow ? `revoke previous credential (revokeNow${revokeNow.by ? ` by ${revokeNow.by}` : ''})` : 'revoke previous credential',
-    () => acts.revokePrevious(zone.name),
-    (r) => r,
-  );
-  await rb.step('clean up the pending Secret', () => acts.deleteZonePending(zone.name));
-  rb.setPhase('completed');
-  rb.status.step = null;
-  return {
-    workflow: 'RotateZone',
-    outcome: 'completed',
-    zones: [
       {
-        zone: zone.name,
-        strategy,
-        previousFingerprint: current.fingerprint,
-        newFingerprint: rb.status.fingerprints.pending,
-        restarted: consumerNames,
-        revoked,
-        smoke: 'passed',
+        validator: (_arg: UpdateArg) => {
+          if (rb.status.phase !== 'waiting-grace') {
+            throw new Error(
+              `revokeNow is accepted only while the previous key waits out its grace period; phase is "${rb.status.phase}"`,
+            );
+          }
+        },
       },
-    ],
-    summary: `zone ${zone.name} rotated (${strategy}): ${current.fingerprint} → ${rb.status.fingerprints.pending}`,
-  };
+    );
+
+    const inventory = await rb.step('load inventory', () => acts.inventorySnapshot());
+    let zone: Zone;
+    try {
+      zone = findZone(inventory, input.zone);
+    } catch (err) {
+      throw invalidInput((err as Error).message);
+    }
+    const strategy = input.strategy ?? zone.strategy;
+    if (strategy !== 'overlap' && strategy !== 'in-place')
+      throw invalidInput(`strategy must be "overlap" or "in-place", got "${String(strategy)}"`);
+    const graceMs = input.grace === undefined ? zone.graceMs : parseDuration(input.grace);
+    if (graceMs === undefined)
+      throw invalidInput(`grace "${input.grace}" is not a duration like "90s", "10m" or "1h"`);
+    const secretName = `${zone.secret.namespace}/${zone.secret.name}`;
+
+    await rb.step('check no conflicting rotation runs', () =>
+      acts.assertNoConflictingRun({
+        workflowType: 'RotateZone',
+        workflowId: info.workflowId,
+        startTime: info.startTime.toISOString(),
+        parentId: info.parent?.workflowId,
+      }),
+    );
+    const current = await rb.step(
+      'read current Secret',
+      () => acts.describeZoneSecret(zone.name),
+      (c) => (c.exists ? `${c.accessKey} ${c.fingerprint}` : 'missing'),
+    );
+    if (!current.exists) {
+      throw rb.failure(
+        new Error(`Secret ${secretName} holds no credential: run BootstrapCluster first`),
+        'PreconditionFailed',
+      );
+    }
+    rb.status.fingerprints.previous = current.fingerprint;
+    const consumers = await rb.step(
+      'discover consumers',
+      () => acts.zoneConsumers(zone.name),
+      (c) => c.map((r) => `${r.kind}/${r.name}`).join(', ') || 'none',
+    );
+    const consumerNames = consumers.map((c) => `${c.kind}/${c.namespace}/${c.name}`);
+
+    if (input.dryRun) {
+      const plan = zonePlan(zone, strategy, graceMs, consumerNames, secretName);
+      rb.setPhase('completed');
+      return {
+        workflow: 'RotateZone',
+        outcome: 'planned',
+        plan,
+        zones: [],
+        summary: `plan for zone ${zone.name} (${strategy})`,
+      };
+    }
+
+    let promotedAt = '';
+    try {
+      rb.onFailure('delete the pending Secret', () => acts.deleteZonePending(zone.name));
+      const pending = await rb.step(
+        'record pending credential',
+        () => acts.recordZonePending(zone.name, { workflowId: info.workflowId, strategy }),
+        (p) => `${p.accessKey} ${p.fingerprint}`,
+      );
+      rb.status.fingerprints.pending = pending.fingerprint;
+
+      rb.onFailure(
+        strategy === 'overlap'
+          ? 'remove the new credential from the store'
+          : 'put the previous user secret back',
+        () => acts.discardPendingIdentity(zone.name),
+      );
+      await rb.step(
+        strategy === 'overlap' ? 'issue new service account' : 'replace user secret (failure window starts)',
+        () => acts.ensureZoneIdentity(zone.name, 'pending'),
+        (r) => r.credential,
+      );
+      await rb.step(
+        'smoke the new credential',
+        () => smoke.smokeZone(zone.name, 'pending'),
+        (r) => `${r.passed}/${r.cells} cells`,
+      );
+
+      rb.onFailure('restore the previous Secret and restart consumers', async () => {
+        const at = new Date().toISOString();
+        await acts.restoreZonePrevious(zone.name, { workflowId: info.workflowId, at });
+        await acts.restartWorkloads(consumers, at);
+        await waits.waitForRollouts(consumers, ROLLOUT_TIMEOUT_MS);
+      });
+      promotedAt = new Date().toISOString();
+      await rb.step(`promote: patch Secret ${secretName}`, () =>
+        acts.promoteZonePending(zone.name, { workflowId: info.workflowId, at: promotedAt }),
+      );
+      rb.status.fingerprints.current = pending.fingerprint;
+      // Kubernetes records pod start times in whole seconds: restarted pods must start in a
+      // later second than the promotion to be told apart from pods that hold the previous key.
+      const secondOf = (ms: number) => Math.floor(ms / 1000);
+      if (secondOf(Date.now()) === secondOf(Date.parse(promotedAt))) await sleep(1000 - (Date.now() % 1000));
+      const restartAt = new Date().toISOString();
+      await rb.step(
+        'restart consumers',
+        () => acts.restartWorkloads(consumers, restartAt),
+        (r) => r.join(', ') || 'none',
+      );
+      await rb.step(
+        'wait for rollouts',
+        () => waits.waitForRollouts(consumers, ROLLOUT_TIMEOUT_MS),
+        (r) => r.join('; ') || 'none',
+      );
+      await rb.step(
+        'smoke what the Secret holds',
+        () => smoke.smokeZone(zone.name, 'current'),
+        (r) => `${r.passed}/${r.cells} cells`,
+      );
+    } catch (err) {
+      await rb.compensate(err);
+      throw rb.failure(err);
+    }
+    rb.commit();
+
+    let revoked: string;
+    if (strategy === 'overlap') {
+      rb.setPhase('waiting-grace', `previous key stays valid for ${formatDuration(graceMs)} (grace)`, [
+        'revokeNow',
+      ]);
+      await condition(() => revokeNow !== undefined, graceMs);
+      let pollMs = POD_POLL_START_MS;
+      while (revokeNow === undefined) {
+        const holders = await rb.step(
+          'check pods still holding the previous key',
+          () => acts.podsHoldingPrevious(zone.name, promotedAt),
+          (p) => (p.length ? p.join(', ') : 'none'),
+        );
+        if (!holders.length) break;
+        rb.setPhase(
+          'waiting-grace',
+          `previous key stays valid while ${holders.length} pod(s) started before the switch still run: ${holders.slice(0, 5).join(', ')}`,
+          ['revokeNow'],
+        );
+        await condition(() => revokeNow !== undefined, pollMs);
+        pollMs = Math.min(pollMs * 2, POD_POLL_MAX_MS);
+      }
+      rb.setPhase('running');
+    }
+    // in-place revokes too: when the zone moves off a service account, that account must not
+    // outlive the switch (the user's own key was already replaced in the store).
+    revoked = await rb.step(
+      revokeNow
+        ? `revoke previous credential (revokeNow${revokeNow.by ? ` by ${revokeNow.by}` : ''})`
+        : 'revoke previous credential',
+      () => acts.revokePrevious(zone.name),
+      (r) => r,
+    );
+    await rb.step('clean up the pending Secret', () => acts.deleteZonePending(zone.name));
+    rb.setPhase('completed');
+    rb.status.step = null;
+    return {
+      workflow: 'RotateZone',
+      outcome: 'completed',
+      zones: [
+        {
+          zone: zone.name,
+          strategy,
+          previousFingerprint: current.fingerprint,
+          newFingerprint: rb.status.fingerprints.pending,
+          restarted: consumerNames,
+          revoked,
+          smoke: 'passed',
+        },
+      ],
+      summary: `zone ${zone.name} rotated (${strategy}): ${current.fingerprint} → ${rb.status.fingerprints.pending}`,
+    };
+  });
 }

@@ -28,6 +28,9 @@ export function errorType(err: unknown): string | undefined {
   return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 }
 
+/** Failures already shaped by Runbook.failure(): not wrapped a second time. */
+const final = new WeakSet<object>();
+
 interface Compensation {
   name: string;
   run: () => Promise<unknown>;
@@ -38,7 +41,15 @@ export class Runbook {
   private compensations: Compensation[] = [];
 
   constructor(workflow: WorkflowType, zone?: string) {
-    this.status = { workflow, phase: 'starting', step: null, zone, fingerprints: {}, steps: [], compensationErrors: [] };
+    this.status = {
+      workflow,
+      phase: 'starting',
+      step: null,
+      zone,
+      fingerprints: {},
+      steps: [],
+      compensationErrors: [],
+    };
     setHandler(statusQuery, () => this.status);
     upsertSearchAttributes([
       { key: kindKey, value: workflow },
@@ -116,12 +127,31 @@ export class Runbook {
         : '';
     this.setPhase(type === 'RolledBack' ? 'rolled-back' : 'failed');
     this.status.lastError = errorMessage(cause) + undo;
-    return ApplicationFailure.create({
+    const failure = ApplicationFailure.create({
       message: `${this.status.workflow}${this.status.zone ? ` ${this.status.zone}` : ''}: ${errorMessage(cause)}.${undo}`,
       type,
       nonRetryable: true,
       cause: cause instanceof Error ? cause : undefined,
     });
+    final.add(failure);
+    return failure;
+  }
+
+  /**
+   * Runs a workflow body so that whatever ends it reaches on-call as one readable
+   * failure naming the workflow, the zone and the cause — not a bare "Activity task failed".
+   */
+  async run<T>(body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (err) {
+      if (err instanceof Error && final.has(err)) throw err;
+      const type = errorType(err);
+      throw this.failure(
+        err,
+        type === 'InvalidInput' || type === 'ConflictingRotation' ? type : 'RotationFailed',
+      );
+    }
   }
 
   private publish(): void {
@@ -129,7 +159,9 @@ export class Runbook {
     const lines = [
       `**${s.workflow}**${s.zone ? ` zone \`${s.zone}\`` : ''} — phase **${s.phase}**`,
       s.step ? `step: ${s.step}` : '',
-      s.pauseReason ? `⏸ ${s.pauseReason}${s.awaiting?.length ? ` (answer with: ${s.awaiting.join(', ')})` : ''}` : '',
+      s.pauseReason
+        ? `⏸ ${s.pauseReason}${s.awaiting?.length ? ` (answer with: ${s.awaiting.join(', ')})` : ''}`
+        : '',
       s.fingerprints.previous ? `previous key: ${s.fingerprints.previous}` : '',
       s.fingerprints.pending ? `new key: ${s.fingerprints.pending}` : '',
       s.lastError ? `last error: ${s.lastError}` : '',

@@ -6,14 +6,22 @@ import { revokeNowUpdate, statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowResult } from '../../src/workflows/types';
 import { startConsumerLoop } from '../support/consumer';
 import { adminKube, eventually, readSecretData } from '../support/kube';
-import { assertNoSecretsInHistory, collectSecretValues, startRotator, type Rotator } from '../support/rotator';
+import {
+  assertNoSecretsInHistory,
+  collectSecretValues,
+  startRotator,
+  type Rotator,
+} from '../support/rotator';
 import { getStack } from '../support/stack';
 
 const stack = getStack();
 const secrets = new Set<string>();
 let rotator: Rotator;
 
-const creds = (d: Record<string, string>): Credentials => ({ accessKey: d['access-key']!, secretKey: d['secret-key']! });
+const creds = (d: Record<string, string>): Credentials => ({
+  accessKey: d['access-key']!,
+  secretKey: d['secret-key']!,
+});
 
 async function canList(c: Credentials, bucket = 'processed'): Promise<boolean | string> {
   const s3 = createS3({ endpoint: stack.store.endpoint, credentials: c, maxAttempts: 1 });
@@ -33,7 +41,11 @@ async function rootAdmin() {
 }
 
 async function run(workflow: string, id: string, input: object): Promise<WorkflowResult> {
-  return rotator.client.workflow.execute(workflow, { taskQueue: rotator.taskQueue, workflowId: id, args: [input] });
+  return rotator.client.workflow.execute(workflow, {
+    taskQueue: rotator.taskQueue,
+    workflowId: id,
+    args: [input],
+  });
 }
 
 describe('BootstrapCluster and RotateZone against the real stack', () => {
@@ -46,14 +58,23 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
 
   test('bootstrap from an empty store and cluster creates every zone, restarts serving consumers, smokes', async () => {
     const { apps } = adminKube(stack);
-    const titilerBefore = await apps.readNamespacedDeployment({ name: 'titiler', namespace: 'dashi-serving' });
-    assert.equal(titilerBefore.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'], undefined);
+    const titilerBefore = await apps.readNamespacedDeployment({
+      name: 'titiler',
+      namespace: 'dashi-serving',
+    });
+    assert.equal(
+      titilerBefore.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'],
+      undefined,
+    );
 
     const result = await run('BootstrapCluster', 'bootstrap-cluster', {});
     assert.equal(result.outcome, 'completed');
     assert.deepEqual(result.zones.map((z) => z.zone).sort(), ['ingest', 'pipeline', 'serving']);
     const serving = result.zones.find((z) => z.zone === 'serving')!;
-    assert.deepEqual(serving.restarted.sort(), ['Deployment/dashi-serving/duckdb-endpoint', 'Deployment/dashi-serving/titiler']);
+    assert.deepEqual(serving.restarted.sort(), [
+      'Deployment/dashi-serving/duckdb-endpoint',
+      'Deployment/dashi-serving/titiler',
+    ]);
 
     const admin = await rootAdmin();
     for (const [ns, name, user] of [
@@ -68,21 +89,32 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
       assert.equal(sa.parentUser, user, `${name} holds a service account of ${user}`);
     }
     const titiler = await apps.readNamespacedDeployment({ name: 'titiler', namespace: 'dashi-serving' });
-    assert.ok(titiler.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'], 'titiler was restarted');
+    assert.ok(
+      titiler.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'],
+      'titiler was restarted',
+    );
     await collectSecretValues(stack, secrets);
     await assertNoSecretsInHistory(rotator, ['bootstrap-cluster'], secrets);
   });
 
   test('re-running bootstrap changes nothing', async () => {
     const { core, apps } = adminKube(stack);
-    const before = await core.readNamespacedSecret({ name: 'dashi-rustfs-serving', namespace: 'dashi-serving' });
-    const genBefore = (await apps.readNamespacedDeployment({ name: 'titiler', namespace: 'dashi-serving' })).metadata?.generation;
+    const before = await core.readNamespacedSecret({
+      name: 'dashi-rustfs-serving',
+      namespace: 'dashi-serving',
+    });
+    const genBefore = (await apps.readNamespacedDeployment({ name: 'titiler', namespace: 'dashi-serving' }))
+      .metadata?.generation;
     const result = await run('BootstrapCluster', 'bootstrap-cluster', {});
     assert.equal(result.outcome, 'completed');
     for (const z of result.zones) assert.deepEqual(z.restarted, [], `zone ${z.zone} restarted nothing`);
-    const afterSecret = await core.readNamespacedSecret({ name: 'dashi-rustfs-serving', namespace: 'dashi-serving' });
+    const afterSecret = await core.readNamespacedSecret({
+      name: 'dashi-rustfs-serving',
+      namespace: 'dashi-serving',
+    });
     assert.equal(afterSecret.metadata?.resourceVersion, before.metadata?.resourceVersion);
-    const genAfter = (await apps.readNamespacedDeployment({ name: 'titiler', namespace: 'dashi-serving' })).metadata?.generation;
+    const genAfter = (await apps.readNamespacedDeployment({ name: 'titiler', namespace: 'dashi-serving' }))
+      .metadata?.generation;
     assert.equal(genAfter, genBefore);
     await assertNoSecretsInHistory(rotator, ['bootstrap-cluster'], secrets);
   });
@@ -93,7 +125,11 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
     assert.equal(result.outcome, 'planned');
     assert.equal(result.plan?.strategy, 'overlap');
     assert.match(result.plan!.expectedDowntime, /^none/);
-    assert.ok(result.plan!.actions.some((a) => a.action === 'restart' && a.target === 'Deployment/dashi-serving/titiler'));
+    assert.ok(
+      result.plan!.actions.some(
+        (a) => a.action === 'restart' && a.target === 'Deployment/dashi-serving/titiler',
+      ),
+    );
     assert.ok(result.plan!.actions.some((a) => a.action === 'revoke'));
     assert.deepEqual(await readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving'), before);
   });
@@ -102,7 +138,10 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
     await assert.rejects(
       () => run('RotateZone', 'rotate-zone-nope', { zone: 'servng' }),
       (err: WorkflowFailedError) => {
-        assert.match(String((err.cause as Error).message), /Unknown zone "servng".*Known zones: ingest, pipeline, serving.*Did you mean "serving"/);
+        assert.match(
+          String((err.cause as Error).message),
+          /Unknown zone "servng".*Known zones: ingest, pipeline, serving.*Did you mean "serving"/,
+        );
         return true;
       },
     );
@@ -123,15 +162,24 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
     });
     // A second start of the same zone is refused while the first runs.
     await assert.rejects(
-      () => rotator.client.workflow.start('RotateZone', { taskQueue: rotator.taskQueue, workflowId: 'rotate-zone-serving', args: [{ zone: 'serving' }] }),
+      () =>
+        rotator.client.workflow.start('RotateZone', {
+          taskQueue: rotator.taskQueue,
+          workflowId: 'rotate-zone-serving',
+          args: [{ zone: 'serving' }],
+        }),
       WorkflowExecutionAlreadyStartedError,
     );
     // revokeNow before the grace period is rejected with a reason.
-    const status = await eventually('the grace period', async () => {
-      const s = await handle.query(statusQuery);
-      if (s.phase === 'failed') throw new Error(s.lastError);
-      return s.phase === 'waiting-grace' ? s : undefined;
-    }, 120_000);
+    const status = await eventually(
+      'the grace period',
+      async () => {
+        const s = await handle.query(statusQuery);
+        if (s.phase === 'failed') throw new Error(s.lastError);
+        return s.phase === 'waiting-grace' ? s : undefined;
+      },
+      120_000,
+    );
     assert.deepEqual(status.awaiting, ['revokeNow']);
     assert.equal(status.fingerprints.previous?.startsWith('sha256:'), true);
     assert.notEqual(status.fingerprints.previous, status.fingerprints.pending);
@@ -152,13 +200,19 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
     assert.ok(report.credentialsSeen >= 2, 'the consumer moved to the new key after its restart');
     assert.equal(await canList(previous), 'AuthenticationFailed', 'the previous key is revoked');
     assert.equal(await canList(current), true);
-    await assert.rejects(() => readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving-pending'), /404|not found/i);
+    await assert.rejects(
+      () => readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving-pending'),
+      /404|not found/i,
+    );
     await assertNoSecretsInHistory(rotator, ['rotate-zone-serving'], secrets);
   });
 
   test('revokeNow outside the grace period is rejected by the validator', async () => {
     const handle = rotator.client.workflow.getHandle('rotate-zone-serving');
-    await assert.rejects(() => handle.executeUpdate(revokeNowUpdate, { args: [{}] }), /completed|not found|accepted only/i);
+    await assert.rejects(
+      () => handle.executeUpdate(revokeNowUpdate, { args: [{}] }),
+      /completed|not found|accepted only/i,
+    );
   });
 
   test('in-place rotation keeps the seed contract and shows its failure window', async () => {
@@ -215,7 +269,10 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
     for (let i = 0; i < 3; i++) {
       assert.notEqual(afterAll[i]!['secret-key'], before[i]!['secret-key'], 'every key rotated');
       assert.equal(await canList(creds(afterAll[i]!), i === 0 ? 'landing' : 'processed'), true);
-      assert.equal(await canList(creds(before[i]!), i === 0 ? 'landing' : 'processed'), 'AuthenticationFailed');
+      assert.equal(
+        await canList(creds(before[i]!), i === 0 ? 'landing' : 'processed'),
+        'AuthenticationFailed',
+      );
     }
     await collectSecretValues(stack, secrets);
     await assertNoSecretsInHistory(

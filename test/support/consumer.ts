@@ -22,7 +22,13 @@ export function startConsumerLoop(
 ) {
   const { apps } = adminKube(stack);
   let stopped = false;
-  const report: ConsumerReport = { requests: 0, failures: 0, longestFailureMs: 0, credentialsSeen: 0, errors: [] };
+  const report: ConsumerReport = {
+    requests: 0,
+    failures: 0,
+    longestFailureMs: 0,
+    credentialsSeen: 0,
+    errors: [],
+  };
   const restartedAt = async () => {
     const d = await apps.readNamespacedDeployment({ name: opts.deployment, namespace: opts.namespace });
     return d.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'] ?? '';
@@ -64,7 +70,8 @@ export function startConsumerLoop(
       }
       await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
     }
-    if (failingSince !== undefined) report.longestFailureMs = Math.max(report.longestFailureMs, Date.now() - failingSince);
+    if (failingSince !== undefined)
+      report.longestFailureMs = Math.max(report.longestFailureMs, Date.now() - failingSince);
   })();
   return {
     async stop(): Promise<ConsumerReport> {

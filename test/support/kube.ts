@@ -13,7 +13,9 @@ export function adminKube(stack: SandboxState) {
 export function kubeConfigForToken(stack: SandboxState, token: string, user = 'test-user'): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'sandbox', server: stack.kube.server, caFile: stack.kube.caFile, skipTLSVerify: false }],
+    clusters: [
+      { name: 'sandbox', server: stack.kube.server, caFile: stack.kube.caFile, skipTLSVerify: false },
+    ],
     users: [{ name: user, token }],
     contexts: [{ name: 'sandbox', cluster: 'sandbox', user }],
     currentContext: 'sandbox',
@@ -47,7 +49,9 @@ export async function eventually<T>(
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

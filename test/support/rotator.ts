@@ -56,7 +56,11 @@ export async function startRotator(stack: SandboxState, opts: RotatorOptions = {
   const inventoryFile = path.join(dir, 'inventory.yaml');
   fs.writeFileSync(
     inventoryFile,
-    sandboxInventory(stack.store, { grace: opts.grace, restartTimeout: opts.restartTimeout, pauseTimeout: opts.pauseTimeout }),
+    sandboxInventory(stack.store, {
+      grace: opts.grace,
+      restartTimeout: opts.restartTimeout,
+      pauseTimeout: opts.pauseTimeout,
+    }),
   );
   const inventory = await loadInventory(inventoryFile);
   const codec = opts.codec ?? new AesGcmCodec(new Map([['test', randomBytes(32)]]), 'test');
@@ -121,7 +125,10 @@ export async function startRotator(stack: SandboxState, opts: RotatorOptions = {
 }
 
 /** Every secret value the sandbox holds now: zone, pending and root Secrets, current and previous keys. */
-export async function collectSecretValues(stack: SandboxState, into: Set<string> = new Set()): Promise<Set<string>> {
+export async function collectSecretValues(
+  stack: SandboxState,
+  into: Set<string> = new Set(),
+): Promise<Set<string>> {
   const { core } = adminKube(stack);
   for (const namespace of ['dashi-platform', 'dashi-data', 'dashi-serving']) {
     const list = await core.listNamespacedSecret({ namespace });

@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { createAdminClient, createS3, isAdminError, type Credentials } from '../../src/rustfs';
+import { approveUpdate, resumeUpdate, rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
+import { type WorkflowStatus } from '../../src/workflows/types';
+import { eventually, readSecretData } from '../support/kube';
+import {
+  assertNoSecretsInHistory,
+  collectSecretValues,
+  startRotator,
+  type Rotator,
+} from '../support/rotator';
+import { getStack } from '../support/stack';
+
+const stack = getStack();
+const secrets = new Set<string>();
+let rotator: Rotator;
+
+const creds = (d: Record<string, string>): Credentials => ({
+  accessKey: d['access-key']!,
+  secretKey: d['secret-key']!,
+});
+const root = async () => creds(await readSecretData(stack, 'dashi-platform', 'rustfs-root'));
+
+async function adminWorks(c: Credentials): Promise<boolean | string> {
+  try {
+    await createAdminClient({
+      endpoint: stack.store.endpoint,
+      dialect: 'madmin',
+      credentials: c,
+      timeoutMs: 3000,
+    }).serverInfo();
+    return true;
+  } catch (err) {
+    return isAdminError(err) ? err.code : String(err);
+  }
+}
+
+async function zonesWork(): Promise<void> {
+  for (const [ns, name, bucket] of [
+    ['dashi-data', 'dashi-rustfs-ingest', 'landing'],
+    ['dashi-data', 'dashi-rustfs-pipeline', 'processed'],
+    ['dashi-serving', 'dashi-rustfs-serving', 'curated'],
+  ] as const) {
+    const s3 = createS3({
+      endpoint: stack.store.endpoint,
+      credentials: creds(await readSecretData(stack, ns, name)),
+      maxAttempts: 1,
+    });
+    try {
+      await s3.listObjects(bucket);
+    } finally {
+      s3.close();
+    }
+  }
+}
+
+async function agent(body: object): Promise<void> {
+  const res = await fetch(`${stack.agent.url}/behaviour`, { method: 'POST', body: JSON.stringify(body) });
+  assert.equal(res.status, 200);
+}
+
+async function waitPhase(
+  handle: WorkflowHandle,
+  phase: WorkflowStatus['phase'],
+  timeoutMs = 60_000,
+): Promise<WorkflowStatus> {
+  return eventually(
+    `phase ${phase}`,
+    async () => {
+      const s = await handle.query(statusQuery);
+      if (s.phase === 'failed' && phase !== 'failed') throw new Error(`workflow failed: ${s.lastError}`);
+      return s.phase === phase ? s : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+function startRoot(input: object) {
+  return rotator.client.workflow.start('RotateRoot', {
+    taskQueue: rotator.taskQueue,
+    workflowId: 'rotate-root',
+    args: [input],
+  });
+}
+
+describe('RotateRoot against the real stack', () => {
+  before(async () => {
+    rotator = await startRotator(stack, { grace: '0s' });
+    await rotator.client.workflow.execute('BootstrapCluster', {
+      taskQueue: rotator.taskQueue,
+      workflowId: 'bootstrap-cluster',
+      args: [{}],
+    });
+    await collectSecretValues(stack, secrets);
+  });
+  beforeEach(() => agent({ delayMs: 0, delayCount: null, failCount: 0 }));
+  after(async () => {
+    // Leave no rotation running for the files after this one.
+    await rotator?.client.workflow
+      .getHandle('rotate-root')
+      .terminate('test cleanup')
+      .catch(() => undefined);
+    await agent({ delayMs: 0, delayCount: null, failCount: 0 }).catch(() => undefined);
+    await rotator?.close();
+  });
+
+  test('happy path: approval gate, restart, only the new root works, every zone still works unrestarted', async () => {
+    const before = await root();
+    const handle = await startRoot({ restartTimeout: '30s' });
+    const gate = await waitPhase(handle, 'awaiting-approval');
+    assert.deepEqual(gate.awaiting, ['approve']);
+    // Updates that do not fit the phase are rejected with the reason.
+    await assert.rejects(
+      () => handle.executeUpdate(rollbackUpdate, { args: [{}] }),
+      (err: Error) =>
+        /rollback is accepted only in phase "paused"; phase is "awaiting-approval"/.test(String(err.cause)),
+    );
+    // A zone rotation cannot start while the root rotation runs.
+    await assert.rejects(
+      () =>
+        rotator.client.workflow.execute('RotateZone', {
+          taskQueue: rotator.taskQueue,
+          workflowId: 'rotate-zone-ingest',
+          args: [{ zone: 'ingest' }],
+        }),
+      (err: WorkflowFailedError) =>
+        /RotateRoot rotate-root is running/.test(String((err.cause as Error)?.message)),
+    );
+    assert.match(
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'e2e-oncall', reason: 'test' }] }),
+      /approved by e2e-oncall/,
+    );
+    const result = await handle.result();
+    assert.equal(result.outcome, 'completed');
+    const after = await root();
+    assert.equal(after.accessKey, before.accessKey);
+    assert.notEqual(after.secretKey, before.secretKey);
+    assert.equal(await adminWorks(after), true);
+    assert.equal(await adminWorks(before), 'AuthenticationFailed');
+    await zonesWork();
+    await assert.rejects(
+      () => readSecretData(stack, 'dashi-platform', 'rustfs-root-pending'),
+      /404|not found/i,
+    );
+    const status = await handle.query(statusQuery);
+    assert.ok(status.steps.some((s) => s.name === 'approved by e2e-oncall: test'));
+    await collectSecretValues(stack, secrets);
+    secrets.add(before.secretKey);
+    await assertNoSecretsInHistory(rotator, ['rotate-root'], secrets);
+  });
+
+  test('restart slower than the window → paused → rollback: the old root works again, every zone works', async () => {
+    const before = await root();
+    await agent({ delayMs: 8000, delayCount: 1 });
+    const handle = await startRoot({ approve: true, restartTimeout: '3s', pauseTimeout: '10m' });
+    const paused = await waitPhase(handle, 'paused');
+    assert.deepEqual(paused.awaiting, ['resume', 'rollback']);
+    assert.match(paused.pauseReason!, /did not come back with root sha256:[0-9a-f]{12} within 3s/);
+    await collectSecretValues(stack, secrets);
+    assert.match(
+      await handle.executeUpdate(rollbackUpdate, { args: [{ by: 'e2e-oncall' }] }),
+      /rolling back/,
+    );
+    await assert.rejects(
+      () => handle.result(),
+      (err: WorkflowFailedError) => {
+        assert.equal((err.cause as { type?: string }).type, 'RolledBack');
+        assert.match(String((err.cause as Error).message), /rollback requested by e2e-oncall/);
+        return true;
+      },
+    );
+    const after = await root();
+    assert.equal(after.secretKey, before.secretKey, 'the previous root is back in the Secret');
+    await eventually('the old root to work again', async () => (await adminWorks(before)) === true, 60_000);
+    await zonesWork();
+    assert.equal((await handle.query(statusQuery)).phase, 'rolled-back');
+    await assertNoSecretsInHistory(rotator, ['rotate-root'], secrets);
+  });
+
+  test('paused with no answer → automatic rollback at pauseTimeout', async () => {
+    const before = await root();
+    await agent({ delayMs: 6000, delayCount: 1 });
+    const handle = await startRoot({ approve: true, restartTimeout: '2s', pauseTimeout: '3s' });
+    await assert.rejects(
+      () => handle.result(),
+      (err: WorkflowFailedError) => /automatic rollback/.test(String((err.cause as Error).message)),
+    );
+    assert.equal((await root()).secretKey, before.secretKey);
+    await eventually('the old root to work again', async () => (await adminWorks(before)) === true, 60_000);
+    await zonesWork();
+    await collectSecretValues(stack, secrets);
+    await assertNoSecretsInHistory(rotator, ['rotate-root'], secrets);
+  });
+
+  test('paused → resume → the next window sees the store back, rotation completes', async () => {
+    const before = await root();
+    await agent({ delayMs: 5000, delayCount: 1 });
+    const handle = await startRoot({ approve: true, restartTimeout: '3s', pauseTimeout: '10m' });
+    await waitPhase(handle, 'paused');
+    await collectSecretValues(stack, secrets);
+    assert.match(
+      await handle.executeUpdate(resumeUpdate, { args: [{ by: 'e2e-oncall' }] }),
+      /another restart window/,
+    );
+    const result = await handle.result();
+    assert.equal(result.outcome, 'completed');
+    const after = await root();
+    assert.notEqual(after.secretKey, before.secretKey);
+    assert.equal(await adminWorks(after), true);
+    await zonesWork();
+    const status = await handle.query(statusQuery);
+    assert.ok(status.steps.some((s) => s.name === 'resumed by e2e-oncall'));
+    await collectSecretValues(stack, secrets);
+    await assertNoSecretsInHistory(rotator, ['rotate-root'], secrets);
+  });
+
+  test('a failed store restart (crash loop) pauses and rolls back; consumers never lost access', async () => {
+    const before = await root();
+    await agent({ failCount: 1 });
+    const handle = await startRoot({ approve: true, restartTimeout: '3s', pauseTimeout: '2s' });
+    await assert.rejects(
+      () => handle.result(),
+      (err: WorkflowFailedError) => /automatic rollback/.test(String((err.cause as Error).message)),
+    );
+    await eventually('the old root to work again', async () => (await adminWorks(before)) === true, 60_000);
+    await zonesWork();
+    await collectSecretValues(stack, secrets);
+    await assertNoSecretsInHistory(rotator, ['rotate-root'], secrets);
+  });
+});
