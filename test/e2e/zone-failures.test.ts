@@ -1,0 +1,262 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { type WorkflowFailedError } from '@temporalio/client';
+import { createAdminClient, createS3, isAdminError, signRequest, type Credentials } from '../../src/rustfs';
+import { freePort } from '../../src/sandbox/ports';
+import { revokeNowUpdate, statusQuery, approveUpdate } from '../../src/workflows/definitions';
+import { type WorkflowStatus } from '../../src/workflows/types';
+import { adminKube, eventually, readSecretData } from '../support/kube';
+import { assertNoSecretsInHistory, collectSecretValues, startRotator, type Rotator } from '../support/rotator';
+import { getStack } from '../support/stack';
+
+const stack = getStack();
+const secrets = new Set<string>();
+let rotator: Rotator;
+
+const creds = (d: Record<string, string>): Credentials => ({ accessKey: d['access-key']!, secretKey: d['secret-key']! });
+const servingSecret = () => readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving');
+
+async function canList(c: Credentials, bucket = 'processed'): Promise<boolean | string> {
+  const s3 = createS3({ endpoint: stack.store.endpoint, credentials: c, maxAttempts: 1 });
+  try {
+    await s3.listObjects(bucket);
+    return true;
+  } catch (err) {
+    return isAdminError(err) ? err.code : String(err);
+  } finally {
+    s3.close();
+  }
+}
+
+async function serviceAccountsOf(user: string): Promise<string[]> {
+  const root = creds(await readSecretData(stack, 'dashi-platform', 'rustfs-root'));
+  const admin = createAdminClient({ endpoint: stack.store.endpoint, dialect: 'madmin', credentials: root });
+  return (await admin.listServiceAccounts(user)).map((a) => a.accessKey).sort();
+}
+
+/** Group operations the rotator itself never needs, signed like any admin call. */
+async function adminCall(method: string, op: string, query: Record<string, string>, body?: object): Promise<void> {
+  const root = creds(await readSecretData(stack, 'dashi-platform', 'rustfs-root'));
+  const url = new URL(`${stack.store.endpoint}/minio/admin/v3/${op}`);
+  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+  const payload = body ? new TextEncoder().encode(JSON.stringify(body)) : undefined;
+  const headers = await signRequest({ method, url, body: payload }, { credentials: root });
+  const res = await fetch(url, { method, headers, body: payload });
+  assert.equal(res.status, 200, `${op}: HTTP ${res.status} ${await res.text()}`);
+}
+
+async function pendingGone(): Promise<boolean> {
+  return readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving-pending').then(
+    () => false,
+    () => true,
+  );
+}
+
+/** Runs RotateZone serving on `r` and returns the failure it ends with. */
+async function failingRotation(r: Rotator, input: object = {}): Promise<{ message: string; type?: string; status: WorkflowStatus }> {
+  const handle = await r.client.workflow.start('RotateZone', {
+    taskQueue: r.taskQueue,
+    workflowId: 'rotate-zone-serving',
+    args: [{ zone: 'serving', grace: '0s', ...input }],
+  });
+  try {
+    await handle.result();
+  } catch (err) {
+    const cause = (err as WorkflowFailedError).cause as { message: string; type?: string };
+    return { message: cause.message, type: cause.type, status: await handle.query(statusQuery) };
+  }
+  throw new Error('the rotation was expected to fail');
+}
+
+/** What must hold after any failed rotation: nothing changed that consumers depend on. */
+async function assertNothingLost(before: Record<string, string>, accountsBefore: string[]): Promise<void> {
+  const after = await servingSecret();
+  assert.equal(after['access-key'], before['access-key'], 'the zone Secret holds the previous credential');
+  assert.equal(after['secret-key'], before['secret-key']);
+  assert.equal(await canList(creds(after)), true, 'consumers still work');
+  assert.ok(await pendingGone(), 'the pending Secret is cleaned up');
+  assert.deepEqual(await serviceAccountsOf('dashi-serving-reader'), accountsBefore, 'the new key was removed from the store');
+}
+
+describe('RotateZone failure injection: compensation leaves consumers working', () => {
+  before(async () => {
+    rotator = await startRotator(stack, { grace: '0s' });
+    await rotator.client.workflow.execute('BootstrapCluster', { taskQueue: rotator.taskQueue, workflowId: 'bootstrap-cluster', args: [{}] });
+    await collectSecretValues(stack, secrets);
+  });
+  after(async () => {
+    await rotator?.close();
+  });
+
+  test('smoke mismatch (the zone user gained a broader policy through a group) → new key removed, Secret untouched', async () => {
+    const before = await servingSecret();
+    const accounts = await serviceAccountsOf('dashi-serving-reader');
+    // Drift a real operator could cause: the zone user joins a group with readwrite on
+    // everything, so the policy conformance smoke sees access it must not have.
+    await adminCall('PUT', 'update-group-members', {}, { group: 'rotator-test-broad', members: ['dashi-serving-reader'], isRemove: false });
+    await adminCall('PUT', 'set-user-or-group-policy', { policyName: 'readwrite', userOrGroup: 'rotator-test-broad', isGroup: 'true' });
+    try {
+      const failure = await failingRotation(rotator);
+      assert.equal(failure.type, 'RotationFailed');
+      assert.match(failure.message, /smoke of zone serving \(pending credential\) failed \d+ of \d+ cells: .*expected deny, got allow/);
+      assert.match(failure.message, /Compensation completed/);
+      assert.ok(failure.status.steps.some((s) => s.name === 'compensate: remove the new credential from the store' && s.state === 'done'));
+      assert.ok(!failure.status.steps.some((s) => s.name.startsWith('promote')), 'the Secret was never promoted');
+    } finally {
+      await adminCall('PUT', 'update-group-members', {}, { group: 'rotator-test-broad', members: ['dashi-serving-reader'], isRemove: true });
+    }
+    await assertNothingLost(before, accounts);
+    await collectSecretValues(stack, secrets);
+    await assertNoSecretsInHistory(rotator, ['rotate-zone-serving'], secrets);
+  });
+
+  test('admin API down → retried, then compensation; its own failure is reported, consumers unaffected', async () => {
+    const before = await servingSecret();
+    const accounts = await serviceAccountsOf('dashi-serving-reader');
+    const down = await startRotator(stack, {
+      grace: '0s',
+      storeEndpoint: `http://127.0.0.1:${await freePort()}`,
+      codec: rotator.codec,
+    });
+    try {
+      const failure = await failingRotation(down);
+      assert.match(failure.message, /the store is unreachable \(ECONNREFUSED\)/);
+      assert.match(failure.message, /Compensation FAILED for: remove the new credential from the store/);
+      assert.equal(failure.status.compensationErrors.length, 1);
+    } finally {
+      await down.close();
+    }
+    // Nothing reached the store, and the Secret was never touched.
+    await assertNothingLost(before, accounts);
+  });
+
+  test('Secret patch denied by RBAC (403) → typed, non-retried failure naming what is missing; compensated', async () => {
+    const { core, kc } = adminKube(stack);
+    const rbac = kc.makeApiClient((await import('@kubernetes/client-node')).RbacAuthorizationV1Api);
+    const ns = 'dashi-serving';
+    const name = 'rotator-no-secret-update';
+    await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name } } });
+    await rbac.createClusterRole({
+      body: {
+        metadata: { name },
+        rules: [
+          { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'delete'] },
+          { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['get', 'list', 'watch', 'patch'] },
+          { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+          { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['list'] },
+        ],
+      },
+    });
+    await rbac.createClusterRoleBinding({
+      body: {
+        metadata: { name },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+        subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
+      },
+    });
+    const token = await core.createNamespacedServiceAccountToken({
+      name,
+      namespace: ns,
+      body: { spec: { audiences: ['https://kubernetes.default.svc.cluster.local'], expirationSeconds: 3600 } },
+    });
+    const before = await servingSecret();
+    const accounts = await serviceAccountsOf('dashi-serving-reader');
+    const limited = await startRotator(stack, {
+      grace: '0s',
+      codec: rotator.codec,
+      kube: { server: stack.kube.server, token: token.status!.token, caFile: stack.kube.caFile },
+    });
+    try {
+      const failure = await failingRotation(limited);
+      assert.match(failure.message, /RBAC denied: cannot update secrets "dashi-rustfs-serving" in namespace "dashi-serving"/);
+      const promote = failure.status.steps.find((s) => s.name.startsWith('promote'))!;
+      assert.equal(promote.state, 'failed');
+      assert.equal(failure.status.compensationErrors.length, 0, failure.status.compensationErrors.join('; '));
+    } finally {
+      await limited.close();
+      await rbac.deleteClusterRoleBinding({ name });
+      await rbac.deleteClusterRole({ name });
+      await core.deleteNamespacedServiceAccount({ name, namespace: ns });
+    }
+    await assertNothingLost(before, accounts);
+    await collectSecretValues(stack, secrets);
+    await assertNoSecretsInHistory(rotator, ['rotate-zone-serving'], secrets);
+  });
+
+  test('rollout stuck (new pods never Ready) → Secret restored, new key removed, old pods keep serving', async () => {
+    const { apps } = adminKube(stack);
+    const patch = (body: object) =>
+      apps.patchNamespacedDeployment(
+        { name: 'titiler', namespace: 'dashi-serving', body },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
+    const before = await servingSecret();
+    const accounts = await serviceAccountsOf('dashi-serving-reader');
+    await patch({
+      spec: {
+        progressDeadlineSeconds: 2,
+        template: { metadata: { annotations: { 'sandbox.rotator.dev/never-ready': 'true' } } },
+      },
+    });
+    try {
+      await eventually('titiler to exceed its progress deadline', async () => {
+        const d = await apps.readNamespacedDeployment({ name: 'titiler', namespace: 'dashi-serving' });
+        return d.status?.conditions?.some((c) => c.reason === 'ProgressDeadlineExceeded');
+      });
+      const failure = await failingRotation(rotator);
+      assert.match(failure.message, /exceeded its progress deadline/);
+      const restore = failure.status.steps.find((s) => s.name === 'compensate: restore the previous Secret and restart consumers');
+      assert.ok(restore, 'the Secret restore ran');
+      // The restore's own wait hits the same stuck rollout: reported, not swallowed.
+      assert.match(failure.status.compensationErrors.join('; '), /restore the previous Secret and restart consumers: .*progress deadline/);
+    } finally {
+      await apps.patchNamespacedDeployment(
+        {
+          name: 'titiler',
+          namespace: 'dashi-serving',
+          body: [
+            { op: 'remove', path: '/spec/template/metadata/annotations/sandbox.rotator.dev~1never-ready' },
+            { op: 'replace', path: '/spec/progressDeadlineSeconds', value: 600 },
+          ],
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+      );
+      await eventually('titiler to roll out again', async () => {
+        const d = await apps.readNamespacedDeployment({ name: 'titiler', namespace: 'dashi-serving' });
+        return d.status?.updatedReplicas === 2 && d.status.availableReplicas === 2 && (d.status.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
+      });
+    }
+    await assertNothingLost(before, accounts);
+    await collectSecretValues(stack, secrets);
+    await assertNoSecretsInHistory(rotator, ['rotate-zone-serving'], secrets);
+  });
+
+  test('worker stopped mid-rotation (grace wait, approval gate) and a new worker finishes the runs', async () => {
+    const handle = await rotator.client.workflow.start('RotateZone', {
+      taskQueue: rotator.taskQueue,
+      workflowId: 'rotate-zone-serving',
+      args: [{ zone: 'serving', grace: '1h' }],
+    });
+    await eventually('the grace period', async () => (await handle.query(statusQuery)).phase === 'waiting-grace', 120_000);
+    await rotator.stopWorker();
+    await rotator.restartWorker();
+    await handle.executeUpdate(revokeNowUpdate, { args: [{ by: 'after-restart' }] });
+    assert.equal((await handle.result()).outcome, 'completed');
+    assert.equal(await canList(creds(await servingSecret())), true);
+
+    // RotateZone is refused while RotateRoot waits for approval; the root run then survives a worker restart.
+    const rootRun = await rotator.client.workflow.start('RotateRoot', { taskQueue: rotator.taskQueue, workflowId: 'rotate-root', args: [{}] });
+    await eventually('approval gate', async () => (await rootRun.query(statusQuery)).phase === 'awaiting-approval');
+    await rotator.stopWorker();
+    await rotator.restartWorker();
+    await assert.rejects(
+      () => rotator.client.workflow.execute('RotateZone', { taskQueue: rotator.taskQueue, workflowId: 'rotate-zone-serving', args: [{ zone: 'serving' }] }),
+      (err: WorkflowFailedError) => /ConflictingRotation|RotateRoot rotate-root is running/.test(`${(err.cause as { type?: string }).type} ${(err.cause as Error).message}`),
+    );
+    await rootRun.executeUpdate(approveUpdate, { args: [{ by: 'after-restart' }] });
+    assert.equal((await rootRun.result()).outcome, 'completed');
+    await collectSecretValues(stack, secrets);
+    await assertNoSecretsInHistory(rotator, ['rotate-zone-serving', 'rotate-root'], secrets);
+  });
+});
