@@ -47,6 +47,8 @@ export interface RotatorOptions {
   /** Reuse an existing task queue and codec (a second worker for the same runs). */
   taskQueue?: string;
   codec?: AesGcmCodec;
+  /** No payload codec (replay fixtures): histories must then hold no secret by construction. */
+  plainPayloads?: boolean;
 }
 
 /** A real worker on the sandbox's Temporal server, configured like production but faster to poll. */
@@ -69,7 +71,7 @@ export async function startRotator(stack: SandboxState, opts: RotatorOptions = {
   const client = new Client({
     connection: clientConnection,
     namespace: stack.temporal.namespace,
-    dataConverter: dataConverter(codec),
+    dataConverter: dataConverter(opts.plainPayloads ? undefined : codec),
   });
   const deps = buildDeps({
     inventory,
@@ -90,7 +92,7 @@ export async function startRotator(stack: SandboxState, opts: RotatorOptions = {
       namespace: stack.temporal.namespace,
       taskQueue,
       deps,
-      codec,
+      codec: opts.plainPayloads ? undefined : codec,
       extra: { shutdownGraceTime: '2s' },
     });
     running = worker.run();

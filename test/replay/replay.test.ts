@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+
+// Committed histories of real runs, replayed against today's workflow code: a change that
+// alters the sequence of commands for an already-recorded run fails here, before it can
+// break workflows running in production (use patched() for intended changes).
+test('committed histories of every workflow replay deterministically', async () => {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const files = fs.readdirSync(__dirname).filter((f) => f.endsWith('.json'));
+  const types = new Set<string>();
+  const histories = files.map((file) => {
+    const json = JSON.parse(fs.readFileSync(path.join(__dirname, file), 'utf8'));
+    const history = historyFromJSON(json);
+    types.add(String(history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name));
+    return { workflowId: file.replace(/\.json$/, ''), history };
+  });
+  assert.deepEqual(
+    [...types].sort(),
+    ['BootstrapCluster', 'RotateRoot', 'RotateZone'],
+    'a history for each workflow',
+  );
+  let replayed = 0;
+  for await (const result of Worker.runReplayHistories(
+    { workflowsPath: require.resolve('../../src/workflows'), replayName: 'committed-histories' },
+    histories,
+  )) {
+    assert.equal(result.error, undefined, `${result.workflowId}: ${result.error?.message}`);
+    replayed += 1;
+  }
+  assert.equal(replayed, files.length);
+});
