@@ -248,7 +248,6 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
     }
     rb.commit();
 
-    let revoked: string;
     if (strategy === 'overlap') {
       rb.setPhase('waiting-grace', `previous key stays valid for ${formatDuration(graceMs)} (grace)`, [
         'revokeNow',
@@ -274,7 +273,7 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
     }
     // in-place revokes too: when the zone moves off a service account, that account must not
     // outlive the switch (the user's own key was already replaced in the store).
-    revoked = await rb.step(
+    const revoked = await rb.step(
       revokeNow
         ? `revoke previous credential (revokeNow${revokeNow.by ? ` by ${revokeNow.by}` : ''})`
         : 'revoke previous credential',
