@@ -3,7 +3,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { type WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { createAdminClient, createS3, isAdminError, type Credentials } from '../../src/rustfs';
 import { approveUpdate, resumeUpdate, rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
-import { type WorkflowStatus } from '../../src/workflows/types';
+import { type WorkflowResult, type WorkflowStatus } from '../../src/workflows/types';
 import { eventually, readSecretData } from '../support/kube';
 import {
   assertNoSecretsInHistory,
@@ -104,6 +104,36 @@ describe('RotateRoot against the real stack', () => {
       .catch(() => undefined);
     await agent({ delayMs: 0, delayCount: null, failCount: 0 }).catch(() => undefined);
     await rotator?.close();
+  });
+
+  test('dry run: the plan names the restart and the downtime, and nothing changes', async () => {
+    const before = await root();
+    const result = (await rotator.client.workflow.execute('RotateRoot', {
+      taskQueue: rotator.taskQueue,
+      workflowId: 'rotate-root',
+      args: [{ dryRun: true, restartTimeout: '45s' }],
+    })) as WorkflowResult;
+    assert.equal(result.outcome, 'planned');
+    assert.match(
+      result.plan!.expectedDowntime,
+      /full store downtime while StatefulSet\/dashi-platform\/rustfs restarts.*45s/,
+    );
+    assert.ok(
+      result.plan!.actions.some(
+        (a) => a.action === 'restart' && a.target === 'StatefulSet/dashi-platform/rustfs',
+      ),
+    );
+    assert.equal(result.plan!.actions.filter((a) => a.target.startsWith('zone ')).length, 3);
+    assert.deepEqual(await root(), before);
+    const zonePlan = (await rotator.client.workflow.execute('RotateZone', {
+      taskQueue: rotator.taskQueue,
+      workflowId: 'rotate-zone-serving',
+      args: [{ zone: 'serving', strategy: 'in-place', dryRun: true }],
+    })) as WorkflowResult;
+    assert.match(
+      zonePlan.plan!.expectedDowntime,
+      /consumers fail from the store change until their restarted pods are ready/,
+    );
   });
 
   test('happy path: approval gate, restart, only the new root works, every zone still works unrestarted', async () => {
