@@ -246,6 +246,25 @@ describe('RotateRoot against the real stack', () => {
     await assertNoSecretsInHistory(rotator, ['rotate-root'], secrets);
   });
 
+  test('worker stopped while it waits for the restarted store; a new worker resumes the wait and completes', async () => {
+    const before = await root();
+    await agent({ delayMs: 6000, delayCount: 1 });
+    const handle = await startRoot({ approve: true, restartTimeout: '90s' });
+    await eventually('the store wait to start', async () =>
+      (await handle.query(statusQuery)).step?.startsWith('wait for the store with the new root'),
+    );
+    await rotator.stopWorker();
+    await rotator.restartWorker();
+    const result = await handle.result();
+    assert.equal(result.outcome, 'completed');
+    const after = await root();
+    assert.notEqual(after.secretKey, before.secretKey);
+    assert.equal(await adminWorks(after), true);
+    await zonesWork();
+    await collectSecretValues(stack, secrets);
+    await assertNoSecretsInHistory(rotator, ['rotate-root'], secrets);
+  });
+
   test('a failed store restart (crash loop) pauses and rolls back; consumers never lost access', async () => {
     const before = await root();
     await agent({ failCount: 1 });
