@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowExecutionAlreadyStartedError, type WorkflowFailedError } from '@temporalio/client';
-import { createAdminClient, createS3, isAdminError, type Credentials } from '../../src/rustfs';
+import { createAdminClient } from '../../src/rustfs';
 import { revokeNowUpdate, statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowResult } from '../../src/workflows/types';
 import { startConsumerLoop } from '../support/consumer';
@@ -13,27 +13,11 @@ import {
   type Rotator,
 } from '../support/rotator';
 import { getStack } from '../support/stack';
+import { canList, creds } from '../support/store';
 
 const stack = getStack();
 const secrets = new Set<string>();
 let rotator: Rotator;
-
-const creds = (d: Record<string, string>): Credentials => ({
-  accessKey: d['access-key']!,
-  secretKey: d['secret-key']!,
-});
-
-async function canList(c: Credentials, bucket = 'processed'): Promise<boolean | string> {
-  const s3 = createS3({ endpoint: stack.store.endpoint, credentials: c, maxAttempts: 1 });
-  try {
-    await s3.listObjects(bucket);
-    return true;
-  } catch (err) {
-    return isAdminError(err) ? err.code : String(err);
-  } finally {
-    s3.close();
-  }
-}
 
 async function rootAdmin() {
   const root = await readSecretData(stack, 'dashi-platform', 'rustfs-root');
@@ -48,15 +32,21 @@ async function factoryReset(): Promise<void> {
     ['dashi-data', 'dashi-rustfs-pipeline'],
     ['dashi-serving', 'dashi-rustfs-serving'],
   ] as const) {
-    for (const n of [name, `${name}-pending`]) await core.deleteNamespacedSecret({ name: n, namespace }).catch(() => undefined);
+    for (const n of [name, `${name}-pending`])
+      await core.deleteNamespacedSecret({ name: n, namespace }).catch(() => undefined);
   }
   const admin = await rootAdmin();
   for (const user of ['dashi-ingest', 'dashi-pipeline', 'dashi-serving-reader']) {
-    for (const sa of await admin.listServiceAccounts(user).catch(() => [])) await admin.deleteServiceAccount(sa.accessKey);
+    for (const sa of await admin.listServiceAccounts(user).catch(() => []))
+      await admin.deleteServiceAccount(sa.accessKey);
     await admin.removeUser(user).catch(() => undefined);
   }
   const users = await admin.listUsers();
-  assert.deepEqual(Object.keys(users).filter((u) => u.startsWith('dashi-')), [], 'no zone user left');
+  assert.deepEqual(
+    Object.keys(users).filter((u) => u.startsWith('dashi-')),
+    [],
+    'no zone user left',
+  );
 }
 
 async function run(workflow: string, id: string, input: object): Promise<WorkflowResult> {
@@ -79,8 +69,12 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
     // Other test files may have bootstrapped already: reset to a factory-new platform.
     await factoryReset();
     const { apps } = adminKube(stack);
-    const titilerBefore = await apps.readNamespacedDeployment({ name: 'titiler', namespace: 'dashi-serving' });
-    const restartedBefore = titilerBefore.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'];
+    const titilerBefore = await apps.readNamespacedDeployment({
+      name: 'titiler',
+      namespace: 'dashi-serving',
+    });
+    const restartedBefore =
+      titilerBefore.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'];
 
     const result = await run('BootstrapCluster', 'bootstrap-cluster', {});
     assert.equal(result.outcome, 'completed');
@@ -104,7 +98,8 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
       assert.equal(sa.parentUser, user, `${name} holds a service account of ${user}`);
     }
     const titiler = await apps.readNamespacedDeployment({ name: 'titiler', namespace: 'dashi-serving' });
-    const restartedAfter = titiler.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'];
+    const restartedAfter =
+      titiler.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'];
     assert.ok(restartedAfter && restartedAfter !== restartedBefore, 'titiler was restarted');
     await collectSecretValues(stack, secrets);
     await assertNoSecretsInHistory(rotator, ['bootstrap-cluster'], secrets);
@@ -199,8 +194,8 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
 
     const current = creds(await readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving'));
     assert.notEqual(current.accessKey, previous.accessKey, 'consumers hold a new service account');
-    assert.equal(await canList(previous), true, 'the previous key still works during grace');
-    assert.equal(await canList(current), true);
+    assert.equal(await canList(stack, previous), true, 'the previous key still works during grace');
+    assert.equal(await canList(stack, current), true);
     await collectSecretValues(stack, secrets);
 
     const ack = await handle.executeUpdate(revokeNowUpdate, { args: [{ by: 'e2e-test' }] });
@@ -211,8 +206,8 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
     assert.equal(report.failures, 0, `consumer failures: ${report.errors.join(', ')}`);
     assert.ok(report.requests > 20, `the consumer kept working (${report.requests} requests)`);
     assert.ok(report.credentialsSeen >= 2, 'the consumer moved to the new key after its restart');
-    assert.equal(await canList(previous), 'AuthenticationFailed', 'the previous key is revoked');
-    assert.equal(await canList(current), true);
+    assert.equal(await canList(stack, previous), 'AuthenticationFailed', 'the previous key is revoked');
+    assert.equal(await canList(stack, current), true);
     await assert.rejects(
       () => readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving-pending'),
       /404|not found/i,
@@ -248,7 +243,7 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
     assert.equal(second.outcome, 'completed');
     assert.ok(report.failures > 0, 'in-place has a failure window between the store change and the restart');
     assert.ok(report.longestFailureMs > 0);
-    assert.equal(await canList(creds(afterFirst)), 'AuthenticationFailed');
+    assert.equal(await canList(stack, creds(afterFirst)), 'AuthenticationFailed');
     await collectSecretValues(stack, secrets);
 
     // Back to overlap; the user's own key is scrambled when revoked.
@@ -256,7 +251,7 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
     assert.equal(back.outcome, 'completed');
     const now = await readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving');
     assert.notEqual(now['access-key'], 'dashi-serving-reader');
-    assert.equal(await canList(creds(now)), true);
+    assert.equal(await canList(stack, creds(now)), true);
     await collectSecretValues(stack, secrets);
     await assertNoSecretsInHistory(rotator, ['rotate-zone-serving'], secrets);
   });
@@ -281,9 +276,9 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
     );
     for (let i = 0; i < 3; i++) {
       assert.notEqual(afterAll[i]!['secret-key'], before[i]!['secret-key'], 'every key rotated');
-      assert.equal(await canList(creds(afterAll[i]!), i === 0 ? 'landing' : 'processed'), true);
+      assert.equal(await canList(stack, creds(afterAll[i]!), i === 0 ? 'landing' : 'processed'), true);
       assert.equal(
-        await canList(creds(before[i]!), i === 0 ? 'landing' : 'processed'),
+        await canList(stack, creds(before[i]!), i === 0 ? 'landing' : 'processed'),
         'AuthenticationFailed',
       );
     }

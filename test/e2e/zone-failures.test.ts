@@ -2,32 +2,25 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { type WorkflowFailedError } from '@temporalio/client';
-import { createAdminClient, createS3, isAdminError, signRequest, type Credentials } from '../../src/rustfs';
+import { createAdminClient, signRequest } from '../../src/rustfs';
 import { freePort } from '../../src/sandbox/ports';
 import { revokeNowUpdate, statusQuery, approveUpdate } from '../../src/workflows/definitions';
 import { type WorkflowStatus } from '../../src/workflows/types';
 import { adminKube, eventually, readSecretData } from '../support/kube';
-import { assertNoSecretsInHistory, collectSecretValues, startRotator, type Rotator } from '../support/rotator';
+import {
+  assertNoSecretsInHistory,
+  collectSecretValues,
+  startRotator,
+  type Rotator,
+} from '../support/rotator';
 import { getStack } from '../support/stack';
+import { canList, creds } from '../support/store';
 
 const stack = getStack();
 const secrets = new Set<string>();
 let rotator: Rotator;
 
-const creds = (d: Record<string, string>): Credentials => ({ accessKey: d['access-key']!, secretKey: d['secret-key']! });
 const servingSecret = () => readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving');
-
-async function canList(c: Credentials, bucket = 'processed'): Promise<boolean | string> {
-  const s3 = createS3({ endpoint: stack.store.endpoint, credentials: c, maxAttempts: 1 });
-  try {
-    await s3.listObjects(bucket);
-    return true;
-  } catch (err) {
-    return isAdminError(err) ? err.code : String(err);
-  } finally {
-    s3.close();
-  }
-}
 
 async function serviceAccountsOf(user: string): Promise<string[]> {
   const root = creds(await readSecretData(stack, 'dashi-platform', 'rustfs-root'));
@@ -36,7 +29,12 @@ async function serviceAccountsOf(user: string): Promise<string[]> {
 }
 
 /** Group operations the rotator itself never needs, signed like any admin call. */
-async function adminCall(method: string, op: string, query: Record<string, string>, body?: object): Promise<void> {
+async function adminCall(
+  method: string,
+  op: string,
+  query: Record<string, string>,
+  body?: object,
+): Promise<void> {
   const root = creds(await readSecretData(stack, 'dashi-platform', 'rustfs-root'));
   const url = new URL(`${stack.store.endpoint}/minio/admin/v3/${op}`);
   for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
@@ -54,7 +52,10 @@ async function pendingGone(): Promise<boolean> {
 }
 
 /** Runs RotateZone serving on `r` and returns the failure it ends with. */
-async function failingRotation(r: Rotator, input: object = {}): Promise<{ message: string; type?: string; status: WorkflowStatus }> {
+async function failingRotation(
+  r: Rotator,
+  input: object = {},
+): Promise<{ message: string; type?: string; status: WorkflowStatus }> {
   const handle = await r.client.workflow.start('RotateZone', {
     taskQueue: r.taskQueue,
     workflowId: 'rotate-zone-serving',
@@ -74,15 +75,23 @@ async function assertNothingLost(before: Record<string, string>, accountsBefore:
   const after = await servingSecret();
   assert.equal(after['access-key'], before['access-key'], 'the zone Secret holds the previous credential');
   assert.equal(after['secret-key'], before['secret-key']);
-  assert.equal(await canList(creds(after)), true, 'consumers still work');
+  assert.equal(await canList(stack, creds(after)), true, 'consumers still work');
   assert.ok(await pendingGone(), 'the pending Secret is cleaned up');
-  assert.deepEqual(await serviceAccountsOf('dashi-serving-reader'), accountsBefore, 'the new key was removed from the store');
+  assert.deepEqual(
+    await serviceAccountsOf('dashi-serving-reader'),
+    accountsBefore,
+    'the new key was removed from the store',
+  );
 }
 
 describe('RotateZone failure injection: compensation leaves consumers working', () => {
   before(async () => {
     rotator = await startRotator(stack, { grace: '0s' });
-    await rotator.client.workflow.execute('BootstrapCluster', { taskQueue: rotator.taskQueue, workflowId: 'bootstrap-cluster', args: [{}] });
+    await rotator.client.workflow.execute('BootstrapCluster', {
+      taskQueue: rotator.taskQueue,
+      workflowId: 'bootstrap-cluster',
+      args: [{}],
+    });
     await collectSecretValues(stack, secrets);
   });
   after(async () => {
@@ -94,17 +103,41 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
     const accounts = await serviceAccountsOf('dashi-serving-reader');
     // Drift a real operator could cause: the zone user joins a group with readwrite on
     // everything, so the policy conformance smoke sees access it must not have.
-    await adminCall('PUT', 'update-group-members', {}, { group: 'rotator-test-broad', members: ['dashi-serving-reader'], isRemove: false });
-    await adminCall('PUT', 'set-user-or-group-policy', { policyName: 'readwrite', userOrGroup: 'rotator-test-broad', isGroup: 'true' });
+    await adminCall(
+      'PUT',
+      'update-group-members',
+      {},
+      { group: 'rotator-test-broad', members: ['dashi-serving-reader'], isRemove: false },
+    );
+    await adminCall('PUT', 'set-user-or-group-policy', {
+      policyName: 'readwrite',
+      userOrGroup: 'rotator-test-broad',
+      isGroup: 'true',
+    });
     try {
       const failure = await failingRotation(rotator);
       assert.equal(failure.type, 'RotationFailed');
-      assert.match(failure.message, /smoke of zone serving \(pending credential\) failed \d+ of \d+ cells: .*expected deny, got allow/);
+      assert.match(
+        failure.message,
+        /smoke of zone serving \(pending credential\) failed \d+ of \d+ cells: .*expected deny, got allow/,
+      );
       assert.match(failure.message, /Compensation completed/);
-      assert.ok(failure.status.steps.some((s) => s.name === 'compensate: remove the new credential from the store' && s.state === 'done'));
-      assert.ok(!failure.status.steps.some((s) => s.name.startsWith('promote')), 'the Secret was never promoted');
+      assert.ok(
+        failure.status.steps.some(
+          (s) => s.name === 'compensate: remove the new credential from the store' && s.state === 'done',
+        ),
+      );
+      assert.ok(
+        !failure.status.steps.some((s) => s.name.startsWith('promote')),
+        'the Secret was never promoted',
+      );
     } finally {
-      await adminCall('PUT', 'update-group-members', {}, { group: 'rotator-test-broad', members: ['dashi-serving-reader'], isRemove: true });
+      await adminCall(
+        'PUT',
+        'update-group-members',
+        {},
+        { group: 'rotator-test-broad', members: ['dashi-serving-reader'], isRemove: true },
+      );
     }
     await assertNothingLost(before, accounts);
     await collectSecretValues(stack, secrets);
@@ -142,7 +175,11 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
         metadata: { name },
         rules: [
           { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'delete'] },
-          { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['get', 'list', 'watch', 'patch'] },
+          {
+            apiGroups: ['apps'],
+            resources: ['deployments', 'statefulsets', 'daemonsets'],
+            verbs: ['get', 'list', 'watch', 'patch'],
+          },
           { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
           { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['list'] },
         ],
@@ -158,7 +195,9 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
     const token = await core.createNamespacedServiceAccountToken({
       name,
       namespace: ns,
-      body: { spec: { audiences: ['https://kubernetes.default.svc.cluster.local'], expirationSeconds: 3600 } },
+      body: {
+        spec: { audiences: ['https://kubernetes.default.svc.cluster.local'], expirationSeconds: 3600 },
+      },
     });
     const before = await servingSecret();
     const accounts = await serviceAccountsOf('dashi-serving-reader');
@@ -169,7 +208,10 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
     });
     try {
       const failure = await failingRotation(limited);
-      assert.match(failure.message, /RBAC denied: cannot update secrets "dashi-rustfs-serving" in namespace "dashi-serving"/);
+      assert.match(
+        failure.message,
+        /RBAC denied: cannot update secrets "dashi-rustfs-serving" in namespace "dashi-serving"/,
+      );
       const promote = failure.status.steps.find((s) => s.name.startsWith('promote'))!;
       assert.equal(promote.state, 'failed');
       assert.equal(failure.status.compensationErrors.length, 0, failure.status.compensationErrors.join('; '));
@@ -206,10 +248,15 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
       });
       const failure = await failingRotation(rotator);
       assert.match(failure.message, /exceeded its progress deadline/);
-      const restore = failure.status.steps.find((s) => s.name === 'compensate: restore the previous Secret and restart consumers');
+      const restore = failure.status.steps.find(
+        (s) => s.name === 'compensate: restore the previous Secret and restart consumers',
+      );
       assert.ok(restore, 'the Secret restore ran');
       // The restore's own wait hits the same stuck rollout: reported, not swallowed.
-      assert.match(failure.status.compensationErrors.join('; '), /restore the previous Secret and restart consumers: .*progress deadline/);
+      assert.match(
+        failure.status.compensationErrors.join('; '),
+        /restore the previous Secret and restart consumers: .*progress deadline/,
+      );
     } finally {
       await apps.patchNamespacedDeployment(
         {
@@ -224,7 +271,11 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
       );
       await eventually('titiler to roll out again', async () => {
         const d = await apps.readNamespacedDeployment({ name: 'titiler', namespace: 'dashi-serving' });
-        return d.status?.updatedReplicas === 2 && d.status.availableReplicas === 2 && (d.status.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
+        return (
+          d.status?.updatedReplicas === 2 &&
+          d.status.availableReplicas === 2 &&
+          (d.status.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0)
+        );
       });
     }
     await assertNothingLost(before, accounts);
@@ -238,21 +289,40 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
       workflowId: 'rotate-zone-serving',
       args: [{ zone: 'serving', grace: '1h' }],
     });
-    await eventually('the grace period', async () => (await handle.query(statusQuery)).phase === 'waiting-grace', 120_000);
+    await eventually(
+      'the grace period',
+      async () => (await handle.query(statusQuery)).phase === 'waiting-grace',
+      120_000,
+    );
     await rotator.stopWorker();
     await rotator.restartWorker();
     await handle.executeUpdate(revokeNowUpdate, { args: [{ by: 'after-restart' }] });
     assert.equal((await handle.result()).outcome, 'completed');
-    assert.equal(await canList(creds(await servingSecret())), true);
+    assert.equal(await canList(stack, creds(await servingSecret())), true);
 
     // RotateZone is refused while RotateRoot waits for approval; the root run then survives a worker restart.
-    const rootRun = await rotator.client.workflow.start('RotateRoot', { taskQueue: rotator.taskQueue, workflowId: 'rotate-root', args: [{}] });
-    await eventually('approval gate', async () => (await rootRun.query(statusQuery)).phase === 'awaiting-approval');
+    const rootRun = await rotator.client.workflow.start('RotateRoot', {
+      taskQueue: rotator.taskQueue,
+      workflowId: 'rotate-root',
+      args: [{}],
+    });
+    await eventually(
+      'approval gate',
+      async () => (await rootRun.query(statusQuery)).phase === 'awaiting-approval',
+    );
     await rotator.stopWorker();
     await rotator.restartWorker();
     await assert.rejects(
-      () => rotator.client.workflow.execute('RotateZone', { taskQueue: rotator.taskQueue, workflowId: 'rotate-zone-serving', args: [{ zone: 'serving' }] }),
-      (err: WorkflowFailedError) => /ConflictingRotation|RotateRoot rotate-root is running/.test(`${(err.cause as { type?: string }).type} ${(err.cause as Error).message}`),
+      () =>
+        rotator.client.workflow.execute('RotateZone', {
+          taskQueue: rotator.taskQueue,
+          workflowId: 'rotate-zone-serving',
+          args: [{ zone: 'serving' }],
+        }),
+      (err: WorkflowFailedError) =>
+        /ConflictingRotation|RotateRoot rotate-root is running/.test(
+          `${(err.cause as { type?: string }).type} ${(err.cause as Error).message}`,
+        ),
     );
     await rootRun.executeUpdate(approveUpdate, { args: [{ by: 'after-restart' }] });
     assert.equal((await rootRun.result()).outcome, 'completed');

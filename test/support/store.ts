@@ -1,0 +1,25 @@
+import { createS3, isAdminError, type Credentials } from '../../src/rustfs';
+import { type SandboxState } from '../../src/sandbox/state';
+
+/** A credential Secret's data as admin-client credentials. */
+export const creds = (d: Record<string, string>): Credentials => ({
+  accessKey: d['access-key']!,
+  secretKey: d['secret-key']!,
+});
+
+/** true when `c` may list the bucket, else the typed error code (e.g. AuthenticationFailed). */
+export async function canList(
+  stack: SandboxState,
+  c: Credentials,
+  bucket = 'processed',
+): Promise<true | string> {
+  const s3 = createS3({ endpoint: stack.store.endpoint, credentials: c, maxAttempts: 1 });
+  try {
+    await s3.listObjects(bucket);
+    return true;
+  } catch (err) {
+    return isAdminError(err) ? err.code : String(err);
+  } finally {
+    s3.close();
+  }
+}
