@@ -215,6 +215,75 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
     await assertNoSecretsInHistory(rotator, ['rotate-zone-serving'], secrets);
   });
 
+  test('a flow-run Job started before the switch keeps the previous key valid until it is gone', async () => {
+    const { core } = adminKube(stack);
+    const batch = adminKube(stack).kc.makeApiClient((await import('@kubernetes/client-node')).BatchV1Api);
+    const previous = creds(await readSecretData(stack, 'dashi-data', 'dashi-rustfs-pipeline'));
+    const job = 'flow-run-e2e';
+    await batch.createNamespacedJob({
+      namespace: 'dashi-data',
+      body: {
+        metadata: { name: job },
+        spec: {
+          template: {
+            spec: {
+              restartPolicy: 'Never',
+              containers: [
+                {
+                  name: 'flow',
+                  image: 'prefect/flow:sandbox',
+                  envFrom: [{ secretRef: { name: 'dashi-rustfs-pipeline' } }],
+                },
+              ],
+            },
+          },
+        },
+      },
+    });
+    await eventually('the Job pod to run', async () => {
+      const pods = await core.listNamespacedPod({
+        namespace: 'dashi-data',
+        labelSelector: `job-name=${job}`,
+      });
+      return pods.items.some((p) => p.status?.phase === 'Running');
+    });
+    await new Promise((r) => setTimeout(r, 1100)); // start times have one-second resolution
+    const handle = await rotator.client.workflow.start('RotateZone', {
+      taskQueue: rotator.taskQueue,
+      workflowId: 'rotate-zone-pipeline',
+      args: [{ zone: 'pipeline', grace: '1s' }],
+    });
+    try {
+      const waiting = await eventually(
+        'the wait on the Job pod',
+        async () => {
+          const s = await handle.query(statusQuery);
+          if (s.phase === 'failed' || s.phase === 'completed')
+            throw new Error(`unexpected ${s.phase}: ${s.lastError}`);
+          return s.pauseReason?.includes(`${job}-`) ? s : undefined;
+        },
+        60_000,
+      );
+      assert.match(
+        waiting.pauseReason!,
+        /1 pod\(s\) started before the switch still run: flow-run-e2e-\w+ \(Job\/flow-run-e2e\)/,
+      );
+      assert.equal(await canList(stack, previous, 'landing'), true, 'the in-flight Job keeps a working key');
+    } finally {
+      await batch.deleteNamespacedJob({
+        name: job,
+        namespace: 'dashi-data',
+        propagationPolicy: 'Foreground',
+      });
+    }
+    const result = await handle.result();
+    assert.equal(result.outcome, 'completed');
+    assert.match(result.zones[0]!.revoked!, /service account \w+ deleted/);
+    assert.equal(await canList(stack, previous, 'landing'), 'AuthenticationFailed');
+    await collectSecretValues(stack, secrets);
+    await assertNoSecretsInHistory(rotator, ['rotate-zone-pipeline'], secrets);
+  });
+
   test('revokeNow outside the grace period is rejected by the validator', async () => {
     const handle = rotator.client.workflow.getHandle('rotate-zone-serving');
     await assert.rejects(
