@@ -1,0 +1,231 @@
+// Benchmarks 4 and 5: scale (bootstrap, then rotate N zones, each with its own consumer
+// Deployment) and the peak RSS of the worker, which runs as a separate process
+// (bench/worker-process.ts) so /proc/<pid>/status VmHWM is the worker's alone.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type V1Deployment } from '@kubernetes/client-node';
+import { Client, Connection } from '@temporalio/client';
+import { parseDocument } from 'yaml';
+import { sandboxInventory } from '../src/sandbox/inventory';
+import { ManagedProcess } from '../src/sandbox/process';
+import { type SandboxState } from '../src/sandbox/state';
+import { AesGcmCodec } from '../src/temporal/codec';
+import { dataConverter } from '../src/temporal/worker';
+import { type WorkflowResult } from '../src/workflows/types';
+import { adminKube } from '../test/support/kube';
+import { type BenchContext, budget, log, round, sleep } from './lib';
+
+const ROOT = path.join(__dirname, '..');
+
+function consumer(namespace: string, name: string, secret: string): V1Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace, labels: { app: name } },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'app', image: 'bench/consumer:sandbox', envFrom: [{ secretRef: { name: secret } }] }] },
+      },
+    },
+  };
+}
+
+/** The sandbox inventory's store section with N generated zones, one bucket and one Deployment each. */
+export function scaleInventory(stack: SandboxState, n: number, namespace: string): string {
+  const doc = parseDocument(sandboxInventory(stack.store, { grace: '0s' }));
+  const zones = Array.from({ length: n }, (_, i) => ({
+    name: `n${n}-z${i}`,
+    user: `bench-n${n}-z${i}`,
+    policy: { readWrite: [`bench-n${n}-b${i}`] },
+    secret: { namespace, name: `zone-${i}` },
+    consumers: [{ kind: 'Deployment', namespace, name: `consumer-${i}` }],
+  }));
+  doc.set('zones', doc.createNode(zones));
+  return doc.toString();
+}
+
+async function forEachLimit<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+async function createConsumers(stack: SandboxState, namespace: string, n: number): Promise<number> {
+  const { core, apps } = adminKube(stack);
+  await core.createNamespace({ body: { metadata: { name: namespace } } }).catch((e: { code?: number }) => {
+    if (e.code !== 409) throw e;
+  });
+  await forEachLimit(
+    Array.from({ length: n }, (_, i) => i),
+    8,
+    async (i) => {
+      await apps
+        .createNamespacedDeployment({ namespace, body: consumer(namespace, `consumer-${i}`, `zone-${i}`) })
+        .catch((e: { code?: number }) => {
+          if (e.code !== 409) throw e;
+        });
+    },
+  );
+  const t0 = Date.now();
+  const b = budget(`${n} consumer Deployments available`, 180_000);
+  for (;;) {
+    const list = await apps.listNamespacedDeployment({ namespace });
+    const ready = list.items.filter((d) => (d.status?.availableReplicas ?? 0) >= 1).length;
+    if (ready >= n) return Date.now() - t0;
+    b.check();
+    await sleep(500);
+  }
+}
+
+function readStatus(pid: number): { hwmKb: number; rssKb: number } | undefined {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? 0);
+    return { hwmKb: kb('VmHWM'), rssKb: kb('VmRSS') };
+  } catch {
+    return undefined;
+  }
+}
+
+async function startWorkerProcess(stack: SandboxState, inventoryFile: string, dir: string) {
+  const key = randomBytes(32);
+  const taskQueue = `rotator-bench-${randomBytes(3).toString('hex')}`;
+  const readyFile = path.join(dir, 'worker.ready');
+  const proc = new ManagedProcess({
+    name: 'bench-worker',
+    command: process.execPath,
+    args: ['--import', 'tsx', path.join(ROOT, 'bench', 'worker-process.ts')],
+    cwd: ROOT,
+    env: {
+      BENCH_TEMPORAL_ADDRESS: stack.temporal.address,
+      BENCH_TEMPORAL_NAMESPACE: stack.temporal.namespace,
+      BENCH_TASK_QUEUE: taskQueue,
+      BENCH_INVENTORY: inventoryFile,
+      BENCH_KUBECONFIG: stack.kube.kubeconfig,
+      BENCH_CODEC_KEY: key.toString('hex'),
+      BENCH_READY_FILE: readyFile,
+    },
+    logDir: dir,
+  });
+  let exited = false;
+  proc.start(() => {
+    exited = true;
+  });
+  const b = budget('bench worker start', 60_000);
+  while (!fs.existsSync(readyFile)) {
+    if (exited) throw new Error(`bench worker exited during start:\n${proc.tail()}`);
+    b.check();
+    await sleep(100);
+  }
+  const pid = proc.pid!;
+  const codec = new AesGcmCodec(new Map([['bench', key]]), 'bench');
+  const samples: number[] = [];
+  const sampler = setInterval(() => {
+    const s = readStatus(pid);
+    if (s) samples.push(s.rssKb);
+  }, 250);
+  return {
+    taskQueue,
+    codec,
+    pid,
+    idle: readStatus(pid),
+    peak: () => readStatus(pid),
+    maxSampledRssKb: () => Math.max(0, ...samples),
+    async stop() {
+      clearInterval(sampler);
+      await proc.stop(10_000);
+    },
+    tail: () => proc.tail(),
+  };
+}
+
+async function scaleOnce(stack: SandboxState, n: number) {
+  const namespace = `bench-n${n}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `rotator-bench-n${n}-`));
+  log(`b4 N=${n}: creating ${n} consumer Deployments`);
+  const consumersReadyMs = await createConsumers(stack, namespace, n);
+  const inventoryFile = path.join(dir, 'inventory.yaml');
+  fs.writeFileSync(inventoryFile, scaleInventory(stack, n, namespace));
+  const worker = await startWorkerProcess(stack, inventoryFile, dir);
+  const connection = await Connection.connect({ address: stack.temporal.address });
+  const client = new Client({ connection, namespace: stack.temporal.namespace, dataConverter: dataConverter(worker.codec) });
+  const run = async (input: object) => {
+    const t0 = performance.now();
+    const result = (await client.workflow.execute('BootstrapCluster', {
+      taskQueue: worker.taskQueue,
+      workflowId: 'bootstrap-cluster',
+      args: [input],
+      workflowExecutionTimeout: '15m',
+    })) as WorkflowResult;
+    if (result.outcome !== 'completed') throw new Error(`BootstrapCluster ${JSON.stringify(input)}: ${result.outcome}`);
+    return performance.now() - t0;
+  };
+  try {
+    log(`b4 N=${n}: BootstrapCluster {}`);
+    const bootstrapMs = await run({});
+    log(`b4 N=${n}: BootstrapCluster {rotate: true} (grace 0s)`);
+    const rotateMs = await run({ rotate: true });
+    const peak = worker.peak();
+    const result = {
+      n,
+      bootstrapMs: round(bootstrapMs),
+      rotateMs: round(rotateMs),
+      totalMs: round(bootstrapMs + rotateMs),
+      perZoneMs: round((bootstrapMs + rotateMs) / n),
+      consumersReadyMs,
+      worker: {
+        idleRssMb: round((worker.idle?.rssKb ?? 0) / 1024, 1),
+        peakRssMb: round((peak?.hwmKb ?? worker.maxSampledRssKb()) / 1024, 1),
+      },
+    };
+    log(`b4 N=${n}: ${JSON.stringify(result)}`);
+    return result;
+  } catch (err) {
+    log(`b4 N=${n} failed; worker log tail:\n${worker.tail()}`);
+    throw err;
+  } finally {
+    await worker.stop();
+    await connection.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function benchScale(ctx: BenchContext, sizes: number[]) {
+  const results: Array<Awaited<ReturnType<typeof scaleOnce>>> = [];
+  for (const n of sizes) results.push(await scaleOnce(ctx.stack, n));
+  const first = results[0]!;
+  const last = results.at(-1)!;
+  const hundred = results.find((r) => r.n === 100);
+  const growth = {
+    // 1.0 = perfectly linear: time per zone stays the same as N grows.
+    perZoneRatioLastVsFirst: round(last.perZoneMs / first.perZoneMs, 2),
+    nRatio: round(last.n / first.n, 1),
+    timeRatio: round(last.totalMs / first.totalMs, 2),
+  };
+  const peakRssMb = Math.max(...results.map((r) => r.worker.peakRssMb));
+  return {
+    scale: {
+      name: 'scale',
+      target: '100 zones (bootstrap + rotate) ≤ 60 s, growth close to linear',
+      met: hundred ? hundred.totalMs <= 60_000 && growth.perZoneRatioLastVsFirst <= 1.5 : null,
+      results,
+      growth,
+    },
+    memory: {
+      name: 'memory',
+      target: 'worker peak RSS ≤ 250 MB across benchmark 4',
+      met: peakRssMb <= 250,
+      peakRssMb,
+      perN: results.map((r) => ({ n: r.n, idleRssMb: r.worker.idleRssMb, peakRssMb: r.worker.peakRssMb })),
+    },
+  };
+}

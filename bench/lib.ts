@@ -1,0 +1,135 @@
+// Shared helpers for the benchmarks: timing, statistics, history analysis, logging.
+import { type Client } from '@temporalio/client';
+import { type SandboxState } from '../src/sandbox/state';
+
+/** Progress goes to stderr; stdout is reserved for the JSON report. */
+export const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function median(xs: number[]): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export const round = (x: number, digits = 0) => {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+};
+
+export interface BenchContext {
+  stack: SandboxState;
+  runs: number;
+  quick: boolean;
+}
+
+/** Time spent in each kind of wait, read from a workflow's history (event times are the server's). */
+export interface HistoryTimes {
+  /** Sum of timers (workflow sleeps, e.g. the pod start-second boundary). */
+  timersMs: number;
+  /** ActivityTaskStarted → Completed per activity type, summed. */
+  activityRunMs: Record<string, number>;
+  /** ActivityTaskScheduled → Completed per activity type, summed (includes queueing). */
+  activityTotalMs: Record<string, number>;
+  activities: number;
+  events: number;
+}
+
+const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+  t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : 0;
+
+export async function historyTimes(client: Client, workflowId: string): Promise<HistoryTimes> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const events = history.events ?? [];
+  const scheduled = new Map<number, { type: string; at: number }>();
+  const started = new Map<number, number>();
+  const timers = new Map<number, number>();
+  const out: HistoryTimes = { timersMs: 0, activityRunMs: {}, activityTotalMs: {}, activities: 0, events: events.length };
+  for (const e of events) {
+    const id = Number(e.eventId);
+    const at = ms(e.eventTime as never);
+    if (e.activityTaskScheduledEventAttributes) {
+      scheduled.set(id, { type: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at });
+    } else if (e.activityTaskStartedEventAttributes) {
+      started.set(Number(e.activityTaskStartedEventAttributes.scheduledEventId), at);
+    } else if (e.activityTaskCompletedEventAttributes) {
+      const sid = Number(e.activityTaskCompletedEventAttributes.scheduledEventId);
+      const s = scheduled.get(sid);
+      if (s) {
+        out.activities += 1;
+        out.activityTotalMs[s.type] = (out.activityTotalMs[s.type] ?? 0) + (at - s.at);
+        out.activityRunMs[s.type] = (out.activityRunMs[s.type] ?? 0) + (at - (started.get(sid) ?? s.at));
+      }
+    } else if (e.timerStartedEventAttributes) {
+      timers.set(id, at);
+    } else if (e.timerFiredEventAttributes) {
+      const s = timers.get(Number(e.timerFiredEventAttributes.startedEventId));
+      if (s !== undefined) out.timersMs += at - s;
+    }
+  }
+  return out;
+}
+
+/** A bounded deadline guard: throws when a loop would outlive its budget. */
+export function budget(what: string, ms: number) {
+  const end = Date.now() + ms;
+  return {
+    get expired() {
+      return Date.now() > end;
+    },
+    check() {
+      if (Date.now() > end) throw new Error(`${what}: exceeded its ${Math.round(ms / 1000)} s budget`);
+    },
+  };
+}
+
+/** Failure windows of a sequence of timed outcomes. */
+export class FailureWindows {
+  requests = 0;
+  failures = 0;
+  longestMs = 0;
+  totalMs = 0;
+  windows = 0;
+  errors: string[] = [];
+  private since: number | undefined;
+
+  ok(at = Date.now()): void {
+    this.requests += 1;
+    if (this.since !== undefined) this.close(at);
+  }
+
+  fail(err: string, at = Date.now()): void {
+    this.requests += 1;
+    this.failures += 1;
+    if (this.since === undefined) {
+      this.since = at;
+      this.windows += 1;
+    }
+    if (this.errors.length < 5 && !this.errors.includes(err)) this.errors.push(err);
+  }
+
+  /** Close a window still open at the end. */
+  finish(at = Date.now()): void {
+    if (this.since !== undefined) this.close(at);
+  }
+
+  private close(at: number): void {
+    const d = at - this.since!;
+    this.longestMs = Math.max(this.longestMs, d);
+    this.totalMs += d;
+    this.since = undefined;
+  }
+
+  report() {
+    return {
+      requests: this.requests,
+      failures: this.failures,
+      windows: this.windows,
+      longestFailureMs: Math.round(this.longestMs),
+      totalFailureMs: Math.round(this.totalMs),
+      errors: this.errors,
+    };
+  }
+}

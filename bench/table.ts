@@ -1,0 +1,64 @@
+// The human-readable summary printed to stderr after the JSON report.
+type R = Record<string, unknown>;
+
+const fmt = (v: unknown): string => {
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(2);
+  if (v === undefined || v === null) return '-';
+  return String(v);
+};
+const verdict = (met: unknown) => (met === true ? 'MET' : met === false ? 'NOT MET' : 'n/a');
+const get = (o: unknown, ...keys: string[]): unknown =>
+  keys.reduce<unknown>((acc, k) => (acc && typeof acc === 'object' ? (acc as R)[k] : undefined), o);
+
+export function printTable(results: R, out: (line: string) => void): void {
+  const rows: string[][] = [['benchmark', 'figure', 'value', 'target']];
+  const add = (bench: string, figure: string, value: unknown, target = '') => rows.push([bench, figure, fmt(value), target]);
+  for (const [name, r] of Object.entries(results)) {
+    if (get(r, 'error')) {
+      add(name, 'ERROR', get(r, 'error'));
+      continue;
+    }
+    switch (name) {
+      case 'consumer':
+        add('1 consumer', 'overlap failed requests (median, pod model)', get(r, 'overlap', 'failuresMedian'), verdict(get(r, 'met')));
+        add('', 'overlap failed requests (max, either model)', Math.max(Number(get(r, 'overlap', 'failuresMax')), Number(get(r, 'overlap', 'restartedAtModel', 'failuresMax'))));
+        add('', 'in-place failed requests (median, pod model)', get(r, 'inPlace', 'failuresMedian'));
+        add('', 'in-place longest failure window ms (pod model)', get(r, 'inPlace', 'longestFailureMsMedian'));
+        add('', 'in-place longest failure ms (restartedAt model)', get(r, 'inPlace', 'restartedAtModel', 'longestFailureMsMedian'));
+        add('', 'requests per rotation (median)', get(r, 'overlap', 'requestsMedian'));
+        break;
+      case 'root':
+        add('2 root', 'RotateRoot rejection window ms (median)', get(r, 'rotateRootWindowMsMedian'), verdict(get(r, 'met')));
+        add('', 'bare store restart ms (median)', get(r, 'bareRestartMsMedian'));
+        add('', 'excess over bare restart ms', get(r, 'excessOverBareMs'), '≤ 1000');
+        add('', 'no-root-accepted window ms (median)', get(r, 'anyRootWindowMsMedian'));
+        add('', 'plain StatefulSet rollout window ms', get(r, 'plainRolloutWindowMsMedian'));
+        break;
+      case 'overhead':
+        for (const zone of ['ingest', 'serving']) {
+          add(zone === 'ingest' ? '3 overhead' : '', `${zone}: workflow/direct ratio (median)`, get(r, zone, 'ratioMedian'), zone === 'ingest' ? verdict(get(r, 'met')) : '');
+          add('', `${zone}: workflow ms excl. waits`, get(r, zone, 'workflowAdjustedMsMedian'));
+          add('', `${zone}: direct ms excl. waits`, get(r, zone, 'directAdjustedMsMedian'));
+        }
+        break;
+      case 'scale': {
+        const list = (get(r, 'results') as R[] | undefined) ?? [];
+        let first = true;
+        for (const x of list) {
+          add(first ? '4 scale' : '', `N=${fmt(x.n)} bootstrap + rotate ms`, `${fmt(x.totalMs)} (${fmt(x.bootstrapMs)} + ${fmt(x.rotateMs)})`, first ? verdict(get(r, 'met')) : '');
+          first = false;
+        }
+        add('', 'per-zone time, last N vs first N', get(r, 'growth', 'perZoneRatioLastVsFirst'), '≈ 1 = linear');
+        break;
+      }
+      case 'memory':
+        add('5 memory', 'worker peak RSS MB', get(r, 'peakRssMb'), verdict(get(r, 'met')));
+        break;
+    }
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  for (const [i, row] of rows.entries()) {
+    out(row.map((c, j) => c.padEnd(widths[j]!)).join('  '));
+    if (i === 0) out(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+}
