@@ -85,7 +85,10 @@ export async function startControlPlane(dir: string, log: (msg: string) => void)
   });
   etcd.start(fail('etcd'));
   processes.push(etcd);
-  await waitUntil('etcd', async () => (await fetch(`${etcdUrl}/health`)).ok, { timeoutMs: 30_000, process: etcd });
+  await waitUntil('etcd', async () => (await fetch(`${etcdUrl}/health`)).ok, {
+    timeoutMs: 30_000,
+    process: etcd,
+  });
   log(`etcd ready on ${etcdUrl}`);
 
   const adminToken = randomBytes(24).toString('hex');

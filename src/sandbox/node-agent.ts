@@ -218,7 +218,8 @@ export class NodeAgent {
     this.state.lastError = null;
     this.opts.log('node agent: store started with the root key the Secret holds now');
     const current = await this.readPod();
-    if (current && current.metadata?.uid === pod.metadata?.uid) await this.setPodStatus(current, true, 'ready');
+    if (current && current.metadata?.uid === pod.metadata?.uid)
+      await this.setPodStatus(current, true, 'ready');
   }
 
   private async setPodStatus(pod: V1Pod, ready: boolean, reason: string): Promise<void> {
@@ -237,7 +238,12 @@ export class NodeAgent {
       startTime: fresh.status?.startTime ?? now,
       hostIP: '10.0.0.1',
       podIP: '127.0.0.1',
-      conditions: [cond('PodScheduled', true), cond('Initialized', true), cond('ContainersReady', ready), cond('Ready', ready)],
+      conditions: [
+        cond('PodScheduled', true),
+        cond('Initialized', true),
+        cond('ContainersReady', ready),
+        cond('Ready', ready),
+      ],
       containerStatuses: (fresh.spec?.containers ?? []).map((c) => ({
         name: c.name,
         image: c.image ?? '',

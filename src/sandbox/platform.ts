@@ -1,4 +1,9 @@
-import { type V1Deployment, type V1Namespace, type V1Secret, type V1StatefulSet } from '@kubernetes/client-node';
+import {
+  type V1Deployment,
+  type V1Namespace,
+  type V1Secret,
+  type V1StatefulSet,
+} from '@kubernetes/client-node';
 import { AGENT_MANAGED_ANNOTATION } from './kwok-stages';
 
 /** The dashi platform as the seed runbook describes it, minus the per-zone Secrets. */
@@ -7,7 +12,11 @@ export const PLATFORM = {
   statefulSet: 'rustfs',
   rootSecret: 'rustfs-root',
   zoneNamespaces: ['dashi-data', 'dashi-serving'],
-  serving: { namespace: 'dashi-serving', secret: 'dashi-rustfs-serving', consumers: ['titiler', 'duckdb-endpoint'] },
+  serving: {
+    namespace: 'dashi-serving',
+    secret: 'dashi-rustfs-serving',
+    consumers: ['titiler', 'duckdb-endpoint'],
+  },
 } as const;
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
@@ -73,7 +82,10 @@ export function platformManifests(root: Record<'access-key' | 'secret-key' | 'en
             {
               name: 'rustfs',
               image: 'rustfs/rustfs:sandbox',
-              env: [secretEnv('RUSTFS_ACCESS_KEY', 'access-key'), secretEnv('RUSTFS_SECRET_KEY', 'secret-key')],
+              env: [
+                secretEnv('RUSTFS_ACCESS_KEY', 'access-key'),
+                secretEnv('RUSTFS_SECRET_KEY', 'secret-key'),
+              ],
             },
           ],
         },

@@ -95,7 +95,9 @@ export async function waitUntil(
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     if (opts.process && !opts.process.running) {
-      throw new Error(`${what}: process exited during start-up. Log ${opts.process.logFile}:\n${opts.process.tail()}`);
+      throw new Error(
+        `${what}: process exited during start-up. Log ${opts.process.logFile}:\n${opts.process.tail()}`,
+      );
     }
     try {
       if (await probe()) return;

@@ -10,6 +10,9 @@ import { type ManagedProcess, waitUntil } from './process';
 import { platformManifests, PLATFORM } from './platform';
 import { sandboxInventory } from './inventory';
 import { type SandboxState } from './state';
+import { type AddressInfo } from 'node:net';
+import { CODEC_KEY_ENV, CODEC_KEY_ID_ENV, codecFromEnv } from '../temporal/codec';
+import { startCodecServer } from '../temporal/codec-server';
 import { sandboxStoreKind, StoreProcess } from './store-process';
 import { startTemporal } from './temporal-server';
 
@@ -50,14 +53,29 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   fs.mkdirSync(dir, { recursive: true });
   const processes: ManagedProcess[] = [];
   let agent: NodeAgent | undefined;
+  const closers: Array<() => Promise<void>> = [];
   const stop = async () => {
     await agent?.stop();
+    for (const close of closers) await close();
     for (const p of [...processes].reverse()) await p.stop();
     if (!opts.keepDir) fs.rmSync(dir, { recursive: true, force: true });
   };
 
   try {
-    const [temporal, control] = await Promise.all([startTemporal(dir, log), startControlPlane(dir, log)]);
+    // A codec key for this sandbox, and the codec server the Web UI decrypts payloads with.
+    const codecKey = randomBytes(32).toString('base64');
+    const codecServer = await startCodecServer(
+      codecFromEnv({ [CODEC_KEY_ENV]: codecKey, [CODEC_KEY_ID_ENV]: 'sandbox' })!,
+      {
+        port: await freePort(),
+      },
+    );
+    closers.push(() => new Promise<void>((resolve) => codecServer.close(() => resolve())));
+    const codecEndpoint = `http://127.0.0.1:${(codecServer.address() as AddressInfo).port}`;
+    const [temporal, control] = await Promise.all([
+      startTemporal(dir, log, { codecEndpoint }),
+      startControlPlane(dir, log),
+    ]);
     processes.push(temporal.process, ...control.processes);
 
     const kc = new KubeConfig();
@@ -77,14 +95,20 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     log(`kwok node ${FAKE_NODE_NAME} Ready`);
 
     const kind = sandboxStoreKind();
-    const store = new StoreProcess(kind, await freePort(), path.join(dir, 'store-data'), path.join(dir, 'logs'));
+    const store = new StoreProcess(
+      kind,
+      await freePort(),
+      path.join(dir, 'store-data'),
+      path.join(dir, 'logs'),
+    );
     const root = {
       'access-key': 'rustfs-root',
       'secret-key': randomBytes(30).toString('base64url').slice(0, 40),
       endpoint: store.endpoint,
     };
     const manifests = platformManifests(root);
-    for (const ns of manifests.namespaces) await createIgnoringExisting(() => core.createNamespace({ body: ns }));
+    for (const ns of manifests.namespaces)
+      await createIgnoringExisting(() => core.createNamespace({ body: ns }));
     await createIgnoringExisting(() =>
       core.createNamespacedSecret({ namespace: PLATFORM.namespace, body: manifests.rootSecret }),
     );
@@ -131,6 +155,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         workload: { kind: 'StatefulSet', namespace: PLATFORM.namespace, name: PLATFORM.statefulSet },
       },
       agent: { url: agentUrl },
+      codec: { keyId: 'sandbox', key: codecKey, endpoint: codecEndpoint },
     };
     const inventory = path.join(dir, 'inventory.yaml');
     fs.writeFileSync(inventory, sandboxInventory({ kind, endpoint: store.endpoint }));

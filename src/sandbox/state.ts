@@ -30,6 +30,11 @@ export interface SandboxState {
     rootSecret: { namespace: string; name: string };
     workload: { kind: 'StatefulSet'; namespace: string; name: string };
   };
+  /**
+   * The payload codec of this sandbox: ROTATOR_CODEC_KEY / ROTATOR_CODEC_KEY_ID for a worker
+   * and the CLI, and the codec server the Web UI is already pointed at.
+   */
+  codec: { keyId: string; key: string; endpoint: string };
   agent: {
     /** http://127.0.0.1:<port> of the node agent's control API (see node-agent.ts). */
     url: string;

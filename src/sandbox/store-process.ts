@@ -59,9 +59,19 @@ export class StoreProcess {
           ]
         : [
             ['--address', address, this.dataDir],
-            { RUSTFS_ACCESS_KEY: root.accessKey, RUSTFS_SECRET_KEY: root.secretKey, RUSTFS_CONSOLE_ENABLE: 'false' },
+            {
+              RUSTFS_ACCESS_KEY: root.accessKey,
+              RUSTFS_SECRET_KEY: root.secretKey,
+              RUSTFS_CONSOLE_ENABLE: 'false',
+            },
           ];
-    this.proc = new ManagedProcess({ name: 'store', command: toolPath('minio'), args, env, logDir: this.logDir });
+    this.proc = new ManagedProcess({
+      name: 'store',
+      command: toolPath('minio'),
+      args,
+      env,
+      logDir: this.logDir,
+    });
     this.proc.start(onExit);
   }
 
@@ -75,7 +85,9 @@ export class StoreProcess {
 
   async ready(): Promise<boolean> {
     try {
-      return (await fetch(`${this.endpoint}${readinessPath(this.kind)}`, { signal: AbortSignal.timeout(2000) })).ok;
+      return (
+        await fetch(`${this.endpoint}${readinessPath(this.kind)}`, { signal: AbortSignal.timeout(2000) })
+      ).ok;
     } catch {
       return false;
     }

@@ -26,8 +26,17 @@ function tcpOpen(port: number): Promise<boolean> {
 }
 
 /** `temporal server start-dev`: SQLite-backed dev server with the Web UI. */
-export async function startTemporal(dir: string, log: (msg: string) => void): Promise<TemporalServer> {
-  const [port, uiPort, httpPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+export async function startTemporal(
+  dir: string,
+  log: (msg: string) => void,
+  opts: { codecEndpoint?: string } = {},
+): Promise<TemporalServer> {
+  const [port, uiPort, httpPort, metricsPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const proc = new ManagedProcess({
     name: 'temporal',
     command: toolPath('temporal'),
@@ -41,6 +50,8 @@ export async function startTemporal(dir: string, log: (msg: string) => void): Pr
       `--metrics-port=${metricsPort}`,
       `--db-filename=${path.join(dir, 'temporal.db')}`,
       '--log-level=warn',
+      // The Web UI asks this endpoint to decrypt payloads, so on-call reads them in clear.
+      ...(opts.codecEndpoint ? [`--ui-codec-endpoint=${opts.codecEndpoint}`] : []),
       ...Object.entries(SEARCH_ATTRIBUTES).map(([k, v]) => `--search-attribute=${k}=${v}`),
     ],
     logDir: path.join(dir, 'logs'),

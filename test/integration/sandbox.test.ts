@@ -3,6 +3,8 @@ import { describe, test } from 'node:test';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { codecFromEnv } from '../../src/temporal/codec';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import * as helloActivities from '../support/hello-activities';
 import { adminKube, eventually, kubeConfigForToken, readSecretData, uniqueName } from '../support/kube';
@@ -64,7 +66,11 @@ describe('the sandbox runs real components', () => {
         {
           name: 'web',
           namespace,
-          body: { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': restartedAt } } } } },
+          body: {
+            spec: {
+              template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': restartedAt } } },
+            },
+          },
         },
         setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
       );
@@ -81,14 +87,25 @@ describe('the sandbox runs real components', () => {
       const after = await apps.listNamespacedReplicaSet({ namespace });
       assert.equal(after.items.length, 2, 'a new ReplicaSet was created by the deployment controller');
       const fresh = after.items.find((rs) => rs.metadata?.name !== before.items[0]!.metadata?.name)!;
-      assert.equal(fresh.spec?.template?.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'], restartedAt);
+      assert.equal(
+        fresh.spec?.template?.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'],
+        restartedAt,
+      );
       const pods = await core.listNamespacedPod({ namespace });
       const running = pods.items.filter((p) => !p.metadata?.deletionTimestamp);
       assert.equal(running.length, 3);
       for (const p of running) {
         assert.ok(p.spec?.nodeName, 'scheduled by kube-scheduler');
-        assert.equal(p.metadata?.ownerReferences?.[0]?.name, fresh.metadata?.name, 'pods belong to the new ReplicaSet');
-        assert.equal(p.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True', 'made Ready by kwok');
+        assert.equal(
+          p.metadata?.ownerReferences?.[0]?.name,
+          fresh.metadata?.name,
+          'pods belong to the new ReplicaSet',
+        );
+        assert.equal(
+          p.status?.conditions?.find((c) => c.type === 'Ready')?.status,
+          'True',
+          'made Ready by kwok',
+        );
       }
     } finally {
       await core.deleteNamespace({ name: namespace });
@@ -149,6 +166,37 @@ describe('the sandbox runs real components', () => {
     }
   });
 
+  test('the Web UI is served and decrypts payloads through the sandbox codec server', async () => {
+    const ui = await fetch(stack.temporal.uiUrl);
+    assert.equal(ui.status, 200);
+    const settings = (await (await fetch(`${stack.temporal.uiUrl}/api/v1/settings`)).json()) as {
+      Codec?: { Endpoint?: string };
+    };
+    assert.equal(settings.Codec?.Endpoint, stack.codec.endpoint);
+    const codec = codecFromEnv({
+      ROTATOR_CODEC_KEY: stack.codec.key,
+      ROTATOR_CODEC_KEY_ID: stack.codec.keyId,
+    })!;
+    const [enc] = await codec.encode([defaultPayloadConverter.toPayload({ phase: 'paused' })]);
+    const res = await fetch(`${stack.codec.endpoint}/decode`, {
+      method: 'POST',
+      body: JSON.stringify({
+        payloads: [
+          {
+            metadata: Object.fromEntries(
+              Object.entries(enc!.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+            ),
+            data: Buffer.from(enc!.data!).toString('base64'),
+          },
+        ],
+      }),
+    });
+    const out = (await res.json()) as { payloads: Array<{ data: string }> };
+    assert.deepEqual(JSON.parse(Buffer.from(out.payloads[0]!.data, 'base64').toString()), {
+      phase: 'paused',
+    });
+  });
+
   test('after the root Secret changes and the StatefulSet restarts, the node agent brings the store back with only the NEW root key', async () => {
     const { core, apps } = adminKube(stack);
     const { namespace, name } = stack.store.rootSecret;
@@ -165,7 +213,9 @@ describe('the sandbox runs real components', () => {
         namespace,
         body: {
           spec: {
-            template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } },
+            template: {
+              metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } },
+            },
           },
         },
       },
@@ -186,7 +236,10 @@ describe('the sandbox runs real components', () => {
       });
       const ok = await listBuckets(old['access-key']!, newSecret);
       assert.equal(ok.$metadata.httpStatusCode, 200);
-      await assert.rejects(() => listBuckets(old['access-key']!, old['secret-key']!), /SignatureDoesNotMatch|InvalidAccessKeyId/);
+      await assert.rejects(
+        () => listBuckets(old['access-key']!, old['secret-key']!),
+        /SignatureDoesNotMatch|InvalidAccessKeyId/,
+      );
     } finally {
       // Put the original root back so later tests start from the sandbox's initial state.
       await core.patchNamespacedSecret(
@@ -200,16 +253,26 @@ describe('the sandbox runs real components', () => {
           namespace,
           body: {
             spec: {
-              template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } },
+              template: {
+                metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } },
+              },
             },
           },
         },
         setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
       );
-      await eventually('the store to come back with the original root', async () => {
-        const s = await agentState();
-        return s.restarts > mid.restarts && s.storeRunning && (await listBuckets(old['access-key']!, old['secret-key']!));
-      }, 90_000);
+      await eventually(
+        'the store to come back with the original root',
+        async () => {
+          const s = await agentState();
+          return (
+            s.restarts > mid.restarts &&
+            s.storeRunning &&
+            (await listBuckets(old['access-key']!, old['secret-key']!))
+          );
+        },
+        90_000,
+      );
     }
   });
 });
