@@ -352,6 +352,14 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
       );
     }
     await collectSecretValues(stack, secrets);
+    // On-call filters by zone and kind in the Web UI; the same query through the API:
+    const found: string[] = [];
+    for await (const wf of rotator.client.workflow.list({
+      query: `RotatorZone = 'serving' AND RotatorKind = 'RotateZone' AND ExecutionStatus = 'Completed'`,
+    })) {
+      found.push(wf.workflowId);
+    }
+    assert.ok(found.length >= 1 && found.every((id) => id === 'rotate-zone-serving'), found.join(','));
     await assertNoSecretsInHistory(
       rotator,
       ['bootstrap-cluster', 'rotate-zone-ingest', 'rotate-zone-pipeline', 'rotate-zone-serving'],
