@@ -23,7 +23,13 @@ async function rotate(rotator: Rotator, strategy: 'overlap' | 'in-place'): Promi
 
 /** One measured rotation with both consumer models running against titiler (2 replicas). */
 async function measured(ctx: BenchContext, rotator: Rotator, strategy: 'overlap' | 'in-place') {
-  const common = { namespace: NS, deployment: 'titiler', secret: SECRET, bucket: 'processed', maxMs: 120_000 };
+  const common = {
+    namespace: NS,
+    deployment: 'titiler',
+    secret: SECRET,
+    bucket: 'processed',
+    maxMs: 120_000,
+  };
   const loads = [
     startLoad(ctx.stack, { ...common, model: 'pods', intervalMs: 25 }),
     startLoad(ctx.stack, { ...common, model: 'restartedAt', intervalMs: 25 }),

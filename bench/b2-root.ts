@@ -24,7 +24,12 @@ const credsOf = (d: Record<string, string>): Credentials => ({
 
 async function adminOk(endpoint: string, c: Credentials): Promise<string | true> {
   try {
-    await createAdminClient({ endpoint, dialect: 'madmin', credentials: c, timeoutMs: PROBE_TIMEOUT_MS }).serverInfo();
+    await createAdminClient({
+      endpoint,
+      dialect: 'madmin',
+      credentials: c,
+      timeoutMs: PROBE_TIMEOUT_MS,
+    }).serverInfo();
     return true;
   } catch (err) {
     return isAdminError(err) ? err.code : (err as Error).message.slice(0, 80);
@@ -81,7 +86,12 @@ function startProbes(stack: SandboxState, endpoint: string, fixed?: Credentials,
 /** Stop → start → first accepted serverInfo of a separate store process (same binary, same kind). */
 async function bareRestarts(stack: SandboxState, runs: number) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-bench-store-'));
-  const store = new StoreProcess(stack.store.kind, await freePort(), path.join(dir, 'data'), path.join(dir, 'logs'));
+  const store = new StoreProcess(
+    stack.store.kind,
+    await freePort(),
+    path.join(dir, 'data'),
+    path.join(dir, 'logs'),
+  );
   const root = { accessKey: 'bench-root', secretKey: randomBytes(20).toString('hex') };
   const out: Array<{ windowMs: number; stopMs: number; startToReadyMs: number }> = [];
   try {
@@ -98,7 +108,11 @@ async function bareRestarts(stack: SandboxState, runs: number) {
       const t2 = performance.now();
       await sleep(300);
       const r = await probes.stop();
-      out.push({ windowMs: r.secret.longestFailureMs, stopMs: round(t1 - t0), startToReadyMs: round(t2 - t1) });
+      out.push({
+        windowMs: r.secret.longestFailureMs,
+        stopMs: round(t1 - t0),
+        startToReadyMs: round(t2 - t1),
+      });
     }
   } finally {
     await store.stop();
@@ -116,7 +130,12 @@ async function plainRollout(stack: SandboxState) {
   const t0 = performance.now();
   await rolloutRestart(kube, ref, new Date());
   await waitForRollout(kube, ref, { timeoutMs: 120_000 });
-  while ((await adminOk(stack.store.endpoint, credsOf(await readSecretData(stack, 'dashi-platform', 'rustfs-root')))) !== true)
+  while (
+    (await adminOk(
+      stack.store.endpoint,
+      credsOf(await readSecretData(stack, 'dashi-platform', 'rustfs-root')),
+    )) !== true
+  )
     await sleep(20);
   const wallMs = performance.now() - t0;
   await sleep(300);

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type V1Deployment } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { parseDocument } from 'yaml';
 import { sandboxInventory } from '../src/sandbox/inventory';
 import { ManagedProcess } from '../src/sandbox/process';
@@ -15,7 +16,7 @@ import { AesGcmCodec } from '../src/temporal/codec';
 import { dataConverter } from '../src/temporal/worker';
 import { type WorkflowResult } from '../src/workflows/types';
 import { adminKube } from '../test/support/kube';
-import { type BenchContext, budget, log, round, sleep } from './lib';
+import { type BenchContext, budget, historyTimes, log, round, sleep } from './lib';
 
 const ROOT = path.join(__dirname, '..');
 
@@ -30,19 +31,23 @@ function consumer(namespace: string, name: string, secret: string): V1Deployment
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
       template: {
         metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'app', image: 'bench/consumer:sandbox', envFrom: [{ secretRef: { name: secret } }] }] },
+        spec: {
+          containers: [
+            { name: 'app', image: 'bench/consumer:sandbox', envFrom: [{ secretRef: { name: secret } }] },
+          ],
+        },
       },
     },
   };
 }
 
 /** The sandbox inventory's store section with N generated zones, one bucket and one Deployment each. */
-export function scaleInventory(stack: SandboxState, n: number, namespace: string): string {
+export function scaleInventory(stack: SandboxState, n: number, namespace: string, tag = ''): string {
   const doc = parseDocument(sandboxInventory(stack.store, { grace: '0s' }));
   const zones = Array.from({ length: n }, (_, i) => ({
-    name: `n${n}-z${i}`,
-    user: `bench-n${n}-z${i}`,
-    policy: { readWrite: [`bench-n${n}-b${i}`] },
+    name: `n${n}${tag}-z${i}`,
+    user: `bench-n${n}${tag}-z${i}`,
+    policy: { readWrite: [`bench-n${n}${tag}-b${i}`] },
     secret: { namespace, name: `zone-${i}` },
     consumers: [{ kind: 'Deployment', namespace, name: `consumer-${i}` }],
   }));
@@ -96,10 +101,11 @@ function readStatus(pid: number): { hwmKb: number; rssKb: number } | undefined {
   }
 }
 
-async function startWorkerProcess(stack: SandboxState, inventoryFile: string, dir: string) {
+async function startWorkerProcess(stack: SandboxState, inventoryFile: string, dir: string, bundle?: string) {
   const key = randomBytes(32);
   const taskQueue = `rotator-bench-${randomBytes(3).toString('hex')}`;
   const readyFile = path.join(dir, 'worker.ready');
+  const statsFile = path.join(dir, 'worker.stats.json');
   const proc = new ManagedProcess({
     name: 'bench-worker',
     command: process.execPath,
@@ -113,6 +119,8 @@ async function startWorkerProcess(stack: SandboxState, inventoryFile: string, di
       BENCH_KUBECONFIG: stack.kube.kubeconfig,
       BENCH_CODEC_KEY: key.toString('hex'),
       BENCH_READY_FILE: readyFile,
+      BENCH_STATS_FILE: statsFile,
+      ...(bundle ? { BENCH_WORKFLOW_BUNDLE: bundle } : {}),
     },
     logDir: dir,
   });
@@ -140,24 +148,65 @@ async function startWorkerProcess(stack: SandboxState, inventoryFile: string, di
     idle: readStatus(pid),
     peak: () => readStatus(pid),
     maxSampledRssKb: () => Math.max(0, ...samples),
-    async stop() {
+    async stop(): Promise<{ argon2id?: { calls: number; ms: number } }> {
       clearInterval(sampler);
       await proc.stop(10_000);
+      try {
+        return JSON.parse(fs.readFileSync(statsFile, 'utf8')) as { argon2id?: { calls: number; ms: number } };
+      } catch {
+        return {};
+      }
     },
     tail: () => proc.tail(),
   };
 }
 
-async function scaleOnce(stack: SandboxState, n: number) {
-  const namespace = `bench-n${n}`;
+/** Activity run time by type, timers and counts over the given workflows' histories: where the time went. */
+async function profile(client: Client, ids: string[]) {
+  const byType: Record<string, { count: number; runMs: number; totalMs: number }> = {};
+  let timersMs = 0;
+  let timersConfiguredMs = 0;
+  for (const id of ids) {
+    const h = await historyTimes(client, id);
+    timersMs += h.timersMs;
+    timersConfiguredMs += h.timersConfiguredMs;
+    for (const [type, ms] of Object.entries(h.activityTotalMs)) {
+      const e = (byType[type] ??= { count: 0, runMs: 0, totalMs: 0 });
+      e.totalMs += ms;
+      e.runMs += h.activityRunMs[type] ?? 0;
+      e.count += h.activityCount[type] ?? 0;
+    }
+  }
+  for (const e of Object.values(byType)) {
+    e.runMs = round(e.runMs);
+    e.totalMs = round(e.totalMs);
+  }
+  return {
+    workflows: ids.length,
+    timersMs: round(timersMs),
+    timersConfiguredMs: round(timersConfiguredMs),
+    activities: byType,
+  };
+}
+
+async function scaleOnce(
+  stack: SandboxState,
+  n: number,
+  opts: { tag?: string; bundle?: string; profile?: boolean } = {},
+) {
+  const namespace = `bench-n${n}${opts.tag ?? ''}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `rotator-bench-n${n}-`));
   log(`b4 N=${n}: creating ${n} consumer Deployments`);
   const consumersReadyMs = await createConsumers(stack, namespace, n);
   const inventoryFile = path.join(dir, 'inventory.yaml');
-  fs.writeFileSync(inventoryFile, scaleInventory(stack, n, namespace));
-  const worker = await startWorkerProcess(stack, inventoryFile, dir);
+  fs.writeFileSync(inventoryFile, scaleInventory(stack, n, namespace, opts.tag ?? ''));
+  const worker = await startWorkerProcess(stack, inventoryFile, dir, opts.bundle);
   const connection = await Connection.connect({ address: stack.temporal.address });
-  const client = new Client({ connection, namespace: stack.temporal.namespace, dataConverter: dataConverter(worker.codec) });
+  const client = new Client({
+    connection,
+    namespace: stack.temporal.namespace,
+    dataConverter: dataConverter(worker.codec),
+  });
   const run = async (input: object) => {
     const t0 = performance.now();
     const result = (await client.workflow.execute('BootstrapCluster', {
@@ -166,15 +215,20 @@ async function scaleOnce(stack: SandboxState, n: number) {
       args: [input],
       workflowExecutionTimeout: '15m',
     })) as WorkflowResult;
-    if (result.outcome !== 'completed') throw new Error(`BootstrapCluster ${JSON.stringify(input)}: ${result.outcome}`);
+    if (result.outcome !== 'completed')
+      throw new Error(`BootstrapCluster ${JSON.stringify(input)}: ${result.outcome}`);
     return performance.now() - t0;
   };
   try {
     log(`b4 N=${n}: BootstrapCluster {}`);
     const bootstrapMs = await run({});
+    const bootstrapProfile = opts.profile ? await profile(client, ['bootstrap-cluster']) : undefined;
     log(`b4 N=${n}: BootstrapCluster {rotate: true} (grace 0s)`);
     const rotateMs = await run({ rotate: true });
     const peak = worker.peak();
+    const zoneIds = Array.from({ length: n }, (_, i) => `rotate-zone-n${n}${opts.tag ?? ''}-z${i}`);
+    const rotateProfile = opts.profile ? await profile(client, ['bootstrap-cluster', ...zoneIds]) : undefined;
+    const stats = await worker.stop();
     const result = {
       n,
       bootstrapMs: round(bootstrapMs),
@@ -183,11 +237,15 @@ async function scaleOnce(stack: SandboxState, n: number) {
       perZoneMs: round((bootstrapMs + rotateMs) / n),
       consumersReadyMs,
       worker: {
+        bundle: opts.bundle ? 'prebuilt' : 'bundled at start (workflowsPath)',
         idleRssMb: round((worker.idle?.rssKb ?? 0) / 1024, 1),
         peakRssMb: round((peak?.hwmKb ?? worker.maxSampledRssKb()) / 1024, 1),
+        maxSampledRssAfterStartMb: round(worker.maxSampledRssKb() / 1024, 1),
+        argon2id: stats.argon2id && { calls: stats.argon2id.calls, ms: round(stats.argon2id.ms) },
       },
+      profile: opts.profile ? { bootstrap: bootstrapProfile, rotate: rotateProfile } : undefined,
     };
-    log(`b4 N=${n}: ${JSON.stringify(result)}`);
+    log(`b4 N=${n}: ${JSON.stringify({ ...result, profile: undefined })}`);
     return result;
   } catch (err) {
     log(`b4 N=${n} failed; worker log tail:\n${worker.tail()}`);
@@ -201,7 +259,23 @@ async function scaleOnce(stack: SandboxState, n: number) {
 
 export async function benchScale(ctx: BenchContext, sizes: number[]) {
   const results: Array<Awaited<ReturnType<typeof scaleOnce>>> = [];
-  for (const n of sizes) results.push(await scaleOnce(ctx.stack, n));
+  for (const n of sizes) results.push(await scaleOnce(ctx.stack, n, { profile: true }));
+  // Memory with the workflow bundle built ahead of time (as a deployment image would ship
+  // it), at the smallest N: the difference is webpack running inside the worker at start.
+  const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-bench-bundle-'));
+  let prebuilt: Awaited<ReturnType<typeof scaleOnce>> | undefined;
+  try {
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../src/workflows'),
+      logger: new DefaultLogger('WARN'),
+    });
+    const codePath = path.join(bundleDir, 'workflows.js');
+    fs.writeFileSync(codePath, code);
+    log(`b5: worker with a prebuilt workflow bundle, N=${sizes[0]}`);
+    prebuilt = await scaleOnce(ctx.stack, sizes[0]!, { tag: 'p', bundle: codePath });
+  } finally {
+    fs.rmSync(bundleDir, { recursive: true, force: true });
+  }
   const first = results[0]!;
   const last = results.at(-1)!;
   const hundred = results.find((r) => r.n === 100);
@@ -226,6 +300,12 @@ export async function benchScale(ctx: BenchContext, sizes: number[]) {
       met: peakRssMb <= 250,
       peakRssMb,
       perN: results.map((r) => ({ n: r.n, idleRssMb: r.worker.idleRssMb, peakRssMb: r.worker.peakRssMb })),
+      prebuiltBundle: prebuilt && {
+        n: prebuilt.n,
+        idleRssMb: prebuilt.worker.idleRssMb,
+        peakRssMb: prebuilt.worker.peakRssMb,
+        met: prebuilt.worker.peakRssMb <= 250,
+      },
     },
   };
 }

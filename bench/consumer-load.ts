@@ -80,7 +80,8 @@ export function startLoad(stack: SandboxState, opts: LoadOptions) {
           .sort((a, b) => (a.metadata!.name! < b.metadata!.name! ? -1 : 1));
         for (const p of pods) {
           const uid = p.metadata!.uid!;
-          if (!credOfPod.has(uid)) credOfPod.set(uid, await readSecretData(stack, opts.namespace, opts.secret));
+          if (!credOfPod.has(uid))
+            credOfPod.set(uid, await readSecretData(stack, opts.namespace, opts.secret));
         }
         const pod = pods[turn++ % Math.max(pods.length, 1)];
         cred = pod ? credOfPod.get(pod.metadata!.uid!) : undefined;

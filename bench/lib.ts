@@ -3,7 +3,8 @@ import { type Client } from '@temporalio/client';
 import { type SandboxState } from '../src/sandbox/state';
 
 /** Progress goes to stderr; stdout is reserved for the JSON report. */
-export const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+export const log = (msg: string) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -27,12 +28,16 @@ export interface BenchContext {
 
 /** Time spent in each kind of wait, read from a workflow's history (event times are the server's). */
 export interface HistoryTimes {
-  /** Sum of timers (workflow sleeps, e.g. the pod start-second boundary). */
+  /** Sum of timers as they fired (workflow sleeps, e.g. the pod start-second boundary). */
   timersMs: number;
+  /** Sum of the durations the timers were started with (what the workflow asked for). */
+  timersConfiguredMs: number;
+  timers: Array<{ configuredMs: number; firedAfterMs: number }>;
   /** ActivityTaskStarted → Completed per activity type, summed. */
   activityRunMs: Record<string, number>;
   /** ActivityTaskScheduled → Completed per activity type, summed (includes queueing). */
   activityTotalMs: Record<string, number>;
+  activityCount: Record<string, number>;
   activities: number;
   events: number;
 }
@@ -45,8 +50,17 @@ export async function historyTimes(client: Client, workflowId: string): Promise<
   const events = history.events ?? [];
   const scheduled = new Map<number, { type: string; at: number }>();
   const started = new Map<number, number>();
-  const timers = new Map<number, number>();
-  const out: HistoryTimes = { timersMs: 0, activityRunMs: {}, activityTotalMs: {}, activities: 0, events: events.length };
+  const timers = new Map<number, { at: number; configured: number }>();
+  const out: HistoryTimes = {
+    timersMs: 0,
+    timersConfiguredMs: 0,
+    timers: [],
+    activityRunMs: {},
+    activityTotalMs: {},
+    activityCount: {},
+    activities: 0,
+    events: events.length,
+  };
   for (const e of events) {
     const id = Number(e.eventId);
     const at = ms(e.eventTime as never);
@@ -59,14 +73,20 @@ export async function historyTimes(client: Client, workflowId: string): Promise<
       const s = scheduled.get(sid);
       if (s) {
         out.activities += 1;
+        out.activityCount[s.type] = (out.activityCount[s.type] ?? 0) + 1;
         out.activityTotalMs[s.type] = (out.activityTotalMs[s.type] ?? 0) + (at - s.at);
         out.activityRunMs[s.type] = (out.activityRunMs[s.type] ?? 0) + (at - (started.get(sid) ?? s.at));
       }
     } else if (e.timerStartedEventAttributes) {
-      timers.set(id, at);
+      const configured = ms(e.timerStartedEventAttributes.startToFireTimeout as never);
+      timers.set(id, { at, configured });
     } else if (e.timerFiredEventAttributes) {
       const s = timers.get(Number(e.timerFiredEventAttributes.startedEventId));
-      if (s !== undefined) out.timersMs += at - s;
+      if (s !== undefined) {
+        out.timersMs += at - s.at;
+        out.timersConfiguredMs += s.configured;
+        out.timers.push({ configuredMs: Math.round(s.configured), firedAfterMs: Math.round(at - s.at) });
+      }
     }
   }
   return out;
@@ -132,4 +152,30 @@ export class FailureWindows {
       errors: this.errors,
     };
   }
+}
+
+/**
+ * Counts and times the Argon2id key derivations of the madmin envelope (64 MiB, t=1, p=4:
+ * synchronous WASM that blocks the event loop). Patches the hash-wasm export in place, so
+ * it sees every call made by src/rustfs in this process.
+ */
+export function instrumentArgon2() {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const hw = require('hash-wasm') as { argon2id: (...args: unknown[]) => Promise<unknown> };
+  const stats = { calls: 0, ms: 0 };
+  const original = hw.argon2id;
+  if ((original as { instrumented?: boolean }).instrumented)
+    return (original as unknown as { stats: typeof stats }).stats;
+  const wrapped = async (...args: unknown[]) => {
+    const t = performance.now();
+    try {
+      return await original(...args);
+    } finally {
+      stats.calls += 1;
+      stats.ms += performance.now() - t;
+    }
+  };
+  Object.assign(wrapped, { instrumented: true, stats });
+  hw.argon2id = wrapped;
+  return stats;
 }

@@ -37,7 +37,8 @@ function parseArgs(argv: string[]) {
         .split(',')
         .map((s) => s.trim()) as Name[];
       const bad = only.filter((n) => !ALL.includes(n));
-      if (bad.length) throw new Error(`--only: unknown benchmark(s) ${bad.join(', ')}; known: ${ALL.join(', ')}`);
+      if (bad.length)
+        throw new Error(`--only: unknown benchmark(s) ${bad.join(', ')}; known: ${ALL.join(', ')}`);
     } else if (a === '--runs') {
       runs = Number(value());
       if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs needs a positive integer');
@@ -146,7 +147,9 @@ async function main(): Promise<void> {
   }
   report.results = results;
   report.elapsedS = Math.round((Date.now() - t0) / 1000);
-  (report.machine as Record<string, unknown>).loadavgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  (report.machine as Record<string, unknown>).loadavgAtEnd = os
+    .loadavg()
+    .map((x) => Math.round(x * 100) / 100);
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   printTable(results, (line) => process.stderr.write(`${line}\n`));
   const failed = Object.values(results).some((r) => (r as { error?: string }).error);

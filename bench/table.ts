@@ -12,7 +12,8 @@ const get = (o: unknown, ...keys: string[]): unknown =>
 
 export function printTable(results: R, out: (line: string) => void): void {
   const rows: string[][] = [['benchmark', 'figure', 'value', 'target']];
-  const add = (bench: string, figure: string, value: unknown, target = '') => rows.push([bench, figure, fmt(value), target]);
+  const add = (bench: string, figure: string, value: unknown, target = '') =>
+    rows.push([bench, figure, fmt(value), target]);
   for (const [name, r] of Object.entries(results)) {
     if (get(r, 'error')) {
       add(name, 'ERROR', get(r, 'error'));
@@ -20,15 +21,40 @@ export function printTable(results: R, out: (line: string) => void): void {
     }
     switch (name) {
       case 'consumer':
-        add('1 consumer', 'overlap failed requests (median, pod model)', get(r, 'overlap', 'failuresMedian'), verdict(get(r, 'met')));
-        add('', 'overlap failed requests (max, either model)', Math.max(Number(get(r, 'overlap', 'failuresMax')), Number(get(r, 'overlap', 'restartedAtModel', 'failuresMax'))));
+        add(
+          '1 consumer',
+          'overlap failed requests (median, pod model)',
+          get(r, 'overlap', 'failuresMedian'),
+          verdict(get(r, 'met')),
+        );
+        add(
+          '',
+          'overlap failed requests (max, either model)',
+          Math.max(
+            Number(get(r, 'overlap', 'failuresMax')),
+            Number(get(r, 'overlap', 'restartedAtModel', 'failuresMax')),
+          ),
+        );
         add('', 'in-place failed requests (median, pod model)', get(r, 'inPlace', 'failuresMedian'));
-        add('', 'in-place longest failure window ms (pod model)', get(r, 'inPlace', 'longestFailureMsMedian'));
-        add('', 'in-place longest failure ms (restartedAt model)', get(r, 'inPlace', 'restartedAtModel', 'longestFailureMsMedian'));
+        add(
+          '',
+          'in-place longest failure window ms (pod model)',
+          get(r, 'inPlace', 'longestFailureMsMedian'),
+        );
+        add(
+          '',
+          'in-place longest failure ms (restartedAt model)',
+          get(r, 'inPlace', 'restartedAtModel', 'longestFailureMsMedian'),
+        );
         add('', 'requests per rotation (median)', get(r, 'overlap', 'requestsMedian'));
         break;
       case 'root':
-        add('2 root', 'RotateRoot rejection window ms (median)', get(r, 'rotateRootWindowMsMedian'), verdict(get(r, 'met')));
+        add(
+          '2 root',
+          'RotateRoot rejection window ms (median)',
+          get(r, 'rotateRootWindowMsMedian'),
+          verdict(get(r, 'met')),
+        );
         add('', 'bare store restart ms (median)', get(r, 'bareRestartMsMedian'));
         add('', 'excess over bare restart ms', get(r, 'excessOverBareMs'), '≤ 1000');
         add('', 'no-root-accepted window ms (median)', get(r, 'anyRootWindowMsMedian'));
@@ -36,7 +62,12 @@ export function printTable(results: R, out: (line: string) => void): void {
         break;
       case 'overhead':
         for (const zone of ['ingest', 'serving']) {
-          add(zone === 'ingest' ? '3 overhead' : '', `${zone}: workflow/direct ratio (median)`, get(r, zone, 'ratioMedian'), zone === 'ingest' ? verdict(get(r, 'met')) : '');
+          add(
+            zone === 'ingest' ? '3 overhead' : '',
+            `${zone}: workflow/direct ratio (median)`,
+            get(r, zone, 'ratioMedian'),
+            zone === 'ingest' ? verdict(get(r, 'met')) : '',
+          );
           add('', `${zone}: workflow ms excl. waits`, get(r, zone, 'workflowAdjustedMsMedian'));
           add('', `${zone}: direct ms excl. waits`, get(r, zone, 'directAdjustedMsMedian'));
         }
@@ -45,14 +76,36 @@ export function printTable(results: R, out: (line: string) => void): void {
         const list = (get(r, 'results') as R[] | undefined) ?? [];
         let first = true;
         for (const x of list) {
-          add(first ? '4 scale' : '', `N=${fmt(x.n)} bootstrap + rotate ms`, `${fmt(x.totalMs)} (${fmt(x.bootstrapMs)} + ${fmt(x.rotateMs)})`, first ? verdict(get(r, 'met')) : '');
+          add(
+            first ? '4 scale' : '',
+            `N=${fmt(x.n)} bootstrap + rotate ms`,
+            `${fmt(x.totalMs)} (${fmt(x.bootstrapMs)} + ${fmt(x.rotateMs)})`,
+            first ? verdict(get(r, 'met')) : '',
+          );
           first = false;
         }
-        add('', 'per-zone time, last N vs first N', get(r, 'growth', 'perZoneRatioLastVsFirst'), '≈ 1 = linear');
+        add(
+          '',
+          'per-zone time, last N vs first N',
+          get(r, 'growth', 'perZoneRatioLastVsFirst'),
+          '≈ 1 = linear',
+        );
         break;
       }
       case 'memory':
-        add('5 memory', 'worker peak RSS MB', get(r, 'peakRssMb'), verdict(get(r, 'met')));
+        add(
+          '5 memory',
+          'worker peak RSS MB (bundles workflows at start)',
+          get(r, 'peakRssMb'),
+          verdict(get(r, 'met')),
+        );
+        add('', 'worker idle RSS MB after start', get(r, 'perN', '0', 'idleRssMb'));
+        add(
+          '',
+          'peak RSS MB, prebuilt workflow bundle',
+          get(r, 'prebuiltBundle', 'peakRssMb'),
+          verdict(get(r, 'prebuiltBundle', 'met')),
+        );
         break;
     }
   }

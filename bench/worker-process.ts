@@ -2,12 +2,15 @@
 // Started by bench/b4-scale.ts with `node --import tsx bench/worker-process.ts` and configured
 // through the environment:
 //   BENCH_TEMPORAL_ADDRESS, BENCH_TEMPORAL_NAMESPACE, BENCH_TASK_QUEUE, BENCH_INVENTORY,
-//   BENCH_KUBECONFIG, BENCH_CODEC_KEY (hex, 32 bytes), BENCH_READY_FILE (written once polling).
+//   BENCH_KUBECONFIG, BENCH_CODEC_KEY (hex, 32 bytes), BENCH_READY_FILE (written once polling),
+//   BENCH_STATS_FILE (optional: Argon2id call count/time written there at exit),
+//   BENCH_WORKFLOW_BUNDLE (optional: a prebuilt workflow bundle instead of bundling at start).
 import fs from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadInventory } from '../src/inventory';
 import { AesGcmCodec } from '../src/temporal/codec';
+import { instrumentArgon2 } from './lib';
 import { buildDeps, createRotatorWorker, dataConverter, storeConnection } from '../src/temporal/worker';
 
 function env(name: string): string {
@@ -17,6 +20,7 @@ function env(name: string): string {
 }
 
 async function main(): Promise<void> {
+  const argon2 = process.env.BENCH_STATS_FILE ? instrumentArgon2() : undefined;
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   const address = env('BENCH_TEMPORAL_ADDRESS');
   const namespace = env('BENCH_TEMPORAL_NAMESPACE');
@@ -39,7 +43,12 @@ async function main(): Promise<void> {
     taskQueue: env('BENCH_TASK_QUEUE'),
     deps,
     codec,
-    extra: { shutdownGraceTime: '2s' },
+    extra: {
+      shutdownGraceTime: '2s',
+      ...(process.env.BENCH_WORKFLOW_BUNDLE
+        ? { workflowsPath: undefined, workflowBundle: { codePath: process.env.BENCH_WORKFLOW_BUNDLE } }
+        : {}),
+    },
   });
   const stop = () => worker.shutdown();
   process.once('SIGTERM', stop);
@@ -47,6 +56,7 @@ async function main(): Promise<void> {
   const running = worker.run();
   fs.writeFileSync(env('BENCH_READY_FILE'), String(process.pid));
   await running;
+  if (argon2) fs.writeFileSync(env('BENCH_STATS_FILE'), JSON.stringify({ argon2id: argon2 }));
   await connection.close();
   await clientConnection.close();
 }
