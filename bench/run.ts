@@ -2,10 +2,14 @@
 // stdout: one JSON document (machine-readable). stderr: progress and a human table.
 //
 //   tsx bench/run.ts [--only consumer,root,overhead,scale,memory] [--runs N] [--quick] [--sizes 10,50,100]
+//                    [--out FILE]
+//
+// `npm run -s bench > result.json` keeps npm's banner out of stdout; --out also writes the JSON to FILE.
 //
 // --quick: 1 run each and scale sizes 5,20 (a smoke of the harness, ~2 min).
 // `memory` is measured during `scale` (the worker of benchmark 4 runs as its own process).
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import { startSandbox, type Sandbox } from '../src/sandbox/sandbox';
 import { readSecretData } from '../test/support/kube';
@@ -25,6 +29,7 @@ function parseArgs(argv: string[]) {
   let runs: number | undefined;
   let quick = false;
   let sizes: number[] | undefined;
+  let out: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -44,14 +49,21 @@ function parseArgs(argv: string[]) {
       if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs needs a positive integer');
     } else if (a === '--quick') quick = true;
     else if (a === '--sizes') sizes = value().split(',').map(Number);
+    else if (a === '--out') out = value();
     else if (a === '--help' || a === '-h') {
       process.stderr.write(
-        'usage: tsx bench/run.ts [--only consumer,root,overhead,scale,memory] [--runs N] [--quick] [--sizes 10,50,100]\n',
+        'usage: tsx bench/run.ts [--only consumer,root,overhead,scale,memory] [--runs N] [--quick] [--sizes 10,50,100] [--out FILE]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
-  return { only, runs: runs ?? (quick ? 1 : 3), quick, sizes: sizes ?? (quick ? [5, 20] : [10, 50, 100]) };
+  return {
+    only,
+    runs: runs ?? (quick ? 1 : 3),
+    quick,
+    sizes: sizes ?? (quick ? [5, 20] : [10, 50, 100]),
+    out,
+  };
 }
 
 function machine() {
@@ -150,7 +162,9 @@ async function main(): Promise<void> {
   (report.machine as Record<string, unknown>).loadavgAtEnd = os
     .loadavg()
     .map((x) => Math.round(x * 100) / 100);
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  process.stdout.write(json);
+  if (args.out) fs.writeFileSync(args.out, json);
   printTable(results, (line) => process.stderr.write(`${line}\n`));
   const failed = Object.values(results).some((r) => (r as { error?: string }).error);
   process.exitCode = failed ? 1 : 0;
