@@ -37,7 +37,10 @@ export function registerSandbox(program: Command): void {
   sandbox
     .command('up')
     .description('start Temporal, a Kubernetes control plane with kwok, the object store and its node agent')
-    .option('--state-file <path>', 'also write the stack state (endpoints, kubeconfig) to this file once ready')
+    .option(
+      '--state-file <path>',
+      'also write the stack state (endpoints, kubeconfig) to this file once ready',
+    )
     .option('--keep', 'keep the data and log directory after stopping')
     .option('--quiet-endpoints', 'do not print the endpoint table (used by the test runner)')
     .option('--json', 'print the state as JSON')

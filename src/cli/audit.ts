@@ -1,0 +1,301 @@
+// `rotator audit`: who reads what, read-only. Store users → policies → buckets and
+// actions; each zone Secret → the workloads that mount it; and the findings on-call acts
+// on: drift (a Secret whose key no longer authenticates, a user or service account no
+// zone owns) and violations (the root Secret referenced by anything but the store).
+// Exit 6 when there is any finding, so it can run as a periodic check.
+import { type Command } from 'commander';
+import { KEYS, pendingName } from '../activities/credentials';
+import { fingerprint } from '../fingerprint';
+import { type Inventory } from '../inventory';
+import { findConsumers, readSecret, type Kube } from '../kube';
+import { createAdminClient, createS3, isAdminError, type AdminClient, type Credentials } from '../rustfs';
+import {
+  connectionOptionsSchema,
+  kubeFor,
+  requireInventory,
+  resolveConnection,
+  withConnection,
+} from './connection';
+import { CliError, emit, EXIT, table } from './output';
+
+export interface BucketAccess {
+  bucket: string;
+  actions: string[];
+}
+
+export interface AuditUser {
+  user: string;
+  status: string;
+  zone?: string;
+  policies: string[];
+  access: BucketAccess[];
+  serviceAccounts: Array<{ accessKey: string; status?: string; heldBy?: string }>;
+}
+
+export interface AuditSecret {
+  zone: string;
+  secret: string;
+  exists: boolean;
+  accessKey?: string;
+  fingerprint?: string;
+  authenticates?: boolean;
+  workloads: string[];
+}
+
+export interface Finding {
+  severity: 'violation' | 'drift';
+  subject: string;
+  message: string;
+}
+
+export interface AuditReport {
+  store: { endpoint: string; kind: string };
+  users: AuditUser[];
+  secrets: AuditSecret[];
+  root: { secret: string; workloads: string[] };
+  findings: Finding[];
+}
+
+/** Bucket → actions from a policy document's Allow statements. */
+export function accessOf(doc: unknown): BucketAccess[] {
+  const byBucket = new Map<string, Set<string>>();
+  const statements = ((doc as { Statement?: unknown[] })?.Statement ?? []) as Array<Record<string, unknown>>;
+  const list = (v: unknown): string[] =>
+    Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)];
+  for (const st of statements) {
+    if (st.Effect !== 'Allow') continue;
+    for (const resource of list(st.Resource)) {
+      const m = /^arn:aws:s3:::([^/]+)/.exec(resource);
+      const bucket = m ? m[1]! : resource;
+      const set = byBucket.get(bucket) ?? new Set<string>();
+      for (const a of list(st.Action)) set.add(a);
+      byBucket.set(bucket, set);
+    }
+  }
+  return [...byBucket.entries()]
+    .map(([bucket, actions]) => ({ bucket, actions: [...actions].sort() }))
+    .sort((a, b) => a.bucket.localeCompare(b.bucket));
+}
+
+async function authenticates(
+  endpoint: string,
+  region: string,
+  cred: Credentials,
+  bucket: string,
+): Promise<boolean> {
+  const s3 = createS3({ endpoint, region, credentials: cred, maxAttempts: 1 });
+  try {
+    await s3.listObjects(bucket);
+    return true;
+  } catch (err) {
+    // Denied or missing means the store knew who asked: the key authenticates.
+    return isAdminError(err, 'AccessDenied') || isAdminError(err, 'NotFound');
+  } finally {
+    s3.close();
+  }
+}
+
+export async function runAudit(
+  inventory: Inventory,
+  kube: Kube,
+  adminEndpoint: string,
+): Promise<AuditReport> {
+  const findings: Finding[] = [];
+  const store = inventory.store;
+  const rootRef = `${store.rootSecret.namespace}/${store.rootSecret.name}`;
+  const root = await readSecret(kube, store.rootSecret.namespace, store.rootSecret.name);
+  const rootAk = root?.data[KEYS.accessKey];
+  const rootSk = root?.data[KEYS.secretKey];
+  if (!rootAk || !rootSk)
+    throw new CliError(`root Secret ${rootRef} is missing or has no access-key/secret-key`, EXIT.error);
+  const admin: AdminClient = createAdminClient({
+    endpoint: adminEndpoint,
+    dialect: store.adminApi,
+    region: store.region,
+    credentials: { accessKey: rootAk, secretKey: rootSk },
+  });
+
+  // Secrets and who mounts them; the keys they (and their pending records) hold are "owned".
+  const owned = new Map<string, string>();
+  const secrets: AuditSecret[] = [];
+  for (const zone of inventory.zones) {
+    const ref = `${zone.secret.namespace}/${zone.secret.name}`;
+    const s = await readSecret(kube, zone.secret.namespace, zone.secret.name);
+    const consumers = await findConsumers(kube, zone.secret.namespace, zone.secret.name);
+    const workloads = consumers.map((c) => `${c.kind}/${c.namespace}/${c.name} (${c.via.join(', ')})`);
+    const ak = s?.data[KEYS.accessKey];
+    const sk = s?.data[KEYS.secretKey];
+    if (!ak || !sk) {
+      secrets.push({ zone: zone.name, secret: ref, exists: false, workloads });
+      findings.push({
+        severity: 'drift',
+        subject: `Secret ${ref}`,
+        message: `zone ${zone.name} has no credential Secret (run BootstrapCluster)`,
+      });
+      continue;
+    }
+    owned.set(ak, `Secret ${ref}`);
+    const pending = await readSecret(kube, zone.secret.namespace, pendingName(zone.secret.name));
+    for (const k of [KEYS.accessKey, KEYS.previousAccessKey] as const) {
+      const v = pending?.data[k];
+      if (v)
+        owned.set(
+          v,
+          `Secret ${zone.secret.namespace}/${pendingName(zone.secret.name)} (rotation in progress)`,
+        );
+    }
+    const bucket = zone.policy.readOnly[0] ?? zone.policy.readWrite[0] ?? inventory.smoke.outsideBucket;
+    const ok = await authenticates(adminEndpoint, store.region, { accessKey: ak, secretKey: sk }, bucket);
+    secrets.push({
+      zone: zone.name,
+      secret: ref,
+      exists: true,
+      accessKey: ak,
+      fingerprint: fingerprint(sk),
+      authenticates: ok,
+      workloads,
+    });
+    if (!ok) {
+      findings.push({
+        severity: 'drift',
+        subject: `Secret ${ref}`,
+        message: `its key ${ak} (${fingerprint(sk)}) no longer authenticates: consumers of zone ${zone.name} are failing; rotate the zone (rotator start-workflow RotateZone --zone ${zone.name})`,
+      });
+    }
+  }
+
+  // The root Secret: only the store itself may reference it.
+  const rootConsumers = await findConsumers(kube, store.rootSecret.namespace, store.rootSecret.name);
+  const storeRef = `${store.workload.kind}/${store.workload.namespace}/${store.workload.name}`;
+  for (const c of rootConsumers) {
+    const ref = `${c.kind}/${c.namespace}/${c.name}`;
+    if (ref !== storeRef) {
+      findings.push({
+        severity: 'violation',
+        subject: ref,
+        message: `references the root Secret ${rootRef} (${c.via.join(', ')}); only ${storeRef} may hold the root credential`,
+      });
+    }
+  }
+
+  // Store users → policies → buckets/actions, and what no zone owns.
+  const zoneByUser = new Map(inventory.zones.map((z) => [z.user, z.name]));
+  const policyCache = new Map<string, BucketAccess[]>();
+  const users: AuditUser[] = [];
+  const listed = await admin.listUsers();
+  for (const [user, summary] of Object.entries(listed).sort(([a], [b]) => a.localeCompare(b))) {
+    const policies = (summary.policyName ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+    const access: BucketAccess[] = [];
+    for (const p of policies) {
+      if (!policyCache.has(p)) {
+        try {
+          policyCache.set(p, accessOf(await admin.infoCannedPolicy(p)));
+        } catch {
+          policyCache.set(p, []);
+        }
+      }
+      access.push(...policyCache.get(p)!);
+    }
+    let accounts: AuditUser['serviceAccounts'] = [];
+    try {
+      accounts = (await admin.listServiceAccounts(user)).map((a) => ({
+        accessKey: a.accessKey,
+        status: a.accountStatus,
+        heldBy: owned.get(a.accessKey),
+      }));
+    } catch {
+      // a user the dialect cannot list accounts for: leave empty
+    }
+    const zone = zoneByUser.get(user);
+    users.push({ user, status: summary.status, zone, policies, access, serviceAccounts: accounts });
+    if (!zone) {
+      findings.push({
+        severity: 'drift',
+        subject: `store user ${user}`,
+        message: `no inventory zone owns user ${user} (policies: ${policies.join(', ') || 'none'}); remove it or add a zone`,
+      });
+    } else {
+      for (const a of accounts) {
+        if (!a.heldBy) {
+          findings.push({
+            severity: 'drift',
+            subject: `service account ${a.accessKey}`,
+            message: `service account ${a.accessKey} of ${user} (zone ${zone}) is held by no Secret: a leftover key that still works; delete it`,
+          });
+        }
+      }
+    }
+  }
+  return {
+    store: { endpoint: adminEndpoint, kind: store.kind },
+    users,
+    secrets,
+    root: { secret: rootRef, workloads: rootConsumers.map((c) => `${c.kind}/${c.namespace}/${c.name}`) },
+    findings,
+  };
+}
+
+export function renderAudit(r: AuditReport): string {
+  const lines = [
+    `audit of ${r.store.kind} at ${r.store.endpoint}`,
+    '',
+    'store users → policies → buckets/actions',
+  ];
+  for (const u of r.users) {
+    lines.push(
+      `  ${u.user} [${u.status}]${u.zone ? ` zone ${u.zone}` : ' (no zone)'} policies: ${u.policies.join(', ') || '-'}`,
+    );
+    for (const a of u.access) lines.push(`      ${a.bucket}: ${a.actions.join(' ')}`);
+    for (const sa of u.serviceAccounts)
+      lines.push(
+        `      service account ${sa.accessKey}${sa.heldBy ? ` ← ${sa.heldBy}` : ' ← held by nothing'}`,
+      );
+  }
+  lines.push('', 'Secrets → workloads that mount them');
+  lines.push(
+    table([
+      ['zone', 'secret', 'key', 'authenticates', 'workloads'],
+      ...r.secrets.map((s) => [
+        s.zone,
+        s.secret,
+        s.exists ? `${s.accessKey} ${s.fingerprint}` : '(missing)',
+        s.authenticates === undefined ? '-' : s.authenticates ? 'yes' : 'NO',
+        s.workloads.join('; ') || '-',
+      ]),
+    ]),
+  );
+  lines.push(`  root ${r.root.secret}: ${r.root.workloads.join(', ') || '-'}`);
+  lines.push('', r.findings.length ? `findings (${r.findings.length}):` : 'findings: none');
+  for (const f of r.findings) lines.push(`  ${f.severity.toUpperCase()}: ${f.message}`);
+  return lines.join('\n');
+}
+
+export function registerAudit(program: Command): void {
+  withConnection(
+    program
+      .command('audit')
+      .description(
+        'who reads what: users → policies → buckets; Secrets → workloads; drift and root-Secret violations (exit 6 on findings)',
+      )
+      .option(
+        '--store-endpoint <url>',
+        "admin endpoint to use instead of the inventory's (env ROTATOR_STORE_ADMIN_ENDPOINT)",
+      ),
+    { kube: true },
+  ).action(async (raw: Record<string, unknown>) => {
+    const opts = connectionOptionsSchema.parse(raw);
+    const conn = resolveConnection(opts);
+    const inventory = await requireInventory(conn);
+    const kube = kubeFor(conn);
+    const endpoint =
+      (raw.storeEndpoint as string | undefined) ??
+      process.env.ROTATOR_STORE_ADMIN_ENDPOINT ??
+      inventory.store.adminEndpoint;
+    const report = await runAudit(inventory, kube, endpoint);
+    emit(opts, report, renderAudit);
+    if (report.findings.length) process.exitCode = EXIT.findings;
+  });
+}

@@ -1,0 +1,96 @@
+// approve | resume | rollback | revoke-now: the decisions on-call sends to a running
+// workflow, through the update definitions the workflows themselves register. The
+// workflow's validator refuses an update that does not fit the phase (exit 3), and the
+// accepted update's argument (`by`, `reason`) is recorded in history.
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { type UpdateDefinition } from '@temporalio/common';
+import { type Command } from 'commander';
+import { z } from 'zod';
+import {
+  approveUpdate,
+  resumeUpdate,
+  revokeNowUpdate,
+  rollbackUpdate,
+  type UpdateArg,
+} from '../workflows/definitions';
+import {
+  connectionOptionsSchema,
+  notFound,
+  resolveConnection,
+  whoami,
+  withClient,
+  withConnection,
+} from './connection';
+import { CliError, emit, EXIT } from './output';
+import { rootCause } from './render';
+
+const options = connectionOptionsSchema.extend({
+  by: z.string().min(1, { error: '--by needs a name' }).optional(),
+  reason: z.string().optional(),
+});
+
+const UPDATES: Array<{ command: string; def: UpdateDefinition<string, [UpdateArg]>; description: string }> = [
+  {
+    command: 'approve',
+    def: approveUpdate,
+    description: 'RotateRoot awaiting approval: let the root rotation proceed',
+  },
+  {
+    command: 'resume',
+    def: resumeUpdate,
+    description: 'RotateRoot paused: wait another restart window for the store',
+  },
+  {
+    command: 'rollback',
+    def: rollbackUpdate,
+    description: 'RotateRoot paused: restore the previous root and restart the store with it',
+  },
+  {
+    command: 'revoke-now',
+    def: revokeNowUpdate,
+    description: 'RotateZone in its grace period: revoke the previous key now',
+  },
+];
+
+export function registerUpdates(program: Command): void {
+  for (const u of UPDATES) {
+    withConnection(
+      program
+        .command(`${u.command} <workflowId>`)
+        .description(u.description)
+        .option('--by <who>', 'who decides (recorded in history; default: user@host)')
+        .option('--reason <text>', 'why (recorded in history)'),
+    ).action(async (id: string, raw: unknown) => {
+      const opts = options.parse(raw);
+      const conn = resolveConnection(opts);
+      const arg: UpdateArg = { by: opts.by ?? whoami(), ...(opts.reason ? { reason: opts.reason } : {}) };
+      await withClient(conn, async (client) => {
+        const handle = client.workflow.getHandle(id);
+        const desc = await handle.describe().catch((err: unknown) => notFound(err, id));
+        if (desc.status.name !== 'RUNNING') {
+          throw new CliError(
+            `${id} is not running (${desc.status.name}); ${u.command} applies to a running workflow`,
+            EXIT.workflowFailed,
+          );
+        }
+        let response: string;
+        try {
+          response = await handle.executeUpdate(u.def, { args: [arg] });
+        } catch (err) {
+          if (err instanceof WorkflowUpdateFailedError) {
+            throw new CliError(
+              `${u.command} refused by ${id}: ${rootCause(err)}. Check: rotator status ${id}`,
+              EXIT.workflowFailed,
+            );
+          }
+          throw err;
+        }
+        emit(
+          opts,
+          { workflowId: id, update: u.def.name, by: arg.by, reason: arg.reason, response },
+          (v) => `${id}: ${v.response}`,
+        );
+      });
+    });
+  }
+}

@@ -1,0 +1,159 @@
+// Turns command-line flags into the ONE JSON input object a workflow takes — the same
+// object the Web UI's Start Workflow form sends — and checks it against the inventory
+// before anything is started: an unknown workflow, zone, strategy or duration is a usage
+// error (exit 2), never a failed run in history.
+import { type Command } from 'commander';
+import { z } from 'zod';
+import { closest, findZone, parseDuration, UnknownZoneError, type Inventory } from '../inventory';
+import {
+  WORKFLOW_TYPES,
+  workflowIds,
+  type BootstrapInput,
+  type RotateRootInput,
+  type RotateZoneInput,
+  type WorkflowType,
+} from '../workflows/types';
+import { CliError } from './output';
+
+export function parseWorkflowType(name: string): WorkflowType {
+  const found =
+    WORKFLOW_TYPES.find((w) => w === name) ??
+    WORKFLOW_TYPES.find((w) => w.toLowerCase() === name.toLowerCase());
+  if (found) return found;
+  const hint = closest(name, WORKFLOW_TYPES);
+  throw new CliError(
+    `unknown workflow "${name}". Known workflows: ${WORKFLOW_TYPES.join(', ')}.${hint ? ` Did you mean "${hint}"?` : ''}`,
+  );
+}
+
+const durationFlag = (flag: string) =>
+  z
+    .string()
+    .refine((v) => parseDuration(v) !== undefined, {
+      error: (i) => `${flag} "${String(i.input)}" is not a duration like "90s", "10m" or "1h30m"`,
+    })
+    .optional();
+
+export const inputFlagsSchema = z.object({
+  zone: z.string().optional(),
+  dryRun: z.boolean().optional(),
+  approve: z.boolean().optional(),
+  rotate: z.boolean().optional(),
+  strategy: z
+    .enum(['overlap', 'in-place'], {
+      error: (i) => `--strategy "${String(i.input)}" is not one of: overlap, in-place`,
+    })
+    .optional(),
+  grace: durationFlag('--grace'),
+  restartTimeout: durationFlag('--restart-timeout'),
+  pauseTimeout: durationFlag('--pause-timeout'),
+  approvalTimeout: durationFlag('--approval-timeout'),
+});
+export type InputFlags = z.infer<typeof inputFlagsSchema>;
+
+/** Adds the input flags shared by start-workflow, plan and schedule create. */
+export function withInputFlags(cmd: Command, opts: { dryRun?: boolean } = { dryRun: true }): Command {
+  cmd
+    .option('--zone <zone>', 'RotateZone: the zone to rotate (see the inventory)')
+    .option('--strategy <strategy>', 'RotateZone: overlap (default) or in-place')
+    .option('--grace <duration>', 'RotateZone: how long the previous key stays valid, e.g. 0s, 10m')
+    .option('--rotate', 'BootstrapCluster: also rotate every zone afterwards')
+    .option('--approve', 'RotateRoot: pre-approve (skip the approval gate)')
+    .option('--restart-timeout <duration>', 'RotateRoot: store restart window before pausing')
+    .option(
+      '--pause-timeout <duration>',
+      'RotateRoot: how long a pause waits for on-call before rolling back',
+    )
+    .option('--approval-timeout <duration>', 'RotateRoot: how long to wait for approval');
+  if (opts.dryRun) cmd.option('--dry-run', 'read-only: return the plan');
+  return cmd;
+}
+
+export type WorkflowInput = BootstrapInput | RotateZoneInput | RotateRootInput;
+
+export interface PreparedStart {
+  workflowType: WorkflowType;
+  workflowId: string;
+  input: WorkflowInput;
+  zone?: string;
+  /** One line for the Web UI's list and the run's header. */
+  summary: string;
+}
+
+function refuse(flags: InputFlags, names: Array<keyof InputFlags>, workflow: WorkflowType): void {
+  const given = names.filter((n) => flags[n] !== undefined && flags[n] !== false);
+  if (given.length) {
+    const flag = (n: string) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    throw new CliError(
+      `${given.map(flag).join(', ')} ${given.length === 1 ? 'does' : 'do'} not apply to ${workflow}`,
+    );
+  }
+}
+
+/** Validates flags against the workflow and inventory; throws CliError (exit 2) before anything starts. */
+export function prepareStart(workflowName: string, rawFlags: unknown, inventory: Inventory): PreparedStart {
+  const workflowType = parseWorkflowType(workflowName);
+  const parsed = inputFlagsSchema.safeParse(rawFlags);
+  if (!parsed.success) throw new CliError(parsed.error.issues.map((i) => i.message).join('; '));
+  const f = parsed.data;
+  const dry = f.dryRun ? ' (dry run)' : '';
+  switch (workflowType) {
+    case 'BootstrapCluster': {
+      refuse(
+        f,
+        ['zone', 'strategy', 'grace', 'approve', 'restartTimeout', 'pauseTimeout', 'approvalTimeout'],
+        workflowType,
+      );
+      const input: BootstrapInput = {};
+      if (f.dryRun) input.dryRun = true;
+      if (f.rotate) input.rotate = true;
+      return {
+        workflowType,
+        workflowId: workflowIds.bootstrap,
+        input,
+        summary: `BootstrapCluster${f.rotate ? ' + rotate every zone' : ''}${dry}: ${inventory.zones.map((z) => z.name).join(', ')}`,
+      };
+    }
+    case 'RotateZone': {
+      refuse(f, ['rotate', 'approve', 'restartTimeout', 'pauseTimeout', 'approvalTimeout'], workflowType);
+      if (!f.zone) {
+        throw new CliError(
+          `RotateZone needs --zone <zone>. Known zones: ${inventory.zones.map((z) => z.name).join(', ')}.`,
+        );
+      }
+      let zone;
+      try {
+        zone = findZone(inventory, f.zone);
+      } catch (err) {
+        if (err instanceof UnknownZoneError) throw new CliError(err.message);
+        throw err;
+      }
+      const input: RotateZoneInput = { zone: zone.name };
+      if (f.dryRun) input.dryRun = true;
+      if (f.strategy) input.strategy = f.strategy;
+      if (f.grace) input.grace = f.grace;
+      return {
+        workflowType,
+        workflowId: workflowIds.zone(zone.name),
+        input,
+        zone: zone.name,
+        summary: `RotateZone ${zone.name} (${f.strategy ?? zone.strategy}, grace ${f.grace ?? zone.grace})${dry}`,
+      };
+    }
+    case 'RotateRoot': {
+      refuse(f, ['zone', 'strategy', 'grace', 'rotate'], workflowType);
+      const input: RotateRootInput = {};
+      if (f.dryRun) input.dryRun = true;
+      if (f.approve) input.approve = true;
+      if (f.restartTimeout) input.restartTimeout = f.restartTimeout;
+      if (f.pauseTimeout) input.pauseTimeout = f.pauseTimeout;
+      if (f.approvalTimeout) input.approvalTimeout = f.approvalTimeout;
+      return {
+        workflowType,
+        workflowId: workflowIds.root,
+        input,
+        summary: `RotateRoot of ${inventory.store.rootSecret.namespace}/${inventory.store.rootSecret.name}${f.approve ? ' (pre-approved)' : ' (needs approval)'}${dry}`,
+      };
+    }
+  }
+}

@@ -1,0 +1,339 @@
+// The worker's whole configuration, read from the environment (12-factor: the same image
+// runs in docker-compose, in a cluster and against Temporal Cloud) plus the inventory file
+// it names. Every setting is checked before anything connects, and each problem is
+// reported with the variable's name, what was expected and how to fix it. No secret
+// value (API key, codec key, TLS key) is ever part of a message or of describeConfig().
+import fs from 'node:fs';
+import { z } from 'zod';
+import { InventoryError, loadInventory, parseDuration, type Inventory } from '../inventory';
+import { type KubeConnectionOptions } from '../kube';
+import { SANDBOX_STATE_ENV, type SandboxState } from '../sandbox/state';
+import { CODEC_KEY_ENV, CODEC_KEY_ID_ENV, codecFromEnv, type AesGcmCodec } from '../temporal/codec';
+import { DEFAULT_TASK_QUEUE } from '../temporal/worker';
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Every environment variable the worker reads, with its meaning (the README table is built from the same words). */
+export const WORKER_ENV = {
+  ROTATOR_CONFIG: 'path of the inventory YAML (required unless ROTATOR_SANDBOX_STATE is set)',
+  TEMPORAL_ADDRESS: 'host:port of the Temporal frontend (default localhost:7233)',
+  TEMPORAL_NAMESPACE: 'Temporal namespace (default "default")',
+  TEMPORAL_TASK_QUEUE: `task queue the worker polls (default "${DEFAULT_TASK_QUEUE}")`,
+  TEMPORAL_TLS: '"true" to use TLS without a client certificate (implied by the cert/key or the API key)',
+  TEMPORAL_TLS_CERT: 'path of the mTLS client certificate (PEM); needs TEMPORAL_TLS_KEY',
+  TEMPORAL_TLS_KEY: 'path of the mTLS client private key (PEM); needs TEMPORAL_TLS_CERT',
+  TEMPORAL_TLS_CA: 'path of the CA bundle that signed the server certificate (self-hosted with a private CA)',
+  TEMPORAL_TLS_SERVER_NAME: 'TLS server name override (SNI)',
+  TEMPORAL_API_KEY: 'Temporal Cloud API key (sent as a bearer token; implies TLS)',
+  KUBECONFIG: 'kubeconfig path; unset inside a pod means the ServiceAccount (in-cluster)',
+  ROTATOR_KUBE_IN_CLUSTER: '"true" forces the in-cluster ServiceAccount, "false" forbids it',
+  ROTATOR_STORE_ADMIN_ENDPOINT: "overrides the inventory's store.adminEndpoint (http(s)://host:port)",
+  [CODEC_KEY_ENV]: 'base64 of 32 random bytes: AES-GCM payload encryption (openssl rand -base64 32)',
+  [CODEC_KEY_ID_ENV]: 'id stored with each encrypted payload (default "default"), for key rotation',
+  ROTATOR_LOG_LEVEL: `one of ${LOG_LEVELS.join(', ')} (default info)`,
+  ROTATOR_SHUTDOWN_GRACE: 'how long in-flight activities get to finish on SIGTERM (default 30s)',
+  [SANDBOX_STATE_ENV]: 'state.json of a local sandbox: Temporal, kubeconfig and inventory are taken from it',
+} as const;
+
+export interface WorkerConfig {
+  inventoryFile: string;
+  inventory: Inventory;
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    tls?: {
+      serverNameOverride?: string;
+      serverRootCACertificate?: Buffer;
+      clientCertPair?: { crt: Buffer; key: Buffer };
+    };
+    apiKey?: string;
+  };
+  kube: KubeConnectionOptions;
+  storeAdminEndpoint?: string;
+  codec?: AesGcmCodec;
+  logLevel: LogLevel;
+  shutdownGraceMs: number;
+  /** Set when the settings came from a sandbox state file. */
+  sandbox?: SandboxState;
+}
+
+/** Startup failed: every problem found, one line each, each naming its variable. */
+export class WorkerConfigError extends Error {
+  override readonly name = 'WorkerConfigError';
+  constructor(readonly problems: string[]) {
+    super(
+      `rotator worker: invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+    );
+  }
+}
+
+const HOST_PORT_RE = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):\d{1,5}$/;
+const bool = (name: string) =>
+  z
+    .enum(['true', 'false', '1', '0'], { error: `${name}: expected "true" or "false"` })
+    .transform((v) => v === 'true' || v === '1')
+    .optional();
+const nonEmpty = (name: string, hint: string) =>
+  z
+    .string()
+    .trim()
+    .min(1, { error: `${name}: expected ${hint}, got an empty value` })
+    .optional();
+
+const envSchema = z.object({
+  ROTATOR_CONFIG: nonEmpty('ROTATOR_CONFIG', 'the path of the inventory YAML'),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .trim()
+    .refine((v) => HOST_PORT_RE.test(v) && Number(v.split(':').at(-1)) <= 65535, {
+      error: (iss) =>
+        `TEMPORAL_ADDRESS: expected host:port like "localhost:7233" or "<ns>.<acct>.tmprl.cloud:7233", got "${String(iss.input)}"`,
+    })
+    .optional(),
+  TEMPORAL_NAMESPACE: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, {
+      error: (iss) =>
+        `TEMPORAL_NAMESPACE: expected a namespace name like "default" or "rotator.abc12", got "${String(iss.input)}"`,
+    })
+    .optional(),
+  TEMPORAL_TASK_QUEUE: nonEmpty('TEMPORAL_TASK_QUEUE', 'a task queue name'),
+  TEMPORAL_TLS: bool('TEMPORAL_TLS'),
+  TEMPORAL_TLS_CERT: nonEmpty('TEMPORAL_TLS_CERT', 'a PEM file path'),
+  TEMPORAL_TLS_KEY: nonEmpty('TEMPORAL_TLS_KEY', 'a PEM file path'),
+  TEMPORAL_TLS_CA: nonEmpty('TEMPORAL_TLS_CA', 'a PEM file path'),
+  TEMPORAL_TLS_SERVER_NAME: nonEmpty('TEMPORAL_TLS_SERVER_NAME', 'a host name'),
+  TEMPORAL_API_KEY: nonEmpty('TEMPORAL_API_KEY', 'a Temporal Cloud API key'),
+  KUBECONFIG: nonEmpty('KUBECONFIG', 'a kubeconfig path'),
+  ROTATOR_KUBE_IN_CLUSTER: bool('ROTATOR_KUBE_IN_CLUSTER'),
+  ROTATOR_STORE_ADMIN_ENDPOINT: z
+    .string()
+    .trim()
+    .refine(
+      (v) => {
+        try {
+          const u = new URL(v);
+          return (
+            (u.protocol === 'http:' || u.protocol === 'https:') &&
+            !u.username &&
+            !u.password &&
+            u.pathname === '/'
+          );
+        } catch {
+          return false;
+        }
+      },
+      {
+        error: (iss) =>
+          `ROTATOR_STORE_ADMIN_ENDPOINT: expected an http(s) URL with host and port only, like "http://rustfs.dashi-platform.svc:9000", got "${String(iss.input)}"`,
+      },
+    )
+    .optional(),
+  ROTATOR_LOG_LEVEL: z
+    .enum(LOG_LEVELS, {
+      error: (iss) =>
+        `ROTATOR_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got "${String(iss.input)}"`,
+    })
+    .optional(),
+  ROTATOR_SHUTDOWN_GRACE: z
+    .string()
+    .refine((v) => (parseDuration(v) ?? 0) > 0, {
+      error: (iss) =>
+        `ROTATOR_SHUTDOWN_GRACE: expected a duration like "30s" or "2m", got "${String(iss.input)}"`,
+    })
+    .optional(),
+  [SANDBOX_STATE_ENV]: nonEmpty(SANDBOX_STATE_ENV, 'the path of a sandbox state.json'),
+});
+
+function readFileOr(
+  problems: string[],
+  variable: string,
+  path: string | undefined,
+  what: string,
+): Buffer | undefined {
+  if (!path) return undefined;
+  try {
+    const data = fs.readFileSync(path);
+    if (!data.length) {
+      problems.push(`${variable}: ${what} ${path} is empty`);
+      return undefined;
+    }
+    return data;
+  } catch (err) {
+    problems.push(
+      `${variable}: cannot read ${what} ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
+    return undefined;
+  }
+}
+
+export function readSandboxState(file: string): SandboxState {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(
+      `cannot read the sandbox state ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); ` +
+        'start one with `rotator sandbox up --state-file <path>`',
+    );
+  }
+  const s = parsed as Partial<SandboxState>;
+  if (!s?.temporal?.address || !s.kube?.kubeconfig || !s.inventory) {
+    throw new Error(
+      `${file} is not a sandbox state file (expected temporal.address, kube.kubeconfig and inventory)`,
+    );
+  }
+  return s as SandboxState;
+}
+
+/**
+ * Reads and checks every setting; throws one WorkerConfigError listing all problems
+ * (so a broken Deployment is fixed in one round, not one variable per restart).
+ */
+export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Promise<WorkerConfig> {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) throw new WorkerConfigError(parsed.error.issues.map((i) => i.message));
+  const e = parsed.data;
+  const problems: string[] = [];
+
+  let sandbox: SandboxState | undefined;
+  if (e[SANDBOX_STATE_ENV]) {
+    try {
+      sandbox = readSandboxState(e[SANDBOX_STATE_ENV]);
+    } catch (err) {
+      problems.push(`${SANDBOX_STATE_ENV}: ${(err as Error).message}`);
+    }
+  }
+
+  const inventoryFile = e.ROTATOR_CONFIG ?? sandbox?.inventory;
+  if (!inventoryFile && !e[SANDBOX_STATE_ENV]) {
+    problems.push(
+      'ROTATOR_CONFIG: not set; expected the path of the inventory YAML (e.g. /etc/rotator/inventory.yaml, see config/dashi.yaml)',
+    );
+  }
+
+  if (e.TEMPORAL_TLS_CERT && !e.TEMPORAL_TLS_KEY) {
+    problems.push(
+      'TEMPORAL_TLS_KEY: not set, but TEMPORAL_TLS_CERT is; mTLS needs both the certificate and its key',
+    );
+  }
+  if (e.TEMPORAL_TLS_KEY && !e.TEMPORAL_TLS_CERT) {
+    problems.push(
+      'TEMPORAL_TLS_CERT: not set, but TEMPORAL_TLS_KEY is; mTLS needs both the certificate and its key',
+    );
+  }
+  const crt = readFileOr(problems, 'TEMPORAL_TLS_CERT', e.TEMPORAL_TLS_CERT, 'client certificate');
+  const key = readFileOr(problems, 'TEMPORAL_TLS_KEY', e.TEMPORAL_TLS_KEY, 'client key');
+  const ca = readFileOr(problems, 'TEMPORAL_TLS_CA', e.TEMPORAL_TLS_CA, 'CA bundle');
+  if (crt && !crt.toString('utf8').includes('-----BEGIN CERTIFICATE-----')) {
+    problems.push(
+      `TEMPORAL_TLS_CERT: ${e.TEMPORAL_TLS_CERT} is not a PEM certificate (no "BEGIN CERTIFICATE" block)`,
+    );
+  }
+  if (key && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key.toString('utf8'))) {
+    problems.push(
+      `TEMPORAL_TLS_KEY: ${e.TEMPORAL_TLS_KEY} is not a PEM private key (no "BEGIN ... PRIVATE KEY" block)`,
+    );
+  }
+  if (e.TEMPORAL_TLS === false && (crt || key || e.TEMPORAL_API_KEY)) {
+    problems.push(
+      'TEMPORAL_TLS: "false" contradicts TEMPORAL_TLS_CERT/KEY or TEMPORAL_API_KEY, which need TLS',
+    );
+  }
+
+  let codec: AesGcmCodec | undefined;
+  try {
+    codec = codecFromEnv(env);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+
+  // Kubernetes: an explicit kubeconfig wins; in a pod without one, the ServiceAccount.
+  const inPod = Boolean(env.KUBERNETES_SERVICE_HOST);
+  let kube: KubeConnectionOptions = {};
+  const kubeconfig = e.KUBECONFIG ?? sandbox?.kube.kubeconfig;
+  if (
+    e.ROTATOR_KUBE_IN_CLUSTER === true ||
+    (e.ROTATOR_KUBE_IN_CLUSTER === undefined && !kubeconfig && inPod)
+  ) {
+    if (!inPod) {
+      problems.push(
+        'ROTATOR_KUBE_IN_CLUSTER: "true" but this process is not in a pod (KUBERNETES_SERVICE_HOST is unset); set KUBECONFIG instead',
+      );
+    }
+    kube = { inCluster: true };
+  } else if (kubeconfig) {
+    const paths = kubeconfig.split(':').filter(Boolean);
+    const first = paths[0]!;
+    if (!fs.existsSync(first)) problems.push(`KUBECONFIG: ${first} does not exist`);
+    kube = { kubeconfig: first };
+  } else {
+    problems.push(
+      'KUBECONFIG: not set and not running in a pod; expected a kubeconfig path, or run in-cluster with the rustfs-rotator ServiceAccount',
+    );
+  }
+
+  let inventory: Inventory | undefined;
+  if (inventoryFile) {
+    try {
+      inventory = await loadInventory(inventoryFile);
+    } catch (err) {
+      const detail = err instanceof InventoryError ? err.message : String(err);
+      problems.push(`ROTATOR_CONFIG: ${detail}`);
+    }
+  }
+
+  if (problems.length) throw new WorkerConfigError(problems);
+
+  const wantsTls = Boolean(crt || ca || e.TEMPORAL_API_KEY || e.TEMPORAL_TLS || e.TEMPORAL_TLS_SERVER_NAME);
+  return {
+    inventoryFile: inventoryFile!,
+    inventory: inventory!,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS ?? sandbox?.temporal.address ?? 'localhost:7233',
+      namespace: e.TEMPORAL_NAMESPACE ?? sandbox?.temporal.namespace ?? 'default',
+      taskQueue: e.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+      tls: wantsTls
+        ? {
+            serverNameOverride: e.TEMPORAL_TLS_SERVER_NAME,
+            serverRootCACertificate: ca,
+            clientCertPair: crt && key ? { crt, key } : undefined,
+          }
+        : undefined,
+      apiKey: e.TEMPORAL_API_KEY,
+    },
+    kube,
+    storeAdminEndpoint: e.ROTATOR_STORE_ADMIN_ENDPOINT,
+    codec,
+    logLevel: e.ROTATOR_LOG_LEVEL ?? 'info',
+    shutdownGraceMs: parseDuration(e.ROTATOR_SHUTDOWN_GRACE ?? '30s')!,
+    sandbox,
+  };
+}
+
+/** What the worker logs at start-up: where it connects and how, never a secret. */
+export function describeConfig(c: WorkerConfig): Record<string, unknown> {
+  return {
+    inventory: c.inventoryFile,
+    zones: c.inventory.zones.map((z) => z.name),
+    store: {
+      kind: c.inventory.store.kind,
+      adminEndpoint: c.storeAdminEndpoint ?? c.inventory.store.adminEndpoint,
+    },
+    temporal: {
+      address: c.temporal.address,
+      namespace: c.temporal.namespace,
+      taskQueue: c.temporal.taskQueue,
+      tls: c.temporal.tls ? (c.temporal.tls.clientCertPair ? 'mTLS' : 'TLS') : 'off',
+      apiKey: c.temporal.apiKey ? 'set' : 'unset',
+    },
+    kube: c.kube.inCluster ? 'in-cluster ServiceAccount' : `kubeconfig ${c.kube.kubeconfig}`,
+    payloadCodec: c.codec ? 'AES-256-GCM' : 'off (set ROTATOR_CODEC_KEY to encrypt payloads)',
+    shutdownGraceMs: c.shutdownGraceMs,
+    sandbox: c.sandbox ? c.sandbox.dir : undefined,
+  };
+}
