@@ -4,7 +4,7 @@
 // updates received and who sent them, child runs, and how it ended.
 import { type Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { google, temporal } from '@temporalio/proto';
+import { type google, temporal } from '@temporalio/proto';
 import { type Command } from 'commander';
 import { type AesGcmCodec } from '../temporal/codec';
 import {

@@ -1,3 +1,5 @@
+import { formatDuration } from '../inventory/duration';
+
 /** Every command prints either a human rendering or, with --json, one JSON document. */
 export interface OutputOptions {
   json?: boolean;
@@ -55,9 +57,7 @@ export function ms(n: number | undefined): string {
   if (n === undefined || !Number.isFinite(n)) return '-';
   if (n < 1000) return `${Math.round(n)}ms`;
   if (n < 60_000) return `${(n / 1000).toFixed(1)}s`;
-  const m = Math.floor(n / 60_000);
-  const s = Math.round((n % 60_000) / 1000);
-  return `${m}m${String(s).padStart(2, '0')}s`;
+  return formatDuration(Math.round(n / 1000) * 1000);
 }
 
 /** Left-aligned columns for tables in human output. */

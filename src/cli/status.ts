@@ -1,6 +1,6 @@
 import { type Command } from 'commander';
 import { statusQuery } from '../workflows/definitions';
-import { type WorkflowStatus } from '../workflows/types';
+import { type WorkflowResult, type WorkflowStatus } from '../workflows/types';
 import {
   connectionOptionsSchema,
   notFound,
@@ -24,10 +24,18 @@ export function registerStatus(program: Command): void {
       const desc = await handle.describe().catch((err: unknown) => notFound(err, id));
       let status: WorkflowStatus | undefined;
       let queryError: string | undefined;
+      let outcome: { result?: WorkflowResult; failure?: string } | undefined;
       try {
         status = await handle.query(statusQuery);
       } catch (err) {
         queryError = rootCause(err);
+      }
+      if (desc.status.name !== 'RUNNING') {
+        // A closed run's outcome comes from history, with or without a worker.
+        outcome = await handle.result().then(
+          (result: WorkflowResult) => ({ result }),
+          (err: unknown) => ({ failure: rootCause(err) }),
+        );
       }
       const value = {
         workflowId: id,
@@ -38,16 +46,25 @@ export function registerStatus(program: Command): void {
         closeTime: desc.closeTime?.toISOString(),
         taskQueue: desc.taskQueue,
         status,
+        ...outcome,
         ...(queryError ? { queryError } : {}),
       };
       emit(opts, value, (v) =>
-        v.status
-          ? renderStatus(id, v.status, {
-              status: v.execution,
-              startTime: desc.startTime,
-              closeTime: desc.closeTime,
-            })
-          : `${v.workflowType} ${id}: ${v.execution} (status query unavailable: ${queryError}; is a worker running on task queue ${v.taskQueue}?)`,
+        [
+          v.status
+            ? renderStatus(id, v.status, {
+                status: v.execution,
+                startTime: desc.startTime,
+                closeTime: desc.closeTime,
+              })
+            : `${v.workflowType} ${id}: ${v.execution}` +
+              (v.execution === 'RUNNING'
+                ? ` (status query unavailable: ${queryError}; is a worker polling task queue ${v.taskQueue}?)`
+                : ''),
+          ...(outcome?.result ? [`  result: ${outcome.result.summary}`] : []),
+          ...(outcome?.failure ? [`  failure: ${outcome.failure}`] : []),
+          `  history: rotator history ${id}`,
+        ].join('\n'),
       );
     });
   });
