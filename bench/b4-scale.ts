@@ -101,7 +101,13 @@ function readStatus(pid: number): { hwmKb: number; rssKb: number } | undefined {
   }
 }
 
-async function startWorkerProcess(stack: SandboxState, inventoryFile: string, dir: string, bundle?: string) {
+async function startWorkerProcess(
+  stack: SandboxState,
+  inventoryFile: string,
+  dir: string,
+  bundle?: string,
+  pbkdf2 = false,
+) {
   const key = randomBytes(32);
   const taskQueue = `rotator-bench-${randomBytes(3).toString('hex')}`;
   const readyFile = path.join(dir, 'worker.ready');
@@ -121,6 +127,7 @@ async function startWorkerProcess(stack: SandboxState, inventoryFile: string, di
       BENCH_READY_FILE: readyFile,
       BENCH_STATS_FILE: statsFile,
       ...(bundle ? { BENCH_WORKFLOW_BUNDLE: bundle } : {}),
+      ...(pbkdf2 ? { BENCH_MADMIN_PBKDF2: '1' } : {}),
     },
     logDir: dir,
   });
@@ -192,7 +199,7 @@ async function profile(client: Client, ids: string[]) {
 async function scaleOnce(
   stack: SandboxState,
   n: number,
-  opts: { tag?: string; bundle?: string; profile?: boolean } = {},
+  opts: { tag?: string; bundle?: string; profile?: boolean; pbkdf2?: boolean } = {},
 ) {
   const namespace = `bench-n${n}${opts.tag ?? ''}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `rotator-bench-n${n}-`));
@@ -200,7 +207,7 @@ async function scaleOnce(
   const consumersReadyMs = await createConsumers(stack, namespace, n);
   const inventoryFile = path.join(dir, 'inventory.yaml');
   fs.writeFileSync(inventoryFile, scaleInventory(stack, n, namespace, opts.tag ?? ''));
-  const worker = await startWorkerProcess(stack, inventoryFile, dir, opts.bundle);
+  const worker = await startWorkerProcess(stack, inventoryFile, dir, opts.bundle, opts.pbkdf2);
   const connection = await Connection.connect({ address: stack.temporal.address });
   const client = new Client({
     connection,
@@ -276,6 +283,9 @@ export async function benchScale(ctx: BenchContext, sizes: number[]) {
   } finally {
     fs.rmSync(bundleDir, { recursive: true, force: true });
   }
+  // What-if at the smallest N: request bodies sealed with PBKDF2 instead of Argon2id.
+  log(`b4 what-if: PBKDF2-sealed admin requests, N=${sizes[0]}`);
+  const pbkdf2 = await scaleOnce(ctx.stack, sizes[0]!, { tag: 'k', pbkdf2: true });
   const first = results[0]!;
   const last = results.at(-1)!;
   const hundred = results.find((r) => r.n === 100);
@@ -293,6 +303,14 @@ export async function benchScale(ctx: BenchContext, sizes: number[]) {
       met: hundred ? hundred.totalMs <= 60_000 && growth.perZoneRatioLastVsFirst <= 1.5 : null,
       results,
       growth,
+      whatIfPbkdf2Requests: {
+        n: pbkdf2.n,
+        totalMs: pbkdf2.totalMs,
+        bootstrapMs: pbkdf2.bootstrapMs,
+        rotateMs: pbkdf2.rotateMs,
+        argon2id: pbkdf2.worker.argon2id,
+        speedupVsArgon2: round(first.totalMs / pbkdf2.totalMs, 2),
+      },
     },
     memory: {
       name: 'memory',

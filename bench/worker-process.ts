@@ -4,11 +4,14 @@
 //   BENCH_TEMPORAL_ADDRESS, BENCH_TEMPORAL_NAMESPACE, BENCH_TASK_QUEUE, BENCH_INVENTORY,
 //   BENCH_KUBECONFIG, BENCH_CODEC_KEY (hex, 32 bytes), BENCH_READY_FILE (written once polling),
 //   BENCH_STATS_FILE (optional: Argon2id call count/time written there at exit),
+//   BENCH_MADMIN_PBKDF2 (optional what-if: request bodies sealed with PBKDF2, not Argon2id),
 //   BENCH_WORKFLOW_BUNDLE (optional: a prebuilt workflow bundle instead of bundling at start).
 import fs from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadInventory } from '../src/inventory';
+import { createAdminClient } from '../src/rustfs';
+import { MadminAlgorithm } from '../src/rustfs/madmin-crypto';
 import { AesGcmCodec } from '../src/temporal/codec';
 import { instrumentArgon2 } from './lib';
 import { buildDeps, createRotatorWorker, dataConverter, storeConnection } from '../src/temporal/worker';
@@ -36,6 +39,19 @@ async function main(): Promise<void> {
     namespace,
     pollIntervalMs: 200,
   });
+  if (process.env.BENCH_MADMIN_PBKDF2) {
+    // What-if: seal request bodies with the envelope's PBKDF2 variant (0x02, which RustFS
+    // itself uses) instead of Argon2id. Responses are still decrypted as the server sealed them.
+    const store = storeConnection(inventory);
+    deps.admin = (credentials) =>
+      createAdminClient({
+        endpoint: store.endpoint,
+        dialect: store.dialect,
+        region: store.region,
+        credentials,
+        madminAlgorithm: MadminAlgorithm.Pbkdf2AesGcm,
+      });
+  }
   const connection = await NativeConnection.connect({ address });
   const worker = await createRotatorWorker({
     connection,
