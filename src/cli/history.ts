@@ -128,11 +128,11 @@ export function classifyTrigger(
   }
   if (identity.startsWith('temporal-cli'))
     return { kind: 'temporal-cli', description: `temporal CLI (${identity})`, identity };
-  if (!identity || /web-?ui|temporal-ui|@temporal\.io/i.test(identity) || identity.includes('@')) {
-    // The Web UI's Start Workflow form sends no client identity (or the signed-in e-mail).
-    if (!identity || !identity.includes(':')) {
-      return { kind: 'web-ui', description: `Temporal Web UI${identity ? ` (${identity})` : ''}`, identity };
-    }
+  // The Web UI's Start Workflow form sends no client identity (or, behind SSO, the e-mail);
+  // SDK clients default to "<pid>@<host>".
+  const email = /^[^@\s]+@[^@\s]+\.[a-z]{2,}$/i.test(identity) && !/^\d+@/.test(identity);
+  if (!identity || /web-?ui|temporal-ui/i.test(identity) || email) {
+    return { kind: 'web-ui', description: `Temporal Web UI${identity ? ` (${identity})` : ''}`, identity };
   }
   return { kind: 'client', description: `SDK client ${identity}`, identity };
 }

@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sandboxInventory } from '../../src/sandbox/inventory';
+import { SANDBOX_STATE_ENV, type SandboxState } from '../../src/sandbox/state';
+import { startWorker, type RunningWorker } from '../../src/worker';
+import { loadWorkerConfig } from '../../src/worker/config';
+
+const ROOT = path.join(__dirname, '..', '..');
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `rotator <args>` as a subprocess, exactly as a user would (`node --import tsx src/cli.ts`). */
+export function runCli(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  timeoutMs = 180_000,
+): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new Error(
+          `rotator ${args.join(' ')} timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
+        ),
+      );
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+/** The last JSON document a command printed (--json prints exactly one). */
+export function json<T = Record<string, unknown>>(run: CliRun): T {
+  try {
+    return JSON.parse(run.stdout) as T;
+  } catch {
+    throw new Error(`not JSON (exit ${run.code}):\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+  }
+}
+
+export interface CliFixture {
+  worker: RunningWorker;
+  taskQueue: string;
+  codecKey: string;
+  inventoryFile: string;
+  dir: string;
+  /** Env for CLI subprocesses: the sandbox, this worker's task queue and codec key. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/**
+ * A worker built by src/worker.ts's own loadWorkerConfig/startWorker (in this process) on a
+ * private task queue, with a payload codec key the CLI subprocesses share through the env.
+ */
+export async function startCliWorker(
+  stack: SandboxState,
+  overrides: { grace?: string; restartTimeout?: string } = {},
+): Promise<CliFixture> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-cli-test-'));
+  const stateFile = process.env[SANDBOX_STATE_ENV]!;
+  const inventoryFile = path.join(dir, 'inventory.yaml');
+  fs.writeFileSync(inventoryFile, sandboxInventory(stack.store, overrides));
+  const taskQueue = `cli-test-${randomBytes(3).toString('hex')}`;
+  const codecKey = randomBytes(32).toString('base64');
+  const env = {
+    [SANDBOX_STATE_ENV]: stateFile,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    ROTATOR_CODEC_KEY: codecKey,
+  };
+  const config = await loadWorkerConfig({
+    ...env,
+    ROTATOR_CONFIG: inventoryFile,
+    ROTATOR_LOG_LEVEL: 'warn',
+    ROTATOR_SHUTDOWN_GRACE: '2s',
+  });
+  const worker = await startWorker(config, { log: { debug() {}, info() {}, warn() {}, error() {} } });
+  return {
+    worker,
+    taskQueue,
+    codecKey,
+    inventoryFile,
+    dir,
+    env,
+    async close() {
+      await worker.shutdown();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

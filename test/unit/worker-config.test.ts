@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { describeConfig, loadWorkerConfig, WorkerConfigError } from '../../src/worker/config';
+import { jsonLogger, redact } from '../../src/worker/log';
+
+const ROOT = path.join(__dirname, '..', '..');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'worker-config-'));
+const inventory = path.join(ROOT, 'config', 'dashi.yaml');
+const kubeconfig = path.join(dir, 'kubeconfig');
+fs.writeFileSync(
+  kubeconfig,
+  'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n',
+);
+const cert = path.join(dir, 'client.pem');
+fs.writeFileSync(cert, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+const key = path.join(dir, 'client.key');
+fs.writeFileSync(key, '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n');
+const notPem = path.join(dir, 'not.pem');
+fs.writeFileSync(notPem, 'hello');
+
+/** A valid environment; each test breaks one thing. */
+const valid = (): NodeJS.ProcessEnv => ({ ROTATOR_CONFIG: inventory, KUBECONFIG: kubeconfig });
+
+async function problems(env: NodeJS.ProcessEnv): Promise<string[]> {
+  try {
+    await loadWorkerConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof WorkerConfigError, `expected WorkerConfigError, got ${String(err)}`);
+    return err.problems;
+  }
+  assert.fail('expected the configuration to be refused');
+}
+
+async function refuses(env: NodeJS.ProcessEnv, pattern: RegExp): Promise<void> {
+  const p = await problems(env);
+  assert.ok(
+    p.some((x) => pattern.test(x)),
+    `expected a problem matching ${pattern}, got:\n${p.join('\n')}`,
+  );
+}
+
+describe('worker configuration', () => {
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('a valid environment gives defaults and a log description without secrets', async () => {
+    const apiKey = `key-${randomBytes(8).toString('hex')}`;
+    const codecKey = randomBytes(32).toString('base64');
+    const c = await loadWorkerConfig({
+      ...valid(),
+      TEMPORAL_ADDRESS: 'rotator.abc12.tmprl.cloud:7233',
+      TEMPORAL_NAMESPACE: 'rotator.abc12',
+      TEMPORAL_API_KEY: apiKey,
+      ROTATOR_CODEC_KEY: codecKey,
+    });
+    assert.equal(c.temporal.taskQueue, 'rustfs-rotator');
+    assert.equal(c.temporal.apiKey, apiKey);
+    assert.ok(c.temporal.tls, 'an API key implies TLS');
+    assert.ok(c.codec);
+    assert.equal(c.shutdownGraceMs, 30_000);
+    assert.deepEqual(c.kube, { kubeconfig });
+    const text = JSON.stringify(describeConfig(c));
+    assert.ok(!text.includes(apiKey) && !text.includes(codecKey), 'no secret in the start-up log');
+    assert.match(text, /"apiKey":"set"/);
+    const defaults = await loadWorkerConfig(valid());
+    assert.equal(defaults.temporal.address, 'localhost:7233');
+    assert.equal(defaults.temporal.namespace, 'default');
+    assert.equal(defaults.temporal.tls, undefined);
+  });
+
+  test('mTLS: cert and key are read and imply TLS', async () => {
+    const c = await loadWorkerConfig({ ...valid(), TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_KEY: key });
+    assert.ok(c.temporal.tls?.clientCertPair);
+    assert.equal(describeConfig(c).temporal && (describeConfig(c).temporal as { tls: string }).tls, 'mTLS');
+  });
+
+  test('in a pod without KUBECONFIG the ServiceAccount is used', async () => {
+    const c = await loadWorkerConfig({ ROTATOR_CONFIG: inventory, KUBERNETES_SERVICE_HOST: '10.0.0.1' });
+    assert.deepEqual(c.kube, { inCluster: true });
+  });
+
+  test('missing ROTATOR_CONFIG', () => refuses({ KUBECONFIG: kubeconfig }, /^ROTATOR_CONFIG: not set/));
+  test('unreadable inventory', () =>
+    refuses(
+      { ...valid(), ROTATOR_CONFIG: path.join(dir, 'nope.yaml') },
+      /^ROTATOR_CONFIG: [\s\S]*cannot read the inventory file/,
+    ));
+  test('invalid inventory names file and field', async () => {
+    const bad = path.join(dir, 'bad.yaml');
+    fs.writeFileSync(bad, 'store:\n  kind: s3\nzones: []\n');
+    await refuses(
+      { ...valid(), ROTATOR_CONFIG: bad },
+      /ROTATOR_CONFIG: Invalid rotator inventory .*bad\.yaml[\s\S]*kind/,
+    );
+  });
+  test('bad TEMPORAL_ADDRESS', () =>
+    refuses({ ...valid(), TEMPORAL_ADDRESS: 'http://localhost' }, /^TEMPORAL_ADDRESS: expected host:port/));
+  test('bad TEMPORAL_NAMESPACE', () =>
+    refuses(
+      { ...valid(), TEMPORAL_NAMESPACE: 'no spaces please' },
+      /^TEMPORAL_NAMESPACE: expected a namespace name/,
+    ));
+  test('empty TEMPORAL_TASK_QUEUE', () =>
+    refuses(
+      { ...valid(), TEMPORAL_TASK_QUEUE: ' ' },
+      /^TEMPORAL_TASK_QUEUE: expected a task queue name, got an empty value/,
+    ));
+  test('TLS cert without key', () =>
+    refuses({ ...valid(), TEMPORAL_TLS_CERT: cert }, /^TEMPORAL_TLS_KEY: not set, but TEMPORAL_TLS_CERT is/));
+  test('TLS key without cert', () =>
+    refuses({ ...valid(), TEMPORAL_TLS_KEY: key }, /^TEMPORAL_TLS_CERT: not set, but TEMPORAL_TLS_KEY is/));
+  test('unreadable TLS cert', () =>
+    refuses(
+      { ...valid(), TEMPORAL_TLS_CERT: path.join(dir, 'missing.pem'), TEMPORAL_TLS_KEY: key },
+      /^TEMPORAL_TLS_CERT: cannot read client certificate .*ENOENT/,
+    ));
+  test('TLS cert that is not PEM', () =>
+    refuses(
+      { ...valid(), TEMPORAL_TLS_CERT: notPem, TEMPORAL_TLS_KEY: key },
+      /^TEMPORAL_TLS_CERT: .* is not a PEM certificate/,
+    ));
+  test('TLS key that is not PEM', () =>
+    refuses(
+      { ...valid(), TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_KEY: notPem },
+      /^TEMPORAL_TLS_KEY: .* is not a PEM private key/,
+    ));
+  test('unreadable TLS CA', () =>
+    refuses(
+      { ...valid(), TEMPORAL_TLS_CA: path.join(dir, 'ca.pem') },
+      /^TEMPORAL_TLS_CA: cannot read CA bundle/,
+    ));
+  test('TEMPORAL_TLS not a boolean', () =>
+    refuses({ ...valid(), TEMPORAL_TLS: 'yes' }, /^TEMPORAL_TLS: expected "true" or "false"/));
+  test('TEMPORAL_TLS=false with an API key', () =>
+    refuses(
+      { ...valid(), TEMPORAL_TLS: 'false', TEMPORAL_API_KEY: 'k' },
+      /^TEMPORAL_TLS: "false" contradicts/,
+    ));
+  test('codec key of the wrong length', () =>
+    refuses(
+      { ...valid(), ROTATOR_CODEC_KEY: Buffer.alloc(16).toString('base64') },
+      /ROTATOR_CODEC_KEY must be base64 of exactly 32 bytes \(got 16\)/,
+    ));
+  test('KUBECONFIG that does not exist', () =>
+    refuses(
+      { ...valid(), KUBECONFIG: path.join(dir, 'missing-kubeconfig') },
+      /^KUBECONFIG: .*does not exist/,
+    ));
+  test('no kubeconfig outside a pod', () =>
+    refuses({ ROTATOR_CONFIG: inventory }, /^KUBECONFIG: not set and not running in a pod/));
+  test('in-cluster forced outside a pod', () =>
+    refuses(
+      { ...valid(), ROTATOR_KUBE_IN_CLUSTER: 'true' },
+      /^ROTATOR_KUBE_IN_CLUSTER: "true" but this process is not in a pod/,
+    ));
+  test('bad ROTATOR_STORE_ADMIN_ENDPOINT', () =>
+    refuses(
+      { ...valid(), ROTATOR_STORE_ADMIN_ENDPOINT: 'http://admin:pw@rustfs:9000' },
+      /^ROTATOR_STORE_ADMIN_ENDPOINT: expected an http\(s\) URL/,
+    ));
+  test('bad ROTATOR_LOG_LEVEL', () =>
+    refuses(
+      { ...valid(), ROTATOR_LOG_LEVEL: 'verbose' },
+      /^ROTATOR_LOG_LEVEL: expected one of debug, info, warn, error, got "verbose"/,
+    ));
+  test('bad ROTATOR_SHUTDOWN_GRACE', () =>
+    refuses({ ...valid(), ROTATOR_SHUTDOWN_GRACE: '30' }, /^ROTATOR_SHUTDOWN_GRACE: expected a duration/));
+  test('sandbox state file that does not exist', () =>
+    refuses(
+      { ROTATOR_SANDBOX_STATE: path.join(dir, 'state.json') },
+      /^ROTATOR_SANDBOX_STATE: cannot read the sandbox state/,
+    ));
+
+  test('every problem is reported at once', async () => {
+    const p = await problems({ TEMPORAL_ADDRESS: 'nope', ROTATOR_LOG_LEVEL: 'loud' });
+    assert.equal(p.length, 2, p.join('\n'));
+  });
+
+  test('the worker process exits 78 (EX_CONFIG) with the problems on stderr', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: dir, TEMPORAL_API_KEY: 'super-secret-api-key-value' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 78, r.stderr);
+    assert.match(r.stderr, /invalid configuration \(2 problems\)/);
+    assert.match(r.stderr, /ROTATOR_CONFIG: not set/);
+    assert.match(r.stderr, /KUBECONFIG: not set/);
+    assert.ok(!r.stderr.includes('super-secret-api-key-value'));
+    const line = r.stderr.split('\n').find((l) => l.startsWith('{'))!;
+    assert.equal(JSON.parse(line).level, 'error', 'structured log line');
+  });
+});
+
+describe('worker logs', () => {
+  test('JSON lines with level filtering and redaction of secret-looking fields', () => {
+    const lines: string[] = [];
+    const log = jsonLogger('info', (l) => lines.push(l));
+    log.debug('hidden');
+    log.info('hello', { secretKey: 'abc', nested: { apiKey: 'k', ok: 1 }, error: new Error('boom') });
+    assert.equal(lines.length, 1);
+    const entry = JSON.parse(lines[0]!);
+    assert.equal(entry.msg, 'hello');
+    assert.equal(entry.level, 'info');
+    assert.equal(entry.secretKey, '[redacted]');
+    assert.deepEqual(entry.nested, { apiKey: '[redacted]', ok: 1 });
+    assert.deepEqual(entry.error, { name: 'Error', message: 'boom' });
+    assert.deepEqual(redact({ apiKey: 'set' }), { apiKey: 'set' });
+  });
+});
