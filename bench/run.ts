@@ -2,7 +2,7 @@
 // stdout: one JSON document (machine-readable). stderr: progress and a human table.
 //
 //   tsx bench/run.ts [--only consumer,root,overhead,scale,memory] [--runs N] [--quick] [--sizes 10,50,100]
-//                    [--out FILE]
+//                    [--what-if-sizes 10] [--out FILE]
 //
 // `npm run -s bench > result.json` keeps npm's banner out of stdout; --out also writes the JSON to FILE.
 //
@@ -30,6 +30,7 @@ function parseArgs(argv: string[]) {
   let quick = false;
   let sizes: number[] | undefined;
   let out: string | undefined;
+  let whatIfSizes: number[] | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -50,9 +51,10 @@ function parseArgs(argv: string[]) {
     } else if (a === '--quick') quick = true;
     else if (a === '--sizes') sizes = value().split(',').map(Number);
     else if (a === '--out') out = value();
+    else if (a === '--what-if-sizes') whatIfSizes = value().split(',').map(Number);
     else if (a === '--help' || a === '-h') {
       process.stderr.write(
-        'usage: tsx bench/run.ts [--only consumer,root,overhead,scale,memory] [--runs N] [--quick] [--sizes 10,50,100] [--out FILE]\n',
+        'usage: tsx bench/run.ts [--only consumer,root,overhead,scale,memory] [--runs N] [--quick] [--sizes 10,50,100] [--what-if-sizes 10] [--out FILE]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
@@ -147,7 +149,7 @@ async function main(): Promise<void> {
     rotator = undefined;
     if (wants('scale') || wants('memory')) {
       await guarded('scale', async () => {
-        const r = await benchScale(ctx, args.sizes);
+        const r = await benchScale(ctx, args.sizes, args.whatIfSizes);
         results.memory = r.memory;
         return r.scale;
       });
