@@ -65,6 +65,7 @@ function parseArgs(argv: string[]) {
     quick,
     sizes: sizes ?? (quick ? [5, 20] : [10, 50, 100]),
     out,
+    whatIfSizes,
   };
 }
 
