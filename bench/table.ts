@@ -90,6 +90,13 @@ export function printTable(results: R, out: (line: string) => void): void {
           get(r, 'growth', 'perZoneRatioLastVsFirst'),
           '≈ 1 = linear',
         );
+        for (const w of (get(r, 'whatIfPbkdf2Requests') as R[] | undefined) ?? [])
+          add(
+            '',
+            `what-if PBKDF2-sealed requests, N=${fmt(w.n)} ms`,
+            w.totalMs,
+            `×${fmt(w.speedupVsArgon2)}`,
+          );
         break;
       }
       case 'memory':
