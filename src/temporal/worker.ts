@@ -4,7 +4,7 @@ import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/w
 import { createActivities, type ActivityDeps } from '../activities';
 import { type Inventory } from '../inventory';
 import { createKube, loadKubeConfig, type KubeConnectionOptions } from '../kube';
-import { createAdminClient, createS3, type Credentials } from '../rustfs';
+import { createAdminClient, createS3, MadminAlgorithm, type Credentials } from '../rustfs';
 import { type AesGcmCodec } from './codec';
 
 export const DEFAULT_TASK_QUEUE = 'rustfs-rotator';
@@ -42,8 +42,17 @@ export function buildDeps(opts: {
     inventory: opts.inventory,
     kube,
     admin: (credentials: Credentials) =>
-      createAdminClient({ endpoint: opts.store.endpoint, dialect: opts.store.dialect, region: opts.store.region, credentials }),
-    s3: (credentials: Credentials) => createS3({ endpoint: opts.store.endpoint, region: opts.store.region, credentials }),
+      createAdminClient({
+        endpoint: opts.store.endpoint,
+        dialect: opts.store.dialect,
+        region: opts.store.region,
+        credentials,
+        // Argon2id (64 MiB, ~0.35 s, blocking) per sealed request dominated bootstrap at scale
+        // (bench/RESULTS.md); MinIO and RustFS accept PBKDF2-sealed bodies just the same.
+        madminAlgorithm: MadminAlgorithm.Pbkdf2AesGcm,
+      }),
+    s3: (credentials: Credentials) =>
+      createS3({ endpoint: opts.store.endpoint, region: opts.store.region, credentials }),
     temporal: { client: opts.client, namespace: opts.namespace },
     pollIntervalMs: opts.pollIntervalMs,
   };
