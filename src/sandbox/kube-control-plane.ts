@@ -56,11 +56,16 @@ function writeKubeconfig(file: string, server: string, caFile: string, token: st
  * etcd → kube-apiserver (real RBAC, static tokens, ServiceAccount token signing) →
  * controller-manager → scheduler → kwok with one fake node.
  */
-export async function startControlPlane(dir: string, log: (msg: string) => void): Promise<ControlPlane> {
+export async function startControlPlane(
+  dir: string,
+  log: (msg: string) => void,
+  started: ManagedProcess[] = [],
+): Promise<ControlPlane> {
   const logDir = path.join(dir, 'logs');
   const kubeDir = path.join(dir, 'kube');
   fs.mkdirSync(kubeDir, { recursive: true });
-  const processes: ManagedProcess[] = [];
+  // Shared with the caller as they start, so a failed start-up still stops every one of them.
+  const processes = started;
   const fail = (name: string) => (code: number | null) =>
     log(`${name} exited unexpectedly (code ${code}); see ${path.join(logDir, name + '.log')}`);
 

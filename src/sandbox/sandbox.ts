@@ -48,6 +48,21 @@ async function createIgnoringExisting(create: () => Promise<unknown>): Promise<v
  * and by the kernel if this process dies (see ManagedProcess).
  */
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  // Ports are picked free and bound a moment later; another process (Temporal's own
+  // internal listeners among them) can take one in between. That is worth another try.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSandboxOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test(String((err as Error).message))) throw err;
+      (opts.log ?? console.error)(
+        `[sandbox] a port was taken during start-up; retrying (attempt ${attempt + 1})`,
+      );
+    }
+  }
+}
+
+async function startSandboxOnce(opts: SandboxOptions): Promise<Sandbox> {
   const log = opts.log ?? ((msg: string) => console.error(`[sandbox] ${msg}`));
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-sandbox-'));
   fs.mkdirSync(dir, { recursive: true });
@@ -73,10 +88,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     closers.push(() => new Promise<void>((resolve) => codecServer.close(() => resolve())));
     const codecEndpoint = `http://127.0.0.1:${(codecServer.address() as AddressInfo).port}`;
     const [temporal, control] = await Promise.all([
-      startTemporal(dir, log, { codecEndpoint }),
-      startControlPlane(dir, log),
+      startTemporal(dir, log, { codecEndpoint, started: processes }),
+      startControlPlane(dir, log, processes),
     ]);
-    processes.push(temporal.process, ...control.processes);
 
     const kc = new KubeConfig();
     kc.loadFromFile(control.kubeconfig);

@@ -29,7 +29,7 @@ function tcpOpen(port: number): Promise<boolean> {
 export async function startTemporal(
   dir: string,
   log: (msg: string) => void,
-  opts: { codecEndpoint?: string } = {},
+  opts: { codecEndpoint?: string; started?: ManagedProcess[] } = {},
 ): Promise<TemporalServer> {
   const [port, uiPort, httpPort, metricsPort] = await Promise.all([
     freePort(),
@@ -57,6 +57,7 @@ export async function startTemporal(
     logDir: path.join(dir, 'logs'),
   });
   proc.start((code) => log(`temporal exited unexpectedly (code ${code}); see ${proc.logFile}`));
+  opts.started?.push(proc);
   await waitUntil('temporal dev server', async () => (await tcpOpen(port)) && (await tcpOpen(uiPort)), {
     timeoutMs: 60_000,
     process: proc,
