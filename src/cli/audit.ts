@@ -173,7 +173,7 @@ export async function runAudit(
       findings.push({
         severity: 'violation',
         subject: ref,
-        message: `references the root Secret ${rootRef} (${c.via.join(', ')}); only ${storeRef} may hold the root credential`,
+        message: `${ref} references the root Secret ${rootRef} (${c.via.join(', ')}); only ${storeRef} may hold the root credential`,
       });
     }
   }
