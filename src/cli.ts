@@ -55,4 +55,5 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   }
 }
 
-if (require.main === module) void main();
+// Run when executed directly (tsx src/cli.ts, node dist/cli.js) or through bin/rotator.js.
+if (require.main === module || /[\\/]bin[\\/]rotator(\.js)?$/.test(require.main?.filename ?? '')) void main();

@@ -1,0 +1,25 @@
+# The rotator worker image (also contains the `rotator` CLI).
+#   docker build -t rustfs-rotator .
+#   docker run --env-file worker.env rustfs-rotator            # the worker (default)
+#   docker run --entrypoint node rustfs-rotator dist/cli.js --help   # the CLI
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.build.json
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY bin ./bin
+COPY config ./config
+# Unprivileged; the worker needs no file system writes.
+USER node
+# SIGTERM from `docker stop` / Kubernetes drains the worker (ROTATOR_SHUTDOWN_GRACE).
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "dist/worker.js"]
