@@ -1,7 +1,13 @@
 import { Context } from '@temporalio/activity';
 import { fingerprint } from '../fingerprint';
 import { bucketsOf, compilePolicy, findZone, policyName, type Zone } from '../inventory';
-import { type AdminClient, type Credentials, generateCredentials, isAdminError } from '../rustfs';
+import {
+  type AdminClient,
+  type Credentials,
+  generateCredentials,
+  isAdminError,
+  takenAccessKeyHolder,
+} from '../rustfs';
 import { readCredential, readRoot, readZoneCredential, type CredentialSource } from './credentials';
 import { type ActivityDeps } from './deps';
 import { nonRetryable } from './failures';
@@ -55,6 +61,11 @@ export function createStoreActivities(deps: ActivityDeps) {
   /**
    * The store accepts `cred` for the zone: a service account of the zone user holding
    * exactly these keys (overlap), or the user's own secret (in-place, access key = user).
+   *
+   * Creating comes first: that is the common case (a new key), and it needs no read of the
+   * account, whose reply MinIO seals with Argon2id. An existing key is updated only when it
+   * belongs to the zone user: root may update any parent's service account, so the owner is
+   * checked first, from the refusal when the store says who holds the key, else by reading it.
    */
   const ensureCredential = async (admin: AdminClient, zone: Zone, cred: Credentials): Promise<string> => {
     if (cred.accessKey === zone.user) {
@@ -63,26 +74,45 @@ export function createStoreActivities(deps: ActivityDeps) {
       return 'user secret set';
     }
     try {
-      const info = await admin.infoServiceAccount(cred.accessKey);
-      if (info.parentUser !== zone.user) {
-        throw nonRetryable(
-          `service account ${cred.accessKey} belongs to "${info.parentUser}", not to zone user "${zone.user}"`,
-          'IdentityConflict',
-        );
-      }
-      await admin.updateServiceAccount(cred.accessKey, { secretKey: cred.secretKey, status: 'on' });
-      return 'service account updated';
+      await admin.addServiceAccount({
+        parentUser: zone.user,
+        accessKey: cred.accessKey,
+        secretKey: cred.secretKey,
+        name: `rotator-${zone.name}`.slice(0, 32),
+        description: `rustfs-rotator zone ${zone.name}`,
+      });
+      return 'service account created';
+    } catch (err) {
+      const holder = takenAccessKeyHolder(err);
+      if (!holder) throw err;
+      if (holder !== 'requested-parent') await assertOwnedByZoneUser(admin, zone, cred.accessKey, err);
+    }
+    await admin.updateServiceAccount(cred.accessKey, { secretKey: cred.secretKey, status: 'on' });
+    return 'service account updated';
+  };
+
+  const assertOwnedByZoneUser = async (
+    admin: AdminClient,
+    zone: Zone,
+    accessKey: string,
+    refusal: unknown,
+  ): Promise<void> => {
+    let parentUser: string;
+    try {
+      parentUser = (await admin.infoServiceAccount(accessKey)).parentUser;
     } catch (err) {
       if (!isAdminError(err, 'NotFound')) throw err;
+      throw nonRetryable(
+        `access key ${accessKey} is taken by an identity that is not a service account of zone user "${zone.user}": ${(refusal as Error).message}`,
+        'IdentityConflict',
+      );
     }
-    await admin.addServiceAccount({
-      parentUser: zone.user,
-      accessKey: cred.accessKey,
-      secretKey: cred.secretKey,
-      name: `rotator-${zone.name}`.slice(0, 32),
-      description: `rustfs-rotator zone ${zone.name}`,
-    });
-    return 'service account created';
+    if (parentUser !== zone.user) {
+      throw nonRetryable(
+        `service account ${accessKey} belongs to "${parentUser}", not to zone user "${zone.user}"`,
+        'IdentityConflict',
+      );
+    }
   };
 
   /** Removes a credential: a service account is deleted; the user's own secret is scrambled. */

@@ -110,6 +110,24 @@ export function isAdminError(err: unknown, code?: AdminErrorCode): err is AdminE
   return err instanceof AdminError && (code === undefined || err.code === code);
 }
 
+/** Who holds an access key that add-service-account refused as taken, as far as the server says. */
+export type KeyHolder = 'requested-parent' | 'another-identity' | 'unknown';
+
+/**
+ * The access key add-service-account was asked to create is taken; undefined for any other
+ * failure. MinIO words its refusal after who holds the key ("already taken" when the requested
+ * parent does, "taken by another user" otherwise; both XMinioIAMServiceAccountNotAllowed);
+ * RustFS says "already in use" whoever holds it.
+ */
+export function takenAccessKeyHolder(err: unknown): KeyHolder | undefined {
+  if (!isAdminError(err)) return undefined;
+  if (err.serverCode === 'XMinioIAMServiceAccountNotAllowed') {
+    if (err.code === 'AlreadyExists') return 'requested-parent';
+    return /taken by another/i.test(err.message) ? 'another-identity' : undefined;
+  }
+  return err.code === 'AlreadyExists' ? 'unknown' : undefined;
+}
+
 // Server codes that decide the class regardless of the HTTP status, which differs between
 // MinIO, RustFS and plain S3 for the same condition.
 const BY_SERVER_CODE: Record<string, AdminErrorCode> = {
@@ -151,7 +169,8 @@ function classify(
 ): AdminErrorCode {
   const byCode = serverCode ? BY_SERVER_CODE[serverCode] : undefined;
   if (byCode) return byCode;
-  if (/already (exist|taken|in use)/i.test(message) || (serverCode && /AlreadyExists?$/.test(serverCode)))
+  // Older RustFS answers a taken access key with InternalError "… e: AccessKeyAlreadyExists".
+  if (/already ?(exist|taken|in use)/i.test(message) || (serverCode && /AlreadyExists?$/.test(serverCode)))
     return 'AlreadyExists';
   if (serverCode && /NoSuch|NotFound/.test(serverCode)) return 'NotFound';
   // RustFS reports some IAM lookups ("policy does not exist") as a generic InternalError.

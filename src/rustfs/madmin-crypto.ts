@@ -11,7 +11,7 @@
  */
 import { createCipheriv, createDecipheriv, pbkdf2, randomBytes, type CipherGCMTypes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { argon2id } from 'hash-wasm';
+import { hashRaw, type Algorithm } from '@node-rs/argon2';
 
 export const MadminAlgorithm = {
   Argon2idAesGcm: 0x00,
@@ -54,8 +54,12 @@ function isKnownAlgorithm(id: number): id is MadminAlgorithmId {
   return id === 0x00 || id === 0x01 || id === 0x02;
 }
 
-// Argon2id at 64 MiB is the expensive step; running several at once only multiplies memory
-// use without finishing any sooner on small machines, so derivations queue up.
+// The native binding's enum is a `const enum` with no run-time object; only its value is sent.
+const ARGON2ID: Algorithm.Argon2id = 2;
+
+// Argon2id at 64 MiB runs natively on libuv's thread pool, so the event loop stays free; but
+// each derivation in flight holds its own 64 MiB and two cores finish four no sooner than one
+// after another, so derivations still queue up.
 let argonQueue: Promise<unknown> = Promise.resolve();
 
 async function deriveKey(id: MadminAlgorithmId, secret: string, salt: Uint8Array): Promise<Buffer> {
@@ -63,18 +67,17 @@ async function deriveKey(id: MadminAlgorithmId, secret: string, salt: Uint8Array
     return pbkdf2Async(Buffer.from(secret, 'utf8'), salt, 8192, 32, 'sha256');
   }
   const run = argonQueue.then(() =>
-    argon2id({
-      password: Buffer.from(secret, 'utf8'),
+    hashRaw(Buffer.from(secret, 'utf8'), {
+      algorithm: ARGON2ID,
       salt,
-      iterations: 1,
-      memorySize: 64 * 1024,
+      timeCost: 1,
+      memoryCost: 64 * 1024,
       parallelism: 4,
-      hashLength: 32,
-      outputType: 'binary',
+      outputLen: 32,
     }),
   );
   argonQueue = run.catch(() => undefined);
-  return Buffer.from(await run);
+  return run;
 }
 
 function fragmentNonce(prefix: Uint8Array, seq: number): Buffer {

@@ -76,6 +76,10 @@ export interface AdminClient {
   infoCannedPolicy(name: string): Promise<object>;
   /** set-user-or-group-policy for a user: replaces the user's policy mapping. */
   attachPolicy(user: string, policyName: string): Promise<void>;
+  /**
+   * The new account's keys: those the server generated, read from its (sealed) reply; or,
+   * when the request names both keys, those keys, without opening the reply.
+   */
   addServiceAccount(req: AddServiceAccountRequest): Promise<Credentials>;
   updateServiceAccount(accessKey: string, req: UpdateServiceAccountRequest): Promise<void>;
   listServiceAccounts(user: string): Promise<ServiceAccountSummary[]>;

@@ -7,6 +7,7 @@ import {
   encryptMadmin,
   MadminAlgorithm,
   parseServerError,
+  takenAccessKeyHolder,
   type AdminClient,
   type Dialect,
 } from '../../src/rustfs';
@@ -199,17 +200,12 @@ for (const dialect of ['madmin', 'rustfs'] as const) {
       assert.equal(seen[1]!.url.searchParams.get('name'), 'pol-ro');
     });
 
-    test('addServiceAccount: body fields and credentials from the (sealed) reply', async () => {
-      const reply = {
-        credentials: {
-          accessKey: 'SVCACCESSKEY',
-          secretKey: 'svc-secret',
-          expiration: '1970-01-01T00:00:00Z',
-        },
-      };
-      const { fetch, seen } = fakeFetch([
-        { body: dialect === 'madmin' ? await sealed(reply) : JSON.stringify(reply) },
-      ]);
+    test('addServiceAccount with both keys given: body fields; the reply is not opened', async () => {
+      // Sealed under a key the client does not have: opening it could only fail.
+      const unopenable = await encryptMadmin('another-secret-key', Buffer.from('{"credentials":{}}'), {
+        algorithm: MadminAlgorithm.Argon2idAesGcm,
+      });
+      const { fetch, seen } = fakeFetch([{ body: unopenable }]);
       const policy = { Version: '2012-10-17', Statement: [] };
       const creds = await client(dialect, fetch).addServiceAccount({
         parentUser: 'alice',
@@ -232,6 +228,34 @@ for (const dialect of ['madmin', 'rustfs'] as const) {
         name: 'zone-a',
         description: 'rotation 1',
         expiration: '2030-01-01T00:00:00.000Z',
+      });
+    });
+
+    test('addServiceAccount with generated keys: the credentials come from the (sealed) reply', async () => {
+      const reply = {
+        credentials: {
+          accessKey: 'SVCGENERATED',
+          secretKey: 'generated-secret',
+          expiration: '1970-01-01T00:00:00Z',
+        },
+      };
+      const { fetch, seen } = fakeFetch([
+        { body: dialect === 'madmin' ? await sealed(reply) : JSON.stringify(reply) },
+      ]);
+      const creds = await client(dialect, fetch).addServiceAccount({ parentUser: 'alice' });
+      assert.deepEqual(creds, { accessKey: 'SVCGENERATED', secretKey: 'generated-secret' });
+      assert.deepEqual(await bodyJson(dialect, seen[0]!), { targetUser: 'alice' });
+    });
+
+    test('addServiceAccount with generated keys: a reply that is not authentic is an error', async () => {
+      const reply = Buffer.from(JSON.stringify({ credentials: { accessKey: 'A', secretKey: 'B' } }));
+      const body =
+        dialect === 'madmin'
+          ? await encryptMadmin('another-secret-key', reply, { algorithm: MadminAlgorithm.Pbkdf2AesGcm })
+          : Buffer.from('not json');
+      const { fetch } = fakeFetch([{ body }]);
+      await assert.rejects(client(dialect, fetch).addServiceAccount({ parentUser: 'alice' }), {
+        code: dialect === 'madmin' ? 'DecryptionFailed' : 'ProtocolError',
       });
     });
 
@@ -478,6 +502,15 @@ describe('error mapping', () => {
       false,
     ],
     [
+      'older RustFS duplicate access key (a 500 InternalError)',
+      {
+        status: 500,
+        body: '<Error><Code>InternalError</Code><Message>create service account failed, e: AccessKeyAlreadyExists</Message></Error>',
+      },
+      'AlreadyExists',
+      false,
+    ],
+    [
       'RustFS missing policy (a 500 InternalError)',
       {
         status: 500,
@@ -520,6 +553,69 @@ describe('error mapping', () => {
       assert.ok(err.message.startsWith('userInfo (user alice): '), err.message);
     });
   }
+
+  describe('takenAccessKeyHolder: who holds the key add-service-account refused', () => {
+    const refusal = async (reply: Reply) => {
+      const { fetch } = fakeFetch([reply]);
+      return client('madmin', fetch)
+        .addServiceAccount({ parentUser: 'alice', accessKey: 'SVCKEY', secretKey: 'svc-secret-0123456789' })
+        .then(
+          () => assert.fail('expected an error'),
+          (e: unknown) => e,
+        );
+    };
+    const minio = (message: string): Reply => ({
+      status: 400,
+      body: JSON.stringify({
+        Code: 'XMinioIAMServiceAccountNotAllowed',
+        Message: `Specified service account action is not allowed: ${message}`,
+      }),
+    });
+    const cases: Array<[string, Reply, ReturnType<typeof takenAccessKeyHolder>]> = [
+      [
+        'MinIO, the requested parent',
+        minio('the service account access key already taken'),
+        'requested-parent',
+      ],
+      [
+        'MinIO, another user',
+        minio('the service account access key is taken by another user'),
+        'another-identity',
+      ],
+      [
+        'MinIO, a parent that is itself a service account (not a taken key)',
+        minio('unable to create a service account for another service account'),
+        undefined,
+      ],
+      [
+        'RustFS',
+        {
+          status: 400,
+          body: '<Error><Code>InvalidArgument</Code><Message>access key is already in use</Message></Error>',
+        },
+        'unknown',
+      ],
+      [
+        'an unknown parent user',
+        {
+          status: 404,
+          body: JSON.stringify({
+            Code: 'XMinioAdminNoSuchUser',
+            Message: 'The specified user does not exist.',
+          }),
+        },
+        undefined,
+      ],
+    ];
+    for (const [name, reply, holder] of cases) {
+      test(`${name} → ${String(holder)}`, async () => {
+        assert.equal(takenAccessKeyHolder(await refusal(reply)), holder);
+      });
+    }
+    test('not an admin error → undefined', () => {
+      assert.equal(takenAccessKeyHolder(new Error('already taken')), undefined);
+    });
+  });
 
   test('a timeout is Unavailable and retryable', async () => {
     const slow = ((_: unknown, init?: RequestInit) =>

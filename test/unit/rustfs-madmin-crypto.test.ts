@@ -183,3 +183,41 @@ describe('madmin crypto: rejects bad input with a specific error, never garbage'
     assert.ok(!JSON.stringify(err).includes(marker.slice(0, 10)));
   });
 });
+
+describe('madmin crypto: Argon2id key derivation', () => {
+  const argonVectors = vectors.vectors.filter((v) => v.algorithm !== MadminAlgorithm.Pbkdf2AesGcm);
+
+  test('runs off the JavaScript thread: the event loop keeps turning while a key is derived', async () => {
+    const v = argonVectors[0]!;
+    let turns = 0;
+    let done = false;
+    const spin = () => {
+      if (done) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    await decryptMadmin(v.secretKey, Buffer.from(v.ciphertextBase64, 'base64'));
+    done = true;
+    // A synchronous derivation (64 MiB, tens of milliseconds at least) would allow a turn or two.
+    assert.ok(turns >= 100, `only ${turns} event-loop turns during the derivation`);
+  });
+
+  test('concurrent derivations all finish, and one that fails does not hold up the others', async () => {
+    const results = await Promise.allSettled([
+      ...argonVectors.map((v) => decryptMadmin(v.secretKey, Buffer.from(v.ciphertextBase64, 'base64'))),
+      decryptMadmin('wrong-secret-key', Buffer.from(argonVectors[0]!.ciphertextBase64, 'base64')),
+      ...argonVectors.map((v) => decryptMadmin(v.secretKey, Buffer.from(v.ciphertextBase64, 'base64'))),
+    ]);
+    const expected = [...argonVectors, undefined, ...argonVectors];
+    results.forEach((r, i) => {
+      const v = expected[i];
+      if (!v) {
+        assert.equal(r.status, 'rejected');
+        return;
+      }
+      assert.equal(r.status, 'fulfilled', `${v.name}: ${r.status === 'rejected' ? String(r.reason) : ''}`);
+      assert.ok(r.value.plaintext.equals(plaintextOf(v)), `${v.name}: plaintext differs`);
+    });
+  });
+});
