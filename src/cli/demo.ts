@@ -52,6 +52,8 @@ export interface DemoSummary {
   };
   bootstrap: { workflowId: string; summary: string };
   webUi: string;
+  /** How payloads are protected and who decodes them for the Web UI. */
+  payloads: { encrypted: boolean; keyId?: string; codecServer?: string };
   historyCommands: string[];
   sandboxStateFile: string;
 }
@@ -133,6 +135,9 @@ export function renderSummary(s: DemoSummary): string {
     `  store during the root rotation: ${ms(s.root.storeUnavailableMs)} unavailable while its single replica restarted` +
       ` (consumer: ${s.root.consumerDuringRoot.failures} failed of ${s.root.consumerDuringRoot.requests})`,
     `Web UI: ${s.webUi}`,
+    s.payloads.encrypted
+      ? `Payloads: AES-GCM encrypted (key id ${s.payloads.keyId})${s.payloads.codecServer ? `; the Web UI decodes them through the codec server ${s.payloads.codecServer}` : ''}`
+      : 'Payloads: not encrypted (no codec key)',
     'Inspect a run:',
     ...s.historyCommands.map((c) => `  ${c}`),
   ].join('\n');
@@ -176,13 +181,28 @@ export function registerDemo(program: Command): void {
         log(describeEndpoints(state));
 
         const taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
+        // The worker encrypts with the sandbox's codec key (the sandbox state brings it), the
+        // key the sandbox's codec server decrypts with for the Web UI. A ROTATOR_CODEC_KEY of
+        // the user's own wins, but then the Web UI cannot decode the demo's payloads.
+        const ownKey = process.env[CODEC_KEY_ENV];
+        const ownKeyId = process.env[CODEC_KEY_ID_ENV] ?? 'default';
+        const uiDecodes =
+          Boolean(state.codec?.key) &&
+          (!ownKey || (ownKey === state.codec.key && ownKeyId === state.codec.keyId));
+        if (ownKey && !uiDecodes) {
+          log(
+            `Note: ${CODEC_KEY_ENV} is set and is not the sandbox's codec key, so the Web UI shows this demo's payloads encrypted (and cannot start runs this worker reads). Unset it to use the sandbox's key.`,
+          );
+        }
         const config = await loadWorkerConfig({
           [SANDBOX_STATE_ENV]: stateFile,
           TEMPORAL_TASK_QUEUE: taskQueue,
           ROTATOR_LOG_LEVEL: 'warn',
           ROTATOR_SHUTDOWN_GRACE: '5s',
-          ...(process.env[CODEC_KEY_ENV] ? { [CODEC_KEY_ENV]: process.env[CODEC_KEY_ENV] } : {}),
-          ...(process.env[CODEC_KEY_ID_ENV] ? { [CODEC_KEY_ID_ENV]: process.env[CODEC_KEY_ID_ENV] } : {}),
+          ...(ownKey ? { [CODEC_KEY_ENV]: ownKey } : {}),
+          ...(ownKey && process.env[CODEC_KEY_ID_ENV]
+            ? { [CODEC_KEY_ID_ENV]: process.env[CODEC_KEY_ID_ENV] }
+            : {}),
         });
         worker = await startWorker(config, { identity: `rotator-demo-worker@${process.pid}` });
         log(`Worker running in this process on task queue ${taskQueue}.`);
@@ -265,6 +285,13 @@ export function registerDemo(program: Command): void {
             consumerDuringRoot: rootReport,
           },
           webUi: webUiLink(conn) ?? state.temporal.uiUrl,
+          payloads: config.codec
+            ? {
+                encrypted: true,
+                keyId: ownKey ? ownKeyId : state.codec?.keyId,
+                codecServer: uiDecodes ? state.codec.endpoint : undefined,
+              }
+            : { encrypted: false },
           historyCommands: [
             `${cli} history ${rr.workflowId}`,
             `${cli} history ${zr.workflowId}`,

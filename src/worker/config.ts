@@ -33,7 +33,8 @@ export const WORKER_ENV = {
   [CODEC_KEY_ID_ENV]: 'id stored with each encrypted payload (default "default"), for key rotation',
   ROTATOR_LOG_LEVEL: `one of ${LOG_LEVELS.join(', ')} (default info)`,
   ROTATOR_SHUTDOWN_GRACE: 'how long in-flight activities get to finish on SIGTERM (default 30s)',
-  [SANDBOX_STATE_ENV]: 'state.json of a local sandbox: Temporal, kubeconfig and inventory are taken from it',
+  [SANDBOX_STATE_ENV]:
+    'state.json of a local sandbox: Temporal, kubeconfig, inventory and (unless ROTATOR_CODEC_KEY is set) the codec key are taken from it',
 } as const;
 
 export interface WorkerConfig {
@@ -250,6 +251,11 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     codec = codecFromEnv(env);
   } catch (err) {
     problems.push((err as Error).message);
+  }
+  // A sandbox brings its codec key: its Web UI encrypts the Start Workflow form's input
+  // through the sandbox's codec server, so a worker without that key could not read it.
+  if (!env[CODEC_KEY_ENV] && sandbox?.codec?.key) {
+    codec = codecFromEnv({ [CODEC_KEY_ENV]: sandbox.codec.key, [CODEC_KEY_ID_ENV]: sandbox.codec.keyId });
   }
 
   // Kubernetes: an explicit kubeconfig wins; in a pod without one, the ServiceAccount.

@@ -73,18 +73,29 @@ export interface CliFixture {
  */
 export async function startCliWorker(
   stack: SandboxState,
-  overrides: { grace?: string; restartTimeout?: string } = {},
+  overrides: {
+    grace?: string;
+    restartTimeout?: string;
+    pauseTimeout?: string;
+    /**
+     * 'own' (default): a fresh key shared only by this worker and the CLI subprocesses.
+     * 'sandbox': the sandbox's key, which its codec server (and so its Web UI) uses.
+     */
+    codec?: 'own' | 'sandbox';
+  } = {},
 ): Promise<CliFixture> {
+  const { codec = 'own', ...inventoryOverrides } = overrides;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-cli-test-'));
   const stateFile = process.env[SANDBOX_STATE_ENV]!;
   const inventoryFile = path.join(dir, 'inventory.yaml');
-  fs.writeFileSync(inventoryFile, sandboxInventory(stack.store, overrides));
+  fs.writeFileSync(inventoryFile, sandboxInventory(stack.store, inventoryOverrides));
   const taskQueue = `cli-test-${randomBytes(3).toString('hex')}`;
-  const codecKey = randomBytes(32).toString('base64');
-  const env = {
+  const codecKey = codec === 'sandbox' ? stack.codec.key : randomBytes(32).toString('base64');
+  const env: Record<string, string> = {
     [SANDBOX_STATE_ENV]: stateFile,
     TEMPORAL_TASK_QUEUE: taskQueue,
     ROTATOR_CODEC_KEY: codecKey,
+    ...(codec === 'sandbox' ? { ROTATOR_CODEC_KEY_ID: stack.codec.keyId } : {}),
   };
   const config = await loadWorkerConfig({
     ...env,
