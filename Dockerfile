@@ -9,6 +9,8 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.build.json
+# The workflow bundle, so that the worker does not run webpack at every start (memory).
+RUN npm run -s build:workflows
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production

@@ -1,20 +1,36 @@
 // The rotator worker as a process of its own, so that benchmark 5 measures its memory alone.
-// Started by bench/b4-scale.ts with `node --import tsx bench/worker-process.ts` and configured
-// through the environment:
+// It runs as compiled JavaScript, like the production worker (`npm run build:bench`, then
+// `node dist/bench-worker/bench/worker-process.js`; see BENCH_WORKER_SCRIPT), with the
+// workflow bundle prebuilt by `npm run build`. Configured through the environment:
 //   BENCH_TEMPORAL_ADDRESS, BENCH_TEMPORAL_NAMESPACE, BENCH_TASK_QUEUE, BENCH_INVENTORY,
 //   BENCH_KUBECONFIG, BENCH_CODEC_KEY (hex, 32 bytes), BENCH_READY_FILE (written once polling),
 //   BENCH_STATS_FILE (optional: Argon2id call count/time written there at exit),
-//   BENCH_MADMIN_PBKDF2 (optional what-if: request bodies sealed with PBKDF2, not Argon2id),
-//   BENCH_WORKFLOW_BUNDLE (optional: a prebuilt workflow bundle instead of bundling at start).
+//   BENCH_WORKFLOW_BUNDLE (optional: another prebuilt bundle than dist/workflow-bundle.js).
 import fs from 'node:fs';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadInventory } from '../src/inventory';
-import { createAdminClient } from '../src/rustfs';
-import { MadminAlgorithm } from '../src/rustfs/madmin-crypto';
 import { AesGcmCodec } from '../src/temporal/codec';
-import { instrumentArgon2 } from './lib';
 import { buildDeps, createRotatorWorker, dataConverter, storeConnection } from '../src/temporal/worker';
+
+/** What b4-scale.ts runs: this file as `npm run build:bench` compiles it (tsconfig.bench.json). */
+export const BENCH_WORKER_SCRIPT = path.join(
+  __dirname,
+  '..',
+  'dist',
+  'bench-worker',
+  'bench',
+  'worker-process.js',
+);
+
+/** The repository: compiled, this file sits in dist/bench-worker/bench/, else in bench/. */
+function repoRoot(dir = __dirname): string {
+  if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+  const parent = path.dirname(dir);
+  if (parent === dir) throw new Error(`worker-process: no package.json above ${__dirname}`);
+  return repoRoot(parent);
+}
 
 function env(name: string): string {
   const v = process.env[name];
@@ -22,8 +38,34 @@ function env(name: string): string {
   return v;
 }
 
+/**
+ * Counts and times the madmin envelope's Argon2id derivations. src/rustfs calls the native
+ * binding's `hashRaw` through its module object, so replacing the export sees every call.
+ */
+function instrumentArgon2(): { calls: number; ms: number } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const binding = require('@node-rs/argon2') as { hashRaw: (...args: unknown[]) => Promise<unknown> };
+  const stats = { calls: 0, ms: 0 };
+  const original = binding.hashRaw;
+  binding.hashRaw = async (...args: unknown[]) => {
+    const t = performance.now();
+    try {
+      return await original(...args);
+    } finally {
+      stats.calls += 1;
+      stats.ms += performance.now() - t;
+    }
+  };
+  return stats;
+}
+
 async function main(): Promise<void> {
   const argon2 = process.env.BENCH_STATS_FILE ? instrumentArgon2() : undefined;
+  const workflowBundle =
+    process.env.BENCH_WORKFLOW_BUNDLE ?? path.join(repoRoot(), 'dist', 'workflow-bundle.js');
+  if (!fs.existsSync(workflowBundle)) {
+    throw new Error(`worker-process: no workflow bundle at ${workflowBundle}; run \`npm run build\``);
+  }
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   const address = env('BENCH_TEMPORAL_ADDRESS');
   const namespace = env('BENCH_TEMPORAL_NAMESPACE');
@@ -39,19 +81,6 @@ async function main(): Promise<void> {
     namespace,
     pollIntervalMs: 200,
   });
-  if (process.env.BENCH_MADMIN_PBKDF2) {
-    // What-if: seal request bodies with the envelope's PBKDF2 variant (0x02, which RustFS
-    // itself uses) instead of Argon2id. Responses are still decrypted as the server sealed them.
-    const store = storeConnection(inventory);
-    deps.admin = (credentials) =>
-      createAdminClient({
-        endpoint: store.endpoint,
-        dialect: store.dialect,
-        region: store.region,
-        credentials,
-        madminAlgorithm: MadminAlgorithm.Pbkdf2AesGcm,
-      });
-  }
   const connection = await NativeConnection.connect({ address });
   const worker = await createRotatorWorker({
     connection,
@@ -59,12 +88,8 @@ async function main(): Promise<void> {
     taskQueue: env('BENCH_TASK_QUEUE'),
     deps,
     codec,
-    extra: {
-      shutdownGraceTime: '2s',
-      ...(process.env.BENCH_WORKFLOW_BUNDLE
-        ? { workflowsPath: undefined, workflowBundle: { codePath: process.env.BENCH_WORKFLOW_BUNDLE } }
-        : {}),
-    },
+    workflowBundle,
+    extra: { shutdownGraceTime: '2s' },
   });
   const stop = () => worker.shutdown();
   process.once('SIGTERM', stop);
@@ -77,7 +102,9 @@ async function main(): Promise<void> {
   await clientConnection.close();
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`worker-process: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`worker-process: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

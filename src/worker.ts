@@ -7,7 +7,13 @@
 import os from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { buildDeps, createRotatorWorker, dataConverter, storeConnection } from './temporal/worker';
+import {
+  buildDeps,
+  createRotatorWorker,
+  dataConverter,
+  prebuiltWorkflowBundle,
+  storeConnection,
+} from './temporal/worker';
 import { describeConfig, loadWorkerConfig, WorkerConfigError, type WorkerConfig } from './worker/config';
 import { jsonLogger, sdkLogger, type JsonLogger } from './worker/log';
 
@@ -78,15 +84,21 @@ export async function startWorker(
     client,
     namespace: config.temporal.namespace,
   });
+  const workflowBundle = prebuiltWorkflowBundle();
   const worker = await createRotatorWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     deps,
     codec: config.codec,
+    workflowBundle,
     extra: { identity, shutdownGraceTime: config.shutdownGraceMs },
   });
-  log.info('worker started', { identity, ...describeConfig(config) });
+  log.info('worker started', {
+    identity,
+    workflows: workflowBundle ? 'prebuilt bundle' : 'bundled at start',
+    ...describeConfig(config),
+  });
   const done = worker.run().then(
     () => log.info('worker stopped'),
     (err: unknown) => {

@@ -1,6 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { type Client } from '@temporalio/client';
 import { type DataConverter } from '@temporalio/common';
-import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { type Inventory } from '../inventory';
 import { createKube, loadKubeConfig, type KubeConnectionOptions } from '../kube';
@@ -58,6 +60,26 @@ export function buildDeps(opts: {
   };
 }
 
+/**
+ * Where `npm run build` writes the workflow bundle: dist/, beside the compiled worker. Run
+ * from the TypeScript sources (tsx) the path does not exist and workers bundle at start.
+ */
+export const WORKFLOW_BUNDLE = path.join(__dirname, '..', 'workflow-bundle.js');
+
+/** The prebuilt workflow bundle, when this is the compiled worker and the build made one. */
+export function prebuiltWorkflowBundle(): string | undefined {
+  return fs.existsSync(WORKFLOW_BUNDLE) ? WORKFLOW_BUNDLE : undefined;
+}
+
+/**
+ * Bundles the workflows (webpack) into `file`, once at build time: bundling at every worker
+ * start costs ~75 MB of peak memory and seconds of CPU (bench/RESULTS.md §5).
+ */
+export async function writeWorkflowBundle(file = WORKFLOW_BUNDLE): Promise<void> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows') });
+  fs.writeFileSync(file, code);
+}
+
 /** A worker running the three workflows with activities built from `deps`. */
 export async function createRotatorWorker(opts: {
   connection: NativeConnection;
@@ -65,13 +87,17 @@ export async function createRotatorWorker(opts: {
   taskQueue: string;
   deps: ActivityDeps;
   codec?: AesGcmCodec;
+  /** A bundle made by writeWorkflowBundle; without it the workflows are bundled here. */
+  workflowBundle?: string;
   extra?: Partial<WorkerOptions>;
 }): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    workflowsPath: require.resolve('../workflows'),
+    ...(opts.workflowBundle
+      ? { workflowBundle: { codePath: opts.workflowBundle } }
+      : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities(opts.deps),
     dataConverter: dataConverter(opts.codec),
     ...opts.extra,
