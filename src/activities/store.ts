@@ -101,9 +101,10 @@ export function createStoreActivities(deps: ActivityDeps) {
     try {
       parentUser = (await admin.infoServiceAccount(accessKey)).parentUser;
     } catch (err) {
-      if (!isAdminError(err, 'NotFound')) throw err;
+      // MinIO answers AccessDenied, even to root, when the key is a user's and not an account's.
+      if (!isAdminError(err, 'NotFound') && !isAdminError(err, 'AccessDenied')) throw err;
       throw nonRetryable(
-        `access key ${accessKey} is taken by an identity that is not a service account of zone user "${zone.user}": ${(refusal as Error).message}`,
+        `access key ${accessKey} is taken by an identity that is not a service account of zone user "${zone.user}": ${(refusal as Error).message}; ${err.message}`,
         'IdentityConflict',
       );
     }

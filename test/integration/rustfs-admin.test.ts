@@ -19,6 +19,7 @@ import {
   createAdminClient,
   createS3,
   generateCredentials,
+  takenAccessKeyHolder,
   type AdminClient,
   type AdminErrorCode,
   type Credentials,
@@ -371,6 +372,35 @@ function defineSuite(title: string, resolveTarget: () => Promise<Target>): void 
       assert.equal(un.retryable, true);
       assert.equal(await down.live(), false);
       assert.equal(await down.ready(), false);
+    });
+
+    test('a taken access key: the refusal says who holds it; the account is unchanged', async () => {
+      const other = `rt-other-${sfx}`;
+      await admin.addUser(other, generateCredentials().secretKey);
+      try {
+        const secretKey = generateCredentials().secretKey;
+        const same = await errorOf(
+          admin.addServiceAccount({ parentUser: user, accessKey: svcScoped.accessKey, secretKey }),
+        );
+        const foreign = await errorOf(
+          admin.addServiceAccount({ parentUser: other, accessKey: svcScoped.accessKey, secretKey }),
+        );
+        const aUser = await errorOf(
+          admin.addServiceAccount({ parentUser: other, accessKey: user, secretKey }),
+        );
+        if (t.kind === 'minio') {
+          assert.equal(takenAccessKeyHolder(same), 'requested-parent', same.message);
+          assert.equal(takenAccessKeyHolder(foreign), 'another-identity', foreign.message);
+          assert.equal(takenAccessKeyHolder(aUser), 'another-identity', aUser.message);
+        } else {
+          for (const e of [same, foreign, aUser]) assert.equal(takenAccessKeyHolder(e), 'unknown', e.message);
+        }
+        assert.equal((await admin.infoServiceAccount(svcScoped.accessKey)).parentUser, user);
+        await assertReadOnly(svcScoped);
+        await assertFullAccess(userCreds, 'user-after-refusals');
+      } finally {
+        await admin.removeUser(other).catch(() => undefined);
+      }
     });
 
     test('delete: service accounts, user, policies', async () => {
