@@ -1,8 +1,8 @@
 // Benchmark 3: orchestration overhead. RotateZone (grace 0s) against the same sequence of
 // admin and Kubernetes calls made directly from this script, in the same run, alternating.
-// Configured waits are excluded from both sides: timers (the pod start-second boundary, the
-// pod-holder poll) and the rollout wait itself (the activity's run time from the history;
-// the direct script's own measured wait).
+// Configured waits are excluded from both sides: timers (the pod-holder poll) and the
+// rollout wait itself (the activity's run time from the history; the direct script's own
+// measured wait).
 import { createKubernetesActivities } from '../src/activities/kubernetes';
 import { createSmokeActivities } from '../src/activities/smoke';
 import { createStoreActivities } from '../src/activities/store';
@@ -70,11 +70,11 @@ async function direct(rotator: Rotator, zoneName: string) {
   await k.recordZonePending(zoneName, { workflowId, strategy: 'overlap' });
   await s.ensureZoneIdentity(zoneName, 'pending');
   await smoke.smokeZone(zoneName, 'pending');
-  const promotedAt = new Date().toISOString();
-  await k.promoteZonePending(zoneName, { workflowId, at: promotedAt });
-  const secondOf = (t: number) => Math.floor(t / 1000);
-  if (secondOf(Date.now()) === secondOf(Date.parse(promotedAt))) await wait(1000 - (Date.now() % 1000));
-  await k.restartWorkloads(consumers, new Date().toISOString());
+  const { writtenAt: promotedAt } = await k.promoteZonePending(zoneName, {
+    workflowId,
+    at: new Date().toISOString(),
+  });
+  await k.restartWorkloads(consumers, new Date(Date.parse(promotedAt) + 1).toISOString());
   const tr = performance.now();
   for (const ref of consumers) await waitForRollout(deps.kube, ref, { timeoutMs: ROLLOUT_TIMEOUT_MS });
   rolloutMs = performance.now() - tr;

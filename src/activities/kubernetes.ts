@@ -122,7 +122,7 @@ export function createKubernetesActivities(deps: ActivityDeps) {
     which: 'pending' | 'previous',
     workflowId: string,
     at: string,
-  ): Promise<{ fingerprint: string; changed: boolean }> => {
+  ): Promise<{ fingerprint: string; changed: boolean; writtenAt: string }> => {
     const pending = await readSecret(kube, ref.namespace, pendingName(ref.name));
     const [ak, sk] =
       which === 'pending'
@@ -151,7 +151,8 @@ export function createKubernetesActivities(deps: ActivityDeps) {
         annotations: rotationAnnotations({ at: new Date(at), workflowId, fingerprint: fp }),
       };
     });
-    return { fingerprint: fp, changed: res.outcome !== 'unchanged' };
+    // RotateZone takes this as the instant of the switch: never earlier than the write.
+    return { fingerprint: fp, changed: res.outcome !== 'unchanged', writtenAt: new Date().toISOString() };
   };
 
   return {
@@ -308,11 +309,14 @@ export function createKubernetesActivities(deps: ActivityDeps) {
     async podsHoldingPrevious(zoneName: string, promotedAt: string): Promise<string[]> {
       const zone = zoneOf(zoneName);
       // Pod start times have one-second resolution: every pod of the promotion's second
-      // counts as possibly holding the previous key (the workflow restarts consumers in a
-      // later second, so their new pods never count).
-      const cutoff = Math.floor(Date.parse(promotedAt) / 1000) * 1000 + 1000;
+      // counts as possibly holding the previous key, unless its template was restarted
+      // after the promotion (restartedAt later than it): such a pod was created after the
+      // Secret changed, so it read the new key.
+      const promotedMs = Date.parse(promotedAt);
+      const cutoff = Math.floor(promotedMs / 1000) * 1000 + 1000;
       const pods = await podsReferencingSecret(kube, zone.secret.namespace, zone.secret.name, {
         startedBefore: new Date(cutoff),
+        restartedAfter: new Date(promotedMs),
         runningOnly: true,
       });
       return pods.map((p) => `${p.name}${p.owner ? ` (${p.owner})` : ''}`);

@@ -1,6 +1,7 @@
 import type { V1OwnerReference, V1Pod } from '@kubernetes/client-node';
 import { type Kube } from './client';
 import { toKubeError } from './errors';
+import { RESTARTED_AT_ANNOTATION } from './rollout';
 import { type WorkloadRef } from './rollout-status';
 import { secretReferences, type SecretRefVia } from './secret-refs';
 
@@ -61,6 +62,12 @@ export interface PodsReferencingSecretOptions {
    * longer use it. Pending and terminating pods are kept, since they may still run with it.
    */
   runningOnly?: boolean;
+  /**
+   * Leave out pods made from a template restarted after this instant (their restartedAt
+   * annotation is later): they were created after it, so they resolved the Secret after
+   * it. Finer than start times, which have whole-second resolution.
+   */
+  restartedAfter?: Date;
 }
 
 /**
@@ -89,6 +96,8 @@ export async function podsReferencingSecret(
     // A pod not started yet will resolve the Secret when it starts, i.e. read the new value.
     if (opts.startedBefore && (!started || new Date(started).getTime() >= opts.startedBefore.getTime()))
       continue;
+    const restartedAt = Date.parse(pod.metadata?.annotations?.[RESTARTED_AT_ANNOTATION] ?? '');
+    if (opts.restartedAfter && restartedAt > opts.restartedAfter.getTime()) continue;
     matches.push({ pod, via, startedAt: started ? new Date(started).toISOString() : '' });
   }
   const owners = await ownerResolver(

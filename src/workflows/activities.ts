@@ -1,6 +1,11 @@
 // Activity proxies with named option sets: each says how long a kind of call may take
 // and how often it is retried before the workflow sees the failure.
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import {
+  proxyActivities,
+  proxyLocalActivities,
+  type ActivityOptions,
+  type LocalActivityOptions,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 
 /** Reads and writes against the apiserver or the admin API: fast, retried a few times. */
@@ -22,6 +27,23 @@ export const longWait: ActivityOptions = {
   retry: { initialInterval: '2s', maximumAttempts: 3 },
 };
 
+/**
+ * The same short calls as local activities: they run in the worker that runs the workflow,
+ * without a round trip through the server per step (a rotation is ~14 such steps, and each
+ * server round trip cost more than the call itself). Retries stay bounded and local; the
+ * result, or the final failure, is recorded in the history as a marker per step.
+ */
+export const localQuickCall: LocalActivityOptions = {
+  startToCloseTimeout: quickCall.startToCloseTimeout,
+  retry: quickCall.retry,
+};
+export const localSmokeCall: LocalActivityOptions = {
+  startToCloseTimeout: smokeCall.startToCloseTimeout,
+  retry: smokeCall.retry,
+};
+
 export const acts = proxyActivities<Activities>(quickCall);
 export const smoke = proxyActivities<Activities>(smokeCall);
 export const waits = proxyActivities<Activities>(longWait);
+export const localActs = proxyLocalActivities<Activities>(localQuickCall);
+export const localSmoke = proxyLocalActivities<Activities>(localSmokeCall);

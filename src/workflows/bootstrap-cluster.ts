@@ -1,11 +1,13 @@
 import { executeChild, workflowInfo } from '@temporalio/workflow';
-import { acts, smoke, waits } from './activities';
+import { waits } from './activities';
+import { zoneRunbookCalls } from './patches';
 import { invalidInput, Runbook } from './runbook';
 import { RotateZone } from './rotate-zone';
 import { type BootstrapInput, type Plan, type WorkflowResult, type ZoneResult, workflowIds } from './types';
 
-/** Zones handled at once: keeps the apiserver and the store responsive on small clusters. */
+/** Zones handled at once by default: keeps the apiserver and the store responsive on small clusters. */
 const ZONE_PARALLELISM = 8;
+const MAX_PARALLELISM = 64;
 const ROLLOUT_TIMEOUT_MS = 10 * 60_000;
 
 async function forEachBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -31,6 +33,12 @@ async function forEachBounded<T, R>(items: T[], limit: number, fn: (item: T) => 
 export async function BootstrapCluster(input: BootstrapInput = {}): Promise<WorkflowResult> {
   if (input === null || typeof input !== 'object')
     throw invalidInput('BootstrapCluster takes an object like {"dryRun": true}');
+  const parallelism = input.parallelism ?? ZONE_PARALLELISM;
+  if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > MAX_PARALLELISM)
+    throw invalidInput(
+      `parallelism must be a whole number from 1 to ${MAX_PARALLELISM}, got ${String(parallelism)}`,
+    );
+  const { v2, acts, smoke } = zoneRunbookCalls();
   const rb = new Runbook('BootstrapCluster');
   return rb.run(async () => {
     const info = workflowInfo();
@@ -116,7 +124,7 @@ export async function BootstrapCluster(input: BootstrapInput = {}): Promise<Work
       (b) => b.join(', '),
     );
     const at = new Date().toISOString();
-    const results = await forEachBounded(zones, ZONE_PARALLELISM, async (name): Promise<ZoneResult> => {
+    const results = await forEachBounded(zones, parallelism, async (name): Promise<ZoneResult> => {
       const secret = await rb.step(
         `ensure Secret of zone ${name}`,
         () => acts.ensureZoneSecret(name, { workflowId: info.workflowId, at }),
@@ -125,6 +133,18 @@ export async function BootstrapCluster(input: BootstrapInput = {}): Promise<Work
             ? `created ${s.fingerprint}`
             : `kept ${s.fingerprint}${s.endpointFixed ? ', endpoint corrected' : ''}`,
       );
+      const zone = inventory.zones.find((z) => z.name === name)!;
+      // Its RotateZone child re-ensures the user and policy, issues a new key and smokes it:
+      // doing the same here first for a zone whose Secret did not change is wasted work.
+      if (v2 && input.rotate && !secret.created && !secret.endpointFixed) {
+        return {
+          zone: name,
+          strategy: zone.strategy,
+          newFingerprint: secret.fingerprint,
+          restarted: [],
+          smoke: 'left to RotateZone',
+        };
+      }
       await rb.step(
         `ensure identity of zone ${name}`,
         () => acts.ensureZoneIdentity(name, 'current'),
@@ -145,7 +165,6 @@ export async function BootstrapCluster(input: BootstrapInput = {}): Promise<Work
         () => smoke.smokeZone(name, 'current'),
         (r) => `${r.passed}/${r.cells} cells`,
       );
-      const zone = inventory.zones.find((z) => z.name === name)!;
       return {
         zone: name,
         strategy: zone.strategy,
@@ -157,7 +176,7 @@ export async function BootstrapCluster(input: BootstrapInput = {}): Promise<Work
 
     let rotated: WorkflowResult[] = [];
     if (input.rotate) {
-      rotated = await forEachBounded(zones, ZONE_PARALLELISM, (zone) =>
+      rotated = await forEachBounded(zones, parallelism, (zone) =>
         rb.step(`rotate zone ${zone} (child ${workflowIds.zone(zone)})`, () =>
           executeChild(RotateZone, { workflowId: workflowIds.zone(zone), args: [{ zone }] }),
         ),

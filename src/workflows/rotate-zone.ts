@@ -2,8 +2,9 @@ import { condition, setHandler, sleep, workflowInfo } from '@temporalio/workflow
 import { parseDuration, formatDuration } from '../inventory/duration';
 import { findZone } from '../inventory/lookup';
 import type { Zone } from '../inventory/schema';
-import { acts, smoke, waits } from './activities';
+import { waits } from './activities';
 import { revokeNowUpdate, type UpdateArg } from './definitions';
+import { zoneRunbookCalls } from './patches';
 import { invalidInput, Runbook } from './runbook';
 import { type Plan, type RotateZoneInput, type WorkflowResult } from './types';
 
@@ -109,9 +110,17 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
   if (!input || typeof input.zone !== 'string' || !input.zone) {
     throw invalidInput('RotateZone needs {"zone": "<zone name>"}; see `rotator plan` for the zones');
   }
+  const { v2, acts, smoke } = zoneRunbookCalls();
   const rb = new Runbook('RotateZone', input.zone);
   return rb.run(async () => {
     const info = workflowInfo();
+    // Every restart of this run carries a distinct, later restartedAt: with local steps the
+    // workflow clock may not move between them, and an equal value would restart nothing.
+    let lastRestartMs = 0;
+    const restartInstant = (notBefore: number) => {
+      lastRestartMs = Math.max(Date.now(), notBefore, lastRestartMs + 1);
+      return new Date(lastRestartMs).toISOString();
+    };
     let revokeNow: { by?: string; reason?: string } | undefined;
     setHandler(
       revokeNowUpdate,
@@ -212,21 +221,30 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
       );
 
       rb.onFailure('restore the previous Secret and restart consumers', async () => {
-        const at = new Date().toISOString();
+        const at = v2 ? restartInstant(0) : new Date().toISOString();
         await acts.restoreZonePrevious(zone.name, { workflowId: info.workflowId, at });
         await acts.restartWorkloads(consumers, at);
         await waits.waitForRollouts(consumers, ROLLOUT_TIMEOUT_MS);
       });
       promotedAt = new Date().toISOString();
-      await rb.step(`promote: patch Secret ${secretName}`, () =>
+      const promoted = await rb.step(`promote: patch Secret ${secretName}`, () =>
         acts.promoteZonePending(zone.name, { workflowId: info.workflowId, at: promotedAt }),
       );
       rb.status.fingerprints.current = pending.fingerprint;
-      // Kubernetes records pod start times in whole seconds: restarted pods must start in a
-      // later second than the promotion to be told apart from pods that hold the previous key.
-      const secondOf = (ms: number) => Math.floor(ms / 1000);
-      if (secondOf(Date.now()) === secondOf(Date.parse(promotedAt))) await sleep(1000 - (Date.now() % 1000));
-      const restartAt = new Date().toISOString();
+      let restartAt: string;
+      if (v2) {
+        // The activity's own clock after the patch: the workflow clock may lag it. Pods of
+        // the restart carry a later restartedAt, which podsHoldingPrevious recognises.
+        promotedAt = promoted.writtenAt ?? promotedAt;
+        restartAt = restartInstant(Date.parse(promotedAt) + 1);
+      } else {
+        // Kubernetes records pod start times in whole seconds: restarted pods must start in a
+        // later second than the promotion to be told apart from pods that hold the previous key.
+        const secondOf = (ms: number) => Math.floor(ms / 1000);
+        if (secondOf(Date.now()) === secondOf(Date.parse(promotedAt)))
+          await sleep(1000 - (Date.now() % 1000));
+        restartAt = new Date().toISOString();
+      }
       await rb.step(
         'restart consumers',
         () => acts.restartWorkloads(consumers, restartAt),
@@ -252,7 +270,7 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
       rb.setPhase('waiting-grace', `previous key stays valid for ${formatDuration(graceMs)} (grace)`, [
         'revokeNow',
       ]);
-      await condition(() => revokeNow !== undefined, graceMs);
+      if (!v2 || graceMs > 0) await condition(() => revokeNow !== undefined, graceMs);
       let pollMs = POD_POLL_START_MS;
       while (revokeNow === undefined) {
         const holders = await rb.step(

@@ -17,6 +17,8 @@ export interface BootstrapInput {
   dryRun?: boolean;
   /** Also rotate every zone's key afterwards (RotateZone children), as `make rbac-bootstrap` does. */
   rotate?: boolean;
+  /** Zones handled at once (1–64, default 8); RotateZone children too with `rotate`. */
+  parallelism?: number;
 }
 
 export interface RotateZoneInput {

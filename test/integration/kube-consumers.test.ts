@@ -190,4 +190,43 @@ describe('consumer discovery', () => {
       JSON.stringify(remaining),
     );
   });
+
+  test('pods of a template restarted after an instant are left out, whatever their start second', async () => {
+    const titiler: WorkloadRef = { kind: 'Deployment', namespace: ns, name: 'titiler' };
+    const instant = new Date();
+    // A restartedAt after the instant, with pods that all start before `startedBefore`:
+    // only the annotation can tell them apart from pods that read the Secret earlier.
+    await rolloutRestart(kube, titiler, new Date(instant.getTime() + 600_000));
+    await waitForRollout(kube, titiler, { timeoutMs: 120_000 });
+    const startedBefore = new Date(Date.now() + 3_600_000);
+    const owners = async (restartedAfter?: Date) => {
+      for (let i = 0; ; i++) {
+        const pods = await podsReferencingSecret(kube, ns, SECRET, {
+          startedBefore,
+          runningOnly: true,
+          restartedAfter,
+        });
+        const titilers = pods.filter((p) => p.owner === 'Deployment/titiler').length;
+        // The replaced pods may take a moment to disappear once the rollout is done.
+        if (titilers <= 2 || i >= 20) return pods.map((p) => p.owner).sort();
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    };
+    assert.deepEqual(await owners(), [
+      'DaemonSet/log-shipper',
+      'Deployment/duckdb-endpoint',
+      'Deployment/projected',
+      'Deployment/titiler',
+      'Deployment/titiler',
+      'StatefulSet/cache',
+    ]);
+    assert.deepEqual(await owners(instant), [
+      'DaemonSet/log-shipper',
+      'Deployment/duckdb-endpoint',
+      'Deployment/projected',
+      'StatefulSet/cache',
+    ]);
+    // An instant after the restart: the same pods count again.
+    assert.ok((await owners(new Date(instant.getTime() + 700_000))).includes('Deployment/titiler'));
+  });
 });

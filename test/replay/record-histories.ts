@@ -1,8 +1,10 @@
 // Records the committed replay histories: one run of each workflow on the sandbox, with
 // plain (unencrypted) payloads so the replay test needs no key. Run against a sandbox:
 //   node --import tsx src/cli.ts sandbox up --state-file /tmp/s.json &
-//   ROTATOR_SANDBOX_STATE=/tmp/s.json npx tsx test/replay/record-histories.ts
-// Re-record only on purpose: a replay failure usually means a change broke determinism.
+//   ROTATOR_SANDBOX_STATE=/tmp/s.json npx tsx test/replay/record-histories.ts [TAG]
+// With a TAG (e.g. the patch a change introduced) the files are named <name>.<TAG>.json and
+// the histories recorded before stay: every version a running workflow may have started
+// under keeps replaying. Never re-record an existing file to make a replay failure go away.
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -17,7 +19,9 @@ async function main() {
   const rotator = await startRotator(stack, { grace: '1h', plainPayloads: true });
   const { client, taskQueue } = rotator;
   // The Temporal CLI's JSON export: the same format the Web UI downloads.
-  const save = async (id: string, file: string) => {
+  const tag = process.argv[2];
+  const save = async (id: string, name: string) => {
+    const file = tag ? name.replace(/\.json$/, `.${tag}.json`) : name;
     const json = execFileSync(
       toolPath('temporal'),
       ['workflow', 'show', '-w', id, '--output', 'json', '--address', stack.temporal.address],
@@ -36,6 +40,23 @@ async function main() {
       args: [{}],
     });
     await save('bootstrap-cluster', 'bootstrap-cluster.json');
+    const rotateAll = await client.workflow.start('BootstrapCluster', {
+      taskQueue,
+      workflowId: 'bootstrap-cluster',
+      args: [{ rotate: true, parallelism: 2 }],
+    });
+    // The children wait out the 1h grace: end each wait as it begins.
+    for (const z of ['ingest', 'pipeline', 'serving']) {
+      const child = client.workflow.getHandle(`rotate-zone-${z}`);
+      await eventually(
+        `grace of ${z}`,
+        async () => (await child.query(statusQuery).catch(() => undefined))?.phase === 'waiting-grace',
+        120_000,
+      );
+      await child.executeUpdate(revokeNowUpdate, { args: [{ by: 'recorder' }] });
+    }
+    await rotateAll.result();
+    await save('bootstrap-cluster', 'bootstrap-cluster-rotate.json');
 
     const zone = await client.workflow.start('RotateZone', {
       taskQueue,

@@ -1,0 +1,27 @@
+// Changes to workflow code that would alter the commands of runs already in flight (and of
+// the histories committed under test/replay) are gated by patched(): old runs replay the
+// old sequence, new runs take the new one.
+import { patched } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { acts, localActs, localSmoke, smoke } from './activities';
+
+/**
+ * v2 of the zone runbook (RotateZone, BootstrapCluster): short steps run as local
+ * activities; no timer at grace 0; no sleep to the next whole second before restarting
+ * consumers (pods are told apart by their restartedAt annotation instead); a
+ * `rotate: true` bootstrap leaves identity and smoke of existing zones to the RotateZone
+ * children, which do both.
+ */
+export const ZONE_RUNBOOK_V2 = 'zone-runbook-v2';
+
+export interface StepCalls {
+  v2: boolean;
+  acts: Activities;
+  smoke: Activities;
+}
+
+/** Call at the very start of a workflow, before its first command. */
+export function zoneRunbookCalls(): StepCalls {
+  const v2 = patched(ZONE_RUNBOOK_V2);
+  return v2 ? { v2, acts: localActs, smoke: localSmoke } : { v2, acts, smoke };
+}
