@@ -73,6 +73,40 @@ const toDate = (ts: google.protobuf.ITimestamp | null | undefined): Date | undef
 const toMs = (d: google.protobuf.IDuration | null | undefined): number | undefined =>
   d ? Number(d.seconds ?? 0) * 1000 + Math.round((d.nanos ?? 0) / 1e6) : undefined;
 
+/** The marker the SDK core records for a finished local activity (sdk-core protos/constants.rs). */
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
+
+interface LocalActivityData {
+  attempt?: number;
+  activity_type?: string;
+  complete_time?: google.protobuf.ITimestamp;
+  original_schedule_time?: google.protobuf.ITimestamp;
+}
+
+/**
+ * The marker's "data": LocalActivityMarkerData as a plain JSON payload written by the SDK
+ * core itself (never through the payload codec). Field names as core serialises them,
+ * snake_case; camelCase accepted too.
+ */
+function localActivityData(payload: Payload | undefined): LocalActivityData {
+  if (!payload?.data) return {};
+  try {
+    const raw = JSON.parse(Buffer.from(payload.data).toString('utf8')) as Record<string, unknown>;
+    const pick = <T>(snake: string, camel: string) => (raw[snake] ?? raw[camel]) as T | undefined;
+    return {
+      attempt: pick<number>('attempt', 'attempt'),
+      activity_type: pick<string>('activity_type', 'activityType'),
+      complete_time: pick<google.protobuf.ITimestamp>('complete_time', 'completeTime'),
+      original_schedule_time: pick<google.protobuf.ITimestamp>(
+        'original_schedule_time',
+        'originalScheduleTime',
+      ),
+    };
+  } catch {
+    return {};
+  }
+}
+
 async function decodePayloads(
   payloads: Payload[] | null | undefined,
   codec?: AesGcmCodec,
@@ -214,6 +248,32 @@ export async function buildTimeline(
         } else {
           entry.state = e.activityTaskCanceledEventAttributes ? 'canceled' : 'completed';
         }
+        break;
+      }
+      case EventType.EVENT_TYPE_MARKER_RECORDED: {
+        // A local activity (short steps run inside the workflow task) leaves one marker
+        // when it is done: its type, attempts and timing, its result or its failure. Its
+        // arguments are not recorded anywhere, so the timeline names it by type only.
+        const m = e.markerRecordedEventAttributes!;
+        if (m.markerName !== LOCAL_ACTIVITY_MARKER) break;
+        const data = localActivityData(m.details?.data?.payloads?.[0] as Payload | undefined);
+        const completedAt = toDate(data.complete_time) ?? at;
+        const scheduledAt = toDate(data.original_schedule_time) ?? completedAt;
+        const entry: TimelineEntry = {
+          at: scheduledAt.toISOString(),
+          kind: 'activity',
+          name: `${data.activity_type ?? '?'} (local)`,
+          state: m.failure ? 'failed' : 'completed',
+          durationMs: Math.max(0, completedAt.getTime() - scheduledAt.getTime()),
+          attempts: data.attempt ?? 1,
+        };
+        if (m.failure) {
+          entry.lastFailure = failureMessage(m.failure);
+          let inner = m.failure;
+          while (inner?.cause) inner = inner.cause;
+          lastActivityFailure = { type: inner?.applicationFailureInfo?.type ?? undefined, index: i };
+        }
+        entries.push(entry);
         break;
       }
       case EventType.EVENT_TYPE_TIMER_STARTED: {

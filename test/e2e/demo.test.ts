@@ -1,17 +1,76 @@
 // The main job end to end: `rotator demo` against the shared stack, shortened timings.
+// Its payloads are encrypted with the sandbox's codec key, the key of the codec server the
+// sandbox's Web UI is pointed at, so a user exploring the UI after the demo reads them.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import { type temporal } from '@temporalio/proto';
 import { type DemoSummary } from '../../src/cli/demo';
 import { json, runCli } from '../support/cli';
 import { getStack } from '../support/stack';
 
 const stack = getStack();
+// The demo takes its codec key from the sandbox, not from the caller's environment.
+const noOwnKey = { ROTATOR_CODEC_KEY: undefined, ROTATOR_CODEC_KEY_ID: undefined };
+
+type RawPayload = temporal.api.common.v1.IPayload;
+const meta = (p: RawPayload, k: string) =>
+  p.metadata?.[k] ? Buffer.from(p.metadata[k]).toString('utf8') : undefined;
+
+/** Every payload of a run's history the data converter wrote, exactly as the server stores it (no codec). */
+async function storedPayloads(workflowId: string): Promise<{ where: string; payload: RawPayload }[]> {
+  const connection = await Connection.connect({ address: stack.temporal.address });
+  try {
+    const client = new Client({ connection, namespace: stack.temporal.namespace });
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    const out: { where: string; payload: RawPayload }[] = [];
+    const add = (where: string, ps: RawPayload[] | null | undefined) =>
+      (ps ?? []).forEach((payload) => out.push({ where, payload }));
+    for (const e of history.events ?? []) {
+      add('workflow input', e.workflowExecutionStartedEventAttributes?.input?.payloads);
+      add('activity input', e.activityTaskScheduledEventAttributes?.input?.payloads);
+      add('activity result', e.activityTaskCompletedEventAttributes?.result?.payloads);
+      // A local activity's marker: its result is the data converter's; "data" is core's own bookkeeping.
+      add('local activity result', e.markerRecordedEventAttributes?.details?.result?.payloads);
+      add(
+        'update argument',
+        e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.args?.payloads,
+      );
+      add('workflow result', e.workflowExecutionCompletedEventAttributes?.result?.payloads);
+    }
+    return out;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** POST /decode to the sandbox's codec server, as the Web UI does. */
+async function codecServerDecode(payloads: RawPayload[]): Promise<unknown[]> {
+  const res = await fetch(`${stack.codec.endpoint}/decode`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Namespace': stack.temporal.namespace },
+    body: JSON.stringify({
+      payloads: payloads.map((p) => ({
+        metadata: Object.fromEntries(
+          Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+        ),
+        data: Buffer.from(p.data ?? []).toString('base64'),
+      })),
+    }),
+  });
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as { payloads: Array<{ metadata: Record<string, string>; data: string }> };
+  return body.payloads.map((p) => {
+    assert.equal(Buffer.from(p.metadata.encoding!, 'base64').toString(), 'json/plain');
+    return JSON.parse(Buffer.from(p.data, 'base64').toString('utf8')) as unknown;
+  });
+}
 
 describe('rotator demo', () => {
   test('human run (CI=true ends it): bootstrap, zone rotation with a serving consumer, root rotation, summary', async () => {
     const r = await runCli(
       ['demo', '--task-queue', `demo-test-${process.pid}`, '--grace', '1s'],
-      { CI: 'true' },
+      { CI: 'true', ...noOwnKey },
       300_000,
     );
     assert.equal(r.code, 0, r.stderr);
@@ -38,13 +97,18 @@ describe('rotator demo', () => {
     assert.match(r.stdout, /store during the root rotation: .* unavailable/);
     assert.ok(r.stdout.includes(`Web UI: ${stack.temporal.uiUrl}/namespaces/default/workflows`));
     assert.match(r.stdout, /ROTATOR_SANDBOX_STATE=\S+ npx tsx src\/cli\.ts history rotate-root/);
+    assert.ok(
+      r.stdout.includes(
+        `Payloads: AES-GCM encrypted (key id ${stack.codec.keyId}); the Web UI decodes them through the codec server ${stack.codec.endpoint}`,
+      ),
+    );
     assert.ok(!r.stderr.includes('stay up'), 'CI=true ends the demo instead of waiting for Ctrl-C');
   });
 
   test('--json --exit: the summary as one document', async () => {
     const r = await runCli(
       ['demo', '--exit', '--json', '--task-queue', `demo-test-json-${process.pid}`, '--grace', '0s'],
-      {},
+      noOwnKey,
       300_000,
     );
     assert.equal(r.code, 0, r.stderr);
@@ -68,11 +132,46 @@ describe('rotator demo', () => {
       s.historyCommands.map((c) => c.split(' ').slice(-2).join(' ')),
       ['history rotate-root', 'history rotate-zone-serving', 'status rotate-root'],
     );
-    // The history command it prints works, from another process.
+    assert.deepEqual(s.payloads, {
+      encrypted: true,
+      keyId: stack.codec.keyId,
+      codecServer: stack.codec.endpoint,
+    });
+    // The history command it prints works, from another process, with no key but the sandbox's.
     const h = await runCli(['history', 'rotate-root', '--json'], {
       ROTATOR_SANDBOX_STATE: s.sandboxStateFile,
+      ...noOwnKey,
     });
     assert.equal(h.code, 0, h.stderr);
-    assert.equal(json<{ outcome: string }>(h).outcome, 'completed');
+    const t = json<{ outcome: string; entries: Array<{ kind: string; by?: string }> }>(h);
+    assert.equal(t.outcome, 'completed');
+    assert.ok(
+      t.entries.some((e) => e.kind === 'update' && e.by === s.root.approvedBy),
+      'update argument decoded',
+    );
+
+    // In history every payload the worker and the CLI wrote is encrypted with the sandbox key…
+    for (const id of ['bootstrap-cluster', 'rotate-zone-serving', 'rotate-root']) {
+      const stored = await storedPayloads(id);
+      assert.ok(stored.length >= 3, `${id}: ${stored.length} payloads`);
+      for (const { where, payload } of stored) {
+        assert.equal(meta(payload, 'encoding'), 'binary/encrypted', `${id} ${where} is encrypted`);
+        assert.equal(meta(payload, 'encryption-key-id'), stack.codec.keyId, `${id} ${where}: key id`);
+      }
+    }
+    // …and the codec server the Web UI asks decodes them: the root rotation's result names
+    // the fingerprints the summary printed, its update carries who approved it.
+    const root = await storedPayloads('rotate-root');
+    const [result] = await codecServerDecode(
+      root.filter((p) => p.where === 'workflow result').map((p) => p.payload),
+    );
+    assert.equal(
+      (result as { root?: { newFingerprint?: string } }).root?.newFingerprint,
+      s.root.newFingerprint,
+    );
+    const [approval] = await codecServerDecode(
+      root.filter((p) => p.where === 'update argument').map((p) => p.payload),
+    );
+    assert.deepEqual(approval, { by: s.root.approvedBy, reason: 'demo' });
   });
 });
