@@ -1,6 +1,7 @@
 // Shared helpers for the benchmarks: timing, statistics, history analysis, logging.
 import { type Client } from '@temporalio/client';
 import { type SandboxState } from '../src/sandbox/state';
+import { localActivityMs, localActivityRecord } from '../src/temporal/local-activity-marker';
 
 /** Progress goes to stderr; stdout is reserved for the JSON report. */
 export const log = (msg: string) =>
@@ -33,12 +34,14 @@ export interface HistoryTimes {
   /** Sum of the durations the timers were started with (what the workflow asked for). */
   timersConfiguredMs: number;
   timers: Array<{ configuredMs: number; firedAfterMs: number }>;
-  /** ActivityTaskStarted → Completed per activity type, summed. */
+  /** ActivityTaskStarted → Completed per activity type, summed; a local activity's marker times. */
   activityRunMs: Record<string, number>;
   /** ActivityTaskScheduled → Completed per activity type, summed (includes queueing). */
   activityTotalMs: Record<string, number>;
   activityCount: Record<string, number>;
   activities: number;
+  /** Of `activities`, how many ran as local activities (no server round trip each). */
+  localActivities: number;
   events: number;
 }
 
@@ -59,7 +62,14 @@ export async function historyTimes(client: Client, workflowId: string): Promise<
     activityTotalMs: {},
     activityCount: {},
     activities: 0,
+    localActivities: 0,
     events: events.length,
+  };
+  const count = (type: string, runMs: number, totalMs: number) => {
+    out.activities += 1;
+    out.activityCount[type] = (out.activityCount[type] ?? 0) + 1;
+    out.activityTotalMs[type] = (out.activityTotalMs[type] ?? 0) + totalMs;
+    out.activityRunMs[type] = (out.activityRunMs[type] ?? 0) + runMs;
   };
   for (const e of events) {
     const id = Number(e.eventId);
@@ -71,11 +81,12 @@ export async function historyTimes(client: Client, workflowId: string): Promise<
     } else if (e.activityTaskCompletedEventAttributes) {
       const sid = Number(e.activityTaskCompletedEventAttributes.scheduledEventId);
       const s = scheduled.get(sid);
-      if (s) {
-        out.activities += 1;
-        out.activityCount[s.type] = (out.activityCount[s.type] ?? 0) + 1;
-        out.activityTotalMs[s.type] = (out.activityTotalMs[s.type] ?? 0) + (at - s.at);
-        out.activityRunMs[s.type] = (out.activityRunMs[s.type] ?? 0) + (at - (started.get(sid) ?? s.at));
+      if (s) count(s.type, at - (started.get(sid) ?? s.at), at - s.at);
+    } else if (e.markerRecordedEventAttributes) {
+      const la = localActivityRecord(e);
+      if (la) {
+        out.localActivities += 1;
+        count(la.activityType, localActivityMs(la), localActivityMs(la));
       }
     } else if (e.timerStartedEventAttributes) {
       const configured = ms(e.timerStartedEventAttributes.startToFireTimeout as never);
