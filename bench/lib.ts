@@ -166,17 +166,17 @@ export class FailureWindows {
 }
 
 /**
- * Counts and times the Argon2id key derivations of the madmin envelope (64 MiB, t=1, p=4:
- * synchronous WASM that blocks the event loop). Patches the hash-wasm export in place, so
- * it sees every call made by src/rustfs in this process.
+ * Counts and times the madmin envelope's Argon2id key derivations (64 MiB, t=1, p=4, on the
+ * native binding's thread pool). src/rustfs calls `hashRaw` through the module object, so
+ * replacing the export sees every call made in this process.
  */
-export function instrumentArgon2() {
+export function instrumentArgon2(): { calls: number; ms: number } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const hw = require('hash-wasm') as { argon2id: (...args: unknown[]) => Promise<unknown> };
+  const binding = require('@node-rs/argon2') as { hashRaw: (...args: unknown[]) => Promise<unknown> };
+  const existing = (binding.hashRaw as { stats?: { calls: number; ms: number } }).stats;
+  if (existing) return existing;
   const stats = { calls: 0, ms: 0 };
-  const original = hw.argon2id;
-  if ((original as { instrumented?: boolean }).instrumented)
-    return (original as unknown as { stats: typeof stats }).stats;
+  const original = binding.hashRaw;
   const wrapped = async (...args: unknown[]) => {
     const t = performance.now();
     try {
@@ -186,7 +186,6 @@ export function instrumentArgon2() {
       stats.ms += performance.now() - t;
     }
   };
-  Object.assign(wrapped, { instrumented: true, stats });
-  hw.argon2id = wrapped;
+  binding.hashRaw = Object.assign(wrapped, { stats });
   return stats;
 }

@@ -153,12 +153,15 @@ export async function BootstrapCluster(input: BootstrapInput = {}): Promise<Work
       let restarted: string[] = [];
       if (secret.created || secret.endpointFixed) {
         const consumers = await rb.step(`discover consumers of zone ${name}`, () => acts.zoneConsumers(name));
-        restarted = await rb.step(`restart consumers of zone ${name}`, () =>
-          acts.restartWorkloads(consumers, at),
-        );
-        await rb.step(`wait for rollouts of zone ${name}`, () =>
-          waits.waitForRollouts(consumers, ROLLOUT_TIMEOUT_MS),
-        );
+        // Nothing to roll: no round trip through the server for it.
+        if (!v2 || consumers.length) {
+          restarted = await rb.step(`restart consumers of zone ${name}`, () =>
+            acts.restartWorkloads(consumers, at),
+          );
+          await rb.step(`wait for rollouts of zone ${name}`, () =>
+            waits.waitForRollouts(consumers, ROLLOUT_TIMEOUT_MS),
+          );
+        }
       }
       await rb.step(
         `smoke zone ${name}`,

@@ -223,6 +223,7 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
       rb.onFailure('restore the previous Secret and restart consumers', async () => {
         const at = v2 ? restartInstant(0) : new Date().toISOString();
         await acts.restoreZonePrevious(zone.name, { workflowId: info.workflowId, at });
+        if (v2 && !consumers.length) return;
         await acts.restartWorkloads(consumers, at);
         await waits.waitForRollouts(consumers, ROLLOUT_TIMEOUT_MS);
       });
@@ -245,16 +246,19 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
           await sleep(1000 - (Date.now() % 1000));
         restartAt = new Date().toISOString();
       }
-      await rb.step(
-        'restart consumers',
-        () => acts.restartWorkloads(consumers, restartAt),
-        (r) => r.join(', ') || 'none',
-      );
-      await rb.step(
-        'wait for rollouts',
-        () => waits.waitForRollouts(consumers, ROLLOUT_TIMEOUT_MS),
-        (r) => r.join('; ') || 'none',
-      );
+      // A zone without consumers has nothing to roll: no round trip through the server for it.
+      if (!v2 || consumers.length) {
+        await rb.step(
+          'restart consumers',
+          () => acts.restartWorkloads(consumers, restartAt),
+          (r) => r.join(', ') || 'none',
+        );
+        await rb.step(
+          'wait for rollouts',
+          () => waits.waitForRollouts(consumers, ROLLOUT_TIMEOUT_MS),
+          (r) => r.join('; ') || 'none',
+        );
+      }
       await rb.step(
         'smoke what the Secret holds',
         () => smoke.smokeZone(zone.name, 'current'),
