@@ -70,6 +70,23 @@ const podConditions = (ready: boolean) => `
         status: "${ready ? 'True' : 'False'}"
         type: ContainersReady`;
 
+/** A pod that is not being deleted, selected by its NEVER_READY annotation, starts Running (Ready or not). */
+const podStage = (name: string, ready: boolean, neverReadyOperator: string) => `---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: ${name}
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:${notDeleting}
+    - key: '.metadata.annotations["${NEVER_READY_ANNOTATION}"]'${neverReadyOperator}
+  next:
+    statusTemplate: |
+      {{ $now := Now }}${podConditions(ready)}${containerStatuses(ready)}`;
+
 export const KWOK_STAGES = `apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata:
@@ -117,39 +134,19 @@ spec:
         kubeletVersion: kwok
         operatingSystem: linux
       phase: Running
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: pod-ready
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Pod
-  selector:
-    matchExpressions:${notDeleting}
-    - key: '.metadata.annotations["${NEVER_READY_ANNOTATION}"]'
-      operator: 'DoesNotExist'
-  next:
-    statusTemplate: |
-      {{ $now := Now }}${podConditions(true)}${containerStatuses(true)}
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: pod-running-never-ready
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Pod
-  selector:
-    matchExpressions:${notDeleting}
-    - key: '.metadata.annotations["${NEVER_READY_ANNOTATION}"]'
+${podStage(
+  'pod-ready',
+  true,
+  `
+      operator: 'DoesNotExist'`,
+)}
+${podStage(
+  'pod-running-never-ready',
+  false,
+  `
       operator: 'In'
-      values: ['true']
-  next:
-    statusTemplate: |
-      {{ $now := Now }}${podConditions(false)}${containerStatuses(false)}
+      values: ['true']`,
+)}
 ---
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage

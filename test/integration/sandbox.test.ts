@@ -4,6 +4,7 @@ import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { createKube, rolloutRestart } from '../../src/kube';
 import { codecFromEnv } from '../../src/temporal/codec';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import * as helloActivities from '../support/hello-activities';
@@ -198,29 +199,21 @@ describe('the sandbox runs real components', () => {
   });
 
   test('after the root Secret changes and the StatefulSet restarts, the node agent brings the store back with only the NEW root key', async () => {
-    const { core, apps } = adminKube(stack);
+    const { core, apps, kc } = adminKube(stack);
+    const kube = createKube(kc);
     const { namespace, name } = stack.store.rootSecret;
     const old = await readSecretData(stack, namespace, name);
     const before = await agentState();
     const newSecret = `sandbox-test-${Date.now()}-rotated-root-key`;
-    await core.patchNamespacedSecret(
-      { name, namespace, body: { stringData: { 'secret-key': newSecret } } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
-    await apps.patchNamespacedStatefulSet(
-      {
-        name: stack.store.workload.name,
-        namespace,
-        body: {
-          spec: {
-            template: {
-              metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } },
-            },
-          },
-        },
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-    );
+    // What RotateRoot does, by hand: a new root secret, then a rollout restart of the store.
+    const setRootAndRestart = async (secretKey: string) => {
+      await core.patchNamespacedSecret(
+        { name, namespace, body: { stringData: { 'secret-key': secretKey } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      await rolloutRestart(kube, stack.store.workload, new Date());
+    };
+    await setRootAndRestart(newSecret);
     try {
       await eventually(
         'the node agent to restart the store for the new pod',
@@ -242,25 +235,8 @@ describe('the sandbox runs real components', () => {
       );
     } finally {
       // Put the original root back so later tests start from the sandbox's initial state.
-      await core.patchNamespacedSecret(
-        { name, namespace, body: { stringData: { 'secret-key': old['secret-key']! } } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
       const mid = await agentState();
-      await apps.patchNamespacedStatefulSet(
-        {
-          name: stack.store.workload.name,
-          namespace,
-          body: {
-            spec: {
-              template: {
-                metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } },
-              },
-            },
-          },
-        },
-        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-      );
+      await setRootAndRestart(old['secret-key']!);
       await eventually(
         'the store to come back with the original root',
         async () => {
