@@ -3,7 +3,7 @@
 // everything at once for the local stack.
 import fs from 'node:fs';
 import os from 'node:os';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, type TLSConfig, WorkflowNotFoundError } from '@temporalio/client';
 import { type Command } from 'commander';
 import { z } from 'zod';
 import { InventoryError, loadInventory, type Inventory } from '../inventory';
@@ -68,10 +68,46 @@ export interface ResolvedConnection {
   configFile?: string;
   kube: KubeConnectionOptions;
   apiKey?: string;
-  tls: boolean;
+  /** false, true (system CAs), or the mTLS pair / private CA / server name from the env. */
+  tls: boolean | TLSConfig;
   sandbox?: SandboxState;
   sandboxFile?: string;
   codec?: AesGcmCodec;
+}
+
+/**
+ * TLS to Temporal from the same variables the worker reads: TEMPORAL_TLS_CERT/KEY (mTLS,
+ * both or neither), TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME, TEMPORAL_TLS=true, or an API key.
+ */
+export function tlsFromEnv(env: NodeJS.ProcessEnv, apiKey?: string): boolean | TLSConfig {
+  const { TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_KEY: key, TEMPORAL_TLS_CA: ca } = env;
+  const serverName = env.TEMPORAL_TLS_SERVER_NAME || undefined;
+  if (Boolean(cert) !== Boolean(key)) {
+    throw new CliError(
+      `${cert ? 'TEMPORAL_TLS_KEY' : 'TEMPORAL_TLS_CERT'}: not set, but ${cert ? 'TEMPORAL_TLS_CERT' : 'TEMPORAL_TLS_KEY'} is; mTLS needs both the certificate and its key`,
+      EXIT.usage,
+    );
+  }
+  const file = (variable: string, f: string) => {
+    try {
+      return fs.readFileSync(f);
+    } catch (err) {
+      throw new CliError(
+        `${variable}: cannot read ${f} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+        EXIT.usage,
+      );
+    }
+  };
+  if (cert || ca || serverName) {
+    return {
+      ...(cert && key
+        ? { clientCertPair: { crt: file('TEMPORAL_TLS_CERT', cert), key: file('TEMPORAL_TLS_KEY', key) } }
+        : {}),
+      ...(ca ? { serverRootCACertificate: file('TEMPORAL_TLS_CA', ca) } : {}),
+      ...(serverName ? { serverNameOverride: serverName } : {}),
+    };
+  }
+  return Boolean(apiKey || env.TEMPORAL_TLS === 'true');
 }
 
 export function resolveConnection(
@@ -94,7 +130,9 @@ export function resolveConnection(
     throw new CliError((err as Error).message, EXIT.usage);
   }
   const kubeconfig = flags.kubeconfig ?? (sandbox ? sandbox.kube.kubeconfig : env.KUBECONFIG);
-  const apiKey = env.TEMPORAL_API_KEY || undefined;
+  // The sandbox's Temporal is plaintext on loopback: Cloud credentials in the env are not for it.
+  const toSandbox = Boolean(sandbox && !flags.address);
+  const apiKey = toSandbox ? undefined : env.TEMPORAL_API_KEY || undefined;
   return {
     address: flags.address ?? (sandbox ? sandbox.temporal.address : env.TEMPORAL_ADDRESS) ?? 'localhost:7233',
     namespace:
@@ -107,7 +145,7 @@ export function resolveConnection(
         ? { inCluster: true }
         : {},
     apiKey,
-    tls: Boolean(apiKey || env.TEMPORAL_TLS === 'true'),
+    tls: toSandbox ? false : tlsFromEnv(env, apiKey),
     sandbox,
     sandboxFile,
     codec,
@@ -153,7 +191,7 @@ export async function connect(conn: ResolvedConnection): Promise<Connected> {
     connection = await Connection.connect({
       address: conn.address,
       apiKey: conn.apiKey,
-      tls: conn.tls ? true : undefined,
+      tls: conn.tls === false ? undefined : conn.tls,
       connectTimeout: '5s',
     });
   } catch (err) {

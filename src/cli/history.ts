@@ -162,8 +162,11 @@ export function classifyTrigger(
   }
   if (identity.startsWith('temporal-cli'))
     return { kind: 'temporal-cli', description: `temporal CLI (${identity})`, identity };
-  // The Web UI's Start Workflow form sends no client identity (or, behind SSO, the e-mail);
-  // SDK clients default to "<pid>@<host>".
+  // The Web UI's Start Workflow form sends an identity only for a logged-in user, their
+  // e-mail (temporalio/ui startWorkflow(): `...(identity && { identity })`, identity =
+  // authUser.email || ''); the local dev server has no login, so none. (Any other client
+  // that sends none, e.g. a raw HTTP API call, looks the same.) SDK clients default to
+  // "<pid>@<host>"; test/integration/web-ui-start sends the UI's own requests.
   const email = /^[^@\s]+@[^@\s]+\.[a-z]{2,}$/i.test(identity) && !/^\d+@/.test(identity);
   if (!identity || /web-?ui|temporal-ui/i.test(identity) || email) {
     return { kind: 'web-ui', description: `Temporal Web UI${identity ? ` (${identity})` : ''}`, identity };

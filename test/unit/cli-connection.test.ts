@@ -1,0 +1,133 @@
+// Where the CLI connects and with what: TLS from the same variables the worker reads, and
+// the payload codec (its own key, the sandbox's key, or both).
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { cliCodec, resolveConnection, tlsFromEnv } from '../../src/cli/connection';
+import { CliError } from '../../src/cli/output';
+import { AesGcmCodec } from '../../src/temporal/codec';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-connection-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+const file = (name: string, text: string) => {
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, text);
+  return f;
+};
+const cert = file('client.pem', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+const key = file('client.key', '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n');
+const ca = file('ca.pem', '-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n');
+const sandboxKey = randomBytes(32);
+const sandboxFile = file(
+  'state.json',
+  JSON.stringify({
+    dir,
+    inventory: path.join(dir, 'inventory.yaml'),
+    temporal: { address: '127.0.0.1:7999', namespace: 'default', uiUrl: 'http://127.0.0.1:8999' },
+    kube: { kubeconfig: path.join(dir, 'kubeconfig') },
+    codec: { keyId: 'sandbox', key: sandboxKey.toString('base64'), endpoint: 'http://127.0.0.1:8998' },
+  }),
+);
+
+function usageError(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof CliError, String(err));
+    assert.equal(err.exitCode, 2);
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+describe('CLI connection: TLS from the environment', () => {
+  test('mTLS pair, private CA and server name, as the worker reads them', () => {
+    const tls = tlsFromEnv({
+      TEMPORAL_TLS_CERT: cert,
+      TEMPORAL_TLS_KEY: key,
+      TEMPORAL_TLS_CA: ca,
+      TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
+    });
+    assert.ok(typeof tls === 'object');
+    assert.equal(tls.clientCertPair?.crt.toString(), fs.readFileSync(cert, 'utf8'));
+    assert.equal(tls.clientCertPair?.key.toString(), fs.readFileSync(key, 'utf8'));
+    assert.equal(tls.serverRootCACertificate?.toString(), fs.readFileSync(ca, 'utf8'));
+    assert.equal(tls.serverNameOverride, 'temporal.internal');
+    const conn = resolveConnection(
+      { json: false },
+      { TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_KEY: key },
+    );
+    assert.equal(conn.address, 'ns.acct.tmprl.cloud:7233');
+    assert.ok(typeof conn.tls === 'object' && conn.tls.clientCertPair);
+  });
+
+  test('API key or TEMPORAL_TLS=true: TLS with the system CAs; nothing set: plaintext', () => {
+    assert.equal(tlsFromEnv({}, 'an-api-key'), true);
+    assert.equal(tlsFromEnv({ TEMPORAL_TLS: 'true' }), true);
+    assert.equal(tlsFromEnv({}), false);
+    const conn = resolveConnection({ json: false }, { TEMPORAL_API_KEY: 'k' });
+    assert.equal(conn.apiKey, 'k');
+    assert.equal(conn.tls, true);
+  });
+
+  test('a certificate without its key, or an unreadable file, is a usage error naming the variable', () => {
+    usageError(
+      () => tlsFromEnv({ TEMPORAL_TLS_CERT: cert }),
+      /^TEMPORAL_TLS_KEY: not set, but TEMPORAL_TLS_CERT is/,
+    );
+    usageError(
+      () => tlsFromEnv({ TEMPORAL_TLS_KEY: key }),
+      /^TEMPORAL_TLS_CERT: not set, but TEMPORAL_TLS_KEY is/,
+    );
+    usageError(
+      () => tlsFromEnv({ TEMPORAL_TLS_CA: path.join(dir, 'missing.pem') }),
+      /^TEMPORAL_TLS_CA: cannot read .*missing\.pem \(ENOENT\)/,
+    );
+  });
+
+  test("a sandbox's Temporal is plaintext: Cloud settings in the env are not sent to it", () => {
+    const conn = resolveConnection(
+      { json: false, sandbox: sandboxFile },
+      { TEMPORAL_API_KEY: 'k', TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_KEY: key },
+    );
+    assert.equal(conn.address, '127.0.0.1:7999');
+    assert.equal(conn.tls, false);
+    assert.equal(conn.apiKey, undefined);
+  });
+});
+
+describe('CLI connection: payload codec', () => {
+  const payload = () => defaultPayloadConverter.toPayload({ zone: 'serving', dryRun: true });
+  const sandboxOnly = new AesGcmCodec(new Map([['sandbox', sandboxKey]]), 'sandbox');
+
+  test("--sandbox alone: the sandbox's key, which its codec server (and so the Web UI) uses", async () => {
+    const conn = resolveConnection({ json: false, sandbox: sandboxFile }, {});
+    assert.ok(conn.codec);
+    const [encoded] = await conn.codec.encode([payload()]);
+    assert.equal(Buffer.from(encoded!.metadata!['encryption-key-id']!).toString(), 'sandbox');
+    const [decoded] = await sandboxOnly.decode([encoded!]);
+    assert.deepEqual(defaultPayloadConverter.fromPayload(decoded!), { zone: 'serving', dryRun: true });
+  });
+
+  test("its own ROTATOR_CODEC_KEY encrypts; the sandbox's key still decodes what the Web UI encrypted", async () => {
+    const own = randomBytes(32).toString('base64');
+    const codec = cliCodec({ ROTATOR_CODEC_KEY: own, ROTATOR_CODEC_KEY_ID: 'mine' }, {
+      codec: { keyId: 'sandbox', key: sandboxKey.toString('base64'), endpoint: '' },
+    } as never)!;
+    const [mine] = await codec.encode([payload()]);
+    assert.equal(Buffer.from(mine!.metadata!['encryption-key-id']!).toString(), 'mine');
+    const [fromUi] = await sandboxOnly.encode([payload()]);
+    for (const p of await codec.decode([mine!, fromUi!]))
+      assert.deepEqual(defaultPayloadConverter.fromPayload(p), { zone: 'serving', dryRun: true });
+  });
+
+  test('no key and no sandbox: no codec; a malformed key is a usage error', () => {
+    assert.equal(resolveConnection({ json: false }, {}).codec, undefined);
+    usageError(
+      () => resolveConnection({ json: false }, { ROTATOR_CODEC_KEY: 'c2hvcnQ=' }),
+      /ROTATOR_CODEC_KEY must be base64 of exactly 32 bytes/,
+    );
+  });
+});
