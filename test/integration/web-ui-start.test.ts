@@ -14,6 +14,8 @@
 // - src/lib/utilities/request-from-api.ts: header Caller-Type: operator, and the CSRF token
 //   from the _csrf cookie echoed in X-CSRF-TOKEN (the UI server's echo CSRF middleware);
 //   a string body, so the browser's Content-Type text/plain;charset=UTF-8;
+//   (Checked once against the real UI in headless Chromium, recording its requests: the
+//   same paths, headers and bodies; this test is what runs in CI.)
 // - updateWorkflow(): POST .../workflows/<id>/update/<name> with {workflowExecution: {runId},
 //   request: {meta: {updateId}, input: {args: {payloads}}}}, payloads encoded as above.
 import assert from 'node:assert/strict';
@@ -97,18 +99,39 @@ class WebUi {
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
-  /** The Start Workflow form's "Start Workflow" button. */
-  async startWorkflow(form: { workflowId: string; taskQueue: string; workflowType: string; input: string }) {
+  /**
+   * The Start Workflow form's "Start Workflow" button. `searchAttributes` are the form's
+   * "More options" rows (prefilled from the last run of the ID when the form is opened
+   * with ?workflowId=…&workflowType=…, or by "Start Workflow Like This One").
+   */
+  async startWorkflow(form: {
+    workflowId: string;
+    taskQueue: string;
+    workflowType: string;
+    input: string;
+    searchAttributes?: Record<string, string>;
+  }) {
     const payloads = await this.encode(form.input);
+    const attributes = Object.entries(form.searchAttributes ?? {});
     return this.post(
-      `/namespaces/${encodeURIComponent(NS)}/workflows/${encodeURIComponent(form.workflowId)}`,
+      // toURL() appends the (empty) query string: a trailing "?".
+      `/namespaces/${encodeURIComponent(NS)}/workflows/${encodeURIComponent(form.workflowId)}?`,
       {
         workflowId: form.workflowId,
         taskQueue: { name: form.taskQueue },
         workflowType: { name: form.workflowType },
         input: payloads ? { payloads } : null,
         userMetadata: {},
-        searchAttributes: null,
+        searchAttributes: attributes.length
+          ? {
+              indexedFields: Object.fromEntries(
+                attributes.map(([k, v]) => [
+                  k,
+                  { metadata: { encoding: b64('json/plain') }, data: b64(JSON.stringify(v)) },
+                ]),
+              ),
+            }
+          : null,
       },
     );
   }
@@ -117,7 +140,7 @@ class WebUi {
   async sendUpdate(workflowId: string, runId: string, name: string, input: string) {
     const payloads = await this.encode(input);
     return this.post(
-      `/namespaces/${encodeURIComponent(NS)}/workflows/${encodeURIComponent(workflowId)}/update/${encodeURIComponent(name)}`,
+      `/namespaces/${encodeURIComponent(NS)}/workflows/${encodeURIComponent(workflowId)}/update/${encodeURIComponent(name)}?`,
       {
         workflowExecution: { runId },
         request: { meta: { updateId: randomUUID() }, input: { args: { payloads } } },
@@ -272,6 +295,23 @@ describe('starting runs from the Temporal Web UI, inspecting them with rotator h
     assert.ok(result.plan!.actions.some((a) => a.action === 'restart'));
     const t = json<Timeline>(await cli('history', 'rotate-root', '--json'));
     assert.equal(t.trigger.kind, 'web-ui');
+  });
+
+  test('the form prefilled from the last run (input and search attributes copied) starts the same way', async () => {
+    const started = await ui.startWorkflow({
+      workflowId: 'rotate-zone-serving',
+      taskQueue: fx.taskQueue,
+      workflowType: 'RotateZone',
+      input: '{\n  "zone": "serving",\n  "dryRun": true\n}',
+      searchAttributes: { RotatorKind: 'RotateZone', RotatorZone: 'serving' },
+    });
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+    const runId = String(started.body.runId);
+    assert.equal((await resultOf('rotate-zone-serving', runId)).outcome, 'planned');
+    const t = json<Timeline>(await cli('history', 'rotate-zone-serving', '--json'));
+    assert.equal(t.runId, runId);
+    assert.equal(t.trigger.kind, 'web-ui');
+    assert.deepEqual(t.input, { zone: 'serving', dryRun: true });
   });
 
   test('a real RotateZone from the form: the lock refuses a second start, the list filter finds it, Send an Update revokeNow ends the grace; history shows all of it', async () => {
