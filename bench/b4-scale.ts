@@ -17,6 +17,7 @@ import { dataConverter } from '../src/temporal/worker';
 import { type WorkflowResult } from '../src/workflows/types';
 import { adminKube } from '../test/support/kube';
 import { type BenchContext, budget, historyTimes, log, round, sleep } from './lib';
+import { WORKER_ENV, WORKER_NODE_FLAGS, WORKER_SCRIPT } from './worker-process';
 
 const ROOT = path.join(__dirname, '..');
 
@@ -115,9 +116,11 @@ async function startWorkerProcess(
   const proc = new ManagedProcess({
     name: 'bench-worker',
     command: process.execPath,
-    args: ['--import', 'tsx', path.join(ROOT, 'bench', 'worker-process.ts')],
+    // Compiled by `npm run build:bench`, like the production worker: no tsx loader.
+    args: [...WORKER_NODE_FLAGS, WORKER_SCRIPT],
     cwd: ROOT,
     env: {
+      ...WORKER_ENV,
       BENCH_TEMPORAL_ADDRESS: stack.temporal.address,
       BENCH_TEMPORAL_NAMESPACE: stack.temporal.namespace,
       BENCH_TASK_QUEUE: taskQueue,

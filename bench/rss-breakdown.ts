@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from './worker-process';
 
 const ROOT = path.join(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
@@ -18,6 +19,7 @@ interface Scenario {
   name: string;
   /** Node flags, e.g. the tsx loader. */
   flags?: string[];
+  env?: Record<string, string>;
   /** [label, CommonJS statement run in the child]; the statements run in order. */
   steps: Array<[string, string]>;
 }
@@ -40,6 +42,7 @@ process.stdout.write(JSON.stringify({ steps: out, peakMb: Math.round(hwm / 1024)
 function run(s: Scenario): { name: string; steps: Step[]; peakMb: number } {
   const out = execFileSync(process.execPath, [...(s.flags ?? []), '-e', childScript(s.steps)], {
     cwd: ROOT,
+    env: { ...process.env, ...s.env },
     encoding: 'utf8',
     maxBuffer: 1 << 20,
   });
@@ -67,6 +70,17 @@ const scenarios: Scenario[] = [
       ['1 PBKDF2 seal', seal('Pbkdf2AesGcm')],
       ['1 Argon2id seal (native, thread pool)', seal('Argon2idAesGcm')],
       ['8 concurrent Argon2id seals (queued)', seal('Argon2idAesGcm', 8)],
+    ],
+  },
+  {
+    name: 'the same, with the worker process settings of benchmark 4',
+    flags: WORKER_NODE_FLAGS,
+    env: WORKER_ENV,
+    steps: [
+      ['bare node', '0'],
+      ...WORKER_IMPORTS,
+      ['madmin-crypto loaded', `const crypto = require(${dist('rustfs/madmin-crypto.js')})`],
+      ['1 Argon2id seal (native, thread pool)', seal('Argon2idAesGcm')],
     ],
   },
   {

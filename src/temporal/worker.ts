@@ -100,6 +100,10 @@ export async function createRotatorWorker(opts: {
       : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities(opts.deps),
     dataConverter: dataConverter(opts.codec),
+    // The SDK sizes its default from the V8 heap limit, which falls to 10 workflows when the
+    // worker runs with a capped heap (bench/RESULTS.md §5); a run with more open workflows
+    // than cached ones replays a history at every task. 100 cached workflows take a few MB.
+    maxCachedWorkflows: 100,
     ...opts.extra,
   });
 }
