@@ -19,6 +19,11 @@ export function describeEndpoints(s: SandboxState): string {
     `kubeconfig          ${s.kube.kubeconfig}  (kubectl --kubeconfig ${s.kube.kubeconfig} get pods -A)`,
     `Kubernetes API      ${s.kube.server}`,
     `object store        ${s.store.endpoint}  (${s.store.kind}; root key in Secret ${s.store.rootSecret.namespace}/${s.store.rootSecret.name})`,
+    ...(s.codec
+      ? [
+          `codec server        ${s.codec.endpoint}  (the Web UI decodes payloads through it; key id ${s.codec.keyId}, the key is in the state file)`,
+        ]
+      : []),
     `node agent          ${s.agent.url}/state`,
     `data and logs       ${s.dir}`,
   ].join('\n');
