@@ -13,6 +13,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadInventory } from '../src/inventory';
 import { AesGcmCodec } from '../src/temporal/codec';
 import { buildDeps, createRotatorWorker, dataConverter, storeConnection } from '../src/temporal/worker';
+import { instrumentArgon2 } from './lib';
 
 /** The repository: compiled, this file sits in dist/bench-worker/bench/, else in bench/. */
 function repoRoot(dir = __dirname): string {
@@ -38,27 +39,6 @@ function env(name: string): string {
   const v = process.env[name];
   if (!v) throw new Error(`worker-process: ${name} is not set`);
   return v;
-}
-
-/**
- * Counts and times the madmin envelope's Argon2id derivations. src/rustfs calls the native
- * binding's `hashRaw` through its module object, so replacing the export sees every call.
- */
-function instrumentArgon2(): { calls: number; ms: number } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const binding = require('@node-rs/argon2') as { hashRaw: (...args: unknown[]) => Promise<unknown> };
-  const stats = { calls: 0, ms: 0 };
-  const original = binding.hashRaw;
-  binding.hashRaw = async (...args: unknown[]) => {
-    const t = performance.now();
-    try {
-      return await original(...args);
-    } finally {
-      stats.calls += 1;
-      stats.ms += performance.now() - t;
-    }
-  };
-  return stats;
 }
 
 async function main(): Promise<void> {
