@@ -176,6 +176,14 @@ describe('ensureZoneIdentity against the real store', () => {
     // Its secret is unchanged: the owner still authenticates with it, and it is still the other user's.
     assert.notEqual(await canList(stack, foreign, bucket), 'AuthenticationFailed');
     assert.equal((await root.infoServiceAccount(foreign.accessKey)).parentUser, otherUser);
+    // Why the owner is checked before updating: root's update-service-account takes any
+    // account's key, whoever its parent, so updating first would have taken this one over.
+    const takenOver = { accessKey: foreign.accessKey, secretKey: generateCredentials().secretKey };
+    await root.updateServiceAccount(foreign.accessKey, { secretKey: takenOver.secretKey });
+    await eventually(
+      'the update took the account',
+      async () => (await canList(stack, takenOver, bucket)) !== 'AuthenticationFailed',
+    );
   });
 
   test("a regular user's name as the access key is refused, and that user is untouched", async () => {
