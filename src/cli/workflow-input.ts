@@ -39,6 +39,15 @@ export const inputFlagsSchema = z.object({
   dryRun: z.boolean().optional(),
   approve: z.boolean().optional(),
   rotate: z.boolean().optional(),
+  // Commander hands the flag over as text; the workflow enforces the same range.
+  parallelism: z
+    .string()
+    .regex(/^\d+$/, { error: (i) => `--parallelism "${String(i.input)}" is not a whole number from 1 to 64` })
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= 64, {
+      error: (i) => `--parallelism ${String(i.input)} is not from 1 to 64`,
+    })
+    .optional(),
   strategy: z
     .enum(['overlap', 'in-place'], {
       error: (i) => `--strategy "${String(i.input)}" is not one of: overlap, in-place`,
@@ -58,6 +67,7 @@ export function withInputFlags(cmd: Command, opts: { dryRun?: boolean } = { dryR
     .option('--strategy <strategy>', 'RotateZone: overlap (default) or in-place')
     .option('--grace <duration>', 'RotateZone: how long the previous key stays valid, e.g. 0s, 10m')
     .option('--rotate', 'BootstrapCluster: also rotate every zone afterwards')
+    .option('--parallelism <n>', 'BootstrapCluster: zones handled at once, 1-64 (default 8)')
     .option('--approve', 'RotateRoot: pre-approve (skip the approval gate)')
     .option('--restart-timeout <duration>', 'RotateRoot: store restart window before pausing')
     .option(
@@ -107,6 +117,7 @@ export function prepareStart(workflowName: string, rawFlags: unknown, inventory:
       const input: BootstrapInput = {};
       if (f.dryRun) input.dryRun = true;
       if (f.rotate) input.rotate = true;
+      if (f.parallelism !== undefined) input.parallelism = f.parallelism;
       return {
         workflowType,
         workflowId: workflowIds.bootstrap,
@@ -115,7 +126,11 @@ export function prepareStart(workflowName: string, rawFlags: unknown, inventory:
       };
     }
     case 'RotateZone': {
-      refuse(f, ['rotate', 'approve', 'restartTimeout', 'pauseTimeout', 'approvalTimeout'], workflowType);
+      refuse(
+        f,
+        ['rotate', 'parallelism', 'approve', 'restartTimeout', 'pauseTimeout', 'approvalTimeout'],
+        workflowType,
+      );
       if (!f.zone) {
         throw new CliError(
           `RotateZone needs --zone <zone>. Known zones: ${inventory.zones.map((z) => z.name).join(', ')}.`,
@@ -141,7 +156,7 @@ export function prepareStart(workflowName: string, rawFlags: unknown, inventory:
       };
     }
     case 'RotateRoot': {
-      refuse(f, ['zone', 'strategy', 'grace', 'rotate'], workflowType);
+      refuse(f, ['zone', 'strategy', 'grace', 'rotate', 'parallelism'], workflowType);
       const input: RotateRootInput = {};
       if (f.dryRun) input.dryRun = true;
       if (f.approve) input.approve = true;

@@ -83,6 +83,25 @@ describe('workflow input from flags', async () => {
       /--grace "10" is not a duration/,
     );
   });
+  test('--parallelism: a whole number from 1 to 64, for BootstrapCluster only', () => {
+    assert.deepEqual(prepareStart('BootstrapCluster', { rotate: true, parallelism: '16' }, inventory).input, {
+      rotate: true,
+      parallelism: 16,
+    });
+    usage(
+      () => prepareStart('BootstrapCluster', { parallelism: '0' }, inventory),
+      /--parallelism 0 is not from 1 to 64/,
+    );
+    usage(() => prepareStart('BootstrapCluster', { parallelism: '65' }, inventory), /is not from 1 to 64/);
+    usage(
+      () => prepareStart('BootstrapCluster', { parallelism: 'many' }, inventory),
+      /--parallelism "many" is not a whole number/,
+    );
+    usage(
+      () => prepareStart('RotateZone', { zone: 'serving', parallelism: '4' }, inventory),
+      /--parallelism does not apply to RotateZone/,
+    );
+  });
 });
 
 describe('audit and history helpers', () => {
