@@ -16,6 +16,7 @@ import { describe, test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadInventory, type Inventory } from '../../src/inventory';
 import { loadWorkerConfig } from '../../src/worker/config';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from '../../bench/worker-process';
 
 const ROOT = path.join(__dirname, '..', '..');
 const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
@@ -216,6 +217,13 @@ describe('Dockerfile', () => {
         assert.ok(!ignored.includes(src.replace(/\/$/, '')), `${l}: ${src} is excluded by .dockerignore`);
       }
     }
+  });
+
+  test('the worker runs with the memory settings benchmark 5 measured', () => {
+    const env = lines.find((l) => l.startsWith('ENV NODE_OPTIONS='))!;
+    assert.ok(env, 'ENV NODE_OPTIONS=… in the runtime stage');
+    assert.equal(/NODE_OPTIONS="([^"]*)"/.exec(env)?.[1], WORKER_NODE_FLAGS.join(' '));
+    for (const [k, v] of Object.entries(WORKER_ENV)) assert.match(env, new RegExp(`\\b${k}=${v}\\b`));
   });
 
   test('the entry point is the worker built from src/worker.ts; it runs as the uid the Deployment expects', () => {
