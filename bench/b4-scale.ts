@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type V1Deployment } from '@kubernetes/client-node';
+import { deploymentManifest, envConsumer } from '../src/kube/testing';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { parseDocument } from 'yaml';
 import { sandboxInventory } from '../src/sandbox/inventory';
 import { ManagedProcess } from '../src/sandbox/process';
@@ -15,31 +15,20 @@ import { type SandboxState } from '../src/sandbox/state';
 import { AesGcmCodec } from '../src/temporal/codec';
 import { dataConverter } from '../src/temporal/worker';
 import { type WorkflowResult } from '../src/workflows/types';
-import { adminKube } from '../test/support/kube';
-import { type BenchContext, budget, historyTimes, log, round, sleep } from './lib';
+import { policyName } from '../src/inventory';
+import { createAdminClient } from '../src/rustfs';
+import { adminKube, readSecretData } from '../test/support/kube';
+import { type BenchContext, budget, historyTimes, log, median, round, sleep } from './lib';
 import { WORKER_ENV, WORKER_NODE_FLAGS, WORKER_SCRIPT } from './worker-process';
 
 const ROOT = path.join(__dirname, '..');
 
+/** One replica that surges before it goes, reading its zone Secret from the environment. */
 function consumer(namespace: string, name: string, secret: string): V1Deployment {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace, labels: { app: name } },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: name } },
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          containers: [
-            { name: 'app', image: 'bench/consumer:sandbox', envFrom: [{ secretRef: { name: secret } }] },
-          ],
-        },
-      },
-    },
-  };
+  const d = deploymentManifest(name, { replicas: 1, containers: [envConsumer(secret)] });
+  d.metadata = { name, namespace, labels: { app: name } };
+  d.spec!.strategy = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } };
+  return d;
 }
 
 /** The sandbox inventory's store section with N generated zones, one bucket and one Deployment each. */
@@ -102,13 +91,7 @@ function readStatus(pid: number): { hwmKb: number; rssKb: number } | undefined {
   }
 }
 
-async function startWorkerProcess(
-  stack: SandboxState,
-  inventoryFile: string,
-  dir: string,
-  bundle?: string,
-  pbkdf2 = false,
-) {
+async function startWorkerProcess(stack: SandboxState, inventoryFile: string, dir: string) {
   const key = randomBytes(32);
   const taskQueue = `rotator-bench-${randomBytes(3).toString('hex')}`;
   const readyFile = path.join(dir, 'worker.ready');
@@ -129,8 +112,6 @@ async function startWorkerProcess(
       BENCH_CODEC_KEY: key.toString('hex'),
       BENCH_READY_FILE: readyFile,
       BENCH_STATS_FILE: statsFile,
-      ...(bundle ? { BENCH_WORKFLOW_BUNDLE: bundle } : {}),
-      ...(pbkdf2 ? { BENCH_MADMIN_PBKDF2: '1' } : {}),
     },
     logDir: dir,
   });
@@ -202,15 +183,15 @@ async function profile(client: Client, ids: string[]) {
 async function scaleOnce(
   stack: SandboxState,
   n: number,
-  opts: { tag?: string; bundle?: string; profile?: boolean; pbkdf2?: boolean } = {},
+  opts: { tag: string; parallelism: number; profile?: boolean },
 ) {
-  const namespace = `bench-n${n}${opts.tag ?? ''}`;
+  const namespace = `bench-n${n}${opts.tag}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `rotator-bench-n${n}-`));
-  log(`b4 N=${n}: creating ${n} consumer Deployments`);
+  log(`b4 N=${n}${opts.tag}: creating ${n} consumer Deployments`);
   const consumersReadyMs = await createConsumers(stack, namespace, n);
   const inventoryFile = path.join(dir, 'inventory.yaml');
-  fs.writeFileSync(inventoryFile, scaleInventory(stack, n, namespace, opts.tag ?? ''));
-  const worker = await startWorkerProcess(stack, inventoryFile, dir, opts.bundle, opts.pbkdf2);
+  fs.writeFileSync(inventoryFile, scaleInventory(stack, n, namespace, opts.tag));
+  const worker = await startWorkerProcess(stack, inventoryFile, dir);
   const connection = await Connection.connect({ address: stack.temporal.address });
   const client = new Client({
     connection,
@@ -222,7 +203,7 @@ async function scaleOnce(
     const result = (await client.workflow.execute('BootstrapCluster', {
       taskQueue: worker.taskQueue,
       workflowId: 'bootstrap-cluster',
-      args: [input],
+      args: [{ ...input, parallelism: opts.parallelism }],
       workflowExecutionTimeout: '15m',
     })) as WorkflowResult;
     if (result.outcome !== 'completed')
@@ -230,24 +211,24 @@ async function scaleOnce(
     return performance.now() - t0;
   };
   try {
-    log(`b4 N=${n}: BootstrapCluster {}`);
+    log(`b4 N=${n}${opts.tag}: BootstrapCluster {parallelism: ${opts.parallelism}}`);
     const bootstrapMs = await run({});
     const bootstrapProfile = opts.profile ? await profile(client, ['bootstrap-cluster']) : undefined;
-    log(`b4 N=${n}: BootstrapCluster {rotate: true} (grace 0s)`);
+    log(`b4 N=${n}${opts.tag}: BootstrapCluster {rotate: true} (grace 0s)`);
     const rotateMs = await run({ rotate: true });
     const peak = worker.peak();
-    const zoneIds = Array.from({ length: n }, (_, i) => `rotate-zone-n${n}${opts.tag ?? ''}-z${i}`);
+    const zoneIds = Array.from({ length: n }, (_, i) => `rotate-zone-n${n}${opts.tag}-z${i}`);
     const rotateProfile = opts.profile ? await profile(client, ['bootstrap-cluster', ...zoneIds]) : undefined;
     const stats = await worker.stop();
     const result = {
       n,
+      parallelism: opts.parallelism,
       bootstrapMs: round(bootstrapMs),
       rotateMs: round(rotateMs),
       totalMs: round(bootstrapMs + rotateMs),
       perZoneMs: round((bootstrapMs + rotateMs) / n),
       consumersReadyMs,
       worker: {
-        bundle: opts.bundle ? 'prebuilt' : 'bundled at start (workflowsPath)',
         idleRssMb: round((worker.idle?.rssKb ?? 0) / 1024, 1),
         peakRssMb: round((peak?.hwmKb ?? worker.maxSampledRssKb()) / 1024, 1),
         maxSampledRssAfterStartMb: round(worker.maxSampledRssKb() / 1024, 1),
@@ -255,91 +236,109 @@ async function scaleOnce(
       },
       profile: opts.profile ? { bootstrap: bootstrapProfile, rotate: rotateProfile } : undefined,
     };
-    log(`b4 N=${n}: ${JSON.stringify({ ...result, profile: undefined })}`);
+    log(`b4 N=${n}${opts.tag}: ${JSON.stringify({ ...result, profile: undefined })}`);
     return result;
   } catch (err) {
-    log(`b4 N=${n} failed; worker log tail:\n${worker.tail()}`);
+    log(`b4 N=${n}${opts.tag} failed; worker log tail:\n${worker.tail()}`);
     throw err;
   } finally {
     await worker.stop();
     await connection.close();
     fs.rmSync(dir, { recursive: true, force: true });
+    await cleanUp(stack, namespace, n, opts.tag);
   }
 }
 
-export async function benchScale(
-  ctx: BenchContext,
-  sizes: number[],
-  whatIfSizes: number[] = sizes.slice(0, 1),
-) {
-  const results: Array<Awaited<ReturnType<typeof scaleOnce>>> = [];
-  for (const n of sizes) results.push(await scaleOnce(ctx.stack, n, { profile: true }));
-  // Memory with the workflow bundle built ahead of time (as a deployment image would ship
-  // it), at the smallest N: the difference is webpack running inside the worker at start.
-  const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-bench-bundle-'));
-  let prebuilt: Awaited<ReturnType<typeof scaleOnce>> | undefined;
-  try {
-    const { code } = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../src/workflows'),
-      logger: new DefaultLogger('WARN'),
-    });
-    const codePath = path.join(bundleDir, 'workflows.js');
-    fs.writeFileSync(codePath, code);
-    log(`b5: worker with a prebuilt workflow bundle, N=${sizes[0]}`);
-    prebuilt = await scaleOnce(ctx.stack, sizes[0]!, { tag: 'p', bundle: codePath });
-  } finally {
-    fs.rmSync(bundleDir, { recursive: true, force: true });
+/**
+ * Each run has its own namespace, users and policies: remove them afterwards, so that later
+ * runs meet neither idle Deployments in the controllers nor a growing IAM in the store.
+ */
+async function cleanUp(stack: SandboxState, namespace: string, n: number, tag: string): Promise<void> {
+  const { core } = adminKube(stack);
+  await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  const root = await readSecretData(stack, stack.store.rootSecret.namespace, stack.store.rootSecret.name);
+  const admin = createAdminClient({
+    endpoint: stack.store.endpoint,
+    dialect: 'madmin',
+    credentials: { accessKey: root['access-key']!, secretKey: root['secret-key']! },
+  });
+  await forEachLimit(
+    Array.from({ length: n }, (_, i) => i),
+    8,
+    async (i) => {
+      // Removing a user removes its service accounts with it.
+      await admin.removeUser(`bench-n${n}${tag}-z${i}`).catch(() => undefined);
+      await admin.removeCannedPolicy(policyName(`n${n}${tag}-z${i}`)).catch(() => undefined);
+    },
+  );
+}
+
+type ScaleRun = Awaited<ReturnType<typeof scaleOnce>>;
+
+/**
+ * Benchmarks 4 and 5: `runs` runs per N (a fresh namespace, inventory and worker process each
+ * time), the median per N, and the worker's peak RSS over all of them. The profile (where the
+ * time went, from the histories) is kept for the median run of each N.
+ */
+export async function benchScale(ctx: BenchContext, sizes: number[], parallelism: number) {
+  const perN: Array<{ n: number; runs: ScaleRun[]; median: ScaleRun }> = [];
+  for (const n of sizes) {
+    const runs: ScaleRun[] = [];
+    for (let r = 0; r < ctx.runs; r++) {
+      log(`b4 N=${n} run ${r + 1}/${ctx.runs}`);
+      runs.push(await scaleOnce(ctx.stack, n, { tag: `r${r}`, parallelism, profile: true }));
+    }
+    const m = median(runs.map((x) => x.totalMs));
+    const mid = runs.reduce((a, b) => (Math.abs(b.totalMs - m) < Math.abs(a.totalMs - m) ? b : a));
+    perN.push({ n, runs, median: mid });
   }
-  // What-if: request bodies sealed with PBKDF2 instead of Argon2id (default: at the smallest N).
-  const whatIf: Array<Awaited<ReturnType<typeof scaleOnce>>> = [];
-  for (const n of whatIfSizes) {
-    log(`b4 what-if: PBKDF2-sealed admin requests, N=${n}`);
-    whatIf.push(await scaleOnce(ctx.stack, n, { tag: 'k', pbkdf2: true, profile: true }));
-  }
-  const first = results[0]!;
-  const last = results.at(-1)!;
-  const hundred = results.find((r) => r.n === 100);
+  const summary = perN.map(({ n, runs, median: mid }) => ({
+    n,
+    totalMsMedian: median(runs.map((x) => x.totalMs)),
+    bootstrapMsMedian: median(runs.map((x) => x.bootstrapMs)),
+    rotateMsMedian: median(runs.map((x) => x.rotateMs)),
+    perZoneMsMedian: round(median(runs.map((x) => x.perZoneMs))),
+    totalMs: runs.map((x) => x.totalMs),
+    argon2idCalls: runs.map((x) => x.worker.argon2id?.calls),
+    peakRssMb: runs.map((x) => x.worker.peakRssMb),
+    profileOfMedianRun: mid.profile,
+  }));
+  const first = summary[0]!;
+  const last = summary.at(-1)!;
+  const hundred = summary.find((r) => r.n === 100);
   const growth = {
     // 1.0 = perfectly linear: time per zone stays the same as N grows.
-    perZoneRatioLastVsFirst: round(last.perZoneMs / first.perZoneMs, 2),
+    perZoneRatioLastVsFirst: round(last.perZoneMsMedian / first.perZoneMsMedian, 2),
     nRatio: round(last.n / first.n, 1),
-    timeRatio: round(last.totalMs / first.totalMs, 2),
+    timeRatio: round(last.totalMsMedian / first.totalMsMedian, 2),
   };
-  const peakRssMb = Math.max(...results.map((r) => r.worker.peakRssMb));
+  const all = perN.flatMap((p) => p.runs);
+  const peakRssMb = Math.max(...all.map((r) => r.worker.peakRssMb));
   return {
     scale: {
       name: 'scale',
       target: '100 zones (bootstrap + rotate) ≤ 60 s, growth close to linear',
-      met: hundred ? hundred.totalMs <= 60_000 && growth.perZoneRatioLastVsFirst <= 1.5 : null,
-      results,
+      met: hundred ? hundred.totalMsMedian <= 60_000 && growth.perZoneRatioLastVsFirst <= 1.5 : null,
+      parallelism,
+      runsPerN: ctx.runs,
+      results: summary,
       growth,
-      whatIfPbkdf2Requests: whatIf.map((w) => {
-        const same = results.find((r) => r.n === w.n);
-        return {
-          n: w.n,
-          totalMs: w.totalMs,
-          bootstrapMs: w.bootstrapMs,
-          rotateMs: w.rotateMs,
-          perZoneMs: w.perZoneMs,
-          argon2id: w.worker.argon2id,
-          peakRssMb: w.worker.peakRssMb,
-          speedupVsArgon2: same ? round(same.totalMs / w.totalMs, 2) : undefined,
-          profile: w.profile,
-        };
-      }),
     },
     memory: {
       name: 'memory',
       target: 'worker peak RSS ≤ 250 MB across benchmark 4',
       met: peakRssMb <= 250,
       peakRssMb,
-      perN: results.map((r) => ({ n: r.n, idleRssMb: r.worker.idleRssMb, peakRssMb: r.worker.peakRssMb })),
-      prebuiltBundle: prebuilt && {
-        n: prebuilt.n,
-        idleRssMb: prebuilt.worker.idleRssMb,
-        peakRssMb: prebuilt.worker.peakRssMb,
-        met: prebuilt.worker.peakRssMb <= 250,
-      },
+      worker: `node ${WORKER_NODE_FLAGS.join(' ')} (compiled, prebuilt workflow bundle), ${Object.entries(
+        WORKER_ENV,
+      )
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+      perN: summary.map((r) => ({
+        n: r.n,
+        idleRssMb: perN.find((p) => p.n === r.n)!.runs.map((x) => x.worker.idleRssMb),
+        peakRssMb: r.peakRssMb,
+      })),
     },
   };
 }

@@ -2,7 +2,7 @@
 // stdout: one JSON document (machine-readable). stderr: progress and a human table.
 //
 //   tsx bench/run.ts [--only consumer,root,overhead,scale,memory] [--runs N] [--quick] [--sizes 10,50,100]
-//                    [--what-if-sizes 10] [--out FILE]
+//                    [--parallelism P] [--out FILE]
 //
 // `npm run -s bench > result.json` keeps npm's banner out of stdout; --out also writes the JSON to FILE.
 //
@@ -30,7 +30,7 @@ function parseArgs(argv: string[]) {
   let quick = false;
   let sizes: number[] | undefined;
   let out: string | undefined;
-  let whatIfSizes: number[] | undefined;
+  let parallelism: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -51,10 +51,10 @@ function parseArgs(argv: string[]) {
     } else if (a === '--quick') quick = true;
     else if (a === '--sizes') sizes = value().split(',').map(Number);
     else if (a === '--out') out = value();
-    else if (a === '--what-if-sizes') whatIfSizes = value().split(',').map(Number);
+    else if (a === '--parallelism') parallelism = Number(value());
     else if (a === '--help' || a === '-h') {
       process.stderr.write(
-        'usage: tsx bench/run.ts [--only consumer,root,overhead,scale,memory] [--runs N] [--quick] [--sizes 10,50,100] [--what-if-sizes 10] [--out FILE]\n',
+        'usage: tsx bench/run.ts [--only consumer,root,overhead,scale,memory] [--runs N] [--quick] [--sizes 10,50,100] [--parallelism P] [--out FILE]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
@@ -65,7 +65,8 @@ function parseArgs(argv: string[]) {
     quick,
     sizes: sizes ?? (quick ? [5, 20] : [10, 50, 100]),
     out,
-    whatIfSizes,
+    // Zones at once in BootstrapCluster and its RotateZone children (the workflow's input).
+    parallelism: parallelism ?? 16,
   };
 }
 
@@ -150,7 +151,7 @@ async function main(): Promise<void> {
     rotator = undefined;
     if (wants('scale') || wants('memory')) {
       await guarded('scale', async () => {
-        const r = await benchScale(ctx, args.sizes, args.whatIfSizes);
+        const r = await benchScale(ctx, args.sizes, args.parallelism);
         // The table lists benchmarks in insertion order: scale (4) before memory (5).
         results.scale = r.scale;
         results.memory = r.memory;
