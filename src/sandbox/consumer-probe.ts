@@ -85,6 +85,10 @@ export function startConsumerLoop(stack: Pick<SandboxState, 'kube' | 'store'>, o
       report.longestFailureMs = Math.max(report.longestFailureMs, Date.now() - failingSince);
   })();
   return {
+    /** What the loop has seen so far, while it goes on. */
+    progress(): ConsumerReport {
+      return { ...report, errors: [...report.errors] };
+    },
     async stop(): Promise<ConsumerReport> {
       stopped = true;
       await done;
