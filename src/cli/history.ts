@@ -7,6 +7,7 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { type google, temporal } from '@temporalio/proto';
 import { type Command } from 'commander';
 import { type AesGcmCodec } from '../temporal/codec';
+import { localActivityMs, localActivityRecord } from '../temporal/local-activity-marker';
 import {
   CLI_IDENTITY_PREFIX,
   connectionOptionsSchema,
@@ -72,40 +73,6 @@ const toDate = (ts: google.protobuf.ITimestamp | null | undefined): Date | undef
   ts ? new Date(Number(ts.seconds ?? 0) * 1000 + Math.round((ts.nanos ?? 0) / 1e6)) : undefined;
 const toMs = (d: google.protobuf.IDuration | null | undefined): number | undefined =>
   d ? Number(d.seconds ?? 0) * 1000 + Math.round((d.nanos ?? 0) / 1e6) : undefined;
-
-/** The marker the SDK core records for a finished local activity (sdk-core protos/constants.rs). */
-const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
-
-interface LocalActivityData {
-  attempt?: number;
-  activity_type?: string;
-  complete_time?: google.protobuf.ITimestamp;
-  original_schedule_time?: google.protobuf.ITimestamp;
-}
-
-/**
- * The marker's "data": LocalActivityMarkerData as a plain JSON payload written by the SDK
- * core itself (never through the payload codec). Field names as core serialises them,
- * snake_case; camelCase accepted too.
- */
-function localActivityData(payload: Payload | undefined): LocalActivityData {
-  if (!payload?.data) return {};
-  try {
-    const raw = JSON.parse(Buffer.from(payload.data).toString('utf8')) as Record<string, unknown>;
-    const pick = <T>(snake: string, camel: string) => (raw[snake] ?? raw[camel]) as T | undefined;
-    return {
-      attempt: pick<number>('attempt', 'attempt'),
-      activity_type: pick<string>('activity_type', 'activityType'),
-      complete_time: pick<google.protobuf.ITimestamp>('complete_time', 'completeTime'),
-      original_schedule_time: pick<google.protobuf.ITimestamp>(
-        'original_schedule_time',
-        'originalScheduleTime',
-      ),
-    };
-  } catch {
-    return {};
-  }
-}
 
 async function decodePayloads(
   payloads: Payload[] | null | undefined,
@@ -257,22 +224,21 @@ export async function buildTimeline(
         // A local activity (short steps run inside the workflow task) leaves one marker
         // when it is done: its type, attempts and timing, its result or its failure. Its
         // arguments are not recorded anywhere, so the timeline names it by type only.
-        const m = e.markerRecordedEventAttributes!;
-        if (m.markerName !== LOCAL_ACTIVITY_MARKER) break;
-        const data = localActivityData(m.details?.data?.payloads?.[0] as Payload | undefined);
-        const completedAt = toDate(data.complete_time) ?? at;
-        const scheduledAt = toDate(data.original_schedule_time) ?? completedAt;
+        const la = localActivityRecord(e);
+        if (!la) break;
+        const completedAt = la.completedAt ?? at;
+        const scheduledAt = la.scheduledAt && la.scheduledAt < completedAt ? la.scheduledAt : completedAt;
         const entry: TimelineEntry = {
           at: scheduledAt.toISOString(),
           kind: 'activity',
-          name: `${data.activity_type ?? '?'} (local)`,
-          state: m.failure ? 'failed' : 'completed',
-          durationMs: Math.max(0, completedAt.getTime() - scheduledAt.getTime()),
-          attempts: data.attempt ?? 1,
+          name: `${la.activityType} (local)`,
+          state: la.failure ? 'failed' : 'completed',
+          durationMs: localActivityMs(la),
+          attempts: la.attempt,
         };
-        if (m.failure) {
-          entry.lastFailure = failureMessage(m.failure);
-          let inner = m.failure;
+        if (la.failure) {
+          entry.lastFailure = failureMessage(la.failure);
+          let inner = la.failure;
           while (inner?.cause) inner = inner.cause;
           lastActivityFailure = { type: inner?.applicationFailureInfo?.type ?? undefined, index: i };
         }
