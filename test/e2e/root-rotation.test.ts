@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { type WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { createAdminClient, createS3, isAdminError, type Credentials } from '../../src/rustfs';
+import { createS3, type Credentials } from '../../src/rustfs';
 import { approveUpdate, resumeUpdate, rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowResult, type WorkflowStatus } from '../../src/workflows/types';
 import { eventually, readSecretData } from '../support/kube';
@@ -12,6 +12,7 @@ import {
   type Rotator,
 } from '../support/rotator';
 import { getStack } from '../support/stack';
+import { adminWorks as adminWorksFor } from '../support/store';
 
 const stack = getStack();
 const secrets = new Set<string>();
@@ -23,19 +24,7 @@ const creds = (d: Record<string, string>): Credentials => ({
 });
 const root = async () => creds(await readSecretData(stack, 'dashi-platform', 'rustfs-root'));
 
-async function adminWorks(c: Credentials): Promise<boolean | string> {
-  try {
-    await createAdminClient({
-      endpoint: stack.store.endpoint,
-      dialect: 'madmin',
-      credentials: c,
-      timeoutMs: 3000,
-    }).serverInfo();
-    return true;
-  } catch (err) {
-    return isAdminError(err) ? err.code : String(err);
-  }
-}
+const adminWorks = (c: Credentials) => adminWorksFor(stack, c);
 
 async function zonesWork(): Promise<void> {
   for (const [ns, name, bucket] of [

@@ -8,13 +8,13 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { type Timeline } from '../../src/cli/history';
-import { createAdminClient, isAdminError, type Credentials } from '../../src/rustfs';
+import { type Credentials } from '../../src/rustfs';
 import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowStatus } from '../../src/workflows/types';
 import { json, runCli, startCliWorker, type CliFixture, type CliRun } from '../support/cli';
 import { eventually, readSecretData } from '../support/kube';
 import { collectSecretValues } from '../support/rotator';
-import { creds } from '../support/store';
+import { creds, adminWorks as adminWorksFor } from '../support/store';
 import { getStack } from '../support/stack';
 
 const stack = getStack();
@@ -27,19 +27,7 @@ async function agent(body: object): Promise<void> {
   assert.equal(res.status, 200);
 }
 
-async function adminWorks(c: Credentials): Promise<true | string> {
-  try {
-    await createAdminClient({
-      endpoint: stack.store.endpoint,
-      dialect: 'madmin',
-      credentials: c,
-      timeoutMs: 3000,
-    }).serverInfo();
-    return true;
-  } catch (err) {
-    return isAdminError(err) ? err.code : String(err);
-  }
-}
+const adminWorks = (c: Credentials) => adminWorksFor(stack, c);
 
 /** The status query through the worker's own client: fast polling without a subprocess each time. */
 async function waitPhase(phase: WorkflowStatus['phase'], timeoutMs = 90_000): Promise<WorkflowStatus> {

@@ -2,7 +2,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getStack } from '../support/stack';
 import { createKube, loadKubeConfig } from '../../src/kube/client';
-import { findConsumers, podsReferencingSecret } from '../../src/kube/consumers';
+import {
+  findConsumers,
+  podsReferencingSecret,
+  type PodsReferencingSecretOptions,
+  type PodUsingSecret,
+} from '../../src/kube/consumers';
 import { rolloutRestart, waitForRollout, type WorkloadRef } from '../../src/kube/rollout';
 import {
   createNamespace,
@@ -20,6 +25,21 @@ const suffix = randomSuffix();
 const ns = `kube-consumers-${suffix}`;
 const otherNs = `kube-consumers-other-${suffix}`;
 const SECRET = 'rustfs-serving-reader';
+
+/**
+ * The pods the query finds once the titiler Deployment's replaced pods are gone: they may
+ * take a moment to disappear after the rollout is done (up to 10 s, then the last answer).
+ */
+async function afterTitilerRollout(
+  opts: PodsReferencingSecretOptions,
+  settled: (titilerPods: number) => boolean,
+): Promise<PodUsingSecret[]> {
+  for (let i = 0; ; i++) {
+    const pods = await podsReferencingSecret(kube, ns, SECRET, opts);
+    if (settled(pods.filter((p) => p.owner === 'Deployment/titiler').length) || i >= 20) return pods;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
 
 before(async () => {
   await createNamespace(kube, ns);
@@ -167,18 +187,10 @@ describe('consumer discovery', () => {
     await new Promise((r) => setTimeout(r, 1100));
     await rolloutRestart(kube, refs[0]!, new Date());
     await waitForRollout(kube, refs[0]!, { timeoutMs: 120_000 });
-    // The replaced pods may take a moment to disappear once the rollout is done.
-    let remaining = await podsReferencingSecret(kube, ns, SECRET, {
-      startedBefore: promotedAt,
-      runningOnly: true,
-    });
-    for (let i = 0; i < 20 && remaining.some((p) => p.owner === 'Deployment/titiler'); i++) {
-      await new Promise((r) => setTimeout(r, 500));
-      remaining = await podsReferencingSecret(kube, ns, SECRET, {
-        startedBefore: promotedAt,
-        runningOnly: true,
-      });
-    }
+    const remaining = await afterTitilerRollout(
+      { startedBefore: promotedAt, runningOnly: true },
+      (titilers) => titilers === 0,
+    );
     assert.deepEqual(
       remaining.map((p) => p.owner).sort(),
       [
@@ -199,19 +211,15 @@ describe('consumer discovery', () => {
     await rolloutRestart(kube, titiler, new Date(instant.getTime() + 600_000));
     await waitForRollout(kube, titiler, { timeoutMs: 120_000 });
     const startedBefore = new Date(Date.now() + 3_600_000);
-    const owners = async (restartedAfter?: Date) => {
-      for (let i = 0; ; i++) {
-        const pods = await podsReferencingSecret(kube, ns, SECRET, {
-          startedBefore,
-          runningOnly: true,
-          restartedAfter,
-        });
-        const titilers = pods.filter((p) => p.owner === 'Deployment/titiler').length;
-        // The replaced pods may take a moment to disappear once the rollout is done.
-        if (titilers <= 2 || i >= 20) return pods.map((p) => p.owner).sort();
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    };
+    const owners = async (restartedAfter?: Date) =>
+      (
+        await afterTitilerRollout(
+          { startedBefore, runningOnly: true, restartedAfter },
+          (titilers) => titilers <= 2,
+        )
+      )
+        .map((p) => p.owner)
+        .sort();
     assert.deepEqual(await owners(), [
       'DaemonSet/log-shipper',
       'Deployment/duckdb-endpoint',

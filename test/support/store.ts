@@ -1,4 +1,4 @@
-import { createS3, isAdminError, type Credentials } from '../../src/rustfs';
+import { createAdminClient, createS3, isAdminError, type Credentials } from '../../src/rustfs';
 import { type SandboxState } from '../../src/sandbox/state';
 
 /** A credential Secret's data as admin-client credentials. */
@@ -21,5 +21,20 @@ export async function canList(
     return isAdminError(err) ? err.code : String(err);
   } finally {
     s3.close();
+  }
+}
+
+/** true when `c` is accepted by the admin API as a root credential, else the typed error code. */
+export async function adminWorks(stack: SandboxState, c: Credentials): Promise<true | string> {
+  try {
+    await createAdminClient({
+      endpoint: stack.store.endpoint,
+      dialect: 'madmin',
+      credentials: c,
+      timeoutMs: 3000,
+    }).serverInfo();
+    return true;
+  } catch (err) {
+    return isAdminError(err) ? err.code : String(err);
   }
 }
