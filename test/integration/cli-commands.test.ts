@@ -38,17 +38,6 @@ describe('rotator CLI against the real stack', () => {
     fx = await startCliWorker(stack, { grace: '1s', restartTimeout: '60s' });
   });
   after(async () => {
-    // Leave no run behind: IDs are locks shared by the whole suite.
-    if (fx) {
-      for await (const wf of fx.worker.client.workflow.list({
-        query: `TaskQueue = '${fx.taskQueue}' AND ExecutionStatus = 'Running'`,
-      })) {
-        await fx.worker.client.workflow
-          .getHandle(wf.workflowId, wf.runId)
-          .terminate('cli test cleanup')
-          .catch(() => undefined);
-      }
-    }
     await fx?.close();
   });
 

@@ -186,16 +186,6 @@ describe('starting runs from the Temporal Web UI, inspecting them with rotator h
     await ui.open();
   });
   after(async () => {
-    if (fx) {
-      for await (const wf of fx.worker.client.workflow.list({
-        query: `TaskQueue = '${fx.taskQueue}' AND ExecutionStatus = 'Running'`,
-      })) {
-        await fx.worker.client.workflow
-          .getHandle(wf.workflowId, wf.runId)
-          .terminate('web ui test cleanup')
-          .catch(() => undefined);
-      }
-    }
     await fx?.close();
   });
 

@@ -64,6 +64,10 @@ export interface CliFixture {
   dir: string;
   /** Env for CLI subprocesses: the sandbox, this worker's task queue and codec key. */
   env: Record<string, string>;
+  /**
+   * Terminates what still runs on this task queue (IDs are locks shared by the whole suite:
+   * a run left behind would block later tests), then stops the worker.
+   */
   close(): Promise<void>;
 }
 
@@ -112,6 +116,14 @@ export async function startCliWorker(
     dir,
     env,
     async close() {
+      for await (const wf of worker.client.workflow.list({
+        query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
+      })) {
+        await worker.client.workflow
+          .getHandle(wf.workflowId, wf.runId)
+          .terminate('test cleanup')
+          .catch(() => undefined);
+      }
       await worker.shutdown();
       fs.rmSync(dir, { recursive: true, force: true });
     },
