@@ -3,12 +3,15 @@
 // Configured waits are excluded from both sides: timers (the pod-holder poll) and the
 // rollout wait itself (scheduled → completed from the history; the direct script's own
 // measured wait, both from the restart to the end of the wait).
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { createKubernetesActivities } from '../src/activities/kubernetes';
 import { createSmokeActivities } from '../src/activities/smoke';
 import { createStoreActivities } from '../src/activities/store';
 import { waitForRollout } from '../src/kube';
+import { dataConverter } from '../src/temporal/worker';
 import { type WorkflowResult } from '../src/workflows/types';
 import { type Rotator } from '../test/support/rotator';
+import * as floorActivities from './floor/activities';
 import { type BenchContext, historyTimes, instrumentArgon2, log, median, round, sleep } from './lib';
 
 const ROLLOUT_TIMEOUT_MS = 10 * 60_000;
@@ -46,6 +49,7 @@ async function viaWorkflow(rotator: Rotator, zone: string) {
     adjustedMs: round(wallMs - h.timersConfiguredMs - rolloutMs),
     argon2id,
     activities: h.activities,
+    localActivities: h.localActivities,
     historyEvents: h.events,
     activityRunMs: Object.fromEntries(Object.entries(h.activityRunMs).map(([k, v]) => [k, round(v)])),
   };
@@ -98,6 +102,55 @@ async function direct(rotator: Rotator, zoneName: string) {
   };
 }
 
+/**
+ * The floor on this machine: wall time of workflows that only orchestrate (no store or
+ * Kubernetes call), started and awaited like RotateZone. Empty; with as many local
+ * activities as a rotation has; with one regular activity (a rollout wait's round trip).
+ */
+async function orchestrationFloor(ctx: BenchContext, rotator: Rotator, localSteps: number) {
+  const client = rotator.client;
+  const connection = await NativeConnection.connect({ address: ctx.stack.temporal.address });
+  const taskQueue = `bench-floor-${Date.now()}`;
+  const worker = await Worker.create({
+    connection,
+    namespace: ctx.stack.temporal.namespace,
+    taskQueue,
+    workflowsPath: require.resolve('./floor/workflows'),
+    activities: floorActivities,
+    // The same payload codec as the rotator's worker, so both sides pay for it.
+    dataConverter: dataConverter(rotator.codec),
+  });
+  const time = async (locals: number, remotes: number) => {
+    const samples: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const t0 = performance.now();
+      await client.workflow.execute('Floor', {
+        taskQueue,
+        workflowId: `bench-floor-${locals}-${remotes}-${i}-${Date.now()}`,
+        args: [{ locals, remotes }],
+      });
+      if (i > 0) samples.push(performance.now() - t0); // the first one warms the caches
+    }
+    return round(median(samples));
+  };
+  try {
+    return await worker.runUntil(async () => {
+      const emptyMs = await time(0, 0);
+      const localsMs = await time(localSteps, 0);
+      const oneActivityMs = await time(0, 1);
+      return {
+        localSteps,
+        emptyWorkflowMs: emptyMs,
+        withLocalStepsMs: localsMs,
+        perLocalActivityMs: round((localsMs - emptyMs) / localSteps, 1),
+        regularActivityRoundTripMs: round(oneActivityMs - emptyMs),
+      };
+    });
+  } finally {
+    await connection.close();
+  }
+}
+
 export async function benchOverhead(ctx: BenchContext, rotator: Rotator) {
   // ingest has no consumers (pure orchestration); serving rolls two Deployments.
   const zones = ['ingest', 'serving'];
@@ -140,11 +193,30 @@ export async function benchOverhead(ctx: BenchContext, rotator: Rotator) {
       pairs,
     };
   }
+  const steps = (zone: string) =>
+    (out[zone] as { pairs: Array<{ workflow: { localActivities: number; activities: number } }> }).pairs[0]!
+      .workflow;
+  log('b3 orchestration floor');
+  const floor = await orchestrationFloor(ctx, rotator, steps('ingest').localActivities);
+  // What the workflow would cost if each of its steps cost only the floor: the ratio no
+  // amount of work on the activities can beat with this many steps on this server.
+  const floorRatios = Object.fromEntries(
+    zones.map((zone) => {
+      const w = steps(zone);
+      const overheadMs =
+        floor.emptyWorkflowMs +
+        w.localActivities * floor.perLocalActivityMs +
+        (w.activities - w.localActivities) * floor.regularActivityRoundTripMs;
+      const direct = (out[zone] as { directAdjustedMsMedian: number }).directAdjustedMsMedian;
+      return [zone, { overheadMs: round(overheadMs), ratio: round((direct + overheadMs) / direct, 2) }];
+    }),
+  );
   return {
     name: 'overhead',
     target: 'RotateZone wall time excluding configured waits ≤ 1.25× the direct script',
     met: Object.values(ratios).every((r) => r <= 1.25),
     ratios,
     ...out,
+    floor: { ...floor, ratios: floorRatios },
   };
 }

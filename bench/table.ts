@@ -70,7 +70,11 @@ export function printTable(results: R, out: (line: string) => void): void {
           );
           add('', `${zone}: workflow ms excl. waits`, get(r, zone, 'workflowAdjustedMsMedian'));
           add('', `${zone}: direct ms excl. waits`, get(r, zone, 'directAdjustedMsMedian'));
+          add('', `${zone}: ratio if every step cost the floor`, get(r, 'floor', 'ratios', zone, 'ratio'));
         }
+        add('', 'floor: empty workflow ms', get(r, 'floor', 'emptyWorkflowMs'));
+        add('', 'floor: per local activity ms', get(r, 'floor', 'perLocalActivityMs'));
+        add('', 'floor: regular activity round trip ms', get(r, 'floor', 'regularActivityRoundTripMs'));
         break;
       case 'scale': {
         const list = (get(r, 'results') as R[] | undefined) ?? [];
