@@ -57,7 +57,9 @@ export function stepDuration(s: StepRecord): number | undefined {
 
 export function renderStep(s: StepRecord): string {
   const d = stepDuration(s);
-  return `${clock(s.startedAt)} ${MARK[s.state]} ${s.name}${s.detail ? ` — ${s.detail}` : ''}${s.error ? ` — ${s.error}` : ''}${d !== undefined ? ` (${ms(d)})` : ''}`;
+  // Step times are the workflow's clock, which stands still within one workflow task: local
+  // steps that ran in the same task show no duration (`history` has each one's own).
+  return `${clock(s.startedAt)} ${MARK[s.state]} ${s.name}${s.detail ? ` — ${s.detail}` : ''}${s.error ? ` — ${s.error}` : ''}${d ? ` (${ms(d)})` : ''}`;
 }
 
 /** What on-call can do in a phase, as commands. */
