@@ -39,6 +39,15 @@ async function runCell(s3: S3Ops, cell: SmokeCell, body: string): Promise<'allow
 }
 
 /**
+ * A cell that failed with neither allow nor AccessDenied: true when the whole smoke should be
+ * retried rather than the cell counted as a mismatch. Just-created keys can take a moment to
+ * reach every node, and a store that is restarting or overloaded says nothing about the policy.
+ */
+export function retryAfterCellError(err: unknown): boolean {
+  return isAdminError(err, 'AuthenticationFailed') || (isAdminError(err) && err.retryable);
+}
+
+/**
  * Policy conformance (DESIGN §4): every cell of the zone's expected matrix, run with the
  * zone credential under test. Passing means every allowed operation succeeded and every
  * other one was AccessDenied — "it authenticated" is not enough.
@@ -61,10 +70,7 @@ export function createSmokeActivities(deps: ActivityDeps) {
           try {
             got = await runCell(s3, cell, body);
           } catch (err) {
-            if (isAdminError(err, 'AuthenticationFailed')) {
-              // Just-created keys can take a moment to reach every node; retry the activity.
-              throw err;
-            }
+            if (retryAfterCellError(err)) throw err;
             mismatches.push(
               `${cell.operation} ${cell.bucket}: expected ${cell.expect}, got error ${(err as Error).message}`,
             );
