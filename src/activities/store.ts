@@ -1,6 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { fingerprint } from '../fingerprint';
 import { bucketsOf, compilePolicy, findZone, policyName, type Zone } from '../inventory';
+import { readWorkload } from '../kube';
+import { rolloutStatus } from '../kube/rollout-status';
 import {
   type AdminClient,
   type Credentials,
@@ -204,9 +206,10 @@ export function createStoreActivities(deps: ActivityDeps) {
     },
 
     /**
-     * RotateRoot step 5: the restarted store is ready and accepts the root credential the
-     * Secret now holds. Heartbeats while waiting; fails with RestartWindowExceeded when
-     * `timeoutMs` passes, which the workflow turns into a pause.
+     * RotateRoot step 5: the store's StatefulSet has rolled out (kubectl's rules) and the
+     * store is ready and accepts the root credential the Secret now holds. Heartbeats while
+     * waiting; fails with RestartWindowExceeded when `timeoutMs` passes, which the workflow
+     * turns into a pause.
      */
     async waitForStoreWithRoot(opts: { timeoutMs: number; expectFingerprint: string }): Promise<string> {
       const ctx = Context.current();
@@ -222,7 +225,16 @@ export function createStoreActivities(deps: ActivityDeps) {
             if (!(await admin.ready())) last = 'store not ready';
             else {
               await admin.serverInfo();
-              return `store ready and accepting root ${opts.expectFingerprint}`;
+              // One replica back with the new root is not the store back: the rest of the
+              // StatefulSet may still restart under the steps that follow (and a replica the
+              // controller made from the old revision is replaced once more).
+              const rollout = rolloutStatus(
+                await readWorkload(kube, inventory.store.workload),
+                'StatefulSet',
+              );
+              if (rollout.done || rollout.failed)
+                return `store ready and accepting root ${opts.expectFingerprint}; ${rollout.message}`;
+              last = `store accepts root ${opts.expectFingerprint}, rollout not complete: ${rollout.message}`;
             }
           }
         } catch (err) {
