@@ -11,7 +11,7 @@ import { createKube, loadKubeConfig, type Kube, type KubeConnectionOptions } fro
 import { SANDBOX_STATE_ENV, type SandboxState } from '../sandbox/state';
 import { AesGcmCodec, CODEC_KEY_ENV, CODEC_KEY_ID_ENV, codecFromEnv } from '../temporal/codec';
 import { DEFAULT_TASK_QUEUE, dataConverter } from '../temporal/worker';
-import { readSandboxState } from '../worker/config';
+import { readSandboxState, temporalTlsFromEnv } from '../worker/config';
 import { CliError, EXIT } from './output';
 
 export const connectionOptionsSchema = z.object({
@@ -76,38 +76,25 @@ export interface ResolvedConnection {
 }
 
 /**
- * TLS to Temporal from the same variables the worker reads: TEMPORAL_TLS_CERT/KEY (mTLS,
- * both or neither), TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME, TEMPORAL_TLS=true, or an API key.
+ * TLS to Temporal from the same variables the worker reads (temporalTlsFromEnv): false for
+ * plaintext, true for TLS with the system CAs, or the mTLS pair / private CA / server name.
  */
 export function tlsFromEnv(env: NodeJS.ProcessEnv, apiKey?: string): boolean | TLSConfig {
-  const { TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_KEY: key, TEMPORAL_TLS_CA: ca } = env;
-  const serverName = env.TEMPORAL_TLS_SERVER_NAME || undefined;
-  if (Boolean(cert) !== Boolean(key)) {
-    throw new CliError(
-      `${cert ? 'TEMPORAL_TLS_KEY' : 'TEMPORAL_TLS_CERT'}: not set, but ${cert ? 'TEMPORAL_TLS_CERT' : 'TEMPORAL_TLS_KEY'} is; mTLS needs both the certificate and its key`,
-      EXIT.usage,
-    );
-  }
-  const file = (variable: string, f: string) => {
-    try {
-      return fs.readFileSync(f);
-    } catch (err) {
-      throw new CliError(
-        `${variable}: cannot read ${f} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
-        EXIT.usage,
-      );
-    }
-  };
-  if (cert || ca || serverName) {
-    return {
-      ...(cert && key
-        ? { clientCertPair: { crt: file('TEMPORAL_TLS_CERT', cert), key: file('TEMPORAL_TLS_KEY', key) } }
-        : {}),
-      ...(ca ? { serverRootCACertificate: file('TEMPORAL_TLS_CA', ca) } : {}),
-      ...(serverName ? { serverNameOverride: serverName } : {}),
-    };
-  }
-  return Boolean(apiKey || env.TEMPORAL_TLS === 'true');
+  const problems: string[] = [];
+  const tls = temporalTlsFromEnv(
+    {
+      TEMPORAL_TLS: env.TEMPORAL_TLS === 'true' || undefined,
+      TEMPORAL_TLS_CERT: env.TEMPORAL_TLS_CERT || undefined,
+      TEMPORAL_TLS_KEY: env.TEMPORAL_TLS_KEY || undefined,
+      TEMPORAL_TLS_CA: env.TEMPORAL_TLS_CA || undefined,
+      TEMPORAL_TLS_SERVER_NAME: env.TEMPORAL_TLS_SERVER_NAME || undefined,
+      TEMPORAL_API_KEY: apiKey,
+    },
+    problems,
+  );
+  if (problems.length) throw new CliError(problems.join('; '), EXIT.usage);
+  if (!tls) return false;
+  return tls.clientCertPair || tls.serverRootCACertificate || tls.serverNameOverride ? tls : true;
 }
 
 export function resolveConnection(

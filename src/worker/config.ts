@@ -172,6 +172,62 @@ function readFileOr(
   }
 }
 
+export type TemporalTls = NonNullable<WorkerConfig['temporal']['tls']>;
+
+/**
+ * TLS to Temporal from TEMPORAL_TLS, TEMPORAL_TLS_CERT/KEY (mTLS, both or neither),
+ * TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME and TEMPORAL_API_KEY (implies TLS); undefined
+ * for plaintext. The worker and the CLI read the same variables through this; each problem
+ * names its variable and is pushed to `problems`, never thrown.
+ */
+export function temporalTlsFromEnv(
+  e: {
+    TEMPORAL_TLS?: boolean;
+    TEMPORAL_TLS_CERT?: string;
+    TEMPORAL_TLS_KEY?: string;
+    TEMPORAL_TLS_CA?: string;
+    TEMPORAL_TLS_SERVER_NAME?: string;
+    TEMPORAL_API_KEY?: string;
+  },
+  problems: string[],
+): TemporalTls | undefined {
+  if (e.TEMPORAL_TLS_CERT && !e.TEMPORAL_TLS_KEY) {
+    problems.push(
+      'TEMPORAL_TLS_KEY: not set, but TEMPORAL_TLS_CERT is; mTLS needs both the certificate and its key',
+    );
+  }
+  if (e.TEMPORAL_TLS_KEY && !e.TEMPORAL_TLS_CERT) {
+    problems.push(
+      'TEMPORAL_TLS_CERT: not set, but TEMPORAL_TLS_KEY is; mTLS needs both the certificate and its key',
+    );
+  }
+  const crt = readFileOr(problems, 'TEMPORAL_TLS_CERT', e.TEMPORAL_TLS_CERT, 'client certificate');
+  const key = readFileOr(problems, 'TEMPORAL_TLS_KEY', e.TEMPORAL_TLS_KEY, 'client key');
+  const ca = readFileOr(problems, 'TEMPORAL_TLS_CA', e.TEMPORAL_TLS_CA, 'CA bundle');
+  if (crt && !crt.toString('utf8').includes('-----BEGIN CERTIFICATE-----')) {
+    problems.push(
+      `TEMPORAL_TLS_CERT: ${e.TEMPORAL_TLS_CERT} is not a PEM certificate (no "BEGIN CERTIFICATE" block)`,
+    );
+  }
+  if (key && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key.toString('utf8'))) {
+    problems.push(
+      `TEMPORAL_TLS_KEY: ${e.TEMPORAL_TLS_KEY} is not a PEM private key (no "BEGIN ... PRIVATE KEY" block)`,
+    );
+  }
+  if (e.TEMPORAL_TLS === false && (crt || key || e.TEMPORAL_API_KEY)) {
+    problems.push(
+      'TEMPORAL_TLS: "false" contradicts TEMPORAL_TLS_CERT/KEY or TEMPORAL_API_KEY, which need TLS',
+    );
+  }
+  const wantsTls = Boolean(crt || ca || e.TEMPORAL_API_KEY || e.TEMPORAL_TLS || e.TEMPORAL_TLS_SERVER_NAME);
+  if (!wantsTls) return undefined;
+  return {
+    serverNameOverride: e.TEMPORAL_TLS_SERVER_NAME,
+    serverRootCACertificate: ca,
+    clientCertPair: crt && key ? { crt, key } : undefined,
+  };
+}
+
 export function readSandboxState(file: string): SandboxState {
   let parsed: unknown;
   try {
@@ -217,34 +273,7 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     );
   }
 
-  if (e.TEMPORAL_TLS_CERT && !e.TEMPORAL_TLS_KEY) {
-    problems.push(
-      'TEMPORAL_TLS_KEY: not set, but TEMPORAL_TLS_CERT is; mTLS needs both the certificate and its key',
-    );
-  }
-  if (e.TEMPORAL_TLS_KEY && !e.TEMPORAL_TLS_CERT) {
-    problems.push(
-      'TEMPORAL_TLS_CERT: not set, but TEMPORAL_TLS_KEY is; mTLS needs both the certificate and its key',
-    );
-  }
-  const crt = readFileOr(problems, 'TEMPORAL_TLS_CERT', e.TEMPORAL_TLS_CERT, 'client certificate');
-  const key = readFileOr(problems, 'TEMPORAL_TLS_KEY', e.TEMPORAL_TLS_KEY, 'client key');
-  const ca = readFileOr(problems, 'TEMPORAL_TLS_CA', e.TEMPORAL_TLS_CA, 'CA bundle');
-  if (crt && !crt.toString('utf8').includes('-----BEGIN CERTIFICATE-----')) {
-    problems.push(
-      `TEMPORAL_TLS_CERT: ${e.TEMPORAL_TLS_CERT} is not a PEM certificate (no "BEGIN CERTIFICATE" block)`,
-    );
-  }
-  if (key && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key.toString('utf8'))) {
-    problems.push(
-      `TEMPORAL_TLS_KEY: ${e.TEMPORAL_TLS_KEY} is not a PEM private key (no "BEGIN ... PRIVATE KEY" block)`,
-    );
-  }
-  if (e.TEMPORAL_TLS === false && (crt || key || e.TEMPORAL_API_KEY)) {
-    problems.push(
-      'TEMPORAL_TLS: "false" contradicts TEMPORAL_TLS_CERT/KEY or TEMPORAL_API_KEY, which need TLS',
-    );
-  }
+  const tls = temporalTlsFromEnv(e, problems);
 
   let codec: AesGcmCodec | undefined;
   try {
@@ -295,7 +324,6 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
 
   if (problems.length) throw new WorkerConfigError(problems);
 
-  const wantsTls = Boolean(crt || ca || e.TEMPORAL_API_KEY || e.TEMPORAL_TLS || e.TEMPORAL_TLS_SERVER_NAME);
   return {
     inventoryFile: inventoryFile!,
     inventory: inventory!,
@@ -303,13 +331,7 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
       address: e.TEMPORAL_ADDRESS ?? sandbox?.temporal.address ?? 'localhost:7233',
       namespace: e.TEMPORAL_NAMESPACE ?? sandbox?.temporal.namespace ?? 'default',
       taskQueue: e.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
-      tls: wantsTls
-        ? {
-            serverNameOverride: e.TEMPORAL_TLS_SERVER_NAME,
-            serverRootCACertificate: ca,
-            clientCertPair: crt && key ? { crt, key } : undefined,
-          }
-        : undefined,
+      tls,
       apiKey: e.TEMPORAL_API_KEY,
     },
     kube,
