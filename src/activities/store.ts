@@ -1,8 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { fingerprint } from '../fingerprint';
 import { bucketsOf, compilePolicy, findZone, policyName, type Zone } from '../inventory';
-import { readWorkload } from '../kube';
-import { rolloutStatus } from '../kube/rollout-status';
+import { readWorkload, rolloutStatus } from '../kube';
 import {
   type AdminClient,
   type Credentials,

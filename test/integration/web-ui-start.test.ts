@@ -161,6 +161,13 @@ class WebUi {
 
 const ui = new WebUi(stack.temporal.uiUrl);
 
+/** Submits the Start Workflow form; the server must accept it. Returns the new run's ID. */
+async function startFromForm(form: Parameters<WebUi['startWorkflow']>[0]): Promise<string> {
+  const started = await ui.startWorkflow(form);
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  return String(started.body.runId);
+}
+
 async function resultOf(workflowId: string, runId: string): Promise<WorkflowResult> {
   return fx.worker.client.workflow.getHandle(workflowId, runId).result() as Promise<WorkflowResult>;
 }
@@ -214,14 +221,12 @@ describe('starting runs from the Temporal Web UI, inspecting them with rotator h
   });
 
   test('BootstrapCluster {} from the form completes; history says the Web UI triggered it', async () => {
-    const started = await ui.startWorkflow({
+    const runId = await startFromForm({
       workflowId: 'bootstrap-cluster',
       taskQueue: fx.taskQueue,
       workflowType: 'BootstrapCluster',
       input: '{}',
     });
-    assert.equal(started.status, 200, JSON.stringify(started.body));
-    const runId = String(started.body.runId);
     assert.equal((await resultOf('bootstrap-cluster', runId)).outcome, 'completed');
     const t = json<Timeline>(await cli('history', 'bootstrap-cluster', '--json'));
     assert.equal(t.runId, runId);
@@ -233,14 +238,12 @@ describe('starting runs from the Temporal Web UI, inspecting them with rotator h
   test('RotateZone {"zone": "serving", "dryRun": true}: the plan; input stored encrypted by the codec server; history human and JSON', async () => {
     const input = '{ "zone": "serving", "dryRun": true }';
     assert.ok(README.includes(input), 'the README documents this input');
-    const started = await ui.startWorkflow({
+    const runId = await startFromForm({
       workflowId: 'rotate-zone-serving',
       taskQueue: fx.taskQueue,
       workflowType: 'RotateZone',
       input,
     });
-    assert.equal(started.status, 200, JSON.stringify(started.body));
-    const runId = String(started.body.runId);
     const result = await resultOf('rotate-zone-serving', runId);
     assert.equal(result.outcome, 'planned');
     assert.equal(result.plan?.zone, 'serving');
@@ -273,14 +276,15 @@ describe('starting runs from the Temporal Web UI, inspecting them with rotator h
 
   test('RotateRoot {"dryRun": true} from the form: the plan, nothing changed', async () => {
     assert.ok(README.includes('{ "dryRun": true }'));
-    const started = await ui.startWorkflow({
-      workflowId: 'rotate-root',
-      taskQueue: fx.taskQueue,
-      workflowType: 'RotateRoot',
-      input: '{ "dryRun": true }',
-    });
-    assert.equal(started.status, 200, JSON.stringify(started.body));
-    const result = await resultOf('rotate-root', String(started.body.runId));
+    const result = await resultOf(
+      'rotate-root',
+      await startFromForm({
+        workflowId: 'rotate-root',
+        taskQueue: fx.taskQueue,
+        workflowType: 'RotateRoot',
+        input: '{ "dryRun": true }',
+      }),
+    );
     assert.equal(result.outcome, 'planned');
     assert.ok(result.plan!.actions.some((a) => a.action === 'restart'));
     const t = json<Timeline>(await cli('history', 'rotate-root', '--json'));
@@ -288,15 +292,13 @@ describe('starting runs from the Temporal Web UI, inspecting them with rotator h
   });
 
   test('the form prefilled from the last run (input and search attributes copied) starts the same way', async () => {
-    const started = await ui.startWorkflow({
+    const runId = await startFromForm({
       workflowId: 'rotate-zone-serving',
       taskQueue: fx.taskQueue,
       workflowType: 'RotateZone',
       input: '{\n  "zone": "serving",\n  "dryRun": true\n}',
       searchAttributes: { RotatorKind: 'RotateZone', RotatorZone: 'serving' },
     });
-    assert.equal(started.status, 200, JSON.stringify(started.body));
-    const runId = String(started.body.runId);
     assert.equal((await resultOf('rotate-zone-serving', runId)).outcome, 'planned');
     const t = json<Timeline>(await cli('history', 'rotate-zone-serving', '--json'));
     assert.equal(t.runId, runId);
@@ -306,14 +308,12 @@ describe('starting runs from the Temporal Web UI, inspecting them with rotator h
 
   test('a real RotateZone from the form: the lock refuses a second start, the list filter finds it, Send an Update revokeNow ends the grace; history shows all of it', async () => {
     const input = '{ "zone": "serving", "grace": "1h" }';
-    const started = await ui.startWorkflow({
+    const runId = await startFromForm({
       workflowId: 'rotate-zone-serving',
       taskQueue: fx.taskQueue,
       workflowType: 'RotateZone',
       input,
     });
-    assert.equal(started.status, 200, JSON.stringify(started.body));
-    const runId = String(started.body.runId);
     const handle = fx.worker.client.workflow.getHandle('rotate-zone-serving', runId);
     await eventually(
       'the grace period',
