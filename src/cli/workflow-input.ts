@@ -1,10 +1,18 @@
 // Turns command-line flags into the ONE JSON input object a workflow takes — the same
-// object the Web UI's Start Workflow form sends — and checks it against the inventory
-// before anything is started: an unknown workflow, zone, strategy or duration is a usage
-// error (exit 2), never a failed run in history.
+// object the Web UI's Start Workflow form sends — and checks it against the inventory and
+// the workflow's own input schema before anything is started: an unknown workflow, zone,
+// strategy or duration is a usage error (exit 2), never a failed run in history.
 import { type Command } from 'commander';
 import { z } from 'zod';
-import { closest, findZone, parseDuration, UnknownZoneError, type Inventory } from '../inventory';
+import {
+  closest,
+  findZone,
+  formatDuration,
+  parseDuration,
+  UnknownZoneError,
+  type Inventory,
+} from '../inventory';
+import { checkWorkflowInput, MAX_PARALLELISM } from '../workflows/inputs';
 import {
   WORKFLOW_TYPES,
   workflowIds,
@@ -39,13 +47,15 @@ export const inputFlagsSchema = z.object({
   dryRun: z.boolean().optional(),
   approve: z.boolean().optional(),
   rotate: z.boolean().optional(),
-  // Commander hands the flag over as text; the workflow enforces the same range.
+  // Commander hands the flag over as text; the workflow's schema checks the range.
   parallelism: z
     .string()
-    .regex(/^\d+$/, { error: (i) => `--parallelism "${String(i.input)}" is not a whole number from 1 to 64` })
+    .regex(/^\d+$/, {
+      error: (i) => `--parallelism "${String(i.input)}" is not a whole number from 1 to ${MAX_PARALLELISM}`,
+    })
     .transform(Number)
-    .refine((n) => n >= 1 && n <= 64, {
-      error: (i) => `--parallelism ${String(i.input)} is not from 1 to 64`,
+    .refine((n) => n >= 1 && n <= MAX_PARALLELISM, {
+      error: (i) => `--parallelism ${String(i.input)} is not from 1 to ${MAX_PARALLELISM}`,
     })
     .optional(),
   strategy: z
@@ -54,6 +64,7 @@ export const inputFlagsSchema = z.object({
     })
     .optional(),
   grace: durationFlag('--grace'),
+  maxGrace: durationFlag('--max-grace'),
   restartTimeout: durationFlag('--restart-timeout'),
   pauseTimeout: durationFlag('--pause-timeout'),
   approvalTimeout: durationFlag('--approval-timeout'),
@@ -66,8 +77,12 @@ export function withInputFlags(cmd: Command, opts: { dryRun?: boolean } = { dryR
     .option('--zone <zone>', 'RotateZone: the zone to rotate (see the inventory)')
     .option('--strategy <strategy>', 'RotateZone: overlap (default) or in-place')
     .option('--grace <duration>', 'RotateZone: how long the previous key stays valid, e.g. 0s, 10m')
+    .option(
+      '--max-grace <duration>',
+      'RotateZone: longest wait for old pods before the previous key is revoked anyway (escalates)',
+    )
     .option('--rotate', 'BootstrapCluster: also rotate every zone afterwards')
-    .option('--parallelism <n>', 'BootstrapCluster: zones handled at once, 1-64 (default 8)')
+    .option('--parallelism <n>', `BootstrapCluster: zones handled at once, 1-${MAX_PARALLELISM} (default 8)`)
     .option('--approve', 'RotateRoot: pre-approve (skip the approval gate)')
     .option('--restart-timeout <duration>', 'RotateRoot: store restart window before pausing')
     .option(
@@ -102,6 +117,14 @@ function refuse(flags: InputFlags, names: Array<keyof InputFlags>, workflow: Wor
 
 /** Validates flags against the workflow and inventory; throws CliError (exit 2) before anything starts. */
 export function prepareStart(workflowName: string, rawFlags: unknown, inventory: Inventory): PreparedStart {
+  const prepared = fromFlags(workflowName, rawFlags, inventory);
+  // The workflow validates its input with the same schema: refuse here what it would refuse.
+  const checked = checkWorkflowInput(prepared.workflowType, prepared.input);
+  if (!checked.ok) throw new CliError(checked.message);
+  return prepared;
+}
+
+function fromFlags(workflowName: string, rawFlags: unknown, inventory: Inventory): PreparedStart {
   const workflowType = parseWorkflowType(workflowName);
   const parsed = inputFlagsSchema.safeParse(rawFlags);
   if (!parsed.success) throw new CliError(parsed.error.issues.map((i) => i.message).join('; '));
@@ -111,7 +134,16 @@ export function prepareStart(workflowName: string, rawFlags: unknown, inventory:
     case 'BootstrapCluster': {
       refuse(
         f,
-        ['zone', 'strategy', 'grace', 'approve', 'restartTimeout', 'pauseTimeout', 'approvalTimeout'],
+        [
+          'zone',
+          'strategy',
+          'grace',
+          'maxGrace',
+          'approve',
+          'restartTimeout',
+          'pauseTimeout',
+          'approvalTimeout',
+        ],
         workflowType,
       );
       const input: BootstrapInput = {};
@@ -147,6 +179,14 @@ export function prepareStart(workflowName: string, rawFlags: unknown, inventory:
       if (f.dryRun) input.dryRun = true;
       if (f.strategy) input.strategy = f.strategy;
       if (f.grace) input.grace = f.grace;
+      if (f.maxGrace) input.maxGrace = f.maxGrace;
+      const graceMs = f.grace ? parseDuration(f.grace)! : zone.graceMs;
+      const maxGraceMs = f.maxGrace ? parseDuration(f.maxGrace)! : zone.maxGraceMs;
+      if (maxGraceMs < graceMs) {
+        throw new CliError(
+          `${f.maxGrace ? '--max-grace' : `maxGrace of zone ${zone.name}`} ${formatDuration(maxGraceMs)} is shorter than ${f.grace ? '--grace' : `the grace of zone ${zone.name}`} ${formatDuration(graceMs)}: maxGrace bounds the whole wait`,
+        );
+      }
       return {
         workflowType,
         workflowId: workflowIds.zone(zone.name),
@@ -156,7 +196,7 @@ export function prepareStart(workflowName: string, rawFlags: unknown, inventory:
       };
     }
     case 'RotateRoot': {
-      refuse(f, ['zone', 'strategy', 'grace', 'rotate', 'parallelism'], workflowType);
+      refuse(f, ['zone', 'strategy', 'grace', 'maxGrace', 'rotate', 'parallelism'], workflowType);
       const input: RotateRootInput = {};
       if (f.dryRun) input.dryRun = true;
       if (f.approve) input.approve = true;

@@ -222,7 +222,14 @@ const consumers = z.union([z.literal('auto'), z.array(consumerRef)], {
     'expected "auto" (discover workloads that reference the Secret) or a list of {kind, namespace, name} ([] for none)',
 });
 
-export const ZONE_DEFAULTS = { strategy: 'overlap', grace: '10m', consumers: 'auto' } as const;
+// maxGrace bounds the wait for pods started before the switch: the inventory's promise that no
+// consumer pod runs longer than this, so one still holding the previous key then is stuck.
+export const ZONE_DEFAULTS = {
+  strategy: 'overlap',
+  grace: '10m',
+  maxGrace: '24h',
+  consumers: 'auto',
+} as const;
 export const STORE_DEFAULTS = { region: 'us-east-1', restartTimeout: '2m', pauseTimeout: '30m' } as const;
 
 const storeSchema = z
@@ -284,6 +291,7 @@ const zoneSchema = z
       consumers: consumers.optional(),
       strategy: strategy.optional(),
       grace: duration({ allowZero: true }).optional(),
+      maxGrace: duration({ allowZero: false }).optional(),
     },
     { error: 'expected a zone mapping {name, user, policy, secret, ...}' },
   )
@@ -313,8 +321,9 @@ const defaultsSchema = z.strictObject(
     consumers: consumers.optional(),
     strategy: strategy.optional(),
     grace: duration({ allowZero: true }).optional(),
+    maxGrace: duration({ allowZero: false }).optional(),
   },
-  { error: 'expected a defaults mapping with any of consumers, strategy, grace' },
+  { error: 'expected a defaults mapping with any of consumers, strategy, grace, maxGrace' },
 );
 
 const SMOKE_PREFIX_HINT = 'an object key prefix ending in "/", like "rotator-smoke/"';
@@ -384,6 +393,23 @@ export const inventorySchema = z
           message: `expected a unique Secret, but ${secret} is also zones[${dupSecret}].secret (two zones would overwrite each other's key)`,
         });
       }
+      const grace = zone.grace ?? inv.defaults?.grace ?? ZONE_DEFAULTS.grace;
+      const maxGrace = zone.maxGrace ?? inv.defaults?.maxGrace ?? ZONE_DEFAULTS.maxGrace;
+      // Either may be invalid here (reported on its own): compare only real durations.
+      const [graceMs, maxGraceMs] = [parseDuration(grace), parseDuration(maxGrace)];
+      if (graceMs !== undefined && maxGraceMs !== undefined && maxGraceMs < graceMs) {
+        ctx.addIssue({
+          code: 'custom',
+          path: zone.maxGrace
+            ? ['zones', i, 'maxGrace']
+            : inv.defaults?.maxGrace
+              ? ['defaults', 'maxGrace']
+              : zone.grace
+                ? ['zones', i, 'grace']
+                : ['defaults', 'grace'],
+          message: `expected maxGrace (${maxGrace}) at least as long as grace (${grace}) for zone "${zone.name}": maxGrace bounds the whole wait`,
+        });
+      }
       for (const list of ['readWrite', 'readOnly'] as const) {
         zone.policy[list].forEach((bucket, j) => {
           // The smoke proves "access outside the policy is denied" against this bucket.
@@ -402,6 +428,7 @@ export const inventorySchema = z
     const d = inv.defaults ?? {};
     const zones = inv.zones.map((zone) => {
       const grace = zone.grace ?? d.grace ?? ZONE_DEFAULTS.grace;
+      const maxGrace = zone.maxGrace ?? d.maxGrace ?? ZONE_DEFAULTS.maxGrace;
       return {
         name: zone.name,
         user: zone.user,
@@ -411,6 +438,8 @@ export const inventorySchema = z
         strategy: zone.strategy ?? d.strategy ?? ZONE_DEFAULTS.strategy,
         grace,
         graceMs: mustParseDuration(grace),
+        maxGrace,
+        maxGraceMs: mustParseDuration(maxGrace),
       };
     });
     const buckets = [...new Set(zones.flatMap((z) => [...z.policy.readWrite, ...z.policy.readOnly]))].sort();

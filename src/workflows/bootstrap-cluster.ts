@@ -1,13 +1,12 @@
 import { executeChild, workflowInfo } from '@temporalio/workflow';
 import { waits } from './activities';
-import { zoneRunbookCalls } from './patches';
-import { invalidInput, Runbook } from './runbook';
+import { strictInput, zoneRunbookCalls } from './patches';
+import { Runbook } from './runbook';
 import { RotateZone } from './rotate-zone';
 import { type BootstrapInput, type Plan, type WorkflowResult, type ZoneResult, workflowIds } from './types';
 
 /** Zones handled at once by default: keeps the apiserver and the store responsive on small clusters. */
 const ZONE_PARALLELISM = 8;
-const MAX_PARALLELISM = 64;
 const ROLLOUT_TIMEOUT_MS = 10 * 60_000;
 
 async function forEachBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -30,14 +29,9 @@ async function forEachBounded<T, R>(items: T[], limit: number, fn: (item: T) => 
  * credential is re-ensured in the store, never replaced; `rotate: true` then rotates
  * every zone through RotateZone children.
  */
-export async function BootstrapCluster(input: BootstrapInput = {}): Promise<WorkflowResult> {
-  if (input === null || typeof input !== 'object')
-    throw invalidInput('BootstrapCluster takes an object like {"dryRun": true}');
+export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<WorkflowResult> {
+  const input = strictInput('BootstrapCluster', raw);
   const parallelism = input.parallelism ?? ZONE_PARALLELISM;
-  if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > MAX_PARALLELISM)
-    throw invalidInput(
-      `parallelism must be a whole number from 1 to ${MAX_PARALLELISM}, got ${String(parallelism)}`,
-    );
   const { v2, acts, smoke } = zoneRunbookCalls();
   const rb = new Runbook('BootstrapCluster');
   return rb.run(async () => {

@@ -4,6 +4,9 @@
 import { patched } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { acts, localActs, localSmoke, smoke } from './activities';
+import { checkWorkflowInput, type WorkflowInputs } from './inputs';
+import { invalidInput } from './runbook';
+import { type WorkflowType } from './types';
 
 /**
  * v2 of the zone runbook (RotateZone, BootstrapCluster): short steps run as local
@@ -25,3 +28,23 @@ export function zoneRunbookCalls(): StepCalls {
   const v2 = patched(ZONE_RUNBOOK_V2);
   return v2 ? { v2, acts: localActs, smoke: localSmoke } : { v2, acts, smoke };
 }
+
+/**
+ * Inputs are validated strictly (src/workflows/inputs.ts). A run started before that with
+ * an input it now refuses has no marker and carries on with what it was given.
+ */
+export const STRICT_INPUTS = 'strict-inputs';
+
+/** Call at the very start of a workflow: its input, validated, or InvalidInput. */
+export function strictInput<W extends WorkflowType>(workflow: W, raw: unknown): WorkflowInputs[W] {
+  const checked = checkWorkflowInput(workflow, raw);
+  if (checked.ok) return checked.input;
+  if (patched(STRICT_INPUTS)) throw invalidInput(checked.message);
+  return raw as WorkflowInputs[W];
+}
+
+/**
+ * RotateZone's grace wait is bounded by maxGrace (revoke and escalate at the bound) and
+ * continues as new before its history grows large.
+ */
+export const GRACE_BOUND = 'grace-bound';

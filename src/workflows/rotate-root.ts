@@ -2,17 +2,15 @@ import { ApplicationFailure, condition, setHandler, workflowInfo } from '@tempor
 import { formatDuration, parseDuration } from '../inventory/duration';
 import { acts, smoke, waits } from './activities';
 import { approveUpdate, resumeUpdate, rollbackUpdate, type UpdateArg } from './definitions';
-import { errorMessage, errorType, invalidInput, Runbook } from './runbook';
+import { strictInput } from './patches';
+import { errorMessage, errorType, Runbook } from './runbook';
 import { type RotateRootInput, type WorkflowResult } from './types';
 
 const DEFAULT_APPROVAL_TIMEOUT_MS = 24 * 3600_000;
 
-function durationOr(text: string | undefined, fallback: number, field: string): number {
-  if (text === undefined) return fallback;
-  const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0)
-    throw invalidInput(`${field} "${text}" is not a positive duration like "90s" or "2m"`);
-  return ms;
+/** A duration the input schema already checked, or the fallback. */
+function durationOr(text: string | undefined, fallback: number): number {
+  return text === undefined ? fallback : (parseDuration(text) ?? fallback);
 }
 
 /**
@@ -21,7 +19,8 @@ function durationOr(text: string | undefined, fallback: number, field: string): 
  * for on-call to `resume` (wait another window) or `rollback` (restore the previous root,
  * restart, verify) — rolling back by itself when nobody answers within pauseTimeout.
  */
-export async function RotateRoot(input: RotateRootInput = {}): Promise<WorkflowResult> {
+export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowResult> {
+  const input = strictInput('RotateRoot', raw);
   const rb = new Runbook('RotateRoot');
   return rb.run(async () => {
     const info = workflowInfo();
@@ -58,17 +57,9 @@ export async function RotateRoot(input: RotateRootInput = {}): Promise<WorkflowR
     );
 
     const inventory = await rb.step('load inventory', () => acts.inventorySnapshot());
-    const restartTimeoutMs = durationOr(
-      input.restartTimeout,
-      inventory.store.restartTimeoutMs,
-      'restartTimeout',
-    );
-    const pauseTimeoutMs = durationOr(input.pauseTimeout, inventory.store.pauseTimeoutMs, 'pauseTimeout');
-    const approvalTimeoutMs = durationOr(
-      input.approvalTimeout,
-      DEFAULT_APPROVAL_TIMEOUT_MS,
-      'approvalTimeout',
-    );
+    const restartTimeoutMs = durationOr(input.restartTimeout, inventory.store.restartTimeoutMs);
+    const pauseTimeoutMs = durationOr(input.pauseTimeout, inventory.store.pauseTimeoutMs);
+    const approvalTimeoutMs = durationOr(input.approvalTimeout, DEFAULT_APPROVAL_TIMEOUT_MS);
     const workload = { ...inventory.store.workload };
     const workloadName = `${workload.kind}/${workload.namespace}/${workload.name}`;
 

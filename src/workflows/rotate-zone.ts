@@ -1,22 +1,28 @@
-import { condition, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import { parseDuration, formatDuration } from '../inventory/duration';
 import { findZone } from '../inventory/lookup';
-import type { Zone } from '../inventory/schema';
+import { ZONE_DEFAULTS, type Zone } from '../inventory/schema';
 import { waits } from './activities';
 import { revokeNowUpdate, type UpdateArg } from './definitions';
-import { zoneRunbookCalls } from './patches';
+import {
+  boundedGraceWait,
+  POD_POLL_MAX_MS,
+  POD_POLL_START_MS,
+  resumeGraceWait,
+  type Rotation,
+} from './grace-wait';
+import { GRACE_BOUND, strictInput, zoneRunbookCalls } from './patches';
 import { invalidInput, Runbook } from './runbook';
-import { type Plan, type RotateZoneInput, type WorkflowResult } from './types';
+import { type Escalation, type Plan, type RotateZoneInput, type WorkflowResult } from './types';
 
 /** How long consumers get to roll out before the rotation is undone. */
 const ROLLOUT_TIMEOUT_MS = 10 * 60_000;
-const POD_POLL_START_MS = 15_000;
-const POD_POLL_MAX_MS = 5 * 60_000;
 
 function zonePlan(
   zone: Zone,
   strategy: 'overlap' | 'in-place',
   graceMs: number,
+  maxGraceMs: number,
   consumers: string[],
   secret: string,
 ): Plan {
@@ -60,9 +66,13 @@ function zonePlan(
         {
           action: 'wait',
           target: 'previous key',
-          detail: `stays valid for ${formatDuration(graceMs)} and while pods started before the switch reference the Secret (revokeNow ends the wait)`,
+          detail: `stays valid for ${formatDuration(graceMs)} and while pods started before the switch reference the Secret, at most ${formatDuration(maxGraceMs)} (maxGrace); revokeNow ends the wait`,
         },
-        { action: 'revoke', target: 'previous key', detail: 'its service account is deleted' },
+        {
+          action: 'revoke',
+          target: 'previous key',
+          detail: `its service account is deleted; at maxGrace ${formatDuration(maxGraceMs)} it is deleted even if such pods still run, and the run escalates naming them (no consumer runs that long)`,
+        },
         { action: 'delete', target: `Secret ${pending}`, detail: 'clean-up' },
       ],
       expectedDowntime: 'none: the previous key stays valid until every consumer uses the new one',
@@ -106,10 +116,8 @@ function zonePlan(
  * no consumer ever holds a dead key. Any failure before the revocation restores the
  * previous Secret, restarts consumers again and removes the new key.
  */
-export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult> {
-  if (!input || typeof input.zone !== 'string' || !input.zone) {
-    throw invalidInput('RotateZone needs {"zone": "<zone name>"}; see `rotator plan` for the zones');
-  }
+export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> {
+  const input = strictInput('RotateZone', raw);
   const { v2, acts, smoke } = zoneRunbookCalls();
   const rb = new Runbook('RotateZone', input.zone);
   return rb.run(async () => {
@@ -138,6 +146,7 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
         },
       },
     );
+    if (input.continued) return waitThenRevoke(resumeGraceWait(rb, input.continued));
 
     const inventory = await rb.step('load inventory', () => acts.inventorySnapshot());
     let zone: Zone;
@@ -147,11 +156,14 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
       throw invalidInput((err as Error).message);
     }
     const strategy = input.strategy ?? zone.strategy;
-    if (strategy !== 'overlap' && strategy !== 'in-place')
-      throw invalidInput(`strategy must be "overlap" or "in-place", got "${String(strategy)}"`);
-    const graceMs = input.grace === undefined ? zone.graceMs : parseDuration(input.grace);
-    if (graceMs === undefined)
-      throw invalidInput(`grace "${input.grace}" is not a duration like "90s", "10m" or "1h"`);
+    const graceMs = input.grace === undefined ? zone.graceMs : parseDuration(input.grace)!;
+    // Histories recorded before maxGrace existed carry inventories without it.
+    const maxGrace = input.maxGrace ?? zone.maxGrace ?? ZONE_DEFAULTS.maxGrace;
+    const maxGraceMs = parseDuration(maxGrace)!;
+    if (maxGraceMs < graceMs)
+      throw invalidInput(
+        `maxGrace ${maxGrace} is shorter than grace ${formatDuration(graceMs)}: maxGrace bounds the whole wait`,
+      );
     const secretName = `${zone.secret.namespace}/${zone.secret.name}`;
 
     await rb.step('check no conflicting rotation runs', () =>
@@ -182,7 +194,7 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
     const consumerNames = consumers.map((c) => `${c.kind}/${c.namespace}/${c.name}`);
 
     if (input.dryRun) {
-      const plan = zonePlan(zone, strategy, graceMs, consumerNames, secretName);
+      const plan = zonePlan(zone, strategy, graceMs, maxGraceMs, consumerNames, secretName);
       rb.setPhase('completed');
       return {
         workflow: 'RotateZone',
@@ -269,8 +281,65 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
       throw rb.failure(err);
     }
     rb.commit();
+    return waitThenRevoke({
+      strategy,
+      previousFingerprint: current.fingerprint!,
+      pendingFingerprint: rb.status.fingerprints.pending!,
+      promotedAt,
+      restarted: consumerNames,
+      grace: { graceMs, maxGrace, maxGraceMs },
+    });
 
-    if (strategy === 'overlap') {
+    /** After the switch: the grace wait (overlap), the revocation and the result. */
+    async function waitThenRevoke(r: Rotation): Promise<WorkflowResult> {
+      let escalation: Escalation | undefined;
+      if (r.strategy === 'overlap') {
+        if (r.resume || patched(GRACE_BOUND)) {
+          const wait = await boundedGraceWait(rb, r, input.zone, () => revokeNow, acts);
+          if ('continueWith' in wait) return continueAsNew<typeof RotateZone>(wait.continueWith);
+          escalation = wait.escalation;
+        } else {
+          await unboundedGraceWait(r);
+        }
+      }
+      // in-place revokes too: when the zone moves off a service account, that account must not
+      // outlive the switch (the user's own key was already replaced in the store).
+      const revoked = await rb.step(
+        revokeNow
+          ? `revoke previous credential (revokeNow${revokeNow.by ? ` by ${revokeNow.by}` : ''})`
+          : escalation
+            ? 'revoke previous credential (maxGrace reached: escalated)'
+            : 'revoke previous credential',
+        () => acts.revokePrevious(input.zone),
+        (res) => res,
+      );
+      await rb.step('clean up the pending Secret', () => acts.deleteZonePending(input.zone));
+      rb.setPhase(escalation ? 'escalated' : 'completed');
+      rb.status.step = null;
+      return {
+        workflow: 'RotateZone',
+        outcome: 'completed',
+        zones: [
+          {
+            zone: input.zone,
+            strategy: r.strategy,
+            previousFingerprint: r.previousFingerprint,
+            newFingerprint: r.pendingFingerprint,
+            restarted: r.restarted,
+            revoked,
+            smoke: 'passed',
+            ...(escalation ? { escalation } : {}),
+          },
+        ],
+        summary:
+          `zone ${input.zone} rotated (${r.strategy}): ${r.previousFingerprint} → ${r.pendingFingerprint}` +
+          (escalation ? `; ESCALATED: ${escalation.message}` : ''),
+      };
+    }
+
+    /** The wait of runs recorded before GRACE_BOUND: grace, then pods, without a bound. */
+    async function unboundedGraceWait(r: Rotation): Promise<void> {
+      const graceMs = r.grace!.graceMs;
       rb.setPhase('waiting-grace', `previous key stays valid for ${formatDuration(graceMs)} (grace)`, [
         'revokeNow',
       ]);
@@ -279,7 +348,7 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
       while (revokeNow === undefined) {
         const holders = await rb.step(
           'check pods still holding the previous key',
-          () => acts.podsHoldingPrevious(zone.name, promotedAt),
+          () => acts.podsHoldingPrevious(input.zone, r.promotedAt),
           (p) => (p.length ? p.join(', ') : 'none'),
         );
         if (!holders.length) break;
@@ -293,33 +362,5 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
       }
       rb.setPhase('running');
     }
-    // in-place revokes too: when the zone moves off a service account, that account must not
-    // outlive the switch (the user's own key was already replaced in the store).
-    const revoked = await rb.step(
-      revokeNow
-        ? `revoke previous credential (revokeNow${revokeNow.by ? ` by ${revokeNow.by}` : ''})`
-        : 'revoke previous credential',
-      () => acts.revokePrevious(zone.name),
-      (r) => r,
-    );
-    await rb.step('clean up the pending Secret', () => acts.deleteZonePending(zone.name));
-    rb.setPhase('completed');
-    rb.status.step = null;
-    return {
-      workflow: 'RotateZone',
-      outcome: 'completed',
-      zones: [
-        {
-          zone: zone.name,
-          strategy,
-          previousFingerprint: current.fingerprint,
-          newFingerprint: rb.status.fingerprints.pending,
-          restarted: consumerNames,
-          revoked,
-          smoke: 'passed',
-        },
-      ],
-      summary: `zone ${zone.name} rotated (${strategy}): ${current.fingerprint} → ${rb.status.fingerprints.pending}`,
-    };
   });
 }

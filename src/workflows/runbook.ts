@@ -3,6 +3,7 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import {
   ApplicationFailure,
+  ContinueAsNew,
   log,
   setCurrentDetails,
   setHandler,
@@ -145,6 +146,8 @@ export class Runbook {
     try {
       return await body();
     } catch (err) {
+      // Not an end: the run goes on as a new one (RotateZone's long grace wait).
+      if (err instanceof ContinueAsNew) throw err;
       if (err instanceof Error && final.has(err)) throw err;
       const type = errorType(err);
       throw this.failure(
@@ -165,6 +168,7 @@ export class Runbook {
       s.fingerprints.previous ? `previous key: ${s.fingerprints.previous}` : '',
       s.fingerprints.pending ? `new key: ${s.fingerprints.pending}` : '',
       s.lastError ? `last error: ${s.lastError}` : '',
+      s.escalation ? `⚠ escalated: ${s.escalation.message}` : '',
     ];
     setCurrentDetails(lines.filter(Boolean).join('\n\n'));
   }

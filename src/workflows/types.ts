@@ -12,34 +12,8 @@ export const workflowIds = {
   root: 'rotate-root',
 } as const;
 
-export interface BootstrapInput {
-  /** Read only: return the plan of what would be created, patched and restarted. */
-  dryRun?: boolean;
-  /** Also rotate every zone's key afterwards (RotateZone children), as `make rbac-bootstrap` does. */
-  rotate?: boolean;
-  /** Zones handled at once (1–64, default 8); RotateZone children too with `rotate`. */
-  parallelism?: number;
-}
-
-export interface RotateZoneInput {
-  zone: string;
-  dryRun?: boolean;
-  /** Overrides the inventory's strategy for this run. */
-  strategy?: 'overlap' | 'in-place';
-  /** Overrides the inventory's grace for this run, e.g. "0s" or "30m". */
-  grace?: string;
-}
-
-export interface RotateRootInput {
-  dryRun?: boolean;
-  /** Skip the approval gate (the CLI's --approve). */
-  approve?: boolean;
-  /** Override the inventory's store.restartTimeout / pauseTimeout, e.g. "45s". */
-  restartTimeout?: string;
-  pauseTimeout?: string;
-  /** How long to wait for the `approve` update before giving up (nothing changed). Default 24h. */
-  approvalTimeout?: string;
-}
+// Inputs are defined once, as the schemas the workflows and the CLI validate them with.
+export type { BootstrapInput, GraceWaitState, RotateRootInput, RotateZoneInput } from './inputs';
 
 export type Phase =
   | 'starting'
@@ -51,7 +25,9 @@ export type Phase =
   | 'compensating'
   | 'completed'
   | 'rolled-back'
-  | 'failed';
+  | 'failed'
+  /** Ended, but something needs a person: see WorkflowStatus.escalation. */
+  | 'escalated';
 
 export interface StepRecord {
   name: string;
@@ -83,6 +59,17 @@ export interface WorkflowStatus {
   lastError?: string;
   steps: StepRecord[];
   compensationErrors: string[];
+  /** Set when the run had to act without the condition it waited for; the hook for notifications. */
+  escalation?: Escalation;
+}
+
+/** What a run did on its own at a bound, and what on-call should look at. */
+export interface Escalation {
+  kind: 'grace-bound';
+  at: string;
+  message: string;
+  /** Pods that still referenced the previous key when it was revoked. */
+  pods: string[];
 }
 
 export interface PlanAction {
@@ -109,6 +96,7 @@ export interface ZoneResult {
   restarted: string[];
   revoked?: string;
   smoke: string;
+  escalation?: Escalation;
 }
 
 export interface WorkflowResult {

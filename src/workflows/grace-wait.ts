@@ -1,0 +1,152 @@
+// RotateZone's wait between the switch and the revocation of the previous key: the grace
+// period, then as long as pods started before the switch still reference the Secret — but
+// never longer than maxGrace, and never in one ever-growing history.
+import { allHandlersFinished, condition, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { Strategy } from '../inventory/schema';
+import { type UpdateArg } from './definitions';
+import { type Runbook } from './runbook';
+import { type Escalation, type GraceWaitState, type RotateZoneInput } from './types';
+
+export const POD_POLL_START_MS = 15_000;
+export const POD_POLL_MAX_MS = 5 * 60_000;
+/**
+ * Pod checks per run before the wait continues as new: about 8 hours at the longest
+ * interval and a few hundred history events, far below the server's limits.
+ */
+export const POLLS_PER_RUN = 100;
+
+/** What the revocation needs, from the run that rotated or from the one it continued as. */
+export interface Rotation {
+  strategy: Strategy;
+  previousFingerprint: string;
+  pendingFingerprint: string;
+  /** When the Secret was switched: pods started before it may hold the previous key. */
+  promotedAt: string;
+  restarted: string[];
+  /** The rotating run: how long to wait. */
+  grace?: { graceMs: number; maxGrace: string; maxGraceMs: number };
+  /** A continued run: where the wait stands. */
+  resume?: GraceWaitState;
+}
+
+export type GraceWaitOutcome = { escalation?: Escalation } | { continueWith: RotateZoneInput };
+
+/** A continued run's status starts where the previous run's ended. */
+export function resumeGraceWait(rb: Runbook, state: GraceWaitState): Rotation {
+  rb.status.fingerprints.previous = state.previousFingerprint;
+  rb.status.fingerprints.pending = state.pendingFingerprint;
+  rb.status.fingerprints.current = state.pendingFingerprint;
+  rb.status.steps.push(...state.steps);
+  return {
+    strategy: state.strategy,
+    previousFingerprint: state.previousFingerprint,
+    pendingFingerprint: state.pendingFingerprint,
+    promotedAt: state.promotedAt,
+    restarted: state.restarted,
+    resume: state,
+  };
+}
+
+/**
+ * Waits until the previous key may be revoked: revokeNow, or grace over and no pod started
+ * before the switch still running, or maxGrace reached (escalation: the caller revokes
+ * anyway, naming the pods). Hands back the input of the next run when this one has polled
+ * long enough.
+ */
+export async function boundedGraceWait(
+  rb: Runbook,
+  r: Rotation,
+  zone: string,
+  revokeNow: () => UpdateArg | undefined,
+  acts: Activities,
+): Promise<GraceWaitOutcome> {
+  const startedAt = Date.now();
+  const state: GraceWaitState = r.resume ?? {
+    strategy: r.strategy,
+    previousFingerprint: r.previousFingerprint,
+    pendingFingerprint: r.pendingFingerprint,
+    promotedAt: r.promotedAt,
+    graceUntil: new Date(startedAt + r.grace!.graceMs).toISOString(),
+    boundUntil: new Date(startedAt + r.grace!.maxGraceMs).toISOString(),
+    maxGrace: r.grace!.maxGrace,
+    restarted: r.restarted,
+    steps: [],
+    generation: 1,
+  };
+  const graceUntil = Date.parse(state.graceUntil);
+  const boundUntil = Date.parse(state.boundUntil);
+  const asked = () => revokeNow() !== undefined;
+  const bound = `at most until ${state.boundUntil} (maxGrace ${state.maxGrace})`;
+
+  rb.setPhase(
+    'waiting-grace',
+    Date.now() < graceUntil
+      ? `previous key stays valid until ${state.graceUntil} (grace), then while pods started before the switch still run, ${bound}`
+      : `previous key stays valid while pods started before the switch still run, ${bound}`,
+    ['revokeNow'],
+  );
+  if (Date.now() < graceUntil) await condition(asked, graceUntil - Date.now());
+
+  // A continued run has waited a while already: the pods it waits for are slow ones.
+  let pollMs = r.resume ? POD_POLL_MAX_MS : POD_POLL_START_MS;
+  for (let polls = 1; !asked(); polls++) {
+    const holders = await rb.step(
+      'check pods still holding the previous key',
+      () => acts.podsHoldingPrevious(zone, state.promotedAt),
+      (p) => (p.length ? p.join(', ') : 'none'),
+    );
+    mergeWithPreviousCheck(rb);
+    if (!holders.length) break;
+    if (Date.now() >= boundUntil) {
+      const escalation: Escalation = {
+        kind: 'grace-bound',
+        at: new Date().toISOString(),
+        pods: holders,
+        message:
+          `maxGrace ${state.maxGrace} reached while ${holders.length} pod(s) started before the switch still reference the Secret ` +
+          `(${holders.join(', ')}): the previous key is revoked anyway, so they fail on their next call with it — ` +
+          'find out why they outlived maxGrace, then restart or delete them',
+      };
+      rb.status.escalation = escalation;
+      rb.setPhase('escalated');
+      return { escalation };
+    }
+    if (polls >= POLLS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      if (asked()) break;
+      const now = new Date().toISOString();
+      rb.status.steps.push({
+        name: `continue the grace wait as a new run (generation ${state.generation + 1})`,
+        state: 'done',
+        startedAt: now,
+        endedAt: now,
+        detail: `${polls} pod checks in this run`,
+      });
+      return {
+        continueWith: {
+          zone,
+          continued: { ...state, steps: rb.status.steps, generation: state.generation + 1 },
+        },
+      };
+    }
+    rb.setPhase(
+      'waiting-grace',
+      `previous key stays valid while ${holders.length} pod(s) started before the switch still run: ${holders.slice(0, 5).join(', ')}; ${bound}`,
+      ['revokeNow'],
+    );
+    await condition(asked, Math.min(pollMs, boundUntil - Date.now()));
+    pollMs = Math.min(pollMs * 2, POD_POLL_MAX_MS);
+  }
+  rb.setPhase('running');
+  return {};
+}
+
+/** One status line for the whole series of pod checks, not hundreds. */
+function mergeWithPreviousCheck(rb: Runbook): void {
+  const steps = rb.status.steps;
+  const [before, last] = steps.slice(-2);
+  if (!before || !last || before.name !== last.name) return;
+  last.startedAt = before.startedAt;
+  steps.splice(steps.length - 2, 1);
+}
