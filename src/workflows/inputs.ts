@@ -83,7 +83,10 @@ export const graceWaitStateSchema = z.strictObject({
 export const rotateZoneInputSchema = z
   .strictObject({
     zone: z
-      .string({ error: (i) => `expected a zone name, got ${describe(i.input)}` })
+      .string({
+        error: (i) =>
+          i.input === undefined ? 'is required' : `expected a zone name, got ${describe(i.input)}`,
+      })
       .min(1, { error: 'expected a zone name, got an empty string' }),
     dryRun: flag.optional(),
     /** Overrides the inventory's strategy for this run. */
@@ -186,8 +189,6 @@ function issueText(workflow: WorkflowType, iss: z.core.$ZodIssue): Array<{ field
     });
   }
   if (!at) return [{ field: '', text: iss.message }];
-  if (iss.code === 'invalid_type' && iss.input === undefined)
-    return [{ field: at, text: `"${at}" is required` }];
   return [{ field: at, text: `"${at}" ${iss.message}` }];
 }
 
