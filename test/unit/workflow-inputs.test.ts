@@ -177,7 +177,7 @@ describe('workflows refuse bad input themselves (time-skipping)', () => {
     // Past validation the first activity is the inventory: it answers and stops the run.
     const activities = mockActivities({
       inventorySnapshot: async () => {
-        const id = Context.current().info.workflowExecution.workflowId;
+        const id = Context.current().info.workflowExecution?.workflowId ?? '(none)';
         calls.set(id, [...(calls.get(id) ?? []), 'inventorySnapshot']);
         throw ApplicationFailure.nonRetryable('test stops here', 'TestStop');
       },
