@@ -2,92 +2,16 @@
 // that never goes away cannot hold the previous key (and the zone) forever: at maxGrace the
 // key is revoked and the run escalates; long waits continue as new with their status.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type WorkflowHandle } from '@temporalio/client';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
-import { parseInventory } from '../../src/inventory';
 import { revokeNowUpdate, statusQuery } from '../../src/workflows/definitions';
 import { POLLS_PER_RUN } from '../../src/workflows/grace-wait';
 import { type WorkflowResult, type WorkflowStatus } from '../../src/workflows/types';
-import { mockActivities, withWorker, workflowTestEnv } from '../support/workflow-env';
+import { withWorker, workflowTestEnv } from '../support/workflow-env';
+import { NEW, OLD, ROTATION, zoneActivities } from '../support/zone-activities';
 
-const inventory = parseInventory(
-  fs.readFileSync(path.join(__dirname, '..', '..', 'config', 'dashi.yaml'), 'utf8'),
-  'config/dashi.yaml',
-);
-const OLD = 'sha256:aaaaaaaaaaaa';
-const NEW = 'sha256:bbbbbbbbbbbb';
 const STUCK = 'dashi-serving/titiler-old-7d9f (Unknown)';
-
-/** The activities of one overlap rotation of zone serving; `holders(n)` answers the n-th pod check. */
-function zoneActivities(holders: (check: number) => string[]) {
-  const calls: string[] = [];
-  let checks = 0;
-  const record =
-    <A extends unknown[], T>(name: string, value: (...args: A) => T) =>
-    async (...args: A) => {
-      calls.push(name);
-      return value(...args);
-    };
-  const activities = mockActivities({
-    inventorySnapshot: record('inventorySnapshot', () => inventory),
-    assertNoConflictingRun: record('assertNoConflictingRun', () => undefined),
-    describeZoneSecret: record('describeZoneSecret', () => ({
-      exists: true,
-      accessKey: 'svc-old',
-      fingerprint: OLD,
-      endpointMatches: true,
-    })),
-    zoneConsumers: record('zoneConsumers', () => [
-      { kind: 'Deployment' as const, namespace: 'dashi-serving', name: 'titiler' },
-    ]),
-    recordZonePending: record('recordZonePending', () => ({
-      accessKey: 'svc-new',
-      fingerprint: NEW,
-      previousAccessKey: 'svc-old',
-      previousFingerprint: OLD,
-    })),
-    ensureZoneIdentity: record('ensureZoneIdentity', () => ({
-      userCreated: false,
-      credential: 'svc-new',
-      fingerprint: NEW,
-    })),
-    smokeZone: record('smokeZone', (zone: string, source: 'current' | 'pending' = 'current') => ({
-      zone,
-      source,
-      passed: 12,
-      cells: 12,
-      mismatches: [],
-    })),
-    promoteZonePending: record('promoteZonePending', () => ({
-      fingerprint: NEW,
-      changed: true,
-      writtenAt: new Date().toISOString(),
-    })),
-    restartWorkloads: record('restartWorkloads', () => ['Deployment/dashi-serving/titiler']),
-    waitForRollouts: record('waitForRollouts', () => ['Deployment/dashi-serving/titiler: rolled out']),
-    podsHoldingPrevious: async () => holders(++checks),
-    revokePrevious: record('revokePrevious', () => 'svc-old'),
-    deleteZonePending: record('deleteZonePending', () => undefined),
-  });
-  return { activities, calls, checks: () => checks };
-}
-
-const ROTATION = [
-  'inventorySnapshot',
-  'assertNoConflictingRun',
-  'describeZoneSecret',
-  'zoneConsumers',
-  'recordZonePending',
-  'ensureZoneIdentity',
-  'smokeZone',
-  'promoteZonePending',
-  'restartWorkloads',
-  'waitForRollouts',
-  'smokeZone',
-];
 
 const stepStart = (s: WorkflowStatus, name: RegExp) => {
   const step = s.steps.find((st) => name.test(st.name));

@@ -1,0 +1,82 @@
+// The activities of one overlap rotation of zone serving (config/dashi.yaml), mocked for
+// workflow tests and for recording replay histories in the time-skipping environment.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseInventory } from '../../src/inventory';
+import { mockActivities } from './workflow-env';
+
+const inventory = parseInventory(
+  fs.readFileSync(path.join(__dirname, '..', '..', 'config', 'dashi.yaml'), 'utf8'),
+  'config/dashi.yaml',
+);
+export const OLD = 'sha256:aaaaaaaaaaaa';
+export const NEW = 'sha256:bbbbbbbbbbbb';
+
+/** The activities of one overlap rotation of zone serving; `holders(n)` answers the n-th pod check. */
+export function zoneActivities(holders: (check: number) => string[]) {
+  const calls: string[] = [];
+  let checks = 0;
+  const record =
+    <A extends unknown[], T>(name: string, value: (...args: A) => T) =>
+    async (...args: A) => {
+      calls.push(name);
+      return value(...args);
+    };
+  const activities = mockActivities({
+    inventorySnapshot: record('inventorySnapshot', () => inventory),
+    assertNoConflictingRun: record('assertNoConflictingRun', () => undefined),
+    describeZoneSecret: record('describeZoneSecret', () => ({
+      exists: true,
+      accessKey: 'svc-old',
+      fingerprint: OLD,
+      endpointMatches: true,
+    })),
+    zoneConsumers: record('zoneConsumers', () => [
+      { kind: 'Deployment' as const, namespace: 'dashi-serving', name: 'titiler' },
+    ]),
+    recordZonePending: record('recordZonePending', () => ({
+      accessKey: 'svc-new',
+      fingerprint: NEW,
+      previousAccessKey: 'svc-old',
+      previousFingerprint: OLD,
+    })),
+    ensureZoneIdentity: record('ensureZoneIdentity', () => ({
+      userCreated: false,
+      credential: 'svc-new',
+      fingerprint: NEW,
+    })),
+    smokeZone: record('smokeZone', (zone: string, source: 'current' | 'pending' = 'current') => ({
+      zone,
+      source,
+      passed: 12,
+      cells: 12,
+      mismatches: [],
+    })),
+    promoteZonePending: record('promoteZonePending', () => ({
+      fingerprint: NEW,
+      changed: true,
+      writtenAt: new Date().toISOString(),
+    })),
+    restartWorkloads: record('restartWorkloads', () => ['Deployment/dashi-serving/titiler']),
+    waitForRollouts: record('waitForRollouts', () => ['Deployment/dashi-serving/titiler: rolled out']),
+    podsHoldingPrevious: async () => holders(++checks),
+    revokePrevious: record('revokePrevious', () => 'svc-old'),
+    deleteZonePending: record('deleteZonePending', () => undefined),
+  });
+  return { activities, calls, checks: () => checks };
+}
+
+/** The calls of the rotation itself, before the wait. */
+export const ROTATION = [
+  'inventorySnapshot',
+  'assertNoConflictingRun',
+  'describeZoneSecret',
+  'zoneConsumers',
+  'recordZonePending',
+  'ensureZoneIdentity',
+  'smokeZone',
+  'promoteZonePending',
+  'restartWorkloads',
+  'waitForRollouts',
+  'smokeZone',
+];
