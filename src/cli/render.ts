@@ -34,6 +34,8 @@ export function renderResult(r: WorkflowResult): string {
       ]),
     );
   }
+  for (const z of r.zones)
+    if (z.escalation) lines.push(`ESCALATED (zone ${z.zone}): ${z.escalation.message}`);
   if (r.root) {
     lines.push(
       `root: ${r.root.previousFingerprint ?? '?'} → ${r.root.newFingerprint ?? '?'}` +
@@ -90,6 +92,7 @@ export function renderStatus(
     );
   }
   if (s.pauseReason) lines.push(`  waiting:   ${s.pauseReason}`);
+  if (s.escalation) lines.push(`  ESCALATED: ${s.escalation.message}`);
   const next = nextActions(id, s);
   if (next.length) lines.push('  answer with:', ...next.map((n) => `    ${n}`));
   if (s.lastError) lines.push(`  last error: ${s.lastError}`);

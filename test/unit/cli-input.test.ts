@@ -83,6 +83,40 @@ describe('workflow input from flags', async () => {
       /--grace "10" is not a duration/,
     );
   });
+  test('--max-grace: RotateZone only, a non-zero duration not below the grace', () => {
+    assert.deepEqual(prepareStart('RotateZone', { zone: 'serving', maxGrace: '2h' }, inventory).input, {
+      zone: 'serving',
+      maxGrace: '2h',
+    });
+    usage(
+      () => prepareStart('RotateZone', { zone: 'serving', maxGrace: 'soon' }, inventory),
+      /--max-grace "soon" is not a duration/,
+    );
+    usage(
+      () => prepareStart('RotateZone', { zone: 'serving', maxGrace: '5m' }, inventory),
+      /--max-grace 5m is shorter than the grace of zone serving 10m/,
+    );
+    usage(
+      () => prepareStart('RotateZone', { zone: 'serving', grace: '2d' }, inventory),
+      /maxGrace of zone serving 1d is shorter than --grace 2d/,
+    );
+    usage(
+      () => prepareStart('RotateRoot', { maxGrace: '1h' }, inventory),
+      /--max-grace does not apply to RotateRoot/,
+    );
+  });
+  test("the input the flags make is checked by the workflow's own schema", () => {
+    // A zero --max-grace passes the flag's duration check; the workflow refuses it, and so
+    // does the CLI, with the workflow's message, before anything starts.
+    usage(
+      () => prepareStart('RotateZone', { zone: 'serving', grace: '0s', maxGrace: '0s' }, inventory),
+      /RotateZone input: "maxGrace" expected a non-zero duration like .*, got the string "0s"/,
+    );
+    usage(
+      () => prepareStart('RotateRoot', { restartTimeout: '0s' }, inventory),
+      /RotateRoot input: "restartTimeout" expected a non-zero duration/,
+    );
+  });
   test('--parallelism: a whole number from 1 to 64, for BootstrapCluster only', () => {
     assert.deepEqual(prepareStart('BootstrapCluster', { rotate: true, parallelism: '16' }, inventory).input, {
       rotate: true,

@@ -85,6 +85,7 @@ test('dashi.yaml encodes the seed runbook identity inventory', async () => {
     consumers: z.consumers,
     strategy: z.strategy,
     graceMs: z.graceMs,
+    maxGraceMs: z.maxGraceMs,
   }));
   assert.deepEqual(summary, [
     {
@@ -97,6 +98,7 @@ test('dashi.yaml encodes the seed runbook identity inventory', async () => {
       consumers: [],
       strategy: 'overlap',
       graceMs: 600_000,
+      maxGraceMs: 86_400_000,
     },
     {
       name: 'pipeline',
@@ -109,6 +111,7 @@ test('dashi.yaml encodes the seed runbook identity inventory', async () => {
       consumers: [],
       strategy: 'overlap',
       graceMs: 600_000,
+      maxGraceMs: 86_400_000,
     },
     {
       name: 'serving',
@@ -123,6 +126,7 @@ test('dashi.yaml encodes the seed runbook identity inventory', async () => {
       ],
       strategy: 'overlap',
       graceMs: 600_000,
+      maxGraceMs: 86_400_000,
     },
   ]);
   assert.deepEqual(inv.buckets, ['curated', 'landing', 'processed']);
@@ -255,6 +259,62 @@ test('bad durations are rejected with examples of good ones', () => {
     parseInventory(VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    grace: 0s'), 'x').zones[1]
       ?.graceMs,
     0,
+  );
+});
+
+test('maxGrace bounds the grace wait: 24h by default, set per zone or in defaults, never below grace', async () => {
+  const minimal = await loadInventory(path.join(FIXTURES, 'minimal.yaml'));
+  assert.equal(minimal.zones[0]?.maxGrace, '24h');
+  assert.equal(minimal.zones[0]?.maxGraceMs, 24 * 3_600_000);
+  const inv = parseInventory(
+    VALID.replace('zones:', 'defaults:\n  maxGrace: 12h\nzones:').replace(
+      'name: serving-s3 }',
+      'name: serving-s3 }\n    maxGrace: 2d',
+    ),
+    'x.yaml',
+  );
+  assert.deepEqual(
+    inv.zones.map((z) => [z.name, z.maxGrace, z.maxGraceMs]),
+    [
+      ['ingest', '12h', 12 * 3_600_000],
+      ['serving', '2d', 48 * 3_600_000],
+    ],
+  );
+  assertRejected(
+    VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    maxGrace: 0s'),
+    'zones[1].maxGrace',
+    /expected a non-zero duration like .*got "0s"/,
+  );
+  assertRejected(
+    VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    maxGrace: soon'),
+    'zones[1].maxGrace',
+    /expected a non-zero duration like .*got "soon"/,
+  );
+  assertRejected(
+    VALID.replace('zones:', 'defaults:\n  maxGrace: 1 day\nzones:'),
+    'defaults.maxGrace',
+    /expected a non-zero duration/,
+  );
+  // Shorter than grace: located where the bound was written, or at the grace that exceeds the default.
+  assertRejected(
+    VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    grace: 2h\n    maxGrace: 1h'),
+    'zones[1].maxGrace',
+    /expected maxGrace \(1h\) at least as long as grace \(2h\) for zone "serving"/,
+  );
+  assertRejected(
+    VALID.replace('zones:', 'defaults:\n  maxGrace: 5m\nzones:'),
+    'defaults.maxGrace',
+    /expected maxGrace \(5m\) at least as long as grace \(10m\) for zone "ingest"/,
+  );
+  assertRejected(
+    VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    grace: 2d'),
+    'zones[1].grace',
+    /expected maxGrace \(24h\) at least as long as grace \(2d\) for zone "serving"/,
+  );
+  assertRejected(
+    VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    maxGrce: 2h'),
+    'zones[1].maxGrce',
+    /unknown field "maxGrce" \(did you mean "maxGrace"\?\)/,
   );
 });
 
