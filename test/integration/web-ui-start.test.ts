@@ -291,6 +291,55 @@ describe('starting runs from the Temporal Web UI, inspecting them with rotator h
     assert.equal(t.trigger.kind, 'web-ui');
   });
 
+  test('a loose input from the form fails at once with InvalidInput naming the field; nothing ran', async () => {
+    const cases = [
+      {
+        workflowId: 'bootstrap-cluster',
+        workflowType: 'BootstrapCluster',
+        input: '{ "rotate": "false" }',
+        message: /BootstrapCluster input: "rotate" expected true or false, got the string "false"/,
+      },
+      {
+        workflowId: 'rotate-zone-serving',
+        workflowType: 'RotateZone',
+        input: '{ "zone": "serving", "stratgy": "in-place" }',
+        message:
+          /unknown key "stratgy" \(did you mean "strategy"\?\); known keys: zone, dryRun, strategy, grace, maxGrace/,
+      },
+      {
+        workflowId: 'rotate-root',
+        workflowType: 'RotateRoot',
+        input: '{ "approve": "no" }',
+        message: /RotateRoot input: "approve" expected true or false, got the string "no"/,
+      },
+    ];
+    for (const c of cases) {
+      const runId = await startFromForm({ ...c, taskQueue: fx.taskQueue });
+      const failure = await resultOf(c.workflowId, runId).then(
+        () => assert.fail(`${c.workflowType} ${c.input} completed`),
+        (err: { cause?: { type?: string; message?: string; nonRetryable?: boolean } }) => err.cause,
+      );
+      assert.equal(failure?.type, 'InvalidInput', c.input);
+      assert.equal(failure?.nonRetryable, true);
+      assert.match(failure?.message ?? '', c.message);
+      const history = await fx.worker.client.workflow.getHandle(c.workflowId, runId).fetchHistory();
+      // Only the patch marker the strict check records: no activity, local activity, timer or child.
+      const work = history.events!.filter(
+        (e) =>
+          e.activityTaskScheduledEventAttributes ||
+          e.timerStartedEventAttributes ||
+          e.startChildWorkflowExecutionInitiatedEventAttributes ||
+          (e.markerRecordedEventAttributes && e.markerRecordedEventAttributes.markerName !== 'core_patch'),
+      );
+      assert.deepEqual(work, [], `${c.input}: nothing ran`);
+      assert.ok(history.events!.at(-1)!.workflowExecutionFailedEventAttributes, 'the run failed');
+      const t = json<Timeline>(await cli('history', c.workflowId, '--json'));
+      assert.equal(t.runId, runId);
+      assert.equal(t.outcome, 'failed');
+      assert.match(t.outcomeDetail ?? '', c.message);
+    }
+  });
+
   test('the form prefilled from the last run (input and search attributes copied) starts the same way', async () => {
     const runId = await startFromForm({
       workflowId: 'rotate-zone-serving',
