@@ -144,12 +144,12 @@ const shapes = {
   RotateZone: rotateZoneInputSchema.shape,
   RotateRoot: rotateRootInputSchema.shape,
 };
-export const knownInputKeys = (workflow: WorkflowType): string[] =>
+const knownInputKeys = (workflow: WorkflowType): string[] =>
   Object.keys(shapes[workflow]).filter((k) => !INTERNAL_KEYS.has(k));
 const NESTED_KEYS: Record<string, string[]> = { continued: Object.keys(graceWaitStateSchema.shape) };
 
 export type InputCheck<W extends WorkflowType> =
-  { ok: true; input: WorkflowInputs[W] } | { ok: false; message: string; field?: string };
+  { ok: true; input: WorkflowInputs[W] } | { ok: false; message: string; field: string };
 
 /**
  * Checks a workflow's input. `undefined` means "no input" (the Web UI's empty form) and is
@@ -161,6 +161,7 @@ export function checkWorkflowInput<W extends WorkflowType>(workflow: W, raw: unk
     const example = workflow === 'RotateZone' ? '{"zone": "<zone name>"}' : '{"dryRun": true}';
     return {
       ok: false,
+      field: '',
       message: `${workflow} takes one JSON object like ${example}, got ${describe(value)}`,
     };
   }

@@ -150,7 +150,7 @@ describe('workflow input schemas', () => {
       const checked = checkWorkflowInput(workflow, input);
       assert.equal(checked.ok, false);
       if (checked.ok) return;
-      assert.equal(checked.field ?? '', field);
+      assert.equal(checked.field, field);
       assert.match(checked.message, message);
     });
   }
