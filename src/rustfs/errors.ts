@@ -172,7 +172,7 @@ const BY_RUSTFS_MESSAGE: ReadonlyArray<readonly [RegExp, AdminErrorCode]> = [
   // rustfs/src/auth.rs check_key_valid, alpha.85 and beta.7: a disabled user or account.
   [/^ErrAccessKeyDisabled$/, 'AuthenticationFailed'],
   // admin handlers: `let Ok(iam_store) = rustfs_iam::get() else { … "iam not init" }` (every tag).
-  [/iam not init/i, 'NotReady'],
+  [/\biam not init/i, 'NotReady'],
   // service_account.rs AddServiceAccount: iam sys new_service_account refuses a key that is
   // taken (IAMActionNotAllowed, alpha.85 and beta.7 alike; also when the key is the parent's).
   [/create service account failed, e: IAMActionNotAllowed/, 'AlreadyExists'],
@@ -182,7 +182,7 @@ const BY_RUSTFS_MESSAGE: ReadonlyArray<readonly [RegExp, AdminErrorCode]> = [
   // "service account not exist" (delete, 400), "target user not exist" (add, 400), "user not
   // exist" (set-user-or-group-policy, 400), "… 'x' does not exist" (500 on alpha.85, 404 later,
   // also behind "is_temp_user err" and "set_user_status err").
-  [/(does )?not exist/i, 'NotFound'],
+  [/\b(does )?not exist\b/i, 'NotFound'],
 ];
 
 function classify(
