@@ -365,7 +365,11 @@ class HttpAdminClient implements AdminClient {
     const raw = await this.callJson({ op: 'serverInfo', method: 'GET', route: 'info', via });
     const o = asObject('serverInfo', raw);
     const servers = Array.isArray(o.servers) ? (o.servers as Array<Record<string, unknown>>) : [];
-    const version = servers.map((s) => s.version).find((v): v is string => typeof v === 'string' && v !== '');
+    // RustFS reports its version as "@1.0.0-beta.7" (and "@0.0.5" for a build without git metadata).
+    const version = servers
+      .map((s) => s.version)
+      .find((v): v is string => typeof v === 'string' && v !== '')
+      ?.replace(/^@/, '');
     return {
       ...(typeof o.mode === 'string' ? { mode: o.mode } : {}),
       ...(version ? { version } : {}),
