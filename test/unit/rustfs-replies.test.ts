@@ -253,13 +253,8 @@ describe('RustFS success replies', () => {
 
 describe('detectCapabilities from the captured probes', () => {
   const byRoute = (tag: Tag) => (method: string, pathname: string) => {
-    const [, , dialect, , route] = pathname.split('/') as [
-      string,
-      string,
-      'rustfs' | 'minio',
-      string,
-      string,
-    ];
+    // /rustfs/admin/v3/<route> or /minio/admin/v3/<route>
+    const [, dialect, , , route] = pathname.split('/');
     const d = dialect === 'minio' ? 'madmin' : 'rustfs';
     if (route === 'info') return fixture(tag, d, 'info');
     if (route === 'module-switches') return fixture(tag, d, 'module-switches');
