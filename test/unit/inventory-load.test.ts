@@ -148,7 +148,7 @@ test('defaults: adminEndpoint, adminApi auto, region, timeouts, zone fields', as
   assert.deepEqual(zone.policy, { readWrite: ['data'], readOnly: [], statements: [] });
 
   const rustfs = parseInventory(VALID, 'valid.yaml');
-  assert.equal(rustfs.store.adminApi, 'rustfs');
+  assert.equal(rustfs.store.adminApi, 'auto');
 });
 
 test('the defaults block applies to zones that do not set the field, and zones override it', () => {
