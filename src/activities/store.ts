@@ -61,6 +61,7 @@ export function createStoreActivities(deps: ActivityDeps) {
       await admin.attachPolicy(zone.user, policyName(zone));
       return 'user secret set';
     }
+    if (inventory.store.kind === 'rustfs') await assertNotAUser(admin, zone, cred.accessKey);
     try {
       await admin.addServiceAccount({
         parentUser: zone.user,
@@ -110,6 +111,20 @@ export function createStoreActivities(deps: ActivityDeps) {
       throw err;
     } finally {
       s3.close();
+    }
+  };
+
+  /**
+   * RustFS (alpha.85 and beta.7, captured) accepts a user's name as a new service account's key
+   * and the account replaces the user; MinIO refuses it. list-users leaves service accounts
+   * out on RustFS (iam manager.rs get_users), so a hit there is a user.
+   */
+  const assertNotAUser = async (admin: AdminClient, zone: Zone, accessKey: string): Promise<void> => {
+    if (accessKey in (await admin.listUsers())) {
+      throw nonRetryable(
+        `access key ${accessKey} is taken by a user, not a service account of zone user "${zone.user}"`,
+        'IdentityConflict',
+      );
     }
   };
 
