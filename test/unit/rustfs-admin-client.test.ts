@@ -259,18 +259,19 @@ for (const dialect of ['madmin', 'rustfs'] as const) {
       }
     });
 
-    test('addServiceAccount with generated keys: a reply that is not authentic is an error', async () => {
-      if (dialect === 'rustfs') return; // the rustfs dialect never reads keys from the reply
-      const reply = Buffer.from(JSON.stringify({ credentials: { accessKey: 'A', secretKey: 'B' } }));
-      const body =
-        dialect === 'madmin'
-          ? await encryptMadmin('another-secret-key', reply, { algorithm: MadminAlgorithm.Pbkdf2AesGcm })
-          : Buffer.from('not json');
-      const { fetch } = fakeFetch([{ body }]);
-      await assert.rejects(client(dialect, fetch).addServiceAccount({ parentUser: 'alice' }), {
-        code: dialect === 'madmin' ? 'DecryptionFailed' : 'ProtocolError',
+    // The rustfs dialect always sends keys, so it never reads them from the reply.
+    if (dialect === 'madmin') {
+      test('addServiceAccount with generated keys: a reply that is not authentic is an error', async () => {
+        const reply = Buffer.from(JSON.stringify({ credentials: { accessKey: 'A', secretKey: 'B' } }));
+        const body = await encryptMadmin('another-secret-key', reply, {
+          algorithm: MadminAlgorithm.Pbkdf2AesGcm,
+        });
+        const { fetch } = fakeFetch([{ body }]);
+        await assert.rejects(client(dialect, fetch).addServiceAccount({ parentUser: 'alice' }), {
+          code: 'DecryptionFailed',
+        });
       });
-    });
+    }
 
     test('updateServiceAccount: POST with newSecretKey/newStatus/newPolicy', async () => {
       const { fetch, seen } = fakeFetch([{ status: 204 }]);
