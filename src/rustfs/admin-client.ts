@@ -56,6 +56,19 @@ interface CallOptions {
   secrets?: readonly string[];
 }
 
+/**
+ * What earlier clients in this process learned of a server, by endpoint, so that activities,
+ * each with a new client, do not probe again: the dialect `auto` picked, and which
+ * service-account route names answered. Both hold across RustFS upgrades (every release serves
+ * /rustfs/admin/v3; the plural routes remain after the singular ones arrive), and the routes
+ * are only an order to try, so a stale entry costs one NotImplemented, never a failure.
+ */
+const LEARNED = new Map<string, { dialect?: Dialect; serviceAccountRoutes?: 'singular' | 'plural' }>();
+
+function learn(endpoint: string, what: { dialect?: Dialect; serviceAccountRoutes?: 'singular' | 'plural' }) {
+  LEARNED.set(endpoint, { ...LEARNED.get(endpoint), ...what });
+}
+
 export function createAdminClient(opts: AdminClientOptions): AdminClient {
   return new HttpAdminClient(opts);
 }
@@ -92,7 +105,8 @@ class HttpAdminClient implements AdminClient {
   /** The dialect to talk: the configured one, or for `auto` the one detection picked. */
   private async spec(): Promise<DialectSpec> {
     if (this.resolved) return this.resolved;
-    this.resolved = DIALECTS[(await this.detectCapabilities()).dialect];
+    const dialect = LEARNED.get(this.endpoint)?.dialect ?? (await this.detectCapabilities()).dialect;
+    this.resolved = DIALECTS[dialect];
     return this.resolved;
   }
 
@@ -422,11 +436,13 @@ class HttpAdminClient implements AdminClient {
       serviceAccountRoutes = await this.probeSingularRoutes(detectedBy);
       iamSurvivesRootChange = await this.probeIamKeptAcrossRootChange(detectedBy);
     }
+    const dialect: Dialect = dialects.includes('rustfs') ? 'rustfs' : 'madmin';
+    learn(this.endpoint, { dialect, serviceAccountRoutes });
     return {
       kind,
       ...(info?.version ? { version: info.version } : {}),
       dialects,
-      dialect: dialects.includes('rustfs') ? 'rustfs' : 'madmin',
+      dialect,
       serviceAccountRoutes,
       iamSurvivesRootChange,
       detectedBy,
@@ -527,13 +543,14 @@ class HttpAdminClient implements AdminClient {
   }
 
   /** The service-account routes to try: the detected ones when known, else the dialect's list. */
+  /** The service-account routes to try: the one known to answer first, when known. */
   private async routes(op: 'add' | 'delete'): Promise<readonly string[]> {
     const spec = await this.spec();
-    if (spec.name === 'rustfs' && this.capabilities) {
-      const caps = await this.capabilities.catch(() => undefined);
-      if (caps) return [SERVICE_ACCOUNT_ROUTES[caps.serviceAccountRoutes][op]];
-    }
-    return op === 'add' ? spec.addServiceAccountRoutes : spec.deleteServiceAccountRoutes;
+    const routes = op === 'add' ? spec.addServiceAccountRoutes : spec.deleteServiceAccountRoutes;
+    const known = spec.name === 'rustfs' ? LEARNED.get(this.endpoint)?.serviceAccountRoutes : undefined;
+    if (!known) return routes;
+    const first = SERVICE_ACCOUNT_ROUTES[known][op];
+    return [first, ...routes.filter((r) => r !== first)];
   }
 
   // ---- transport -----------------------------------------------------------------------
@@ -545,7 +562,15 @@ class HttpAdminClient implements AdminClient {
     let last: unknown;
     for (const route of routes) {
       try {
-        return await attempt(route);
+        const result = await attempt(route);
+        if (route !== routes[0]) {
+          learn(this.endpoint, {
+            serviceAccountRoutes: Object.values(SERVICE_ACCOUNT_ROUTES.plural).includes(route as never)
+              ? 'plural'
+              : 'singular',
+          });
+        }
+        return result;
       } catch (err) {
         if (!isAdminError(err, 'NotImplemented')) throw err;
         last = err;

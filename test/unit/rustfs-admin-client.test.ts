@@ -50,7 +50,11 @@ function fakeFetch(replies: Reply[] | ((req: Seen) => Reply | Promise<Reply>)): 
   return { fetch: f as typeof fetch, seen };
 }
 
-function client(dialect: Dialect, f: typeof fetch, extra: { timeoutMs?: number } = {}): AdminClient {
+function client(
+  dialect: Dialect,
+  f: typeof fetch,
+  extra: { timeoutMs?: number; endpoint?: string } = {},
+): AdminClient {
   return createAdminClient({
     endpoint: 'http://store.test:9000/',
     credentials: ROOT,
@@ -363,7 +367,9 @@ describe('rustfs dialect: route fallback', () => {
       notImplemented,
       { body: JSON.stringify({ credentials: { accessKey: 'A', secretKey: 'B' } }) },
     ]);
-    const creds = await client('rustfs', fetch).addServiceAccount({ parentUser: 'alice' });
+    // Each test its own server: clients of one endpoint share what the first learned.
+    const endpoint = 'http://fallback-add.test:9000';
+    const creds = await client('rustfs', fetch, { endpoint }).addServiceAccount({ parentUser: 'alice' });
     assert.deepEqual(
       seen.map((r) => r.url.pathname),
       ['/rustfs/admin/v3/add-service-account', '/rustfs/admin/v3/add-service-accounts'],
@@ -373,12 +379,16 @@ describe('rustfs dialect: route fallback', () => {
   });
 
   test('delete-service-account falls back to the plural route too', async () => {
-    const { fetch, seen } = fakeFetch([notImplemented, { status: 200 }]);
-    await client('rustfs', fetch).deleteServiceAccount('SVC');
+    const endpoint = 'http://fallback-delete.test:9000';
+    const { fetch, seen } = fakeFetch([notImplemented, { status: 200 }, { status: 200 }]);
+    await client('rustfs', fetch, { endpoint }).deleteServiceAccount('SVC');
     assert.deepEqual(
       seen.map((r) => r.url.pathname),
       ['/rustfs/admin/v3/delete-service-account', '/rustfs/admin/v3/delete-service-accounts'],
     );
+    // A new client of the same server (one per activity) goes to the plural route at once.
+    await client('rustfs', fetch, { endpoint }).deleteServiceAccount('SVC2');
+    assert.equal(seen[2]!.url.pathname, '/rustfs/admin/v3/delete-service-accounts');
   });
 
   test('other errors do not trigger the fallback', async () => {

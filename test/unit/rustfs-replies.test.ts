@@ -42,6 +42,8 @@ function reply(f: Fixture): Response {
   });
 }
 
+let servers = 0;
+
 /** A client whose every request is answered by `pick(method, path)`'s fixture. */
 function replaying(
   dialect: AdminApi,
@@ -56,7 +58,8 @@ function replaying(
     return reply(pick(method, url.pathname, body));
   };
   const admin = createAdminClient({
-    endpoint: 'http://rustfs.test:9000',
+    // One server each: clients of one endpoint share what detection learned.
+    endpoint: `http://rustfs-${++servers}.test:9000`,
     credentials: FIXTURE_ROOT,
     dialect,
     fetch: f as typeof fetch,
