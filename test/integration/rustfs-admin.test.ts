@@ -20,7 +20,6 @@ import {
   type AdminClient,
   type AdminErrorCode,
   type Credentials,
-  type Dialect,
   type S3Ops,
   type StoreCapabilities,
 } from '../../src/rustfs';
@@ -463,7 +462,7 @@ function defineSuite(title: string, resolveTarget: () => Promise<Target>): void 
 
 // ---- the sandbox's store ----------------------------------------------------------------
 
-const sandboxTarget = async (dialect: Dialect): Promise<Target> => {
+const sandboxTarget = async (dialect: AdminApi): Promise<Target> => {
   const stack = getStack();
   return {
     label: `sandbox ${stack.store.kind}`,
@@ -475,7 +474,31 @@ const sandboxTarget = async (dialect: Dialect): Promise<Target> => {
   };
 };
 
-defineSuite('sandbox store, madmin dialect', () => sandboxTarget('madmin'));
+const sandboxRustfsTag =
+  process.env.ROTATOR_SANDBOX_STATE && getStack().store.kind === 'rustfs'
+    ? rustfsTagOf(process.env.ROTATOR_STORE_BIN ?? '')
+    : undefined;
+if (sandboxRustfsTag && MADMIN_SKIP[sandboxRustfsTag]) {
+  test('sandbox store, madmin dialect', { skip: MADMIN_SKIP[sandboxRustfsTag] }, () => undefined);
+} else {
+  defineSuite('sandbox store, madmin dialect', () => sandboxTarget('madmin'));
+}
+test('sandbox store: capabilities detected from the server', async () => {
+  const t = await sandboxTarget('auto');
+  const caps = await createAdminClient({
+    endpoint: t.endpoint,
+    credentials: t.root,
+    dialect: 'auto',
+  }).detectCapabilities();
+  console.log(`# sandbox ${t.kind}: ${JSON.stringify(caps)}`);
+  assert.equal(caps.kind, t.kind);
+  if (t.kind === 'minio') {
+    assert.deepEqual(caps.dialects, ['madmin']);
+    assert.equal(caps.dialect, 'madmin');
+    assert.equal(caps.serviceAccountRoutes, 'singular');
+    assert.equal(caps.iamSurvivesRootChange, true);
+  }
+});
 if (process.env.ROTATOR_SANDBOX_STATE && getStack().store.kind === 'rustfs') {
   defineSuite('sandbox store, rustfs dialect', () => sandboxTarget('rustfs'));
 }

@@ -20,6 +20,7 @@ import { buildDeps, storeConnection } from '../../src/temporal/worker';
 import { getStack } from '../support/stack';
 import { adminKube, eventually, uniqueName } from '../support/kube';
 import { canList } from '../support/store';
+import { rustfsTagOf } from '../support/rustfs-binaries';
 
 const NAMESPACE = 'dashi-data';
 
@@ -130,6 +131,36 @@ describe('ensureZoneIdentity against the real store', () => {
     await quiet(core.deleteNamespacedSecret({ name: secretName, namespace: NAMESPACE }));
     await quiet(client.connection.close());
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('verifyRoot states what the store showed it is', async () => {
+    const id = await activities.verifyRoot();
+    assert.equal(id.kind, stack.store.kind);
+    const known: Record<string, Partial<typeof id>> = {
+      minio: {
+        dialects: ['madmin'],
+        dialect: 'madmin',
+        serviceAccountRoutes: 'singular',
+        iamSurvivesRootChange: true,
+      },
+      '1.0.0-alpha.85': {
+        dialects: ['rustfs'],
+        dialect: 'rustfs',
+        serviceAccountRoutes: 'plural',
+        iamSurvivesRootChange: false,
+      },
+      '1.0.0-beta.7': {
+        dialects: ['rustfs', 'madmin'],
+        dialect: 'rustfs',
+        serviceAccountRoutes: 'singular',
+        iamSurvivesRootChange: true,
+      },
+    };
+    const release = stack.store.kind === 'minio' ? 'minio' : rustfsTagOf(process.env.ROTATOR_STORE_BIN ?? '');
+    const expected = known[release];
+    assert.ok(expected, `no expectation for store ${release}`);
+    for (const [k, v] of Object.entries(expected)) assert.deepEqual(id[k as keyof typeof id], v, k);
+    assert.ok(id.detectedBy.length >= 2, 'says how it found out');
   });
 
   let cred: Credentials;
