@@ -156,9 +156,7 @@ describe('RustFS error replies map to typed errors', () => {
     }
   });
 
-  test('the source-only shapes of later tags', async () => {
-    // 1.0.0-rc.3 rustfs/src/admin/handlers/service_account.rs: a taken key is refused 400
-    // "… already in use"; and every tag's handlers answer "iam not init" before IAM loads.
+  test('the source-only shapes of 1.0.0-rc.3 (no binary): taken key, not found, not ready', async () => {
     const shaped = (status: number, code: string, message: string) =>
       replaying('rustfs', () => ({
         request: { method: 'PUT', path: '/' },
@@ -166,15 +164,31 @@ describe('RustFS error replies map to typed errors', () => {
         contentType: 'application/xml',
         body: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`,
       })).admin;
+    // rustfs/src/admin/handlers/service_account.rs AddServiceAccount maps AccessKeyAlreadyExists
+    // (iam manager.rs add_service_account: a user, account or STS key holds it) through
+    // handlers/iam_error.rs to InvalidArgument, with crates/iam/src/error.rs's message.
     const taken = await codeOf(
-      shaped(400, 'InvalidRequest', 'access key already in use').addServiceAccount(SVC),
+      shaped(400, 'InvalidArgument', 'access key is already in use').addServiceAccount(SVC),
     );
     assert.equal(taken.code, 'AlreadyExists');
+    assert.equal(takenAccessKeyHolder(taken), 'unknown');
+    // iam_error.rs: NoSuchServiceAccount → NoSuchResource (404), "service account 'X' does not exist".
+    const missing = await codeOf(
+      shaped(
+        404,
+        'NoSuchResource',
+        "service account 'FIXTUREGHOSTKEY00001' does not exist",
+      ).infoServiceAccount('X'),
+    );
+    assert.equal(missing.code, 'NotFound');
+    // service_account.rs, every handler: `rustfs_iam::get()` unset → InvalidRequest "iam not init".
     const notInit = await codeOf(shaped(400, 'InvalidRequest', 'iam not init').listUsers());
     assert.equal(notInit.code, 'NotReady');
     assert.equal(notInit.retryable, true);
+    // handlers/health.rs build_health_response: 503 while dependencies are not ready.
     const unavailable = await codeOf(shaped(503, 'ServiceUnavailable', 'starting').listUsers());
     assert.equal(unavailable.code, 'NotReady');
+    assert.equal(unavailable.retryable, true);
   });
 });
 
