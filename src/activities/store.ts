@@ -309,16 +309,7 @@ export function createStoreActivities(deps: ActivityDeps) {
 
     /** Used by the smoke and the CLI: a credential from a Secret authenticates at all. */
     async credentialAuthenticates(ref: { namespace: string; name: string }): Promise<boolean> {
-      const cred = await readCredential(kube, ref, 'current');
-      const s3 = deps.s3(cred);
-      try {
-        await s3.listObjects(inventory.smoke.outsideBucket, inventory.smoke.prefix);
-        return true;
-      } catch (err) {
-        return isAdminError(err, 'AccessDenied');
-      } finally {
-        s3.close();
-      }
+      return authenticates(await readCredential(kube, ref, 'current')).catch(() => false);
     },
   };
 }
