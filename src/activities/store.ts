@@ -5,6 +5,7 @@ import { readWorkload, rolloutStatus } from '../kube';
 import {
   type AdminClient,
   type Credentials,
+  type StoreCapabilities,
   generateCredentials,
   isAdminError,
   takenAccessKeyHolder,
@@ -13,28 +14,14 @@ import { readCredential, readRoot, readZoneCredential, type CredentialSource } f
 import { type ActivityDeps } from './deps';
 import { nonRetryable } from './failures';
 
-export interface StoreIdentity {
-  kind: string;
-  version?: string;
-  /**
-   * False on RustFS before 1.0.0-alpha.87, which encrypts IAM data with the root secret:
-   * after a root change its users are gone and must be recreated from their Secrets.
-   */
-  iamSurvivesRootChange: boolean;
-}
+/**
+ * What preflight found the store to be, from the store's own answers (detectCapabilities):
+ * `iamSurvivesRootChange` false means a root change loses every user, policy and service
+ * account, which must then be recreated from their Secrets.
+ */
+export type StoreIdentity = StoreCapabilities;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Compares RustFS versions like 1.0.0-alpha.86 against alpha.87. */
-export function rustfsKeepsIamAcrossRootChange(version: string | undefined): boolean {
-  if (!version) return true;
-  const m = /(\d+)\.(\d+)\.(\d+)(?:-alpha\.(\d+))?/.exec(version);
-  if (!m) return true;
-  const [major, minor, patch, alpha] = m.slice(1).map((x) => (x === undefined ? undefined : Number(x)));
-  if (major! > 1 || minor! > 0 || patch! > 0) return true;
-  if (major! < 1) return false;
-  return alpha === undefined || alpha >= 87;
-}
 
 export function createStoreActivities(deps: ActivityDeps) {
   const { kube, inventory } = deps;
@@ -74,6 +61,7 @@ export function createStoreActivities(deps: ActivityDeps) {
       await admin.attachPolicy(zone.user, policyName(zone));
       return 'user secret set';
     }
+    if (inventory.store.kind === 'rustfs') await assertNotAUser(admin, zone, cred.accessKey);
     try {
       await admin.addServiceAccount({
         parentUser: zone.user,
@@ -88,8 +76,56 @@ export function createStoreActivities(deps: ActivityDeps) {
       if (!holder) throw err;
       if (holder !== 'requested-parent') await assertOwnedByZoneUser(admin, zone, cred.accessKey, err);
     }
-    await admin.updateServiceAccount(cred.accessKey, { secretKey: cred.secretKey, status: 'on' });
-    return 'service account updated';
+    try {
+      await admin.updateServiceAccount(cred.accessKey, { secretKey: cred.secretKey, status: 'on' });
+      return 'service account updated';
+    } catch (err) {
+      // RustFS from 1.0.0-beta (service_account.rs is_service_account_owner_of) lets only the
+      // parent update an account, even against root: 403 "access denied".
+      if (!isAdminError(err, 'AccessDenied')) throw err;
+    }
+    // The account is the zone user's (checked above). When it already holds these keys (a
+    // re-ensure, e.g. RotateRoot on a store that kept IAM) there is nothing to change;
+    // otherwise root may still delete it and create it anew with the keys.
+    if (await authenticates(cred)) return 'service account already holds this credential';
+    await admin.deleteServiceAccount(cred.accessKey);
+    await admin.addServiceAccount({
+      parentUser: zone.user,
+      accessKey: cred.accessKey,
+      secretKey: cred.secretKey,
+      name: `rotator-${zone.name}`.slice(0, 32),
+      description: `rustfs-rotator zone ${zone.name}`,
+    });
+    return 'service account recreated with the credential';
+  };
+
+  /** The store accepts `cred` (an authorization refusal still means it authenticated). */
+  const authenticates = async (cred: Credentials): Promise<boolean> => {
+    const s3 = deps.s3(cred);
+    try {
+      await s3.listObjects(inventory.smoke.outsideBucket, inventory.smoke.prefix);
+      return true;
+    } catch (err) {
+      if (isAdminError(err, 'AccessDenied') || isAdminError(err, 'NotFound')) return true;
+      if (isAdminError(err, 'AuthenticationFailed')) return false;
+      throw err;
+    } finally {
+      s3.close();
+    }
+  };
+
+  /**
+   * RustFS (alpha.85 and beta.7, captured) accepts a user's name as a new service account's key
+   * and the account replaces the user; MinIO refuses it. list-users leaves service accounts
+   * out on RustFS (iam manager.rs get_users), so a hit there is a user.
+   */
+  const assertNotAUser = async (admin: AdminClient, zone: Zone, accessKey: string): Promise<void> => {
+    if (accessKey in (await admin.listUsers())) {
+      throw nonRetryable(
+        `access key ${accessKey} is taken by a user, not a service account of zone user "${zone.user}"`,
+        'IdentityConflict',
+      );
+    }
   };
 
   const assertOwnedByZoneUser = async (
@@ -135,13 +171,14 @@ export function createStoreActivities(deps: ActivityDeps) {
     /** Preflight: the root credential (current, or the pending one) works; what store is this. */
     async verifyRoot(source: 'current' | 'pending' | 'previous' = 'current'): Promise<StoreIdentity> {
       const admin = await rootAdmin(source);
-      const info = await admin.serverInfo();
-      const kind = inventory.store.kind;
-      return {
-        kind,
-        version: info.version,
-        iamSurvivesRootChange: kind === 'minio' || rustfsKeepsIamAcrossRootChange(info.version),
-      };
+      const caps = await admin.detectCapabilities();
+      if (caps.kind !== inventory.store.kind) {
+        throw nonRetryable(
+          `the inventory says store.kind "${inventory.store.kind}", but ${admin.endpoint} is ${caps.kind} (${caps.detectedBy.join('; ')})`,
+          'StoreKindMismatch',
+        );
+      }
+      return caps;
     },
 
     /** Every bucket the zones' policies and the smoke need. */
@@ -272,16 +309,7 @@ export function createStoreActivities(deps: ActivityDeps) {
 
     /** Used by the smoke and the CLI: a credential from a Secret authenticates at all. */
     async credentialAuthenticates(ref: { namespace: string; name: string }): Promise<boolean> {
-      const cred = await readCredential(kube, ref, 'current');
-      const s3 = deps.s3(cred);
-      try {
-        await s3.listObjects(inventory.smoke.outsideBucket, inventory.smoke.prefix);
-        return true;
-      } catch (err) {
-        return isAdminError(err, 'AccessDenied');
-      } finally {
-        s3.close();
-      }
+      return authenticates(await readCredential(kube, ref, 'current')).catch(() => false);
     },
   };
 }

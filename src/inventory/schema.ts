@@ -239,11 +239,11 @@ const storeSchema = z
       endpoint: endpointUrl,
       adminEndpoint: endpointUrl.optional(),
       adminApi: z
-        .enum(['madmin', 'rustfs'], {
+        .enum(['auto', 'madmin', 'rustfs'], {
           error:
-            'expected "madmin" (/minio/admin/v3, MinIO and RustFS >= 1.0.0-alpha.87) or "rustfs" (/rustfs/admin/v3)',
+            'expected "auto" (the API the store serves, detected), "madmin" (/minio/admin/v3, MinIO and RustFS >= 1.0.0-alpha.87) or "rustfs" (/rustfs/admin/v3)',
         })
-        .optional(),
+        .default('auto'),
       region: z
         .string({ error: 'expected a region name like "us-east-1"' })
         .min(1, { error: 'expected a region name like "us-east-1"' })
@@ -270,8 +270,7 @@ const storeSchema = z
     kind: s.kind,
     endpoint: s.endpoint,
     adminEndpoint: s.adminEndpoint ?? s.endpoint,
-    // The plain-JSON RustFS API works on every RustFS; madmin is what MinIO speaks.
-    adminApi: s.adminApi ?? (s.kind === 'minio' ? ('madmin' as const) : ('rustfs' as const)),
+    adminApi: s.adminApi,
     region: s.region,
     rootSecret: s.rootSecret,
     workload: s.workload,

@@ -117,7 +117,7 @@ export type KeyHolder = 'requested-parent' | 'another-identity' | 'unknown';
  * The access key add-service-account was asked to create is taken; undefined for any other
  * failure. MinIO words its refusal after who holds the key ("already taken" when the requested
  * parent does, "taken by another user" otherwise; both XMinioIAMServiceAccountNotAllowed);
- * RustFS says "already in use" whoever holds it.
+ * RustFS says "already in use" or (alpha.85, beta.7) "IAMActionNotAllowed" whoever holds it.
  */
 export function takenAccessKeyHolder(err: unknown): KeyHolder | undefined {
   if (!isAdminError(err)) return undefined;
@@ -162,6 +162,29 @@ const BY_SERVER_CODE: Record<string, AdminErrorCode> = {
   NotImplemented: 'NotImplemented',
 };
 
+/**
+ * RustFS answers many IAM conditions as a generic InvalidRequest/InvalidArgument (400) or
+ * InternalError (500) whose message alone says what happened, and the wording changed across
+ * releases. Each pattern names the release source it was read from and the fixture captured
+ * from that release (test/fixtures/rustfs/<tag>/…); first match wins.
+ */
+const BY_RUSTFS_MESSAGE: ReadonlyArray<readonly [RegExp, AdminErrorCode]> = [
+  // rustfs/src/auth.rs check_key_valid, alpha.85 and beta.7: a disabled user or account.
+  [/^ErrAccessKeyDisabled$/, 'AuthenticationFailed'],
+  // admin handlers: `let Ok(iam_store) = rustfs_iam::get() else { … "iam not init" }` (every tag).
+  [/\biam not init/i, 'NotReady'],
+  // service_account.rs AddServiceAccount: iam sys new_service_account refuses a key that is
+  // taken (IAMActionNotAllowed, alpha.85 and beta.7 alike; also when the key is the parent's).
+  [/create service account failed, e: IAMActionNotAllowed/, 'AlreadyExists'],
+  // alpha.85 InfoServiceAccount/UpdateServiceAccount map every lookup failure, in practice
+  // "no such service account", to these; beta.7 keeps the first for a key that is no account.
+  [/^(get|update) service account failed$/, 'NotFound'],
+  // "service account not exist" (delete, 400), "target user not exist" (add, 400), "user not
+  // exist" (set-user-or-group-policy, 400), "… 'x' does not exist" (500 on alpha.85, 404 later,
+  // also behind "is_temp_user err" and "set_user_status err").
+  [/\b(does )?not exist\b/i, 'NotFound'],
+];
+
 function classify(
   status: number | undefined,
   serverCode: string | undefined,
@@ -169,12 +192,14 @@ function classify(
 ): AdminErrorCode {
   const byCode = serverCode ? BY_SERVER_CODE[serverCode] : undefined;
   if (byCode) return byCode;
+  if (serverCode === 'InvalidRequest' || serverCode === 'InvalidArgument' || serverCode === 'InternalError') {
+    const hit = BY_RUSTFS_MESSAGE.find(([re]) => re.test(message));
+    if (hit) return hit[1];
+  }
   // Older RustFS answers a taken access key with InternalError "… e: AccessKeyAlreadyExists".
   if (/already ?(exist|taken|in use)/i.test(message) || (serverCode && /AlreadyExists?$/.test(serverCode)))
     return 'AlreadyExists';
   if (serverCode && /NoSuch|NotFound/.test(serverCode)) return 'NotFound';
-  // RustFS reports some IAM lookups ("policy does not exist") as a generic InternalError.
-  if (/\bdoes not exist\b/i.test(message)) return 'NotFound';
   // RustFS reports an IAM subsystem still loading as a generic InternalError.
   if (/not initiali[sz]ed/i.test(message)) return 'NotReady';
   switch (status) {

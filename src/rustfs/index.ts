@@ -5,6 +5,7 @@
  */
 export type {
   AddServiceAccountRequest,
+  AdminApi,
   AdminClient,
   AdminClientOptions,
   Credentials,
@@ -12,13 +13,14 @@ export type {
   ServerInfo,
   ServiceAccountInfo,
   ServiceAccountSummary,
+  StoreCapabilities,
   UpdateServiceAccountRequest,
   UserInfo,
   UserStatus,
   UserSummary,
 } from './types';
 export { createAdminClient, parseServerError } from './admin-client';
-export { DIALECTS, type DialectSpec } from './dialects';
+export { DIALECTS, SERVICE_ACCOUNT_ROUTES, type DialectSpec } from './dialects';
 export * from './errors';
 export {
   MadminAlgorithm,

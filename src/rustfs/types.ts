@@ -1,6 +1,28 @@
 import type { MadminAlgorithmId } from './madmin-crypto';
 
 export type Dialect = 'madmin' | 'rustfs';
+/** What a client is configured with: a dialect, or `auto` = the one the server serves. */
+export type AdminApi = Dialect | 'auto';
+
+/**
+ * What the store itself showed it can do (AdminClient.detectCapabilities): each field comes
+ * from a request to the server, never from its version string (RustFS builds without git
+ * metadata report `0.0.5`).
+ */
+export interface StoreCapabilities {
+  kind: 'rustfs' | 'minio';
+  version?: string;
+  /** The admin API prefixes that answered `info` with the root credential. */
+  dialects: Dialect[];
+  /** What `adminApi: auto` uses: the plain `/rustfs/admin/v3` where served, else madmin. */
+  dialect: Dialect;
+  /** `plural` = only add-/delete-service-accounts (RustFS before 1.0.0-alpha.87). */
+  serviceAccountRoutes: 'singular' | 'plural';
+  /** False when a root change makes the store lose its users, policies and service accounts. */
+  iamSurvivesRootChange: boolean;
+  /** One line per probe: what was asked and what the answer showed. */
+  detectedBy: string[];
+}
 
 export interface Credentials {
   accessKey: string;
@@ -62,7 +84,8 @@ export interface ServerInfo {
 }
 
 export interface AdminClient {
-  readonly dialect: Dialect;
+  /** The configured API; `auto` until the first call has detected the served one. */
+  readonly dialect: AdminApi;
   readonly endpoint: string;
   /** Creates the user or, when it exists, replaces its secret key (and re-enables it). */
   addUser(accessKey: string, secretKey: string): Promise<void>;
@@ -86,6 +109,8 @@ export interface AdminClient {
   infoServiceAccount(accessKey: string): Promise<ServiceAccountInfo>;
   deleteServiceAccount(accessKey: string): Promise<void>;
   serverInfo(): Promise<ServerInfo>;
+  /** Probes the server (read-only requests) for what it serves; cached per client. */
+  detectCapabilities(): Promise<StoreCapabilities>;
   /** The process answers HTTP at all. Never throws. */
   live(): Promise<boolean>;
   /** The store accepts requests (quorum, IAM loaded). Never throws. */
@@ -95,7 +120,7 @@ export interface AdminClient {
 export interface AdminClientOptions {
   endpoint: string;
   credentials: Credentials;
-  dialect: Dialect;
+  dialect: AdminApi;
   region?: string;
   /** Per HTTP request, default 30 s. */
   timeoutMs?: number;

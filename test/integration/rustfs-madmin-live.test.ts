@@ -47,6 +47,8 @@ describe('madmin envelope against the real server', () => {
   let kind: string;
   const created: string[] = [];
   const clients = new Map<MadminAlgorithmId, AdminClient>();
+  /** Why the envelope cannot be tested here: the store does not serve /minio/admin/v3. */
+  let notServed: string | undefined;
 
   before(async () => {
     const stack = getStack();
@@ -54,6 +56,16 @@ describe('madmin envelope against the real server', () => {
     region = stack.store.region;
     kind = stack.store.kind;
     root = await rootFromSecret();
+    const caps = await createAdminClient({
+      endpoint,
+      region,
+      credentials: root,
+      dialect: 'auto',
+    }).detectCapabilities();
+    if (!caps.dialects.includes('madmin')) {
+      notServed = `this ${kind} ${caps.version ?? ''} does not serve /minio/admin/v3 (${caps.detectedBy.find((l) => l.includes('/minio/admin/v3')) ?? ''})`;
+      console.log(`# SKIP ${notServed}`);
+    }
     for (const id of [0x00, 0x01, 0x02] as MadminAlgorithmId[]) {
       clients.set(
         id,
@@ -75,7 +87,8 @@ describe('madmin envelope against the real server', () => {
     [MadminAlgorithm.Argon2idChaCha20Poly1305, 'Argon2id + ChaCha20-Poly1305'],
     [MadminAlgorithm.Pbkdf2AesGcm, 'PBKDF2-SHA256 + AES-256-GCM'],
   ] as const) {
-    test(`the server decrypts our id 0x0${id} body (${label})`, async () => {
+    test(`the server decrypts our id 0x0${id} body (${label})`, async (t) => {
+      if (notServed) return t.skip(notServed);
       const user = `rt-env${id}-${sfx}`;
       const secret = generateCredentials().secretKey;
       await clients.get(id)!.addUser(user, secret);
@@ -107,7 +120,8 @@ describe('madmin envelope against the real server', () => {
     });
   }
 
-  test('we decrypt the server-sealed list-users reply, across several fragments', async () => {
+  test('we decrypt the server-sealed list-users reply, across several fragments', async (t) => {
+    if (notServed) return t.skip(notServed);
     const admin = clients.get(MadminAlgorithm.Pbkdf2AesGcm)!;
     // Long names so the reply outgrows one 16 KiB fragment without thousands of users.
     const names = Array.from(

@@ -29,7 +29,8 @@ export async function adminWorks(stack: SandboxState, c: Credentials): Promise<t
   try {
     await createAdminClient({
       endpoint: stack.store.endpoint,
-      dialect: 'madmin',
+      // /rustfs/admin/v3 is the API every RustFS release serves (alpha.85 has no madmin).
+      dialect: stack.store.kind === 'minio' ? 'madmin' : 'rustfs',
       credentials: c,
       timeoutMs: 3000,
     }).serverInfo();

@@ -135,10 +135,10 @@ test('dashi.yaml encodes the seed runbook identity inventory', async () => {
   for (const zone of inv.zones) assert.notEqual(zone.secret.namespace, inv.store.rootSecret.namespace);
 });
 
-test('defaults: adminEndpoint, adminApi by kind, region, timeouts, zone fields', async () => {
+test('defaults: adminEndpoint, adminApi auto, region, timeouts, zone fields', async () => {
   const inv = await loadInventory(path.join(FIXTURES, 'minimal.yaml'));
   assert.equal(inv.store.adminEndpoint, 'http://127.0.0.1:9000');
-  assert.equal(inv.store.adminApi, 'madmin');
+  assert.equal(inv.store.adminApi, 'auto');
   assert.equal(inv.store.region, 'us-east-1');
   assert.equal(inv.store.restartTimeout, '2m');
   assert.equal(inv.store.restartTimeoutMs, 120_000);
@@ -152,7 +152,7 @@ test('defaults: adminEndpoint, adminApi by kind, region, timeouts, zone fields',
   assert.deepEqual(zone.policy, { readWrite: ['data'], readOnly: [], statements: [] });
 
   const rustfs = parseInventory(VALID, 'valid.yaml');
-  assert.equal(rustfs.store.adminApi, 'rustfs');
+  assert.equal(rustfs.store.adminApi, 'auto');
 });
 
 test('the defaults block applies to zones that do not set the field, and zones override it', () => {
