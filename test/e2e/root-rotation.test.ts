@@ -219,6 +219,13 @@ describe('RotateRoot against the real stack', () => {
     const handle = await startRoot({ approve: true, restartTimeout: '3s', pauseTimeout: '10m' });
     await waitPhase(handle, 'paused');
     await collectSecretValues(stack, secrets);
+    // On-call resumes once the store is back: the next window must see it. (How long the slow
+    // start takes differs by store — an unoptimised RustFS takes seconds more than MinIO.)
+    await eventually(
+      'the store back with the new root',
+      async () => (await adminWorks(await root())) === true,
+      60_000,
+    );
     assert.match(
       await handle.executeUpdate(resumeUpdate, { args: [{ by: 'e2e-oncall' }] }),
       /another restart window/,
