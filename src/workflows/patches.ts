@@ -25,3 +25,10 @@ export function zoneRunbookCalls(): StepCalls {
   const v2 = patched(ZONE_RUNBOOK_V2);
   return v2 ? { v2, acts: localActs, smoke: localSmoke } : { v2, acts, smoke };
 }
+
+/**
+ * Runs lock their zone (or the root) by its pending record, owned by the run, whatever the
+ * workflow ID; BootstrapCluster checks each zone's holder, runs its RotateZone children
+ * with ABANDON and reports every zone's outcome instead of failing at the first child.
+ */
+export const RUN_LOCKS = 'run-locks';

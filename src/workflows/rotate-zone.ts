@@ -1,10 +1,10 @@
-import { condition, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import { parseDuration, formatDuration } from '../inventory/duration';
 import { findZone } from '../inventory/lookup';
 import type { Zone } from '../inventory/schema';
 import { waits } from './activities';
 import { revokeNowUpdate, type UpdateArg } from './definitions';
-import { zoneRunbookCalls } from './patches';
+import { RUN_LOCKS, zoneRunbookCalls } from './patches';
 import { invalidInput, Runbook } from './runbook';
 import { type Plan, type RotateZoneInput, type WorkflowResult } from './types';
 
@@ -194,13 +194,28 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
     }
 
     let promotedAt = '';
+    // The lock is taken before anything can need undoing: a run refused because another
+    // holds the zone has changed nothing, and ends as ConflictingRotation naming that run.
+    const locked = patched(RUN_LOCKS)
+      ? await rb.step(
+          'take the zone lock: record pending credential',
+          () =>
+            acts.lockZonePending(zone.name, {
+              owner: { workflowId: info.workflowId, runId: info.runId, workflowType: 'RotateZone' },
+              strategy,
+            }),
+          (p) => `${p.accessKey} ${p.fingerprint}; ${p.found}`,
+        )
+      : undefined;
     try {
       rb.onFailure('delete the pending Secret', () => acts.deleteZonePending(zone.name));
-      const pending = await rb.step(
-        'record pending credential',
-        () => acts.recordZonePending(zone.name, { workflowId: info.workflowId, strategy }),
-        (p) => `${p.accessKey} ${p.fingerprint}`,
-      );
+      const pending =
+        locked ??
+        (await rb.step(
+          'record pending credential',
+          () => acts.recordZonePending(zone.name, { workflowId: info.workflowId, strategy }),
+          (p) => `${p.accessKey} ${p.fingerprint}`,
+        ));
       rb.status.fingerprints.pending = pending.fingerprint;
 
       rb.onFailure(
