@@ -21,7 +21,8 @@ const cacheRoot =
   process.env.ROTATOR_TOOLS_DIR ?? path.join(os.homedir(), '.cache', 'rustfs-rotator', 'tools');
 const started = Date.now();
 
-const overrideVar = (bin) => `ROTATOR_${(bin === 'minio' ? 'store' : bin).replace(/-/g, '_').toUpperCase()}_BIN`;
+const overrideVar = (bin) =>
+  `ROTATOR_${(bin === 'minio' ? 'store' : bin).replace(/-/g, '_').toUpperCase()}_BIN`;
 const toolDir = (name) => path.join(cacheRoot, `${name}-${versions[name].version}`);
 const elapsed = (since) => {
   const s = Math.round((Date.now() - since) / 1000);
@@ -121,14 +122,50 @@ async function buildKubernetes(name, dir, logFile) {
   log(name, `pinned ${staging.length} staging modules at ${stagingVersion}, etcd ${etcd}`);
   // `go get` of the packages (not tidy: nothing here imports k8s, tidy would drop it)
   // records exactly the requirements those binaries need.
+  await run(name, 'go', ['get', ...t.packages.map((p) => `${p}@${t.version}`), `${t.etcdMain}@${etcd}`], {
+    cwd: work,
+    env,
+    logFile,
+  });
+  await run(name, 'go', ['build', ldflags, '-o', dir + '/', ...t.packages], { cwd: work, env, logFile });
+  await run(name, 'go', ['build', ldflags, '-o', path.join(dir, 'etcd'), './etcd'], {
+    cwd: work,
+    env,
+    logFile,
+  });
+}
+
+// A Maven artifact: its runtime classpath is resolved into the tool directory (its own
+// local repository, so nothing lands in ~/.m2) and a wrapper script runs its main class.
+async function buildMaven(name, dir, logFile) {
+  const t = versions[name];
+  const [groupId, artifactId] = t.maven.split(':');
+  const work = path.join(dir, '.build');
+  fs.mkdirSync(work, { recursive: true });
+  fs.writeFileSync(
+    path.join(work, 'pom.xml'),
+    `<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+  <groupId>rotator.local</groupId><artifactId>${artifactId}-classpath</artifactId><version>0</version>
+  <dependencies><dependency><groupId>${groupId}</groupId><artifactId>${artifactId}</artifactId><version>${t.version}</version></dependency></dependencies>
+</project>
+`,
+  );
+  const classpath = path.join(dir, 'classpath.txt');
   await run(
     name,
-    'go',
-    ['get', ...t.packages.map((p) => `${p}@${t.version}`), `${t.etcdMain}@${etcd}`],
-    { cwd: work, env, logFile },
+    'mvn',
+    [
+      '-q',
+      '-B',
+      `-Dmaven.repo.local=${path.join(dir, 'm2')}`,
+      'dependency:build-classpath',
+      `-Dmdep.outputFile=${classpath}`,
+    ],
+    { cwd: work, env: {}, logFile },
   );
-  await run(name, 'go', ['build', ldflags, '-o', dir + '/', ...t.packages], { cwd: work, env, logFile });
-  await run(name, 'go', ['build', ldflags, '-o', path.join(dir, 'etcd'), './etcd'], { cwd: work, env, logFile });
+  const script = path.join(dir, t.binaries[0]);
+  fs.writeFileSync(script, `#!/bin/sh\nexec java -cp "$(cat '${classpath}')" ${t.mainClass} "$@"\n`);
+  fs.chmodSync(script, 0o755);
 }
 
 async function install(name) {
@@ -147,6 +184,7 @@ async function install(name) {
   const ticker = setInterval(() => log(name, `still building… ${elapsed(since)}`), 60_000);
   try {
     if (name === 'kubernetes') await buildKubernetes(name, dir, logFile);
+    else if (versions[name].maven) await buildMaven(name, dir, logFile);
     else await buildSimple(name, dir, logFile);
   } finally {
     clearInterval(ticker);
@@ -156,11 +194,11 @@ async function install(name) {
   log(name, `built in ${elapsed(since)}`);
 }
 
-function checkGo() {
+function checkCommand(cmd, args, hint) {
   try {
-    execFileSync('go', ['version'], { stdio: 'ignore' });
+    execFileSync(cmd, args, { stdio: 'ignore' });
   } catch {
-    console.error('install-tools: `go` is not on PATH. Install Go ≥ 1.24 (e.g. `apt-get install golang-go`).');
+    console.error(`install-tools: \`${cmd}\` is not on PATH. ${hint}`);
     process.exit(1);
   }
 }
@@ -175,7 +213,13 @@ async function main() {
     }
     return;
   }
-  checkGo();
+  const needs = names.filter((n) => missingBinaries(n).length);
+  if (needs.some((n) => !versions[n].maven))
+    checkCommand('go', ['version'], 'Install Go ≥ 1.24 (e.g. `apt-get install golang-go`).');
+  if (needs.some((n) => versions[n].maven)) {
+    checkCommand('java', ['-version'], 'Install Java ≥ 17 (e.g. `apt-get install openjdk-17-jre-headless`).');
+    checkCommand('mvn', ['-v'], 'Install Maven (e.g. `apt-get install maven`).');
+  }
   // Two lanes so both cores stay busy: go's own parallelism stalls in the single-threaded
   // link of the big binaries, and the other lane fills that gap.
   const heavy = names.filter((n) => n === 'kubernetes');

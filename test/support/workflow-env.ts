@@ -1,0 +1,84 @@
+// Workflow tests without the stack: Temporal's time-skipping test server (the Java build
+// from tools/versions.json, installed by scripts/install-tools.mjs) and activities mocked
+// through the same typed interface the worker registers. Timers of days return at once.
+import { type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Runtime,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { createActivities, type Activities, type ActivityDeps } from '../../src/activities';
+import { SEARCH_ATTRIBUTE_KIND, SEARCH_ATTRIBUTE_ZONE } from '../../src/workflows/definitions';
+import { toolPath } from '../../src/sandbox/tools';
+
+/** Every activity name the worker registers, taken from the real factory (deps are not touched). */
+export const ACTIVITY_NAMES = Object.keys(createActivities({} as ActivityDeps)) as (keyof Activities)[];
+
+// Worker lifecycle chatter would bury the test output; warnings and errors still show.
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+export async function workflowTestEnv(): Promise<TestWorkflowEnvironment> {
+  // toolPath fails with the install command when the test server is not installed.
+  const path = toolPath('temporal-test-server');
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path } },
+  });
+  // The workflows upsert these on start, as the sandbox's dev server registers them.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: {
+      [SEARCH_ATTRIBUTE_ZONE]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+      [SEARCH_ATTRIBUTE_KIND]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    },
+  });
+  return env;
+}
+
+/**
+ * A full activity set: the given implementations, and for every other activity one that
+ * fails non-retryably, so an unplanned call shows in the test as that activity's name.
+ */
+export function mockActivities(impl: Partial<Activities>): Activities {
+  const all: Record<string, unknown> = {};
+  for (const name of ACTIVITY_NAMES) {
+    all[name] =
+      impl[name] ??
+      (async () => {
+        throw ApplicationFailure.nonRetryable(`unexpected activity ${name}`, 'UnexpectedActivity');
+      });
+  }
+  return all as unknown as Activities;
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The real workflows, bundled once per test process. */
+function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+  });
+  return bundle;
+}
+
+let queues = 0;
+/** Runs `fn` while a worker with these activities serves a fresh task queue of `env`. */
+export async function withWorker<T>(
+  env: TestWorkflowEnvironment,
+  activities: Activities,
+  fn: (client: Client, taskQueue: string) => Promise<T>,
+): Promise<T> {
+  const taskQueue = `wf-test-${process.pid}-${++queues}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities,
+  });
+  return worker.runUntil(fn(env.client, taskQueue));
+}
