@@ -75,9 +75,11 @@ export function createTemporalActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Root and zone rotations exclude each other. Workflow IDs already make each kind a
-     * lock; this closes the cross-kind gap. Of two that started together, the later one
-     * (by start time, then ID) yields, so both cannot proceed.
+     * An early, best-effort refusal before a run reads anything: root and zone rotations
+     * exclude each other. The visibility index it asks lags by seconds, so the guarantee is
+     * the pending-record lock (locks.ts), taken before any change; this only spares a run
+     * that would be refused there the steps before it. Of two that started together, the
+     * later one (by start time, then ID) yields.
      */
     async assertNoConflictingRun(self: {
       workflowType: string;
