@@ -179,4 +179,33 @@ describe('run locks against the real apiserver, store and Temporal', () => {
     assert.equal(holder?.open, true);
     assert.equal(holder?.workflowId, runs.at(-2)!.workflowId);
   });
+
+  test('root and zone exclude each other: each lock refuses while the other is held by an open run', async () => {
+    const zoneHolder = runs.at(-2)!;
+    const rootPending = {
+      name: `${inventory.store.rootSecret.name}-pending`,
+      namespace: inventory.store.rootSecret.namespace,
+    };
+    const rootRun = await openRun();
+    const rootOwner = { ...rootRun.owner, workflowType: 'RotateRoot' };
+    const err = await refusal(acts.lockRootPending({ owner: rootOwner }));
+    assert.equal(err.type, 'ConflictingRotation');
+    assert.match(err.message, new RegExp(`zone ${zoneName} is being rotated.*${zoneHolder.workflowId}`));
+    // Refused after creating: its own root record is released again.
+    await assert.rejects(core.readNamespacedSecret(rootPending));
+
+    await zoneHolder.terminate('done with the zone');
+    const root = await acts.lockRootPending({ owner: rootOwner });
+    assert.equal(root.found, 'no pending record: lock taken');
+    try {
+      const zoneRun = await openRun();
+      const zoneErr = await refusal(
+        acts.lockZonePending(zoneName, { owner: zoneRun.owner, strategy: 'overlap' }),
+      );
+      assert.equal(zoneErr.type, 'ConflictingRotation');
+      assert.match(zoneErr.message, new RegExp(`root rotation excludes every zone.*${rootRun.owner.runId}`));
+    } finally {
+      await core.deleteNamespacedSecret(rootPending);
+    }
+  });
 });
