@@ -48,3 +48,10 @@ export function strictInput<W extends WorkflowType>(workflow: W, raw: unknown): 
  * continues as new before its history grows large.
  */
 export const GRACE_BOUND = 'grace-bound';
+
+/**
+ * Runs lock their zone (or the root) by its pending record, owned by the run, whatever the
+ * workflow ID; BootstrapCluster checks each zone's holder, runs its RotateZone children
+ * with ABANDON and reports every zone's outcome instead of failing at the first child.
+ */
+export const RUN_LOCKS = 'run-locks';

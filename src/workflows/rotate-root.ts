@@ -1,6 +1,7 @@
-import { ApplicationFailure, condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { formatDuration, parseDuration } from '../inventory/duration';
 import { acts, smoke, waits } from './activities';
+import { RUN_LOCKS } from './patches';
 import { approveUpdate, resumeUpdate, rollbackUpdate, type UpdateArg } from './definitions';
 import { strictInput } from './patches';
 import { errorMessage, errorType, Runbook } from './runbook';
@@ -161,13 +162,27 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
     });
 
     let rolledBackOnRequest: string | undefined;
+    // Locked before anything changes: a refusal (a zone or the root held by an open run)
+    // leaves nothing to undo.
+    const locked = patched(RUN_LOCKS)
+      ? await rb.step(
+          'take the root lock: record pending root',
+          () =>
+            acts.lockRootPending({
+              owner: { workflowId: info.workflowId, runId: info.runId, workflowType: 'RotateRoot' },
+            }),
+          (p) => `${p.fingerprint}; ${p.found}`,
+        )
+      : undefined;
     try {
       rb.onFailure('delete the pending root Secret', () => acts.deleteRootPending());
-      const pending = await rb.step(
-        'record pending root',
-        () => acts.recordRootPending({ workflowId: info.workflowId }),
-        (p) => p.fingerprint,
-      );
+      const pending =
+        locked ??
+        (await rb.step(
+          'record pending root',
+          () => acts.recordRootPending({ workflowId: info.workflowId }),
+          (p) => p.fingerprint,
+        ));
       rb.status.fingerprints.pending = pending.fingerprint;
 
       rb.onFailure('roll back to the previous root', async () => {

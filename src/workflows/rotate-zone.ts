@@ -11,7 +11,7 @@ import {
   resumeGraceWait,
   type Rotation,
 } from './grace-wait';
-import { GRACE_BOUND, strictInput, zoneRunbookCalls } from './patches';
+import { GRACE_BOUND, RUN_LOCKS, strictInput, zoneRunbookCalls } from './patches';
 import { invalidInput, Runbook } from './runbook';
 import { type Escalation, type Plan, type RotateZoneInput, type WorkflowResult } from './types';
 
@@ -206,13 +206,28 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
     }
 
     let promotedAt = '';
+    // The lock is taken before anything can need undoing: a run refused because another
+    // holds the zone has changed nothing, and ends as ConflictingRotation naming that run.
+    const locked = patched(RUN_LOCKS)
+      ? await rb.step(
+          'take the zone lock: record pending credential',
+          () =>
+            acts.lockZonePending(zone.name, {
+              owner: { workflowId: info.workflowId, runId: info.runId, workflowType: 'RotateZone' },
+              strategy,
+            }),
+          (p) => `${p.accessKey} ${p.fingerprint}; ${p.found}`,
+        )
+      : undefined;
     try {
       rb.onFailure('delete the pending Secret', () => acts.deleteZonePending(zone.name));
-      const pending = await rb.step(
-        'record pending credential',
-        () => acts.recordZonePending(zone.name, { workflowId: info.workflowId, strategy }),
-        (p) => `${p.accessKey} ${p.fingerprint}`,
-      );
+      const pending =
+        locked ??
+        (await rb.step(
+          'record pending credential',
+          () => acts.recordZonePending(zone.name, { workflowId: info.workflowId, strategy }),
+          (p) => `${p.accessKey} ${p.fingerprint}`,
+        ));
       rb.status.fingerprints.pending = pending.fingerprint;
 
       rb.onFailure(

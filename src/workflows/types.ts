@@ -97,6 +97,12 @@ export interface ZoneResult {
   revoked?: string;
   smoke: string;
   escalation?: Escalation;
+  /** BootstrapCluster `rotate`: what became of the zone's rotation. */
+  outcome?: 'rotated' | 'skipped' | 'failed';
+  /** Skipped: the open run that holds the zone. */
+  heldBy?: { workflowId: string; runId?: string; workflowType?: string };
+  /** Skipped or failed: why. */
+  error?: string;
 }
 
 export interface WorkflowResult {
