@@ -1,4 +1,4 @@
-import { executeChild, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, executeChild, workflowInfo } from '@temporalio/workflow';
 import { waits } from './activities';
 import { zoneRunbookCalls } from './patches';
 import { invalidInput, Runbook } from './runbook';
@@ -14,7 +14,8 @@ async function forEachBounded<T, R>(items: T[], limit: number, fn: (item: T) => 
   const results: R[] = new Array(items.length);
   let next = 0;
   const lane = async () => {
-    while (next < items.length) {
+    // After a cancel no new item starts.
+    while (next < items.length && !CancellationScope.current().consideredCancelled) {
       const i = next++;
       results[i] = await fn(items[i]!);
     }
@@ -22,6 +23,12 @@ async function forEachBounded<T, R>(items: T[], limit: number, fn: (item: T) => 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
   return results;
 }
+
+/** Once started, the item runs to its end, cancel or not: a zone is never left half-done. */
+const toTheEnd =
+  <T, R>(fn: (item: T) => Promise<R>) =>
+  (item: T) =>
+    CancellationScope.nonCancellable(() => fn(item));
 
 /**
  * Brings the store and the cluster to what the inventory says (DESIGN §3): buckets,
@@ -40,6 +47,8 @@ export async function BootstrapCluster(input: BootstrapInput = {}): Promise<Work
     );
   const { v2, acts, smoke } = zoneRunbookCalls();
   const rb = new Runbook('BootstrapCluster');
+  rb.cancelNote =
+    'starts no new zone and lets the zones in flight finish (ensuring is idempotent: nothing to undo); RotateZone children undo their own rotation';
   return rb.run(async () => {
     const info = workflowInfo();
     const inventory = await rb.step('load inventory', () => acts.inventorySnapshot());
@@ -124,7 +133,7 @@ export async function BootstrapCluster(input: BootstrapInput = {}): Promise<Work
       (b) => b.join(', '),
     );
     const at = new Date().toISOString();
-    const results = await forEachBounded(zones, parallelism, async (name): Promise<ZoneResult> => {
+    const ensureZone = async (name: string): Promise<ZoneResult> => {
       const secret = await rb.step(
         `ensure Secret of zone ${name}`,
         () => acts.ensureZoneSecret(name, { workflowId: info.workflowId, at }),
@@ -175,7 +184,8 @@ export async function BootstrapCluster(input: BootstrapInput = {}): Promise<Work
         restarted,
         smoke: 'passed',
       };
-    });
+    };
+    const results = await forEachBounded(zones, parallelism, toTheEnd(ensureZone));
 
     let rotated: WorkflowResult[] = [];
     if (input.rotate) {

@@ -14,6 +14,13 @@ import { acts, localActs, localSmoke, smoke } from './activities';
  */
 export const ZONE_RUNBOOK_V2 = 'zone-runbook-v2';
 
+/**
+ * v2 of compensation (Runbook): an undo runs only when the undos it depends on succeeded,
+ * the pending record is kept when any failed, a key is deleted only when no pod that could
+ * hold it runs, and a cancel undoes the run (non-cancellable) and ends CANCELED.
+ */
+export const COMPENSATION_V2 = 'compensation-v2';
+
 export interface StepCalls {
   v2: boolean;
   acts: Activities;

@@ -1,4 +1,5 @@
-import { condition, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import type { PendingRef } from '../activities/kubernetes';
 import { parseDuration, formatDuration } from '../inventory/duration';
 import { findZone } from '../inventory/lookup';
 import type { Zone } from '../inventory/schema';
@@ -7,6 +8,60 @@ import { revokeNowUpdate, type UpdateArg } from './definitions';
 import { zoneRunbookCalls } from './patches';
 import { invalidInput, Runbook } from './runbook';
 import { type Plan, type RotateZoneInput, type WorkflowResult } from './types';
+
+const UNDO_RESTORE = 'restore the previous Secret and restart consumers';
+const UNDO_NEW_CREDENTIAL = 'remove the new credential from the store';
+const UNDO_USER_SECRET = 'put the previous user secret back';
+/** After the undo's rollouts: how long pods that could hold the new key get to go away. */
+const UNDO_POD_CHECKS_MS = [5_000, 10_000, 20_000, 40_000, 60_000];
+
+/** Waits (bounded) until no pod that could hold the new key runs; else the key is kept. */
+async function untilNoPodHolds(
+  rb: Runbook,
+  holders: () => Promise<string[]>,
+  pending: PendingRef,
+): Promise<void> {
+  for (const delayMs of [...UNDO_POD_CHECKS_MS, 0]) {
+    const pods = await rb.step(
+      'check pods that could hold the new key',
+      holders,
+      (p) => p.join(', ') || 'none',
+    );
+    if (!pods.length) return;
+    if (!delayMs) {
+      throw ApplicationFailure.nonRetryable(
+        `new key ${pending.accessKey} ${pending.fingerprint} kept in the store: ${pods.length} pod(s) that could hold it still run: ${pods.slice(0, 5).join(', ')}`,
+        'KeyStillHeld',
+      );
+    }
+    await sleep(delayMs);
+  }
+}
+
+/** Where each key of the zone is after an incomplete undo: IDs and fingerprints only. */
+function whereZoneKeys(
+  rb: Runbook,
+  strategy: 'overlap' | 'in-place',
+  secretName: string,
+  pending: PendingRef,
+): string {
+  const done = (name: string) =>
+    rb.status.steps.some((s) => s.name === `compensate: ${name}` && s.state === 'done');
+  const previous = `previous ${pending.previousAccessKey} ${pending.previousFingerprint}`;
+  const fresh = `new ${pending.accessKey} ${pending.fingerprint}`;
+  const promote = rb.status.steps.find((s) => s.name.startsWith('promote: '));
+  const secret =
+    !promote || done(UNDO_RESTORE)
+      ? previous
+      : promote.state === 'done'
+        ? fresh
+        : `${previous} (its patch to the new key failed and may have landed)`;
+  const store =
+    strategy === 'overlap'
+      ? `${previous} valid in the store; ${fresh} ${done(UNDO_NEW_CREDENTIAL) ? 'removed' : 'still valid'}`
+      : `user secret in the store is the ${done(UNDO_USER_SECRET) ? previous : fresh}`;
+  return `Secret ${secretName} holds the ${secret}; ${store}; the pending record ${secretName}-pending is kept with both`;
+}
 
 /** How long consumers get to roll out before the rotation is undone. */
 const ROLLOUT_TIMEOUT_MS = 10 * 60_000;
@@ -194,20 +249,28 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
     }
 
     let promotedAt = '';
+    // Set once the undo restored the Secret: pods started before it may hold the new key.
+    let restoredAt: string | undefined;
     try {
-      rb.onFailure('delete the pending Secret', () => acts.deleteZonePending(zone.name));
+      rb.onFailure('delete the pending Secret', () => acts.deleteZonePending(zone.name), { last: true });
       const pending = await rb.step(
         'record pending credential',
         () => acts.recordZonePending(zone.name, { workflowId: info.workflowId, strategy }),
         (p) => `${p.accessKey} ${p.fingerprint}`,
       );
       rb.status.fingerprints.pending = pending.fingerprint;
+      rb.whereKeys = () => whereZoneKeys(rb, strategy, secretName, pending);
 
+      // The store goes back only once the Secret did: else the two disagree (in-place: the
+      // Secret's key would not work; overlap: consumers would lose the key they hold).
       rb.onFailure(
-        strategy === 'overlap'
-          ? 'remove the new credential from the store'
-          : 'put the previous user secret back',
-        () => acts.discardPendingIdentity(zone.name),
+        strategy === 'overlap' ? UNDO_NEW_CREDENTIAL : UNDO_USER_SECRET,
+        async () => {
+          if (rb.careful && strategy === 'overlap' && restoredAt)
+            await untilNoPodHolds(rb, () => acts.podsHoldingPrevious(zone.name, restoredAt!), pending);
+          return acts.discardPendingIdentity(zone.name);
+        },
+        { needs: [UNDO_RESTORE] },
       );
       await rb.step(
         strategy === 'overlap' ? 'issue new service account' : 'replace user secret (failure window starts)',
@@ -220,9 +283,12 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
         (r) => `${r.passed}/${r.cells} cells`,
       );
 
-      rb.onFailure('restore the previous Secret and restart consumers', async () => {
+      rb.onFailure(UNDO_RESTORE, async () => {
         const at = v2 ? restartInstant(0) : new Date().toISOString();
         await acts.restoreZonePrevious(zone.name, { workflowId: info.workflowId, at });
+        rb.status.fingerprints.current = current.fingerprint;
+        // The restart below carries `at`: only pods it did not replace may still hold the new key.
+        restoredAt = new Date(Date.parse(at) - 1).toISOString();
         if (v2 && !consumers.length) return;
         await acts.restartWorkloads(consumers, at);
         await waits.waitForRollouts(consumers, ROLLOUT_TIMEOUT_MS);
@@ -268,7 +334,10 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
       await rb.compensate(err);
       throw rb.failure(err);
     }
-    rb.commit();
+    // Until the revocation, a cancel (also in the grace wait) undoes the rotation: the
+    // previous key is still valid, so consumers are restarted onto it and the new key is
+    // deleted once no pod that could hold it runs. Finishing instead would revoke a key
+    // pods started before the switch may still use.
 
     if (strategy === 'overlap') {
       rb.setPhase('waiting-grace', `previous key stays valid for ${formatDuration(graceMs)} (grace)`, [
@@ -293,6 +362,7 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
       }
       rb.setPhase('running');
     }
+    rb.commit('the previous key is being revoked: revocation and clean-up finish, the new key stays');
     // in-place revokes too: when the zone moves off a service account, that account must not
     // outlive the switch (the user's own key was already replaced in the store).
     const revoked = await rb.step(

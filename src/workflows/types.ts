@@ -51,6 +51,7 @@ export type Phase =
   | 'compensating'
   | 'completed'
   | 'rolled-back'
+  | 'canceled'
   | 'failed';
 
 export interface StepRecord {
@@ -83,6 +84,10 @@ export interface WorkflowStatus {
   lastError?: string;
   steps: StepRecord[];
   compensationErrors: string[];
+  /** What a cancel would do now (undo, finish, or nothing to undo); absent once the run ended. */
+  onCancel?: string;
+  /** How a canceled run ended: what was undone or finished. */
+  summary?: string;
 }
 
 export interface PlanAction {
