@@ -32,3 +32,13 @@ export function zoneRunbookCalls(): StepCalls {
   const v2 = patched(ZONE_RUNBOOK_V2);
   return v2 ? { v2, acts: localActs, smoke: localSmoke } : { v2, acts, smoke };
 }
+
+/**
+ * Where a run passes its point of no return (RotateZone's revocation), compensation-v2 calls a
+ * regular activity: its schedule is in the history before it runs. A local activity's result is
+ * recorded only when its workflow task completes; a cancel arriving meanwhile fails that task,
+ * and the run would replay without the call and undo a rotation whose previous key it revoked.
+ */
+export function durableCalls(calls: StepCalls): Activities {
+  return patched(COMPENSATION_V2) ? acts : calls.acts;
+}

@@ -5,7 +5,7 @@ import { findZone } from '../inventory/lookup';
 import type { Zone } from '../inventory/schema';
 import { waits } from './activities';
 import { revokeNowUpdate, type UpdateArg } from './definitions';
-import { zoneRunbookCalls } from './patches';
+import { durableCalls, zoneRunbookCalls } from './patches';
 import { invalidInput, Runbook } from './runbook';
 import { type Plan, type RotateZoneInput, type WorkflowResult } from './types';
 
@@ -165,7 +165,8 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
   if (!input || typeof input.zone !== 'string' || !input.zone) {
     throw invalidInput('RotateZone needs {"zone": "<zone name>"}; see `rotator plan` for the zones');
   }
-  const { v2, acts, smoke } = zoneRunbookCalls();
+  const calls = zoneRunbookCalls();
+  const { v2, acts, smoke } = calls;
   const rb = new Runbook('RotateZone', input.zone);
   return rb.run(async () => {
     const info = workflowInfo();
@@ -369,7 +370,7 @@ export async function RotateZone(input: RotateZoneInput): Promise<WorkflowResult
       revokeNow
         ? `revoke previous credential (revokeNow${revokeNow.by ? ` by ${revokeNow.by}` : ''})`
         : 'revoke previous credential',
-      () => acts.revokePrevious(zone.name),
+      () => durableCalls(calls).revokePrevious(zone.name),
       (r) => r,
     );
     await rb.step('clean up the pending Secret', () => acts.deleteZonePending(zone.name));
