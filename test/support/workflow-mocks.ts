@@ -58,6 +58,20 @@ export class Fake {
     return this.on(name, () => untilCancelled());
   }
 
+  /** The calls for which `when` holds fail non-retryably with `message`; the others behave as before. */
+  failWhen(name: Name, when: (...args: never[]) => boolean, message: string): this {
+    const before = this.overrides.get(name);
+    return this.on(name, async (...args: never[]) => {
+      if (when(...args)) throw ApplicationFailure.nonRetryable(message, 'TestFailure');
+      return (before ?? this.defaults()[name]!)(...args);
+    });
+  }
+
+  /** The first call fails non-retryably with `message`; later calls behave as before. */
+  failFirst(name: Name, message: string): this {
+    return this.failWhen(name, () => this.count(name) === 1, message);
+  }
+
   /** The first call runs until it is cancelled; later calls behave as before. */
   blockOnce(name: Name): this {
     const before = this.overrides.get(name);
