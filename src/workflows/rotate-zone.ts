@@ -49,13 +49,15 @@ function whereZoneKeys(
     rb.status.steps.some((s) => s.name === `compensate: ${name}` && s.state === 'done');
   const previous = `previous ${pending.previousAccessKey} ${pending.previousFingerprint}`;
   const fresh = `new ${pending.accessKey} ${pending.fingerprint}`;
+  // The promotion and the restore each record what the Secret holds once they succeeded.
+  const holds = rb.status.fingerprints.current;
   const promote = rb.status.steps.find((s) => s.name.startsWith('promote: '));
   const secret =
-    !promote || done(UNDO_RESTORE)
-      ? previous
-      : promote.state === 'done'
-        ? fresh
-        : `${previous} (its patch to the new key failed and may have landed)`;
+    holds === pending.fingerprint
+      ? fresh
+      : promote?.state === 'failed' && holds === undefined
+        ? `${previous} (its patch to the new key failed and may have landed)`
+        : previous;
   const store =
     strategy === 'overlap'
       ? `${previous} valid in the store; ${fresh} ${done(UNDO_NEW_CREDENTIAL) ? 'removed' : 'still valid'}`

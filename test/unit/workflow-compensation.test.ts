@@ -103,6 +103,24 @@ describe('compensation (time-skipping)', () => {
       );
     });
 
+    it('overlap: the Secret is restored but the consumers never roll out → new key kept (pods may hold it), record kept', async () => {
+      const fake = new Fake().fail('waitForRollouts', ROLLOUT_STUCK);
+      const end = await rotateZone(fake, {});
+      assert.deepEqual(undoSteps(end), [
+        ['compensate: restore the previous Secret and restart consumers', 'failed'],
+        ['compensate: remove the new credential from the store', 'skipped'],
+        ['compensate: delete the pending Secret', 'skipped'],
+      ]);
+      assert.equal(fake.count('restoreZonePrevious'), 1);
+      assert.equal(fake.count('discardPendingIdentity'), 0);
+      assert.ok(
+        end.message!.includes(
+          `Where the keys are: Secret ${SECRET} holds the previous ${AK.previous} ${FP.previous}; previous ${AK.previous} ${FP.previous} valid in the store; new ${AK.pending} ${FP.pending} still valid;`,
+        ),
+        end.message,
+      );
+    });
+
     it('overlap: a pod that could hold the new key keeps running → the key is kept, bounded, record kept', async () => {
       const fake = new Fake()
         .failFirst('waitForRollouts', ROLLOUT_STUCK)
