@@ -1,5 +1,6 @@
 import {
   ApplicationFailure,
+  CancellationScope,
   executeChild,
   ParentClosePolicy,
   patched,
@@ -21,7 +22,8 @@ async function forEachBounded<T, R>(items: T[], limit: number, fn: (item: T) => 
   const results: R[] = new Array(items.length);
   let next = 0;
   const lane = async () => {
-    while (next < items.length) {
+    // After a cancel no new item starts.
+    while (next < items.length && !CancellationScope.current().consideredCancelled) {
       const i = next++;
       results[i] = await fn(items[i]!);
     }
@@ -93,6 +95,12 @@ async function rotateChild(
   }
 }
 
+/** Once started, the item runs to its end, cancel or not: a zone is never left half-done. */
+const toTheEnd =
+  <T, R>(fn: (item: T) => Promise<R>) =>
+  (item: T) =>
+    CancellationScope.nonCancellable(() => fn(item));
+
 /**
  * Brings the store and the cluster to what the inventory says (DESIGN §3): buckets,
  * canned policies, each zone's user and credential, its Secret, consumers restarted
@@ -105,6 +113,8 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
   const parallelism = input.parallelism ?? ZONE_PARALLELISM;
   const { v2, acts, smoke } = zoneRunbookCalls();
   const rb = new Runbook('BootstrapCluster');
+  rb.cancelNote =
+    'starts no new zone and lets the zones in flight finish (ensuring is idempotent: nothing to undo); RotateZone children undo their own rotation';
   return rb.run(async () => {
     const info = workflowInfo();
     const inventory = await rb.step('load inventory', () => acts.inventorySnapshot());
@@ -190,7 +200,7 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
     );
     const at = new Date().toISOString();
     const locks = patched(RUN_LOCKS);
-    const results = await forEachBounded(zones, parallelism, async (name): Promise<ZoneResult> => {
+    const ensureZone = async (name: string): Promise<ZoneResult> => {
       const zone = inventory.zones.find((z) => z.name === name)!;
       if (locks) {
         // Checked, not locked: bootstrap re-ensures what the zone Secret holds and issues no
@@ -266,7 +276,8 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
         restarted,
         smoke: 'passed',
       };
-    });
+    };
+    const results = await forEachBounded(zones, parallelism, toTheEnd(ensureZone));
 
     if (locks && input.rotate) {
       const outcomes = await forEachBounded(results, parallelism, (r) =>

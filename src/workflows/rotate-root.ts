@@ -162,6 +162,8 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
     });
 
     let rolledBackOnRequest: string | undefined;
+    // Set before the restart step runs: a restart that failed may still have begun.
+    let storeRestarted = false;
     // Locked before anything changes: a refusal (a zone or the root held by an open run)
     // leaves nothing to undo.
     const locked = patched(RUN_LOCKS)
@@ -175,7 +177,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
         )
       : undefined;
     try {
-      rb.onFailure('delete the pending root Secret', () => acts.deleteRootPending());
+      rb.onFailure('delete the pending root Secret', () => acts.deleteRootPending(), { last: true });
       const pending =
         locked ??
         (await rb.step(
@@ -184,17 +186,29 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
           (p) => p.fingerprint,
         ));
       rb.status.fingerprints.pending = pending.fingerprint;
+      const rootSecret = `${inventory.store.rootSecret.namespace}/${inventory.store.rootSecret.name}`;
+      rb.whereKeys = () =>
+        `root Secret ${rootSecret} holds ${rb.status.fingerprints.current ?? root.fingerprint} (access key ${root.accessKey}); ` +
+        `the store was ${storeRestarted ? 'restarted and may run on either root' : `not restarted: it runs on the previous root ${root.fingerprint}`}; ` +
+        `the pending record ${rootSecret}-pending is kept with the previous ${root.fingerprint} and the new ${pending.fingerprint}`;
 
+      // Each part only after the one before it succeeded (a throw ends the undo there); the
+      // store is restarted only when this run restarted it: a failed patch changed nothing
+      // the running store uses.
       rb.onFailure('roll back to the previous root', async () => {
         const at = new Date().toISOString();
         await acts.restoreRootPrevious({ workflowId: info.workflowId, at });
-        await acts.restartWorkloads([workload], at);
-        // A store pod that never became Ready blocks the StatefulSet's rollout for good.
-        await acts.forceRollback(workload);
+        rb.status.fingerprints.current = root.fingerprint;
+        if (storeRestarted || !rb.careful) {
+          await acts.restartWorkloads([workload], at);
+          // A store pod that never became Ready blocks the StatefulSet's rollout for good.
+          await acts.forceRollback(workload);
+        }
         await waits.waitForStoreWithRoot({
           timeoutMs: restartTimeoutMs * 2,
           expectFingerprint: root.fingerprint!,
         });
+        if (!storeRestarted && rb.careful) return;
         for (const z of inventory.zones) {
           await acts.ensureZoneIdentity(z.name, 'current');
           await smoke.smokeZone(z.name, 'current');
@@ -203,6 +217,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
       const at = new Date().toISOString();
       await rb.step('patch root Secret', () => acts.promoteRootPending({ workflowId: info.workflowId, at }));
       rb.status.fingerprints.current = pending.fingerprint;
+      storeRestarted = true;
       await rb.step(`restart ${workloadName}`, () => acts.restartWorkloads([workload], at));
 
       for (let window = 1; ; window++) {
@@ -243,7 +258,9 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
           throw ApplicationFailure.nonRetryable(rolledBackOnRequest, 'RolledBack');
         }
       }
-      rb.commit();
+      rb.commit(
+        'the new root is live and the previous one no longer works: every zone is still re-ensured and smoked and the pending root record cleaned up; the new root stays',
+      );
     } catch (err) {
       await rb.compensate(err);
       throw rb.failure(
