@@ -8,6 +8,12 @@ import { errorMessage, errorType, Runbook } from './runbook';
 import { type RotateRootInput, type WorkflowResult } from './types';
 
 const DEFAULT_APPROVAL_TIMEOUT_MS = 24 * 3600_000;
+/**
+ * The way back waits at least this long for the store on the previous root: a short forward
+ * window (a test's seconds) must not fail the rollback of a store that starts slowly (a
+ * RustFS restarting twice in a row takes longer than MinIO).
+ */
+const MIN_ROLLBACK_WAIT_MS = 2 * 60_000;
 
 /** A duration the input schema already checked, or the fallback. */
 function durationOr(text: string | undefined, fallback: number): number {
@@ -205,7 +211,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
           await acts.forceRollback(workload);
         }
         await waits.waitForStoreWithRoot({
-          timeoutMs: restartTimeoutMs * 2,
+          timeoutMs: Math.max(restartTimeoutMs * 2, MIN_ROLLBACK_WAIT_MS),
           expectFingerprint: root.fingerprint!,
         });
         if (!storeRestarted && rb.careful) return;
