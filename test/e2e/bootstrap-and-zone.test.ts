@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowExecutionAlreadyStartedError, type WorkflowFailedError } from '@temporalio/client';
-import { createAdminClient } from '../../src/rustfs';
 import { revokeNowUpdate, statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowResult } from '../../src/workflows/types';
 import { startConsumerLoop } from '../support/consumer';
@@ -13,7 +12,7 @@ import {
   type Rotator,
 } from '../support/rotator';
 import { getStack } from '../support/stack';
-import { canList, creds } from '../support/store';
+import { canList, creds, storeAdmin } from '../support/store';
 
 const stack = getStack();
 const secrets = new Set<string>();
@@ -21,7 +20,7 @@ let rotator: Rotator;
 
 async function rootAdmin() {
   const root = await readSecretData(stack, 'dashi-platform', 'rustfs-root');
-  return createAdminClient({ endpoint: stack.store.endpoint, dialect: 'madmin', credentials: creds(root) });
+  return storeAdmin(stack, creds(root));
 }
 
 /** No zone Secrets, no zone users or policies in the store: what a new cluster looks like. */

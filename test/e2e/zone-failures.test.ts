@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { type WorkflowFailedError } from '@temporalio/client';
-import { createAdminClient, signRequest } from '../../src/rustfs';
+import { signRequest } from '../../src/rustfs';
 import { freePort } from '../../src/sandbox/ports';
 import { revokeNowUpdate, statusQuery, approveUpdate } from '../../src/workflows/definitions';
 import { type WorkflowStatus } from '../../src/workflows/types';
@@ -14,7 +14,7 @@ import {
   type Rotator,
 } from '../support/rotator';
 import { getStack } from '../support/stack';
-import { canList, creds } from '../support/store';
+import { canList, creds, storeAdmin } from '../support/store';
 
 const stack = getStack();
 const secrets = new Set<string>();
@@ -24,7 +24,7 @@ const servingSecret = () => readSecretData(stack, 'dashi-serving', 'dashi-rustfs
 
 async function serviceAccountsOf(user: string): Promise<string[]> {
   const root = creds(await readSecretData(stack, 'dashi-platform', 'rustfs-root'));
-  const admin = createAdminClient({ endpoint: stack.store.endpoint, dialect: 'madmin', credentials: root });
+  const admin = storeAdmin(stack, root);
   return (await admin.listServiceAccounts(user)).map((a) => a.accessKey).sort();
 }
 

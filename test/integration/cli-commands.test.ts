@@ -7,12 +7,12 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type AuditReport } from '../../src/cli/audit';
 import { type Timeline } from '../../src/cli/history';
-import { createAdminClient } from '../../src/rustfs';
 import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowStatus } from '../../src/workflows/types';
 import { json, runCli, startCliWorker, type CliFixture } from '../support/cli';
 import { adminKube, eventually, readSecretData, uniqueName } from '../support/kube';
 import { getStack } from '../support/stack';
+import { creds, storeAdmin } from '../support/store';
 
 const stack = getStack();
 let fx: CliFixture;
@@ -249,11 +249,7 @@ describe('rotator CLI against the real stack', () => {
     const { core, apps } = adminKube(stack);
     const stray = uniqueName('stray-user');
     const root = await readSecretData(stack, 'dashi-platform', 'rustfs-root');
-    const admin = createAdminClient({
-      endpoint: stack.store.endpoint,
-      dialect: 'madmin',
-      credentials: { accessKey: root['access-key']!, secretKey: root['secret-key']! },
-    });
+    const admin = storeAdmin(stack, creds(root));
     await admin.addUser(stray, 'stray-secret-key-12345');
     const deadSecret = uniqueName('audit-dead');
     await core.createNamespacedSecret({

@@ -24,16 +24,22 @@ export async function canList(
   }
 }
 
+/**
+ * An admin client on the sandbox's store in the API it serves: madmin on MinIO,
+ * /rustfs/admin/v3 on RustFS (every release serves it; alpha.85 has no madmin).
+ */
+export const storeAdmin = (stack: SandboxState, c: Credentials, timeoutMs?: number) =>
+  createAdminClient({
+    endpoint: stack.store.endpoint,
+    dialect: stack.store.kind === 'minio' ? 'madmin' : 'rustfs',
+    credentials: c,
+    timeoutMs,
+  });
+
 /** true when `c` is accepted by the admin API as a root credential, else the typed error code. */
 export async function adminWorks(stack: SandboxState, c: Credentials): Promise<true | string> {
   try {
-    await createAdminClient({
-      endpoint: stack.store.endpoint,
-      // /rustfs/admin/v3 is the API every RustFS release serves (alpha.85 has no madmin).
-      dialect: stack.store.kind === 'minio' ? 'madmin' : 'rustfs',
-      credentials: c,
-      timeoutMs: 3000,
-    }).serverInfo();
+    await storeAdmin(stack, c, 3000).serverInfo();
     return true;
   } catch (err) {
     return isAdminError(err) ? err.code : String(err);

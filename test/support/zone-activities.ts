@@ -34,12 +34,11 @@ export function zoneActivities(holders: (check: number) => string[]) {
     zoneConsumers: record('zoneConsumers', () => [
       { kind: 'Deployment' as const, namespace: 'dashi-serving', name: 'titiler' },
     ]),
-    lockZonePending: record('lockZonePending', () => ({
+    recordZonePending: record('recordZonePending', () => ({
       accessKey: 'svc-new',
       fingerprint: NEW,
       previousAccessKey: 'svc-old',
       previousFingerprint: OLD,
-      found: 'no pending record: lock taken',
     })),
     ensureZoneIdentity: record('ensureZoneIdentity', () => ({
       userCreated: false,
@@ -62,10 +61,7 @@ export function zoneActivities(holders: (check: number) => string[]) {
     waitForRollouts: record('waitForRollouts', () => ['Deployment/dashi-serving/titiler: rolled out']),
     podsHoldingPrevious: async () => holders(++checks),
     revokePrevious: record('revokePrevious', () => 'svc-old'),
-    deleteZonePending: record(
-      'deleteZonePending',
-      () => 'dashi-serving/dashi-rustfs-serving-pending: deleted',
-    ),
+    deleteZonePending: record('deleteZonePending', () => undefined),
   });
   return { activities, calls, checks: () => checks };
 }
@@ -76,7 +72,7 @@ export const ROTATION = [
   'assertNoConflictingRun',
   'describeZoneSecret',
   'zoneConsumers',
-  'lockZonePending',
+  'recordZonePending',
   'ensureZoneIdentity',
   'smokeZone',
   'promoteZonePending',
