@@ -1,6 +1,7 @@
 import { type ActivityDeps } from './deps';
 import { withTypedFailures } from './failures';
 import { createKubernetesActivities } from './kubernetes';
+import { createLockActivities } from './locks';
 import { createSmokeActivities } from './smoke';
 import { createStoreActivities } from './store';
 import { createTemporalActivities } from './temporal';
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createStoreActivities(deps),
     ...createSmokeActivities(deps),
     ...createTemporalActivities(deps),
+    ...createLockActivities(deps),
     /** The inventory the worker runs with, recorded once in each workflow's history. */
     async inventorySnapshot() {
       return deps.inventory;

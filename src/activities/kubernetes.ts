@@ -38,6 +38,15 @@ const WORKFLOW_ANNOTATION = 'rotator.rustfs.dev/workflow-id';
 
 const refName = (r: WorkloadRef) => `${r.kind}/${r.namespace}/${r.name}`;
 
+/** The workflow that called the running activity; undefined outside one (tests, the CLI). */
+function callingWorkflowId(): string | undefined {
+  try {
+    return Context.current().info.workflowExecution?.workflowId;
+  } catch {
+    return undefined;
+  }
+}
+
 export function createKubernetesActivities(deps: ActivityDeps) {
   const { kube, inventory } = deps;
   const zoneOf = (name: string): Zone => findZone(inventory, name);
@@ -155,6 +164,22 @@ export function createKubernetesActivities(deps: ActivityDeps) {
     return { fingerprint: fp, changed: res.outcome !== 'unchanged', writtenAt: new Date().toISOString() };
   };
 
+  /**
+   * A pending record is the lock of the run named in it: a run deletes only its own. A run
+   * refused because another holds the zone must not delete that run's record on its way out.
+   * Same workflow ID is enough: two runs of one ID are never open at once, and a closed
+   * run's record is replaced by the next owner before that owner changes anything.
+   */
+  const deleteOwnPending = async (namespace: string, name: string): Promise<string> => {
+    const record = await readSecret(kube, namespace, name);
+    if (!record) return `${namespace}/${name}: already gone`;
+    const owner = record.annotations[WORKFLOW_ANNOTATION];
+    const caller = callingWorkflowId();
+    if (owner && caller && owner !== caller) return `${namespace}/${name}: kept, it belongs to ${owner}`;
+    await deleteSecret(kube, namespace, name, { resourceVersion: record.resourceVersion });
+    return `${namespace}/${name}: deleted`;
+  };
+
   return {
     /** The zone Secret's credential, as a reference: access-key ID and fingerprint. */
     async describeZoneSecret(zoneName: string): Promise<CredentialRef> {
@@ -240,9 +265,9 @@ export function createKubernetesActivities(deps: ActivityDeps) {
       return copyFromPending(zoneOf(zoneName).secret, 'previous', opts.workflowId, opts.at);
     },
 
-    async deleteZonePending(zoneName: string): Promise<void> {
+    async deleteZonePending(zoneName: string): Promise<string> {
       const zone = zoneOf(zoneName);
-      await deleteSecret(kube, zone.secret.namespace, pendingName(zone.secret.name));
+      return deleteOwnPending(zone.secret.namespace, pendingName(zone.secret.name));
     },
 
     /** RotateRoot step 3: the new root secret (same access key), recorded with the previous one. */
@@ -263,9 +288,9 @@ export function createKubernetesActivities(deps: ActivityDeps) {
       return copyFromPending(inventory.store.rootSecret, 'previous', opts.workflowId, opts.at);
     },
 
-    async deleteRootPending(): Promise<void> {
+    async deleteRootPending(): Promise<string> {
       const { namespace, name } = inventory.store.rootSecret;
-      await deleteSecret(kube, namespace, pendingName(name));
+      return deleteOwnPending(namespace, pendingName(name));
     },
 
     /**

@@ -1,5 +1,64 @@
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { type ActivityDeps } from './deps';
 import { nonRetryable } from './failures';
+
+/** The run that owns a pending record (and so holds its zone, or the root). */
+export interface RunRef {
+  workflowId: string;
+  /** Absent on records written before runs were recorded: then the ID's latest run. */
+  runId?: string;
+  workflowType?: string;
+}
+
+export interface RunState extends RunRef {
+  open: boolean;
+  /** RUNNING, COMPLETED, FAILED, TERMINATED, TIMED_OUT, CANCELLED, … or NOT_FOUND (retention). */
+  status: string;
+}
+
+export const describeRunRef = (r: RunRef) =>
+  `${r.workflowType ?? 'workflow'} ${r.workflowId}${r.runId ? ` (run ${r.runId})` : ''}`;
+
+/**
+ * Asks the server (not its visibility index, which lags) whether a run is still open. A
+ * run that continued as new lives on in the ID's latest run, so that one decides.
+ */
+export async function runState(client: Client, ref: RunRef): Promise<RunState> {
+  const describe = async (runId?: string) => {
+    try {
+      return await client.workflow.getHandle(ref.workflowId, runId).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  };
+  let desc = await describe(ref.runId);
+  if (desc?.status.name === 'CONTINUED_AS_NEW') desc = await describe(undefined);
+  if (!desc) return { ...ref, open: false, status: 'NOT_FOUND' };
+  return {
+    workflowId: ref.workflowId,
+    runId: desc.runId,
+    workflowType: desc.type ?? ref.workflowType,
+    open: desc.status.name === 'RUNNING',
+    status: desc.status.name,
+  };
+}
+
+/**
+ * The refusal of a run that finds its zone (or the root) held by another open run. The
+ * holder travels in the failure's details too, so a parent can report it without parsing.
+ */
+export function conflictingRotation(what: string, holder: RunRef): ApplicationFailure {
+  return ApplicationFailure.create({
+    message:
+      `${what} is held by ${describeRunRef(holder)}, which is still running: wait for it, or inspect it with ` +
+      `rotator status ${holder.workflowId}`,
+    type: 'ConflictingRotation',
+    nonRetryable: true,
+    details: [{ workflowId: holder.workflowId, runId: holder.runId, workflowType: holder.workflowType }],
+  });
+}
 
 /** Which running workflows keep a given kind from starting (DESIGN §3). */
 const CONFLICTS: Record<string, string[]> = {
@@ -10,10 +69,17 @@ const CONFLICTS: Record<string, string[]> = {
 
 export function createTemporalActivities(deps: ActivityDeps) {
   return {
+    /** Whether a run is open, read from the server itself (in an activity: workflows cannot ask). */
+    async describeRun(ref: RunRef): Promise<RunState> {
+      return runState(deps.temporal.client, ref);
+    },
+
     /**
-     * Root and zone rotations exclude each other. Workflow IDs already make each kind a
-     * lock; this closes the cross-kind gap. Of two that started together, the later one
-     * (by start time, then ID) yields, so both cannot proceed.
+     * An early, best-effort refusal before a run reads anything: root and zone rotations
+     * exclude each other. The visibility index it asks lags by seconds, so the guarantee is
+     * the pending-record lock (locks.ts), taken before any change; this only spares a run
+     * that would be refused there the steps before it. Of two that started together, the
+     * later one (by start time, then ID) yields.
      */
     async assertNoConflictingRun(self: {
       workflowType: string;

@@ -1,10 +1,13 @@
 // `rotator audit`: who reads what, read-only. Store users → policies → buckets and
 // actions; each zone Secret → the workloads that mount it; and the findings on-call acts
 // on: drift (a Secret whose key no longer authenticates, a user or service account no
-// zone owns) and violations (the root Secret referenced by anything but the store).
+// zone owns, a pending record whose run is closed) and violations (the root Secret
+// referenced by anything but the store).
 // Exit 6 when there is any finding, so it can run as a periodic check.
 import { type Command } from 'commander';
 import { KEYS, pendingName } from '../activities/credentials';
+import { recordOwner } from '../activities/locks';
+import { describeRunRef, runState, type RunRef, type RunState } from '../activities/temporal';
 import { fingerprint } from '../fingerprint';
 import { type Inventory } from '../inventory';
 import { findConsumers, readSecret, type Kube } from '../kube';
@@ -14,6 +17,7 @@ import {
   kubeFor,
   requireInventory,
   resolveConnection,
+  withClient,
   withConnection,
 } from './connection';
 import { CliError, emit, EXIT, table } from './output';
@@ -95,10 +99,33 @@ async function authenticates(
   }
 }
 
+/** Whether a pending record's owner is still open: asked of Temporal by the caller. */
+export type RunStateOf = (ref: RunRef) => Promise<RunState>;
+
+/**
+ * A pending record is a rotation in progress only while the run it names is open; left by
+ * a closed run (terminated, timed out) it is a leftover holding keys that may still work.
+ */
+async function pendingRecordState(
+  record: Awaited<ReturnType<typeof readSecret>>,
+  stateOf: RunStateOf,
+): Promise<{ open: boolean; label: string }> {
+  const owner = record && recordOwner(record);
+  if (!owner) return { open: false, label: 'names no run' };
+  const state = await stateOf(owner);
+  return {
+    open: state.open,
+    label: state.open
+      ? `rotation in progress: ${describeRunRef(state)}`
+      : `left by ${describeRunRef(state)}, ${state.status}`,
+  };
+}
+
 export async function runAudit(
   inventory: Inventory,
   kube: Kube,
   adminEndpoint: string,
+  stateOf: RunStateOf,
 ): Promise<AuditReport> {
   const findings: Finding[] = [];
   const store = inventory.store;
@@ -135,14 +162,20 @@ export async function runAudit(
       continue;
     }
     owned.set(ak, `Secret ${ref}`);
+    const pendingRef = `${zone.secret.namespace}/${pendingName(zone.secret.name)}`;
     const pending = await readSecret(kube, zone.secret.namespace, pendingName(zone.secret.name));
-    for (const k of [KEYS.accessKey, KEYS.previousAccessKey] as const) {
-      const v = pending?.data[k];
-      if (v)
-        owned.set(
-          v,
-          `Secret ${zone.secret.namespace}/${pendingName(zone.secret.name)} (rotation in progress)`,
-        );
+    if (pending) {
+      const state = await pendingRecordState(pending, stateOf);
+      for (const k of [KEYS.accessKey, KEYS.previousAccessKey] as const) {
+        const v = pending.data[k];
+        if (v && !owned.has(v)) owned.set(v, `Secret ${pendingRef} (${state.label})`);
+      }
+      if (!state.open)
+        findings.push({
+          severity: 'drift',
+          subject: `Secret ${pendingRef}`,
+          message: `pending record of zone ${zone.name} ${state.label}: no run is open, and the keys it records may both still work; reconcile it (revokes the superseded key) with: rotator start-workflow RotateZone --zone ${zone.name}`,
+        });
     }
     const bucket = zone.policy.readOnly[0] ?? zone.policy.readWrite[0] ?? inventory.smoke.outsideBucket;
     const ok = await authenticates(adminEndpoint, store.region, { accessKey: ak, secretKey: sk }, bucket);
@@ -162,6 +195,18 @@ export async function runAudit(
         message: `its key ${ak} (${fingerprint(sk)}) no longer authenticates: consumers of zone ${zone.name} are failing; rotate the zone (rotator start-workflow RotateZone --zone ${zone.name})`,
       });
     }
+  }
+
+  const rootPendingRef = `${store.rootSecret.namespace}/${pendingName(store.rootSecret.name)}`;
+  const rootPending = await readSecret(kube, store.rootSecret.namespace, pendingName(store.rootSecret.name));
+  if (rootPending) {
+    const state = await pendingRecordState(rootPending, stateOf);
+    if (!state.open)
+      findings.push({
+        severity: 'drift',
+        subject: `Secret ${rootPendingRef}`,
+        message: `pending root record ${state.label}: no run is open; reconcile it (the root Secret is set to the root the store runs with) with: rotator start-workflow RotateRoot`,
+      });
   }
 
   // The root Secret: only the store itself may reference it.
@@ -223,7 +268,7 @@ export async function runAudit(
           findings.push({
             severity: 'drift',
             subject: `service account ${a.accessKey}`,
-            message: `service account ${a.accessKey} of ${user} (zone ${zone}) is held by no Secret: a leftover key that still works; delete it`,
+            message: `service account ${a.accessKey} of ${user} (zone ${zone}) is held by no Secret nor pending record: a leftover key that still works; delete it with the store's admin tool (MinIO: mc admin user svcacct rm <alias> ${a.accessKey})`,
           });
         }
       }
@@ -294,7 +339,9 @@ export function registerAudit(program: Command): void {
       (raw.storeEndpoint as string | undefined) ??
       process.env.ROTATOR_STORE_ADMIN_ENDPOINT ??
       inventory.store.adminEndpoint;
-    const report = await runAudit(inventory, kube, endpoint);
+    const report = await withClient(conn, (client) =>
+      runAudit(inventory, kube, endpoint, (ref) => runState(client, ref)),
+    );
     emit(opts, report, renderAudit);
     if (report.findings.length) process.exitCode = EXIT.findings;
   });

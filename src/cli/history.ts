@@ -7,6 +7,7 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { type google, temporal } from '@temporalio/proto';
 import { type Command } from 'commander';
 import { type AesGcmCodec } from '../temporal/codec';
+import { MEMO_OUTCOME } from '../workflows/definitions';
 import { localActivityMs, localActivityRecord } from '../temporal/local-activity-marker';
 import {
   CLI_IDENTITY_PREFIX,
@@ -164,6 +165,7 @@ export async function buildTimeline(
   let outcome: Timeline['outcome'] = 'running';
   let outcomeDetail: string | undefined;
   let closedAt: Date | undefined;
+  let memoOutcome: unknown;
 
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
@@ -396,8 +398,15 @@ export async function buildTimeline(
         outcomeDetail = `${e.workflowExecutionTerminatedEventAttributes?.reason ?? ''}${e.workflowExecutionTerminatedEventAttributes?.identity ? ` (by ${e.workflowExecutionTerminatedEventAttributes.identity})` : ''}`;
         closedAt = at;
         break;
+      case EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED: {
+        // The run's memo `outcome`: how a canceled run ended (what it undid or finished).
+        const field = e.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.[MEMO_OUTCOME];
+        if (field) [memoOutcome] = await decodePayloads([field as Payload], opts.codec);
+        break;
+      }
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
         outcome = 'canceled';
+        if (typeof memoOutcome === 'string') outcomeDetail = memoOutcome.replace(/^canceled; /, '');
         closedAt = at;
         break;
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT:

@@ -1,5 +1,6 @@
 // Human renderings shared by several commands: results, plans, status.
 import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
 import { type Plan, type StepRecord, type WorkflowResult, type WorkflowStatus } from '../workflows/types';
 import { CliError, clock, EXIT, ms, table } from './output';
 
@@ -95,6 +96,8 @@ export function renderStatus(
   if (s.escalation) lines.push(`  ESCALATED: ${s.escalation.message}`);
   const next = nextActions(id, s);
   if (next.length) lines.push('  answer with:', ...next.map((n) => `    ${n}`));
+  if (s.onCancel) lines.push(`  on cancel: ${s.onCancel}`);
+  if (s.summary) lines.push(`  outcome:   ${s.summary}`);
   if (s.lastError) lines.push(`  last error: ${s.lastError}`);
   if (s.compensationErrors.length) lines.push(`  COMPENSATION FAILED: ${s.compensationErrors.join('; ')}`);
   if (s.steps.length) lines.push('  steps:', ...s.steps.map((st) => `    ${renderStep(st)}`));
@@ -117,7 +120,7 @@ export function workflowFailure(err: unknown, id: string): CliError {
   if (err instanceof WorkflowFailedError) {
     const cause = err.cause as { message?: string; type?: string } | undefined;
     return new CliError(
-      `${id} ${cause?.type === 'RolledBack' ? 'was rolled back' : 'failed'}: ${cause?.message ?? rootCause(err)}\n` +
+      `${id} ${err.cause instanceof CancelledFailure ? 'was canceled' : cause?.type === 'RolledBack' ? 'was rolled back' : 'failed'}: ${cause?.message ?? rootCause(err)}\n` +
         `  inspect: rotator history ${id}`,
       EXIT.workflowFailed,
     );

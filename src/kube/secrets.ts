@@ -147,10 +147,67 @@ export async function updateSecret(
   }
 }
 
-/** Idempotent: deleting a missing Secret succeeds. */
-export async function deleteSecret(kube: Kube, namespace: string, name: string): Promise<void> {
+/**
+ * Creates the Secret only when no Secret of that name exists. The apiserver decides
+ * atomically (409 AlreadyExists), which is what makes a Secret usable as a lock: of two
+ * creators exactly one gets `created`.
+ */
+export async function createSecretIfAbsent(
+  kube: Kube,
+  namespace: string,
+  name: string,
+  change: SecretChange,
+): Promise<{ created: true; resourceVersion: string } | { created: false }> {
   try {
-    await kube.core.deleteNamespacedSecret({ name, namespace });
+    const created = await kube.core.createNamespacedSecret({
+      namespace,
+      body: toV1Secret(name, namespace, change),
+    });
+    return { created: true, resourceVersion: created.metadata?.resourceVersion ?? '' };
+  } catch (err) {
+    const e = toKubeError(err, ctx('create', namespace, name));
+    if (e instanceof KubeConflictError) return { created: false };
+    throw e;
+  }
+}
+
+/**
+ * Replaces the Secret only if it is still at `resourceVersion` (what the caller read and
+ * decided on). False when someone changed or deleted it meanwhile: decide again.
+ */
+export async function replaceSecretIfUnchanged(
+  kube: Kube,
+  namespace: string,
+  name: string,
+  resourceVersion: string,
+  change: SecretChange,
+): Promise<boolean> {
+  const body = toV1Secret(name, namespace, change);
+  body.metadata!.resourceVersion = resourceVersion;
+  try {
+    await kube.core.replaceNamespacedSecret({ name, namespace, body });
+    return true;
+  } catch (err) {
+    const e = toKubeError(err, ctx('update', namespace, name));
+    if (e instanceof KubeConflictError || e instanceof KubeNotFoundError) return false;
+    throw e;
+  }
+}
+
+/** Idempotent: deleting a missing Secret succeeds. */
+export async function deleteSecret(
+  kube: Kube,
+  namespace: string,
+  name: string,
+  opts: { resourceVersion?: string } = {},
+): Promise<void> {
+  try {
+    // With a resourceVersion the apiserver deletes only that version (409 otherwise).
+    await kube.core.deleteNamespacedSecret({
+      name,
+      namespace,
+      ...(opts.resourceVersion ? { body: { preconditions: { resourceVersion: opts.resourceVersion } } } : {}),
+    });
   } catch (err) {
     const e = toKubeError(err, ctx('delete', namespace, name));
     if (e instanceof KubeNotFoundError) return;

@@ -1,7 +1,16 @@
-import { executeChild, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  executeChild,
+  ParentClosePolicy,
+  patched,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { Activities } from '../activities';
 import { waits } from './activities';
-import { strictInput, zoneRunbookCalls } from './patches';
-import { Runbook } from './runbook';
+import { RUN_LOCKS, strictInput, zoneRunbookCalls } from './patches';
+import { errorMessage, errorType, Runbook } from './runbook';
 import { RotateZone } from './rotate-zone';
 import { type BootstrapInput, type Plan, type WorkflowResult, type ZoneResult, workflowIds } from './types';
 
@@ -13,7 +22,8 @@ async function forEachBounded<T, R>(items: T[], limit: number, fn: (item: T) => 
   const results: R[] = new Array(items.length);
   let next = 0;
   const lane = async () => {
-    while (next < items.length) {
+    // After a cancel no new item starts.
+    while (next < items.length && !CancellationScope.current().consideredCancelled) {
       const i = next++;
       results[i] = await fn(items[i]!);
     }
@@ -21,6 +31,75 @@ async function forEachBounded<T, R>(items: T[], limit: number, fn: (item: T) => 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
   return results;
 }
+
+type Holder = NonNullable<ZoneResult['heldBy']>;
+
+/** The run a refusal names: from the ConflictingRotation failure's details, anywhere in its causes. */
+function holderOf(err: unknown): Holder | undefined {
+  for (let e = err as { cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e instanceof ApplicationFailure && e.type === 'ConflictingRotation' && e.details?.length)
+      return e.details[0] as Holder;
+  }
+  return undefined;
+}
+
+const runName = (h: Holder) =>
+  `${h.workflowType ?? 'run'} ${h.workflowId}${h.runId ? ` (run ${h.runId})` : ''}`;
+
+/**
+ * One zone's RotateZone child, settled: rotated, skipped because another run holds the
+ * zone, or failed with its cause. Never throws, so one zone cannot end its siblings.
+ *
+ * ABANDON: if this parent is terminated or times out, a child mid-rotation finishes (or
+ * undoes) its own rotation. TERMINATE, the default, killed children between their steps
+ * and left pending records and two valid keys behind; REQUEST_CANCEL would depend on every
+ * phase's cancel path. A child is a complete, locked run on its own, so it is left to end.
+ */
+async function rotateChild(
+  rb: Runbook,
+  acts: Activities,
+  zone: string,
+  strategy: ZoneResult['strategy'],
+): Promise<ZoneResult> {
+  const workflowId = workflowIds.zone(zone);
+  const name = `rotate zone ${zone} (child ${workflowId})`;
+  try {
+    const r = await rb.step(name, () =>
+      executeChild(RotateZone, {
+        workflowId,
+        args: [{ zone }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      }),
+    );
+    return { ...r.zones[0]!, outcome: 'rotated' };
+  } catch (err) {
+    let heldBy = holderOf(err);
+    if (!heldBy && err instanceof WorkflowExecutionAlreadyStartedError) {
+      const run = await acts.describeRun({ workflowId, workflowType: 'RotateZone' });
+      heldBy = { workflowId, runId: run.runId, workflowType: run.workflowType };
+    }
+    const step = [...rb.status.steps].reverse().find((s) => s.name === name);
+    if (heldBy) {
+      const error = `held by ${runName(heldBy)}`;
+      if (step) Object.assign(step, { state: 'skipped', detail: error });
+      return { zone, strategy, restarted: [], smoke: 'not run', outcome: 'skipped', heldBy, error };
+    }
+    return {
+      zone,
+      strategy,
+      restarted: [],
+      smoke: 'not run',
+      outcome: 'failed',
+      error: `${errorType(err) ?? 'failed'}: ${errorMessage(err)}`,
+    };
+  }
+}
+
+/** Once started, the item runs to its end, cancel or not: a zone is never left half-done. */
+const toTheEnd =
+  <T, R>(fn: (item: T) => Promise<R>) =>
+  (item: T) =>
+    CancellationScope.nonCancellable(() => fn(item));
 
 /**
  * Brings the store and the cluster to what the inventory says (DESIGN §3): buckets,
@@ -34,6 +113,8 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
   const parallelism = input.parallelism ?? ZONE_PARALLELISM;
   const { v2, acts, smoke } = zoneRunbookCalls();
   const rb = new Runbook('BootstrapCluster');
+  rb.cancelNote =
+    'starts no new zone and lets the zones in flight finish (ensuring is idempotent: nothing to undo); RotateZone children undo their own rotation';
   return rb.run(async () => {
     const info = workflowInfo();
     const inventory = await rb.step('load inventory', () => acts.inventorySnapshot());
@@ -118,7 +199,34 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
       (b) => b.join(', '),
     );
     const at = new Date().toISOString();
-    const results = await forEachBounded(zones, parallelism, async (name): Promise<ZoneResult> => {
+    const locks = patched(RUN_LOCKS);
+    const ensureZone = async (name: string): Promise<ZoneResult> => {
+      const zone = inventory.zones.find((z) => z.name === name)!;
+      if (locks) {
+        // Checked, not locked: bootstrap re-ensures what the zone Secret holds and issues no
+        // key, so there is nothing to record; a zone another run rotates is left to it.
+        const holder = await rb.step(
+          `check zone ${name} is not being rotated`,
+          () => acts.zoneHolder(name),
+          (h) => (h ? `held by ${runName(h)}: skipped` : 'free'),
+        );
+        if (holder) {
+          const heldBy = {
+            workflowId: holder.workflowId,
+            runId: holder.runId,
+            workflowType: holder.workflowType,
+          };
+          return {
+            zone: name,
+            strategy: zone.strategy,
+            restarted: [],
+            smoke: 'not run',
+            outcome: 'skipped',
+            heldBy,
+            error: `held by ${runName(heldBy)}`,
+          };
+        }
+      }
       const secret = await rb.step(
         `ensure Secret of zone ${name}`,
         () => acts.ensureZoneSecret(name, { workflowId: info.workflowId, at }),
@@ -127,7 +235,6 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
             ? `created ${s.fingerprint}`
             : `kept ${s.fingerprint}${s.endpointFixed ? ', endpoint corrected' : ''}`,
       );
-      const zone = inventory.zones.find((z) => z.name === name)!;
       // Its RotateZone child re-ensures the user and policy, issues a new key and smokes it:
       // doing the same here first for a zone whose Secret did not change is wasted work.
       if (v2 && input.rotate && !secret.created && !secret.endpointFixed) {
@@ -169,8 +276,35 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
         restarted,
         smoke: 'passed',
       };
-    });
+    };
+    const results = await forEachBounded(zones, parallelism, toTheEnd(ensureZone));
 
+    if (locks && input.rotate) {
+      const outcomes = await forEachBounded(results, parallelism, (r) =>
+        r.outcome === 'skipped' ? Promise.resolve(r) : rotateChild(rb, acts, r.zone, r.strategy),
+      );
+      const line = (r: ZoneResult) =>
+        `${r.zone}: ${r.outcome}${r.outcome === 'rotated' ? ` ${r.previousFingerprint} → ${r.newFingerprint}` : ` (${r.error})`}`;
+      const failed = outcomes.filter((r) => r.outcome === 'failed');
+      const count = (o: ZoneResult['outcome']) => outcomes.filter((r) => r.outcome === o).length;
+      const summary = `bootstrap: ${zones.length} zone(s) ensured; rotated ${count('rotated')}, skipped ${count('skipped')}, failed ${failed.length} — ${outcomes.map(line).join('; ')}`;
+      if (failed.length) {
+        // Ends failed after every child settled, so the schedule's pause-on-failure sees it;
+        // the per-zone list travels in the message and, as data, in the cause's details.
+        throw rb.failure(
+          ApplicationFailure.create({
+            message: summary,
+            type: 'ZoneRotationFailed',
+            nonRetryable: true,
+            details: [outcomes],
+          }),
+          'ZoneRotationFailed',
+        );
+      }
+      rb.setPhase('completed');
+      rb.status.step = null;
+      return { workflow: 'BootstrapCluster', outcome: 'completed', zones: outcomes, summary };
+    }
     let rotated: WorkflowResult[] = [];
     if (input.rotate) {
       rotated = await forEachBounded(zones, parallelism, (zone) =>
@@ -186,7 +320,12 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
       workflow: 'BootstrapCluster',
       outcome: 'completed',
       zones: input.rotate ? rotated.flatMap((r) => r.zones) : results,
-      summary: `bootstrap: ${zones.length} zone(s) ensured and smoked${input.rotate ? `, ${rotated.length} rotated` : ''} (${created.length} checked)`,
+      summary:
+        `bootstrap: ${zones.length} zone(s) ensured and smoked${input.rotate ? `, ${rotated.length} rotated` : ''} (${created.length} checked)` +
+        results
+          .filter((r) => r.outcome === 'skipped')
+          .map((r) => `; ${r.zone} skipped (${r.error})`)
+          .join(''),
     };
   });
 }

@@ -22,3 +22,6 @@ export interface UpdateArg {
 /** Search attributes registered on the server (the sandbox does it with start-dev). */
 export const SEARCH_ATTRIBUTE_ZONE = 'RotatorZone';
 export const SEARCH_ATTRIBUTE_KIND = 'RotatorKind';
+
+/** Memo field with how a canceled run ended (shown by the Web UI and `rotator history`). */
+export const MEMO_OUTCOME = 'outcome';

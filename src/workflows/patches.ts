@@ -17,6 +17,13 @@ import { type WorkflowType } from './types';
  */
 export const ZONE_RUNBOOK_V2 = 'zone-runbook-v2';
 
+/**
+ * v2 of compensation (Runbook): an undo runs only when the undos it depends on succeeded,
+ * the pending record is kept when any failed, a key is deleted only when no pod that could
+ * hold it runs, and a cancel undoes the run (non-cancellable) and ends CANCELED.
+ */
+export const COMPENSATION_V2 = 'compensation-v2';
+
 export interface StepCalls {
   v2: boolean;
   acts: Activities;
@@ -48,3 +55,20 @@ export function strictInput<W extends WorkflowType>(workflow: W, raw: unknown): 
  * continues as new before its history grows large.
  */
 export const GRACE_BOUND = 'grace-bound';
+
+/**
+ * Runs lock their zone (or the root) by its pending record, owned by the run, whatever the
+ * workflow ID; BootstrapCluster checks each zone's holder, runs its RotateZone children
+ * with ABANDON and reports every zone's outcome instead of failing at the first child.
+ */
+export const RUN_LOCKS = 'run-locks';
+
+/**
+ * Where a run passes its point of no return (RotateZone's revocation), compensation-v2 calls a
+ * regular activity: its schedule is in the history before it runs. A local activity's result is
+ * recorded only when its workflow task completes; a cancel arriving meanwhile fails that task,
+ * and the run would replay without the call and undo a rotation whose previous key it revoked.
+ */
+export function durableCalls(calls: StepCalls): Activities {
+  return patched(COMPENSATION_V2) ? acts : calls.acts;
+}

@@ -1,12 +1,19 @@
-import { ApplicationFailure, condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { formatDuration, parseDuration } from '../inventory/duration';
 import { acts, smoke, waits } from './activities';
+import { RUN_LOCKS } from './patches';
 import { approveUpdate, resumeUpdate, rollbackUpdate, type UpdateArg } from './definitions';
 import { strictInput } from './patches';
 import { errorMessage, errorType, Runbook } from './runbook';
 import { type RotateRootInput, type WorkflowResult } from './types';
 
 const DEFAULT_APPROVAL_TIMEOUT_MS = 24 * 3600_000;
+/**
+ * The way back waits at least this long for the store on the previous root: a short forward
+ * window (a test's seconds) must not fail the rollback of a store that starts slowly (a
+ * RustFS restarting twice in a row takes longer than MinIO).
+ */
+const MIN_ROLLBACK_WAIT_MS = 2 * 60_000;
 
 /** A duration the input schema already checked, or the fallback. */
 function durationOr(text: string | undefined, fallback: number): number {
@@ -161,25 +168,53 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
     });
 
     let rolledBackOnRequest: string | undefined;
+    // Set before the restart step runs: a restart that failed may still have begun.
+    let storeRestarted = false;
+    // Locked before anything changes: a refusal (a zone or the root held by an open run)
+    // leaves nothing to undo.
+    const locked = patched(RUN_LOCKS)
+      ? await rb.step(
+          'take the root lock: record pending root',
+          () =>
+            acts.lockRootPending({
+              owner: { workflowId: info.workflowId, runId: info.runId, workflowType: 'RotateRoot' },
+            }),
+          (p) => `${p.fingerprint}; ${p.found}`,
+        )
+      : undefined;
     try {
-      rb.onFailure('delete the pending root Secret', () => acts.deleteRootPending());
-      const pending = await rb.step(
-        'record pending root',
-        () => acts.recordRootPending({ workflowId: info.workflowId }),
-        (p) => p.fingerprint,
-      );
+      rb.onFailure('delete the pending root Secret', () => acts.deleteRootPending(), { last: true });
+      const pending =
+        locked ??
+        (await rb.step(
+          'record pending root',
+          () => acts.recordRootPending({ workflowId: info.workflowId }),
+          (p) => p.fingerprint,
+        ));
       rb.status.fingerprints.pending = pending.fingerprint;
+      const rootSecret = `${inventory.store.rootSecret.namespace}/${inventory.store.rootSecret.name}`;
+      rb.whereKeys = () =>
+        `root Secret ${rootSecret} holds ${rb.status.fingerprints.current ?? root.fingerprint} (access key ${root.accessKey}); ` +
+        `the store was ${storeRestarted ? 'restarted and may run on either root' : `not restarted: it runs on the previous root ${root.fingerprint}`}; ` +
+        `the pending record ${rootSecret}-pending is kept with the previous ${root.fingerprint} and the new ${pending.fingerprint}`;
 
+      // Each part only after the one before it succeeded (a throw ends the undo there); the
+      // store is restarted only when this run restarted it: a failed patch changed nothing
+      // the running store uses.
       rb.onFailure('roll back to the previous root', async () => {
         const at = new Date().toISOString();
         await acts.restoreRootPrevious({ workflowId: info.workflowId, at });
-        await acts.restartWorkloads([workload], at);
-        // A store pod that never became Ready blocks the StatefulSet's rollout for good.
-        await acts.forceRollback(workload);
+        rb.status.fingerprints.current = root.fingerprint;
+        if (storeRestarted || !rb.careful) {
+          await acts.restartWorkloads([workload], at);
+          // A store pod that never became Ready blocks the StatefulSet's rollout for good.
+          await acts.forceRollback(workload);
+        }
         await waits.waitForStoreWithRoot({
-          timeoutMs: restartTimeoutMs * 2,
+          timeoutMs: Math.max(restartTimeoutMs * 2, MIN_ROLLBACK_WAIT_MS),
           expectFingerprint: root.fingerprint!,
         });
+        if (!storeRestarted && rb.careful) return;
         for (const z of inventory.zones) {
           await acts.ensureZoneIdentity(z.name, 'current');
           await smoke.smokeZone(z.name, 'current');
@@ -188,6 +223,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
       const at = new Date().toISOString();
       await rb.step('patch root Secret', () => acts.promoteRootPending({ workflowId: info.workflowId, at }));
       rb.status.fingerprints.current = pending.fingerprint;
+      storeRestarted = true;
       await rb.step(`restart ${workloadName}`, () => acts.restartWorkloads([workload], at));
 
       for (let window = 1; ; window++) {
@@ -228,7 +264,9 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
           throw ApplicationFailure.nonRetryable(rolledBackOnRequest, 'RolledBack');
         }
       }
-      rb.commit();
+      rb.commit(
+        'the new root is live and the previous one no longer works: every zone is still re-ensured and smoked and the pending root record cleaned up; the new root stays',
+      );
     } catch (err) {
       await rb.compensate(err);
       throw rb.failure(

@@ -1,4 +1,13 @@
-import { condition, continueAsNew, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  patched,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { PendingRef } from '../activities/kubernetes';
 import { parseDuration, formatDuration } from '../inventory/duration';
 import { findZone } from '../inventory/lookup';
 import { ZONE_DEFAULTS, type Zone } from '../inventory/schema';
@@ -11,9 +20,65 @@ import {
   resumeGraceWait,
   type Rotation,
 } from './grace-wait';
-import { GRACE_BOUND, strictInput, zoneRunbookCalls } from './patches';
+import { durableCalls, GRACE_BOUND, RUN_LOCKS, strictInput, zoneRunbookCalls } from './patches';
 import { invalidInput, Runbook } from './runbook';
 import { type Escalation, type Plan, type RotateZoneInput, type WorkflowResult } from './types';
+
+const UNDO_RESTORE = 'restore the previous Secret and restart consumers';
+const UNDO_NEW_CREDENTIAL = 'remove the new credential from the store';
+const UNDO_USER_SECRET = 'put the previous user secret back';
+/** After the undo's rollouts: how long pods that could hold the new key get to go away. */
+const UNDO_POD_CHECKS_MS = [5_000, 10_000, 20_000, 40_000, 60_000];
+
+/** Waits (bounded) until no pod that could hold the new key runs; else the key is kept. */
+async function untilNoPodHolds(
+  rb: Runbook,
+  holders: () => Promise<string[]>,
+  pending: PendingRef,
+): Promise<void> {
+  for (const delayMs of [...UNDO_POD_CHECKS_MS, 0]) {
+    const pods = await rb.step(
+      'check pods that could hold the new key',
+      holders,
+      (p) => p.join(', ') || 'none',
+    );
+    if (!pods.length) return;
+    if (!delayMs) {
+      throw ApplicationFailure.nonRetryable(
+        `new key ${pending.accessKey} ${pending.fingerprint} kept in the store: ${pods.length} pod(s) that could hold it still run: ${pods.slice(0, 5).join(', ')}`,
+        'KeyStillHeld',
+      );
+    }
+    await sleep(delayMs);
+  }
+}
+
+/** Where each key of the zone is after an incomplete undo: IDs and fingerprints only. */
+function whereZoneKeys(
+  rb: Runbook,
+  strategy: 'overlap' | 'in-place',
+  secretName: string,
+  pending: PendingRef,
+): string {
+  const done = (name: string) =>
+    rb.status.steps.some((s) => s.name === `compensate: ${name}` && s.state === 'done');
+  const previous = `previous ${pending.previousAccessKey} ${pending.previousFingerprint}`;
+  const fresh = `new ${pending.accessKey} ${pending.fingerprint}`;
+  // The promotion and the restore each record what the Secret holds once they succeeded.
+  const holds = rb.status.fingerprints.current;
+  const promote = rb.status.steps.find((s) => s.name.startsWith('promote: '));
+  const secret =
+    holds === pending.fingerprint
+      ? fresh
+      : promote?.state === 'failed' && holds === undefined
+        ? `${previous} (its patch to the new key failed and may have landed)`
+        : previous;
+  const store =
+    strategy === 'overlap'
+      ? `${previous} valid in the store; ${fresh} ${done(UNDO_NEW_CREDENTIAL) ? 'removed' : 'still valid'}`
+      : `user secret in the store is the ${done(UNDO_USER_SECRET) ? previous : fresh}`;
+  return `Secret ${secretName} holds the ${secret}; ${store}; the pending record ${secretName}-pending is kept with both`;
+}
 
 /** How long consumers get to roll out before the rotation is undone. */
 const ROLLOUT_TIMEOUT_MS = 10 * 60_000;
@@ -118,7 +183,8 @@ function zonePlan(
  */
 export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> {
   const input = strictInput('RotateZone', raw);
-  const { v2, acts, smoke } = zoneRunbookCalls();
+  const calls = zoneRunbookCalls();
+  const { v2, acts, smoke } = calls;
   const rb = new Runbook('RotateZone', input.zone);
   return rb.run(async () => {
     const info = workflowInfo();
@@ -146,7 +212,12 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
         },
       },
     );
-    if (input.continued) return waitThenRevoke(resumeGraceWait(rb, input.continued));
+    if (input.continued) {
+      // The undo steps belonged to the run that rotated; this one only waits and revokes.
+      rb.cancelNote =
+        'this run continues a grace wait: both keys stay valid and the pending record stays for the next RotateZone of the zone to reconcile (rotator audit lists it)';
+      return waitThenRevoke(resumeGraceWait(rb, input.continued));
+    }
 
     const inventory = await rb.step('load inventory', () => acts.inventorySnapshot());
     let zone: Zone;
@@ -206,20 +277,43 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
     }
 
     let promotedAt = '';
+    // The lock is taken before anything can need undoing: a run refused because another
+    // holds the zone has changed nothing, and ends as ConflictingRotation naming that run.
+    const locked = patched(RUN_LOCKS)
+      ? await rb.step(
+          'take the zone lock: record pending credential',
+          () =>
+            acts.lockZonePending(zone.name, {
+              owner: { workflowId: info.workflowId, runId: info.runId, workflowType: 'RotateZone' },
+              strategy,
+            }),
+          (p) => `${p.accessKey} ${p.fingerprint}; ${p.found}`,
+        )
+      : undefined;
+    // Set once the undo restored the Secret: pods started before it may hold the new key.
+    let restoredAt: string | undefined;
     try {
-      rb.onFailure('delete the pending Secret', () => acts.deleteZonePending(zone.name));
-      const pending = await rb.step(
-        'record pending credential',
-        () => acts.recordZonePending(zone.name, { workflowId: info.workflowId, strategy }),
-        (p) => `${p.accessKey} ${p.fingerprint}`,
-      );
+      rb.onFailure('delete the pending Secret', () => acts.deleteZonePending(zone.name), { last: true });
+      const pending =
+        locked ??
+        (await rb.step(
+          'record pending credential',
+          () => acts.recordZonePending(zone.name, { workflowId: info.workflowId, strategy }),
+          (p) => `${p.accessKey} ${p.fingerprint}`,
+        ));
       rb.status.fingerprints.pending = pending.fingerprint;
+      rb.whereKeys = () => whereZoneKeys(rb, strategy, secretName, pending);
 
+      // The store goes back only once the Secret did: else the two disagree (in-place: the
+      // Secret's key would not work; overlap: consumers would lose the key they hold).
       rb.onFailure(
-        strategy === 'overlap'
-          ? 'remove the new credential from the store'
-          : 'put the previous user secret back',
-        () => acts.discardPendingIdentity(zone.name),
+        strategy === 'overlap' ? UNDO_NEW_CREDENTIAL : UNDO_USER_SECRET,
+        async () => {
+          if (rb.careful && strategy === 'overlap' && restoredAt)
+            await untilNoPodHolds(rb, () => acts.podsHoldingPrevious(zone.name, restoredAt!), pending);
+          return acts.discardPendingIdentity(zone.name);
+        },
+        { needs: [UNDO_RESTORE] },
       );
       await rb.step(
         strategy === 'overlap' ? 'issue new service account' : 'replace user secret (failure window starts)',
@@ -232,9 +326,12 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
         (r) => `${r.passed}/${r.cells} cells`,
       );
 
-      rb.onFailure('restore the previous Secret and restart consumers', async () => {
+      rb.onFailure(UNDO_RESTORE, async () => {
         const at = v2 ? restartInstant(0) : new Date().toISOString();
         await acts.restoreZonePrevious(zone.name, { workflowId: info.workflowId, at });
+        rb.status.fingerprints.current = current.fingerprint;
+        // The restart below carries `at`: only pods it did not replace may still hold the new key.
+        restoredAt = new Date(Date.parse(at) - 1).toISOString();
         if (v2 && !consumers.length) return;
         await acts.restartWorkloads(consumers, at);
         await waits.waitForRollouts(consumers, ROLLOUT_TIMEOUT_MS);
@@ -280,7 +377,10 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
       await rb.compensate(err);
       throw rb.failure(err);
     }
-    rb.commit();
+    // Until the revocation, a cancel (also in the grace wait) undoes the rotation: the
+    // previous key is still valid, so consumers are restarted onto it and the new key is
+    // deleted once no pod that could hold it runs. Finishing instead would revoke a key
+    // pods started before the switch may still use.
     return waitThenRevoke({
       strategy,
       previousFingerprint: current.fingerprint!,
@@ -302,6 +402,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
           await unboundedGraceWait(r);
         }
       }
+      rb.commit('the previous key is being revoked: revocation and clean-up finish, the new key stays');
       // in-place revokes too: when the zone moves off a service account, that account must not
       // outlive the switch (the user's own key was already replaced in the store).
       const revoked = await rb.step(
@@ -310,7 +411,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
           : escalation
             ? 'revoke previous credential (maxGrace reached: escalated)'
             : 'revoke previous credential',
-        () => acts.revokePrevious(input.zone),
+        () => durableCalls(calls).revokePrevious(input.zone),
         (res) => res,
       );
       await rb.step('clean up the pending Secret', () => acts.deleteZonePending(input.zone));

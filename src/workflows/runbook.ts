@@ -4,16 +4,23 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import {
   ApplicationFailure,
   ContinueAsNew,
+  CancellationScope,
+  CancelledFailure,
+  isCancellation,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import { SEARCH_ATTRIBUTE_KIND, SEARCH_ATTRIBUTE_ZONE, statusQuery } from './definitions';
+import { MEMO_OUTCOME, SEARCH_ATTRIBUTE_KIND, SEARCH_ATTRIBUTE_ZONE, statusQuery } from './definitions';
+import { COMPENSATION_V2 } from './patches';
 import { type Phase, type StepRecord, type WorkflowStatus, type WorkflowType } from './types';
 
 const zoneKey = defineSearchAttributeKey(SEARCH_ATTRIBUTE_ZONE, SearchAttributeType.KEYWORD);
 const kindKey = defineSearchAttributeKey(SEARCH_ATTRIBUTE_KIND, SearchAttributeType.KEYWORD);
+const ENDED: Phase[] = ['completed', 'rolled-back', 'failed', 'canceled'];
 
 export function errorMessage(err: unknown): string {
   if (err instanceof ApplicationFailure || err instanceof Error) {
@@ -35,11 +42,33 @@ const final = new WeakSet<object>();
 interface Compensation {
   name: string;
   run: () => Promise<unknown>;
+  /** Undos that must have succeeded before this one may run. */
+  needs: string[];
+  /** Runs only when every other undo succeeded (the pending record: the only record of both keys). */
+  last: boolean;
+}
+
+export interface UndoOptions {
+  /**
+   * Names of undos (registered after this one, so run before it) this one depends on:
+   * when any of them failed or was skipped, this one is skipped, since running it would
+   * leave the store, the Secret and the pods disagreeing.
+   */
+  needs?: string[];
+  /** Run only when every other undo succeeded: kept as the record of both keys otherwise. */
+  last?: boolean;
 }
 
 export class Runbook {
   readonly status: WorkflowStatus;
   private compensations: Compensation[] = [];
+  /** Set by commit(): what a cancel does past the point of no return. */
+  private finishOnCancel: string | undefined;
+  /** What a cancel does while nothing is registered to undo (a workflow may say more). */
+  cancelNote = 'nothing changed, nothing to undo';
+  /** Where each key is, for a failure whose undo did not complete (fingerprints and IDs only). */
+  whereKeys: (() => string) | undefined;
+  private v2: boolean | undefined;
 
   constructor(workflow: WorkflowType, zone?: string) {
     this.status = {
@@ -66,7 +95,10 @@ export class Runbook {
     this.publish();
   }
 
-  /** Runs one step of the runbook, recording it for the status query and the Web UI. */
+  /**
+   * Runs one step of the runbook, recording it for the status query and the Web UI. Past
+   * the point of no return a step is not cancellable: it is the work that keeps consumers safe.
+   */
   async step<T>(name: string, run: () => Promise<T>, describe?: (result: T) => string): Promise<T> {
     if (this.status.phase === 'starting') this.status.phase = 'running';
     const record: StepRecord = { name, state: 'running', startedAt: new Date().toISOString() };
@@ -74,7 +106,9 @@ export class Runbook {
     this.status.step = name;
     this.publish();
     try {
-      const result = await run();
+      const result = await (this.finishOnCancel !== undefined
+        ? CancellationScope.nonCancellable(run)
+        : run());
       record.state = 'done';
       record.detail = describe?.(result);
       return result;
@@ -90,75 +124,166 @@ export class Runbook {
   }
 
   /** Registers how to undo what the next step does, before it runs. */
-  onFailure(name: string, run: () => Promise<unknown>): void {
-    this.compensations.push({ name, run });
-  }
-
-  /** Past the point of no return: nothing left to undo. */
-  commit(): void {
-    this.compensations = [];
+  onFailure(name: string, run: () => Promise<unknown>, opts: UndoOptions = {}): void {
+    this.compensations.push({ name, run, needs: opts.needs ?? [], last: opts.last ?? false });
+    this.publish();
   }
 
   /**
-   * Runs the registered compensations in reverse. Each one's failure is recorded and
-   * reported, never swallowed; the others still run, since each undoes a different thing.
+   * Past the point of no return: nothing left to undo. `onCancel` says what a cancel does
+   * from here: the remaining steps finish (not cancellable), then the run ends CANCELED.
+   */
+  commit(onCancel: string): void {
+    this.compensations = [];
+    this.finishOnCancel = onCancel;
+    this.publish();
+  }
+
+  /**
+   * Dependency-aware undo and cancel-as-undo, for runs started on or replaying this code;
+   * a history recorded before keeps the sequence it had (every undo run, in the cancelled scope).
+   */
+  private undoV2(): boolean {
+    return (this.v2 ??= patched(COMPENSATION_V2));
+  }
+
+  /** Whether this undo's own steps may take extra care (new commands) the old sequence did not. */
+  get careful(): boolean {
+    return this.v2 === true;
+  }
+
+  /**
+   * Runs the registered compensations in reverse, not cancellable (a cancel is what starts
+   * them) and each with its step's bounded retries. A failure is recorded and reported, never
+   * swallowed; an undo whose dependencies failed is skipped, and the pending record stays
+   * unless everything was undone.
    */
   async compensate(cause: unknown): Promise<void> {
     const pending = [...this.compensations].reverse();
     this.compensations = [];
     if (!pending.length) return;
+    const v2 = this.undoV2();
     this.setPhase('compensating');
     log.warn('compensating', { cause: errorMessage(cause), steps: pending.map((c) => c.name) });
-    for (const c of pending) {
-      try {
-        await this.step(`compensate: ${c.name}`, c.run);
-      } catch (err) {
-        this.status.compensationErrors.push(`${c.name}: ${errorMessage(err)}`);
+    const undo = async () => {
+      const notUndone = new Set<string>();
+      for (const c of pending) {
+        const blocked = v2 ? (c.last ? [...notUndone] : c.needs.filter((n) => notUndone.has(n))) : [];
+        if (blocked.length) {
+          notUndone.add(c.name);
+          this.skip(`compensate: ${c.name}`, `not run: ${blocked.join(', ')} did not complete`);
+          this.status.compensationErrors.push(`${c.name}: skipped (${blocked.join(', ')} did not complete)`);
+          continue;
+        }
+        try {
+          await this.step(`compensate: ${c.name}`, c.run);
+        } catch (err) {
+          notUndone.add(c.name);
+          this.status.compensationErrors.push(`${c.name}: ${errorMessage(err)}`);
+        }
       }
-    }
+    };
+    await (v2 ? CancellationScope.nonCancellable(undo) : undo());
   }
 
-  /** The failure that ends a run, carrying what went wrong and how the undo went. */
-  failure(cause: unknown, type = 'RotationFailed'): ApplicationFailure {
+  private skip(name: string, detail: string): void {
+    const at = new Date().toISOString();
+    this.status.steps.push({ name, state: 'skipped', startedAt: at, endedAt: at, detail });
+    this.publish();
+  }
+
+  /**
+   * The error that ends a run, carrying what went wrong and how the undo went. A cancel whose
+   * undo completed (or that had nothing to undo) ends CANCELED with a summary of what was
+   * undone; a cancel whose undo failed ends FAILED, since the state needs a person.
+   */
+  failure(cause: unknown, type = 'RotationFailed'): Error {
     const comp = this.status.compensationErrors;
+    const where = comp.length && this.whereKeys ? ` Where the keys are: ${this.whereKeys()}.` : '';
     const undo = comp.length
-      ? ` Compensation FAILED for: ${comp.join('; ')} — manual attention needed.`
-      : this.status.steps.some((s) => s.name.startsWith('compensate: '))
+      ? ` Compensation FAILED for: ${comp.join('; ')} — manual attention needed.${where}`
+      : this.undoneSteps().length
         ? ' Compensation completed: consumers are back on the previous credential.'
         : '';
+    const canceled = isCancellation(cause) && this.undoV2();
+    if (canceled && !comp.length) return this.canceled(this.undoneSummary());
+    if (canceled) type = 'CompensationFailed';
     this.setPhase(type === 'RolledBack' ? 'rolled-back' : 'failed');
-    this.status.lastError = errorMessage(cause) + undo;
+    this.status.lastError = (canceled ? 'cancel requested' : errorMessage(cause)) + undo;
     const failure = ApplicationFailure.create({
-      message: `${this.status.workflow}${this.status.zone ? ` ${this.status.zone}` : ''}: ${errorMessage(cause)}.${undo}`,
+      message: `${this.status.workflow}${this.status.zone ? ` ${this.status.zone}` : ''}: ${canceled ? 'cancel requested' : errorMessage(cause)}.${undo}`,
       type,
       nonRetryable: true,
-      cause: cause instanceof Error ? cause : undefined,
+      cause: cause instanceof Error && !canceled ? cause : undefined,
     });
     final.add(failure);
     return failure;
   }
 
+  private undoneSteps(): string[] {
+    return this.status.steps
+      .filter((s) => s.name.startsWith('compensate: ') && s.state === 'done')
+      .map((s) => s.name.slice('compensate: '.length));
+  }
+
+  private undoneSummary(): string {
+    const undone = this.undoneSteps();
+    if (undone.length) return `canceled; undone: ${undone.join('; ')}`;
+    return `canceled; ${this.finishOnCancel ?? this.cancelNote}`;
+  }
+
+  /** A cancel that is complete: recorded (status, Web UI, memo for history and the Web UI, log), then CANCELED. */
+  private canceled(summary: string): CancelledFailure {
+    this.status.summary = summary;
+    this.status.step = null;
+    this.setPhase('canceled');
+    upsertMemo({ [MEMO_OUTCOME]: summary });
+    log.warn('canceled', { summary });
+    const cancel = new CancelledFailure(summary);
+    final.add(cancel);
+    return cancel;
+  }
+
   /**
    * Runs a workflow body so that whatever ends it reaches on-call as one readable
    * failure naming the workflow, the zone and the cause — not a bare "Activity task failed".
+   * A cancel undoes what is registered; one that arrived past the point of no return ends
+   * the run CANCELED once the remaining steps finished.
    */
   async run<T>(body: () => Promise<T>): Promise<T> {
+    let result: T;
     try {
-      return await body();
+      result = await body();
     } catch (err) {
       // Not an end: the run goes on as a new one (RotateZone's long grace wait).
       if (err instanceof ContinueAsNew) throw err;
       if (err instanceof Error && final.has(err)) throw err;
+      if (isCancellation(err) && this.undoV2()) {
+        await this.compensate(err);
+        throw this.failure(err);
+      }
       const type = errorType(err);
       throw this.failure(
         err,
         type === 'InvalidInput' || type === 'ConflictingRotation' ? type : 'RotationFailed',
       );
     }
+    if (CancellationScope.current().consideredCancelled && this.undoV2())
+      throw this.canceled(this.undoneSummary());
+    return result;
+  }
+
+  /** What a cancel does now: for the status query, the Web UI and the step list. */
+  private onCancel(): string {
+    if (this.finishOnCancel !== undefined) return `ends CANCELED; ${this.finishOnCancel}`;
+    if (!this.compensations.length) return `ends CANCELED; ${this.cancelNote}`;
+    const names = [...this.compensations].reverse().map((c) => c.name);
+    return `undoes: ${names.join('; ')}; then ends CANCELED`;
   }
 
   private publish(): void {
     const s = this.status;
+    s.onCancel = ENDED.includes(s.phase) ? undefined : this.onCancel();
     const lines = [
       `**${s.workflow}**${s.zone ? ` zone \`${s.zone}\`` : ''} — phase **${s.phase}**`,
       s.step ? `step: ${s.step}` : '',
@@ -169,6 +294,8 @@ export class Runbook {
       s.fingerprints.pending ? `new key: ${s.fingerprints.pending}` : '',
       s.lastError ? `last error: ${s.lastError}` : '',
       s.escalation ? `⚠ escalated: ${s.escalation.message}` : '',
+      s.summary ? `outcome: ${s.summary}` : '',
+      ENDED.includes(s.phase) ? '' : `on cancel: ${s.onCancel}`,
     ];
     setCurrentDetails(lines.filter(Boolean).join('\n\n'));
   }

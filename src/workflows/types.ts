@@ -25,6 +25,7 @@ export type Phase =
   | 'compensating'
   | 'completed'
   | 'rolled-back'
+  | 'canceled'
   | 'failed'
   /** Ended, but something needs a person: see WorkflowStatus.escalation. */
   | 'escalated';
@@ -59,6 +60,10 @@ export interface WorkflowStatus {
   lastError?: string;
   steps: StepRecord[];
   compensationErrors: string[];
+  /** What a cancel would do now (undo, finish, or nothing to undo); absent once the run ended. */
+  onCancel?: string;
+  /** How a canceled run ended: what was undone or finished. */
+  summary?: string;
   /** Set when the run had to act without the condition it waited for; the hook for notifications. */
   escalation?: Escalation;
 }
@@ -97,6 +102,12 @@ export interface ZoneResult {
   revoked?: string;
   smoke: string;
   escalation?: Escalation;
+  /** BootstrapCluster `rotate`: what became of the zone's rotation. */
+  outcome?: 'rotated' | 'skipped' | 'failed';
+  /** Skipped: the open run that holds the zone. */
+  heldBy?: { workflowId: string; runId?: string; workflowType?: string };
+  /** Skipped or failed: why. */
+  error?: string;
 }
 
 export interface WorkflowResult {

@@ -44,11 +44,27 @@ async function adminCall(
   assert.equal(res.status, 200, `${op}: HTTP ${res.status} ${await res.text()}`);
 }
 
-async function pendingGone(): Promise<boolean> {
-  return readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving-pending').then(
-    () => false,
-    () => true,
-  );
+const pendingRecord = () =>
+  readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving-pending').catch(() => undefined);
+
+/**
+ * A failed run whose undo did not complete keeps its pending record (the only place both keys
+ * are written down). The next RotateZone finds it, reconciles it on purpose — the key the
+ * Secret does not hold is revoked unless a running pod may hold it — and says so in its lock
+ * step; that run then rotates as usual. Returns what the lock step found.
+ */
+async function reconcileByNextRun(): Promise<string> {
+  const handle = await rotator.client.workflow.start('RotateZone', {
+    taskQueue: rotator.taskQueue,
+    workflowId: 'rotate-zone-serving',
+    args: [{ zone: 'serving', grace: '0s' }],
+  });
+  assert.equal((await handle.result()).outcome, 'completed');
+  const status = await handle.query(statusQuery);
+  const lock = status.steps.find((s) => s.name.startsWith('take the zone lock'));
+  assert.equal(lock?.state, 'done');
+  assert.equal(await pendingRecord(), undefined, 'the reconciling run cleaned up after itself');
+  return lock.detail ?? '';
 }
 
 /** Runs RotateZone serving on `r` and returns the failure it ends with. */
@@ -70,13 +86,18 @@ async function failingRotation(
   throw new Error('the rotation was expected to fail');
 }
 
-/** What must hold after any failed rotation: nothing changed that consumers depend on. */
-async function assertNothingLost(before: Record<string, string>, accountsBefore: string[]): Promise<void> {
+/** What must hold after any failed rotation: consumers keep the credential they had and it works. */
+async function assertConsumersKept(before: Record<string, string>): Promise<void> {
   const after = await servingSecret();
   assert.equal(after['access-key'], before['access-key'], 'the zone Secret holds the previous credential');
   assert.equal(after['secret-key'], before['secret-key']);
   assert.equal(await canList(stack, creds(after)), true, 'consumers still work');
-  assert.ok(await pendingGone(), 'the pending Secret is cleaned up');
+}
+
+/** And after one whose undo completed: nothing is left over either. */
+async function assertNothingLost(before: Record<string, string>, accountsBefore: string[]): Promise<void> {
+  await assertConsumersKept(before);
+  assert.equal(await pendingRecord(), undefined, 'the pending Secret is cleaned up');
   assert.deepEqual(
     await serviceAccountsOf('dashi-serving-reader'),
     accountsBefore,
@@ -144,7 +165,7 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
     await assertNoSecretsInHistory(rotator, ['rotate-zone-serving'], secrets);
   });
 
-  test('admin API down → retried, then compensation; its own failure is reported, consumers unaffected', async () => {
+  test('admin API down → retried, then compensation; its own failure is reported with where the keys are, the record is kept for the next run, consumers unaffected', async () => {
     const before = await servingSecret();
     const accounts = await serviceAccountsOf('dashi-serving-reader');
     const down = await startRotator(stack, {
@@ -156,12 +177,29 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
       const failure = await failingRotation(down);
       assert.match(failure.message, /the store is unreachable \(ECONNREFUSED\)/);
       assert.match(failure.message, /Compensation FAILED for: remove the new credential from the store/);
-      assert.equal(failure.status.compensationErrors.length, 1);
+      // The record is the only place both keys are written down: kept, and the failure says where each key is.
+      assert.deepEqual(
+        failure.status.compensationErrors.map((e) => e.replace(/:.*/, '')),
+        ['remove the new credential from the store', 'delete the pending Secret'],
+      );
+      assert.match(failure.status.compensationErrors[1]!, /skipped/);
+      assert.match(
+        failure.message,
+        /Where the keys are: Secret dashi-serving\/dashi-rustfs-serving holds the previous \S+ sha256:\w+; .*new \S+ sha256:\w+ still valid; the pending record dashi-serving\/dashi-rustfs-serving-pending is kept with both/,
+      );
     } finally {
       await down.close();
     }
     // Nothing reached the store, and the Secret was never touched.
-    await assertNothingLost(before, accounts);
+    await assertConsumersKept(before);
+    assert.deepEqual(await serviceAccountsOf('dashi-serving-reader'), accounts, 'no key was added');
+    const record = await pendingRecord();
+    assert.ok(record, 'the pending record is kept');
+    assert.match(
+      await reconcileByNextRun(),
+      /found the record of .*rotate-zone-serving.*FAILED.*superseded key \S+ sha256:\w+ is not in the store/,
+    );
+    assert.ok(!(await serviceAccountsOf('dashi-serving-reader')).includes(record['access-key']!));
   });
 
   test('Secret patch denied by RBAC (403) → typed, non-retried failure naming what is missing; compensated', async () => {
@@ -226,7 +264,7 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
     await assertNoSecretsInHistory(rotator, ['rotate-zone-serving'], secrets);
   });
 
-  test('rollout stuck (new pods never Ready) → Secret restored, new key removed, old pods keep serving', async () => {
+  test('rollout stuck (new pods never Ready) → Secret restored, old pods keep serving; the new key and its record stay until the next run revokes it', async () => {
     const { apps } = adminKube(stack);
     const patch = (body: object) =>
       apps.patchNamespacedDeployment(
@@ -234,7 +272,6 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
         setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
       );
     const before = await servingSecret();
-    const accounts = await serviceAccountsOf('dashi-serving-reader');
     await patch({
       spec: {
         progressDeadlineSeconds: 2,
@@ -257,6 +294,16 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
         failure.status.compensationErrors.join('; '),
         /restore the previous Secret and restart consumers: .*progress deadline/,
       );
+      // Pods may hold the new key while the restore has not rolled out: it is not deleted, and
+      // neither is the record of it.
+      assert.match(
+        failure.status.compensationErrors.join('; '),
+        /remove the new credential from the store: skipped \(restore the previous Secret and restart consumers did not complete\)/,
+      );
+      assert.match(
+        failure.message,
+        /new \S+ sha256:\w+ still valid; the pending record dashi-serving\/dashi-rustfs-serving-pending is kept with both/,
+      );
     } finally {
       await apps.patchNamespacedDeployment(
         {
@@ -278,7 +325,19 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
         );
       });
     }
-    await assertNothingLost(before, accounts);
+    await assertConsumersKept(before);
+    const record = await pendingRecord();
+    assert.ok(record, 'the pending record is kept');
+    const stray = record['access-key']!;
+    assert.ok((await serviceAccountsOf('dashi-serving-reader')).includes(stray), 'the new key is kept');
+    // Every consumer rolled onto the restored Secret: the next run revokes the stray key.
+    assert.match(
+      await reconcileByNextRun(),
+      new RegExp(
+        `found the record of .*FAILED.*holds its previous key.*superseded service account ${stray} \\S+ revoked`,
+      ),
+    );
+    assert.ok(!(await serviceAccountsOf('dashi-serving-reader')).includes(stray), 'the stray key is gone');
     await collectSecretValues(stack, secrets);
     await assertNoSecretsInHistory(rotator, ['rotate-zone-serving'], secrets);
   });

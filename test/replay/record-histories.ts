@@ -1,7 +1,10 @@
 // Records the committed replay histories: one run of each workflow on the sandbox, with
 // plain (unencrypted) payloads so the replay test needs no key. Run against a sandbox:
 //   node --import tsx src/cli.ts sandbox up --state-file /tmp/s.json &
-//   ROTATOR_SANDBOX_STATE=/tmp/s.json npx tsx test/replay/record-histories.ts [TAG]
+//   ROTATOR_SANDBOX_STATE=/tmp/s.json npx tsx test/replay/record-histories.ts [TAG] [--undo]
+// --undo records the compensation and cancel paths instead (after a bootstrap): a paused root
+// rotation rolled back on request and one cancelled, a zone rotation cancelled in its grace
+// wait, and one whose consumer never rolls out (its undo fails, the pending record is kept).
 // With a TAG (e.g. the patch a change introduced) the files are named <name>.<TAG>.json and
 // the histories recorded before stay: every version a running workflow may have started
 // under keeps replaying. Never re-record an existing file to make a replay failure go away.
@@ -9,8 +12,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { toolPath } from '../../src/sandbox/tools';
-import { approveUpdate, resumeUpdate, revokeNowUpdate, statusQuery } from '../../src/workflows/definitions';
-import { eventually } from '../support/kube';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { NEVER_READY_ANNOTATION } from '../../src/sandbox/kwok-stages';
+import {
+  approveUpdate,
+  resumeUpdate,
+  revokeNowUpdate,
+  rollbackUpdate,
+  statusQuery,
+} from '../../src/workflows/definitions';
+import { adminKube, eventually } from '../support/kube';
 import { startRotator } from '../support/rotator';
 import { getStack } from '../support/stack';
 
@@ -19,7 +30,7 @@ async function main() {
   const rotator = await startRotator(stack, { grace: '1h', plainPayloads: true });
   const { client, taskQueue } = rotator;
   // The Temporal CLI's JSON export: the same format the Web UI downloads.
-  const tag = process.argv[2];
+  const tag = process.argv.slice(2).find((a) => !a.startsWith('--'));
   const save = async (id: string, name: string) => {
     const file = tag ? name.replace(/\.json$/, `.${tag}.json`) : name;
     const json = execFileSync(
@@ -34,6 +45,10 @@ async function main() {
     console.log(`recorded ${file} (${JSON.parse(json).events.length} events)`);
   };
   try {
+    if (process.argv.includes('--undo')) {
+      await recordUndoPaths(stack, client, taskQueue, save);
+      return;
+    }
     await client.workflow.execute('BootstrapCluster', {
       taskQueue,
       workflowId: 'bootstrap-cluster',
@@ -85,6 +100,100 @@ async function main() {
     await save('rotate-root', 'rotate-root-pause-resume.json');
   } finally {
     await rotator.close();
+  }
+}
+
+type Rotator = Awaited<ReturnType<typeof startRotator>>;
+
+async function recordUndoPaths(
+  stack: ReturnType<typeof getStack>,
+  client: Rotator['client'],
+  taskQueue: string,
+  save: (id: string, name: string) => Promise<void>,
+) {
+  const phase = async (id: string, want: string) =>
+    eventually(
+      `${id} in ${want}`,
+      async () => (await client.workflow.getHandle(id).query(statusQuery)).phase === want,
+      120_000,
+    );
+  const ended = (id: string) =>
+    client.workflow
+      .getHandle(id)
+      .result()
+      .then(
+        () => 'completed',
+        (err: Error & { cause?: Error }) =>
+          `${err.cause?.name ?? err.name}: ${err.cause?.message ?? err.message}`,
+      );
+  const agent = (body: object) =>
+    fetch(`${stack.agent.url}/behaviour`, { method: 'POST', body: JSON.stringify(body) });
+  await client.workflow.execute('BootstrapCluster', {
+    taskQueue,
+    workflowId: 'bootstrap-cluster',
+    args: [{}],
+  });
+
+  for (const end of ['rollback', 'cancel'] as const) {
+    await agent({ delayMs: 5000, delayCount: 1 });
+    const root = await client.workflow.start('RotateRoot', {
+      taskQueue,
+      workflowId: 'rotate-root',
+      args: [{ approve: true, restartTimeout: '3s', pauseTimeout: '10m' }],
+    });
+    await phase('rotate-root', 'paused');
+    if (end === 'rollback') await root.executeUpdate(rollbackUpdate, { args: [{ by: 'recorder' }] });
+    else await root.cancel();
+    console.log(`rotate-root ${end}: ${await ended('rotate-root')}`);
+    await save('rotate-root', `rotate-root-pause-${end}.json`);
+  }
+
+  const zone = await client.workflow.start('RotateZone', {
+    taskQueue,
+    workflowId: 'rotate-zone-serving',
+    args: [{ zone: 'serving' }],
+  });
+  await phase('rotate-zone-serving', 'waiting-grace');
+  await zone.cancel();
+  console.log(`rotate-zone cancel in grace: ${await ended('rotate-zone-serving')}`);
+  await save('rotate-zone-serving', 'rotate-zone-grace-cancel.json');
+
+  // A consumer whose new pods never become Ready: the rollout fails, and so does the undo's.
+  const { apps } = adminKube(stack);
+  const titiler = { name: 'titiler', namespace: 'dashi-serving' };
+  const patch = (body: object) =>
+    apps.patchNamespacedDeployment(
+      { ...titiler, body },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+  await patch({
+    spec: {
+      progressDeadlineSeconds: 2,
+      template: { metadata: { annotations: { [NEVER_READY_ANNOTATION]: 'true' } } },
+    },
+  });
+  try {
+    await client.workflow.start('RotateZone', {
+      taskQueue,
+      workflowId: 'rotate-zone-serving',
+      args: [{ zone: 'serving' }],
+    });
+    console.log(`rotate-zone stuck rollout: ${await ended('rotate-zone-serving')}`);
+    await save('rotate-zone-serving', 'rotate-zone-undo-failed.json');
+  } finally {
+    await apps.patchNamespacedDeployment(
+      {
+        ...titiler,
+        body: [
+          {
+            op: 'remove',
+            path: `/spec/template/metadata/annotations/${NEVER_READY_ANNOTATION.replace('/', '~1')}`,
+          },
+          { op: 'replace', path: '/spec/progressDeadlineSeconds', value: 600 },
+        ],
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+    );
   }
 }
 

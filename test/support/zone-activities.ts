@@ -34,11 +34,12 @@ export function zoneActivities(holders: (check: number) => string[]) {
     zoneConsumers: record('zoneConsumers', () => [
       { kind: 'Deployment' as const, namespace: 'dashi-serving', name: 'titiler' },
     ]),
-    recordZonePending: record('recordZonePending', () => ({
+    lockZonePending: record('lockZonePending', () => ({
       accessKey: 'svc-new',
       fingerprint: NEW,
       previousAccessKey: 'svc-old',
       previousFingerprint: OLD,
+      found: 'no pending record: lock taken',
     })),
     ensureZoneIdentity: record('ensureZoneIdentity', () => ({
       userCreated: false,
@@ -61,7 +62,10 @@ export function zoneActivities(holders: (check: number) => string[]) {
     waitForRollouts: record('waitForRollouts', () => ['Deployment/dashi-serving/titiler: rolled out']),
     podsHoldingPrevious: async () => holders(++checks),
     revokePrevious: record('revokePrevious', () => 'svc-old'),
-    deleteZonePending: record('deleteZonePending', () => undefined),
+    deleteZonePending: record(
+      'deleteZonePending',
+      () => 'dashi-serving/dashi-rustfs-serving-pending: deleted',
+    ),
   });
   return { activities, calls, checks: () => checks };
 }
@@ -72,7 +76,7 @@ export const ROTATION = [
   'assertNoConflictingRun',
   'describeZoneSecret',
   'zoneConsumers',
-  'recordZonePending',
+  'lockZonePending',
   'ensureZoneIdentity',
   'smokeZone',
   'promoteZonePending',
