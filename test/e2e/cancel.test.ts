@@ -8,13 +8,13 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { type AuditReport } from '../../src/cli/audit';
 import { type Timeline } from '../../src/cli/history';
-import { createAdminClient, createS3 } from '../../src/rustfs';
+import { createS3 } from '../../src/rustfs';
 import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowStatus } from '../../src/workflows/types';
 import { json, runCli, startCliWorker, type CliFixture } from '../support/cli';
 import { eventually, readSecretData } from '../support/kube';
 import { getStack } from '../support/stack';
-import { adminWorks, creds } from '../support/store';
+import { adminWorks, creds, storeAdmin } from '../support/store';
 
 const stack = getStack();
 let fx: CliFixture;
@@ -153,7 +153,7 @@ describe('cancel on the real stack', () => {
   test('a RotateZone in its grace wait: consumers back on the previous key, new key deleted, CANCELED, audit clean', async () => {
     const before = await readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving');
     const root = creds(await readSecretData(stack, 'dashi-platform', 'rustfs-root'));
-    const admin = createAdminClient({ endpoint: stack.store.endpoint, dialect: 'madmin', credentials: root });
+    const admin = storeAdmin(stack, root);
     const accounts = async () =>
       (await admin.listServiceAccounts('dashi-serving-reader')).map((a) => a.accessKey).sort();
     const accountsBefore = await accounts();
