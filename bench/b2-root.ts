@@ -1,11 +1,14 @@
 // Benchmark 2: root downtime. The window in which the admin API rejects requests during
-// RotateRoot, against the bare restart time of the store process, measured in the same run.
+// RotateRoot, against the bare restart time of the store process, measured in the same run;
+// and the window in which each zone's key is refused (on a store that loses IAM on a root
+// change it lasts until RotateRoot has re-created the zone).
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createKube, loadKubeConfig, rolloutRestart, waitForRollout } from '../src/kube';
-import { createAdminClient, isAdminError, type Credentials } from '../src/rustfs';
+import { parseInventory } from '../src/inventory';
+import { createAdminClient, createS3, isAdminError, type Credentials, type Dialect } from '../src/rustfs';
 import { freePort } from '../src/sandbox/ports';
 import { StoreProcess } from '../src/sandbox/store-process';
 import { type SandboxState } from '../src/sandbox/state';
@@ -22,11 +25,14 @@ const credsOf = (d: Record<string, string>): Credentials => ({
   secretKey: d['secret-key']!,
 });
 
+/** The admin API every store of the sandbox serves: MinIO's madmin, RustFS's own. */
+let probeDialect: Dialect = 'madmin';
+
 async function adminOk(endpoint: string, c: Credentials): Promise<string | true> {
   try {
     await createAdminClient({
       endpoint,
-      dialect: 'madmin',
+      dialect: probeDialect,
       credentials: c,
       timeoutMs: PROBE_TIMEOUT_MS,
     }).serverInfo();
@@ -143,8 +149,54 @@ async function plainRollout(stack: SandboxState) {
   return { windowMs: r.secret.longestFailureMs, wallMs: round(wallMs) };
 }
 
+/**
+ * Each zone's key (what its Secret holds; RotateRoot does not change it) lists a bucket of
+ * its policy every 50 ms: a failure window spans the store's restart and, on a store that
+ * lost IAM, the time until the zone was re-created.
+ */
+async function startZoneProbes(stack: SandboxState, maxMs = 240_000) {
+  const inventory = parseInventory(fs.readFileSync(stack.inventory, 'utf8'), stack.inventory);
+  const zones = await Promise.all(
+    inventory.zones.map(async (z) => ({
+      zone: z.name,
+      bucket: (z.policy.readOnly[0] ?? z.policy.readWrite[0])!,
+      s3: createS3({
+        endpoint: stack.store.endpoint,
+        credentials: credsOf(await readSecretData(stack, z.secret.namespace, z.secret.name)),
+        maxAttempts: 1,
+        timeoutMs: PROBE_TIMEOUT_MS,
+      }),
+      windows: new FailureWindows(),
+    })),
+  );
+  let stopped = false;
+  const t0 = Date.now();
+  const done = Promise.all(
+    zones.map(async (z) => {
+      while (!stopped && Date.now() - t0 < maxMs) {
+        const at = Date.now();
+        await z.s3.listObjects(z.bucket).then(
+          () => z.windows.ok(at),
+          (err: unknown) => z.windows.fail(isAdminError(err) ? err.code : 'unreachable', at),
+        );
+        await sleep(PROBE_INTERVAL_MS);
+      }
+      z.windows.finish();
+      z.s3.close();
+    }),
+  );
+  return {
+    async stop() {
+      stopped = true;
+      await done;
+      return Object.fromEntries(zones.map((z) => [z.zone, z.windows.report()]));
+    },
+  };
+}
+
 async function rotateRoot(ctx: BenchContext, rotator: Rotator) {
   const probes = startProbes(ctx.stack, ctx.stack.store.endpoint);
+  const zoneProbes = await startZoneProbes(ctx.stack);
   await sleep(300);
   const t0 = performance.now();
   const result = (await rotator.client.workflow.execute('RotateRoot', {
@@ -155,9 +207,15 @@ async function rotateRoot(ctx: BenchContext, rotator: Rotator) {
   const wallMs = performance.now() - t0;
   await sleep(300);
   const r = await probes.stop();
+  const zones = await zoneProbes.stop();
   if (result.outcome !== 'completed') throw new Error(`RotateRoot: ${result.outcome}`);
+  const zoneWindows = Object.values(zones).map((z) => z.longestFailureMs);
   return {
     windowMs: r.secret.longestFailureMs,
+    zoneKeyWindowMsMax: Math.max(...zoneWindows),
+    zoneKeyWindows: zones,
+    zoneKeysRefusedMsReported: result.root?.zoneKeysRefusedMs,
+    iamSurvivesRootChange: result.root?.store?.iamSurvivesRootChange,
     anyRootWindowMs: r.anyRoot.longestFailureMs,
     failureWindows: r.secret.windows,
     probes: r.secret.requests,
@@ -168,6 +226,7 @@ async function rotateRoot(ctx: BenchContext, rotator: Rotator) {
 }
 
 export async function benchRootDowntime(ctx: BenchContext, rotator: Rotator) {
+  probeDialect = ctx.stack.store.kind === 'rustfs' ? 'rustfs' : 'madmin';
   log(`b2: bare store restarts (${ctx.runs})`);
   const bare = await bareRestarts(ctx.stack, ctx.runs);
   const rollouts: Array<Awaited<ReturnType<typeof plainRollout>>> = [];
@@ -190,6 +249,18 @@ export async function benchRootDowntime(ctx: BenchContext, rotator: Rotator) {
     plainRolloutWindowMsMedian: median(rollouts.map((x) => x.windowMs)),
     excessOverBareMs: round(windowMs - bareMs),
     rotateRootWallMsMedian: median(rotations.map((x) => x.wallMs)),
+    store: `${ctx.stack.store.kind}${process.env.ROTATOR_STORE_BIN ? ` (${path.basename(path.dirname(process.env.ROTATOR_STORE_BIN))})` : ''}`,
+    iamSurvivesRootChange: rotations[0]?.iamSurvivesRootChange,
+    // Zone keys refused beyond the admin API's own outage: the IAM rebuild on a lossy store.
+    zoneKeyWindowMsMedian: median(rotations.map((x) => x.zoneKeyWindowMsMax)),
+    zoneKeyExcessOverRootWindowMsMedian: median(
+      rotations.map((x) => round(x.zoneKeyWindowMsMax - x.windowMs)),
+    ),
+    zoneKeysRefusedMsReportedMedian: median(
+      rotations.flatMap((x) =>
+        x.zoneKeysRefusedMsReported === undefined ? [] : [x.zoneKeysRefusedMsReported],
+      ),
+    ),
     bare,
     rollouts,
     rotations,

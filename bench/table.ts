@@ -59,6 +59,14 @@ export function printTable(results: R, out: (line: string) => void): void {
         add('', 'excess over bare restart ms', get(r, 'excessOverBareMs'), '≤ 1000');
         add('', 'no-root-accepted window ms (median)', get(r, 'anyRootWindowMsMedian'));
         add('', 'plain StatefulSet rollout window ms', get(r, 'plainRolloutWindowMsMedian'));
+        add(
+          '',
+          `store`,
+          `${fmt(get(r, 'store'))}, IAM ${get(r, 'iamSurvivesRootChange') ? 'kept' : 'lost'} on root change`,
+        );
+        add('', 'zone-key refusal window ms (median of the longest zone)', get(r, 'zoneKeyWindowMsMedian'));
+        add('', 'zone-key excess over the admin window ms', get(r, 'zoneKeyExcessOverRootWindowMsMedian'));
+        add('', 'zoneKeysRefusedMs the run reported (median)', get(r, 'zoneKeysRefusedMsReportedMedian'));
         break;
       case 'overhead':
         for (const zone of ['ingest', 'serving']) {

@@ -12,16 +12,20 @@ const root = path.join(__dirname, '..');
 const SHARED = path.join(root, '..', 'shared', 'rustfs');
 
 /**
- * The store-dependent suites that pass on every release: admin client (every dialect the
- * release serves), store identities, and the bootstrap + zone workflows end to end. The
- * root-rotation, cancel and racing-run e2e files are not in this list yet (see the README's
- * "RustFS" section for what is known to fail there).
+ * Every store-dependent suite: the admin client (every dialect the release serves), store
+ * identities, the store wait, every workflow e2e file and the demo.
  */
 const STORE_SUITES = [
   'test/integration/rustfs-admin.test.ts',
   'test/integration/rustfs-madmin-live.test.ts',
   'test/integration/rustfs-store-identity.test.ts',
+  'test/integration/store-wait.test.ts',
   'test/e2e/bootstrap-and-zone.test.ts',
+  'test/e2e/zone-failures.test.ts',
+  'test/e2e/root-rotation.test.ts',
+  'test/e2e/cancel.test.ts',
+  'test/e2e/racing-runs.test.ts',
+  'test/e2e/demo.test.ts',
 ];
 
 const log = (msg: string) => console.error(`[test-rustfs] ${msg}`);

@@ -193,6 +193,17 @@ export function createStoreActivities(deps: ActivityDeps) {
       }
     },
 
+    /**
+     * Every zone's canned policy, before any zone user: after a root change on a store that
+     * seals IAM with the root, each policy file still sealed with the old root makes the
+     * store's whole IAM load fail (RustFS 1.0.0-alpha.85: `crypto: decrypt failed`).
+     */
+    async ensureZonePolicies(): Promise<string[]> {
+      const admin = await rootAdmin();
+      for (const zone of inventory.zones) await admin.addCannedPolicy(policyName(zone), compilePolicy(zone));
+      return inventory.zones.map(policyName);
+    },
+
     /** The zone's canned policy and user; then the credential its Secret holds (or its pending one). */
     async ensureZoneIdentity(
       zoneName: string,

@@ -42,9 +42,13 @@ export interface DemoSummary {
     revoked?: string;
     consumer: ConsumerReport & { workload: string };
   };
+  /** The store the demo ran on, as RotateRoot's preflight found it. */
+  store: { kind: string; version: string; iamSurvivesRootChange?: boolean };
   root: {
     workflowId: string;
     previousFingerprint?: string;
+    /** A store that lost IAM on the root change: how long zone keys were refused. */
+    zoneKeysRefusedMs?: number;
     newFingerprint?: string;
     approvedBy: string;
     storeUnavailableMs: number;
@@ -127,6 +131,8 @@ export function renderSummary(s: DemoSummary): string {
   return [
     '',
     '═══ Summary ═══',
+    `Store: ${s.store.kind} ${s.store.version}` +
+      (s.store.iamSurvivesRootChange === false ? ' (loses IAM on a root change: zones are re-created)' : ''),
     'What rotated:',
     `  zone ${z.zone}: ${z.previousFingerprint ?? '?'} → ${z.newFingerprint ?? '?'} (restarted ${z.restarted.join(', ') || 'nothing'}; previous key ${z.revoked ? 'revoked' : 'kept'})`,
     `  root:        ${s.root.previousFingerprint ?? '?'} → ${s.root.newFingerprint ?? '?'} (approved by ${s.root.approvedBy})`,
@@ -134,6 +140,11 @@ export function renderSummary(s: DemoSummary): string {
     `  consumer ${z.consumer.workload} during the zone rotation: ${z.consumer.failures} failed of ${z.consumer.requests} requests (moved to the new key: ${z.consumer.credentialsSeen >= 2 ? 'yes' : 'no'})`,
     `  store during the root rotation: ${ms(s.root.storeUnavailableMs)} unavailable while its single replica restarted` +
       ` (consumer: ${s.root.consumerDuringRoot.failures} failed of ${s.root.consumerDuringRoot.requests})`,
+    ...(s.root.zoneKeysRefusedMs !== undefined
+      ? [
+          `  zone keys after the store was back: refused for ${ms(s.root.zoneKeysRefusedMs)} until every zone was re-created`,
+        ]
+      : []),
     `Web UI: ${s.webUi}`,
     s.payloads.encrypted
       ? `Payloads: AES-GCM encrypted (key id ${s.payloads.keyId})${s.payloads.codecServer ? `; the Web UI decodes them through the codec server ${s.payloads.codecServer}` : ''}`
@@ -276,9 +287,15 @@ export function registerDemo(program: Command): void {
             revoked: zoneResult?.revoked,
             consumer: { ...zoneReport, workload: `${workload.kind}/${workload.namespace}/${workload.name}` },
           },
+          store: {
+            kind: rr.result.root?.store?.kind ?? inventory.store.kind,
+            version: rr.result.root?.store?.version ?? 'unknown',
+            iamSurvivesRootChange: rr.result.root?.store?.iamSurvivesRootChange,
+          },
           root: {
             workflowId: rr.workflowId,
             previousFingerprint: rr.result.root?.previousFingerprint,
+            zoneKeysRefusedMs: rr.result.root?.zoneKeysRefusedMs,
             newFingerprint: rr.result.root?.newFingerprint,
             approvedBy,
             storeUnavailableMs: storeDown,

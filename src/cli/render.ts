@@ -42,6 +42,10 @@ export function renderResult(r: WorkflowResult): string {
       `root: ${r.root.previousFingerprint ?? '?'} → ${r.root.newFingerprint ?? '?'}` +
         (r.root.storeDowntimeMs !== undefined ? ` (store down ${ms(r.root.storeDowntimeMs)})` : ''),
     );
+    if (r.root.zoneKeysRefusedMs !== undefined)
+      lines.push(
+        `zone keys refused for ${ms(r.root.zoneKeysRefusedMs)} (the store lost IAM on the root change; zones re-created)`,
+      );
   }
   return lines.join('\n');
 }

@@ -72,3 +72,11 @@ export const RUN_LOCKS = 'run-locks';
 export function durableCalls(calls: StepCalls): Activities {
   return patched(COMPENSATION_V2) ? acts : calls.acts;
 }
+
+/**
+ * RotateRoot on a store whose IAM is sealed with the root (RustFS before the 1.0 beta line):
+ * every zone policy is re-created before any zone user (a policy still sealed with the old
+ * root fails the whole IAM load on that release), and the window in which zone keys were
+ * refused is reported.
+ */
+export const IAM_REBUILD = 'iam-rebuild';

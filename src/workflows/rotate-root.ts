@@ -1,7 +1,7 @@
 import { ApplicationFailure, condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { formatDuration, parseDuration } from '../inventory/duration';
 import { acts, smoke, waits } from './activities';
-import { RUN_LOCKS } from './patches';
+import { IAM_REBUILD, RUN_LOCKS } from './patches';
 import { approveUpdate, resumeUpdate, rollbackUpdate, type UpdateArg } from './definitions';
 import { strictInput } from './patches';
 import { errorMessage, errorType, Runbook } from './runbook';
@@ -14,6 +14,10 @@ const DEFAULT_APPROVAL_TIMEOUT_MS = 24 * 3600_000;
  * RustFS restarting twice in a row takes longer than MinIO).
  */
 const MIN_ROLLBACK_WAIT_MS = 2 * 60_000;
+
+/** What consumers see after the store is back on a store that lost IAM (benchmark 6 measures it). */
+const ZONE_REFUSAL_NOTE =
+  "every zone's keys are refused until its zone is re-created from its Secret (policies first, then each zone in turn; the run's result reports the window)";
 
 /** A duration the input schema already checked, or the fallback. */
 function durationOr(text: string | undefined, fallback: number): number {
@@ -128,6 +132,15 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
               target: 'store',
               detail: `rollout, readiness and the NEW root accepted, within ${formatDuration(restartTimeoutMs)}; else PAUSE (resume/rollback; automatic rollback after ${formatDuration(pauseTimeoutMs)})`,
             },
+            ...(identity.iamSurvivesRootChange
+              ? []
+              : [
+                  {
+                    action: 'create' as const,
+                    target: 'every zone policy',
+                    detail: 'IAM is lost on the root change: policies are re-created before any zone user',
+                  },
+                ]),
             ...inventory.zones.map((z) => ({
               action: 'verify' as const,
               target: `zone ${z.name}`,
@@ -136,7 +149,9 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
             })),
             { action: 'delete', target: `Secret ${ns.namespace}/${ns.name}-pending`, detail: 'clean-up' },
           ],
-          expectedDowntime: `full store downtime while ${workloadName} restarts (single replica; typically seconds, bounded by ${formatDuration(restartTimeoutMs)} before a pause)`,
+          expectedDowntime:
+            `full store downtime while ${workloadName} restarts (single replica; typically seconds, bounded by ${formatDuration(restartTimeoutMs)} before a pause)` +
+            (identity.iamSurvivesRootChange ? '' : `; then ${ZONE_REFUSAL_NOTE}`),
           notes: identity.iamSurvivesRootChange
             ? []
             : [
@@ -168,6 +183,9 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
     });
 
     let rolledBackOnRequest: string | undefined;
+    // Workflow clock (task times): the store's downtime and the zone-key refusal window.
+    let restartedAt = 0;
+    let storeBackAt = 0;
     // Set before the restart step runs: a restart that failed may still have begun.
     let storeRestarted = false;
     // Locked before anything changes: a refusal (a zone or the root held by an open run)
@@ -224,6 +242,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
       await rb.step('patch root Secret', () => acts.promoteRootPending({ workflowId: info.workflowId, at }));
       rb.status.fingerprints.current = pending.fingerprint;
       storeRestarted = true;
+      restartedAt = Date.now();
       await rb.step(`restart ${workloadName}`, () => acts.restartWorkloads([workload], at));
 
       for (let window = 1; ; window++) {
@@ -236,6 +255,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
                 expectFingerprint: pending.fingerprint,
               }),
           );
+          storeBackAt = Date.now();
           break;
         } catch (err) {
           if (errorType(err) !== 'RestartWindowExceeded') throw err;
@@ -276,6 +296,14 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
     }
 
     // The new root is live; from here failures are reported, not undone: the old root is gone.
+    const rebuildIam = !identity.iamSurvivesRootChange && patched(IAM_REBUILD);
+    if (rebuildIam) {
+      await rb.step(
+        're-create every zone policy (IAM lost on the root change: policies first)',
+        () => acts.ensureZonePolicies(),
+        (names) => names.join(', '),
+      );
+    }
     for (const z of inventory.zones) {
       await rb.step(
         `re-ensure zone ${z.name} from its Secret`,
@@ -283,6 +311,8 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
         (r) => r.credential,
       );
     }
+    // Until its zone is re-created, a store that lost IAM refuses that zone's keys.
+    const zoneKeysRefusedMs = rebuildIam ? Date.now() - storeBackAt : undefined;
     for (const z of inventory.zones) {
       await rb.step(
         `smoke zone ${z.name}`,
@@ -302,8 +332,22 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
         restarted: [],
         smoke: 'passed',
       })),
-      root: { previousFingerprint: root.fingerprint, newFingerprint: rb.status.fingerprints.pending },
-      summary: `root rotated: ${root.fingerprint} → ${rb.status.fingerprints.pending}; ${inventory.zones.length} zone(s) verified`,
+      root: {
+        store: {
+          kind: identity.kind,
+          version: identity.version,
+          iamSurvivesRootChange: identity.iamSurvivesRootChange,
+        },
+        previousFingerprint: root.fingerprint,
+        newFingerprint: rb.status.fingerprints.pending,
+        storeDowntimeMs: storeBackAt - restartedAt,
+        ...(zoneKeysRefusedMs !== undefined && { zoneKeysRefusedMs }),
+      },
+      summary:
+        `root rotated: ${root.fingerprint} → ${rb.status.fingerprints.pending}; ${inventory.zones.length} zone(s) verified` +
+        (zoneKeysRefusedMs !== undefined
+          ? `; ${identity.kind} lost IAM on the root change: zones re-created from their Secrets, zone keys refused for ${(zoneKeysRefusedMs / 1000).toFixed(1)} s`
+          : ''),
     };
   });
 }

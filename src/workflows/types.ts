@@ -115,6 +115,18 @@ export interface WorkflowResult {
   outcome: 'completed' | 'planned' | 'rolled-back';
   plan?: Plan;
   zones: ZoneResult[];
-  root?: { previousFingerprint?: string; newFingerprint?: string; storeDowntimeMs?: number };
+  root?: {
+    /** What preflight found the store to be (from its own answers). */
+    store?: { kind: 'rustfs' | 'minio'; version?: string; iamSurvivesRootChange: boolean };
+    previousFingerprint?: string;
+    newFingerprint?: string;
+    /** From the store's restart to the store back with the new root (workflow clock). */
+    storeDowntimeMs?: number;
+    /**
+     * A store that lost IAM on the root change: from the store back to every zone re-created,
+     * the time zone keys were refused. Absent when the store kept IAM.
+     */
+    zoneKeysRefusedMs?: number;
+  };
   summary: string;
 }

@@ -85,6 +85,7 @@ describe('rotator demo', () => {
     assert.match(r.stderr, /✓ wait for the store with the new root/);
     // The summary on stdout.
     assert.match(r.stdout, /═══ Summary ═══/);
+    assert.match(r.stdout, new RegExp(`^Store: ${stack.store.kind} \\S+`, 'm'));
     assert.match(
       r.stdout,
       /zone serving: sha256:[0-9a-f]{12} → sha256:[0-9a-f]{12} \(restarted Deployment\/dashi-serving\/titiler, Deployment\/dashi-serving\/duckdb-endpoint; previous key revoked\)/,
@@ -127,6 +128,11 @@ describe('rotator demo', () => {
         s.root.newFingerprint !== s.root.previousFingerprint,
     );
     assert.ok(s.root.storeUnavailableMs >= 0);
+    // The store as RotateRoot's preflight found it; a store that loses IAM reports its window.
+    assert.equal(s.store.kind, stack.store.kind);
+    assert.notEqual(s.store.version, 'unknown');
+    assert.equal(typeof s.store.iamSurvivesRootChange, 'boolean');
+    assert.equal(typeof s.root.zoneKeysRefusedMs, s.store.iamSurvivesRootChange ? 'undefined' : 'number');
     assert.equal(s.bootstrap.workflowId, 'bootstrap-cluster');
     assert.deepEqual(
       s.historyCommands.map((c) => c.split(' ').slice(-2).join(' ')),

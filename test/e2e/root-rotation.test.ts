@@ -4,7 +4,7 @@ import { type WorkflowFailedError, type WorkflowHandle } from '@temporalio/clien
 import { createS3, type Credentials } from '../../src/rustfs';
 import { approveUpdate, resumeUpdate, rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowResult, type WorkflowStatus } from '../../src/workflows/types';
-import { eventually, readSecretData } from '../support/kube';
+import { adminKube, eventually, readSecretData } from '../support/kube';
 import {
   assertNoSecretsInHistory,
   collectSecretValues,
@@ -43,6 +43,17 @@ async function zonesWork(): Promise<void> {
       s3.close();
     }
   }
+}
+
+/** The pod templates of the zones' Deployment consumers: RotateRoot must not restart them. */
+async function consumerTemplates(): Promise<Record<string, unknown>> {
+  const { apps } = adminKube(stack);
+  const out: Record<string, unknown> = {};
+  for (const ns of ['dashi-serving', 'dashi-data']) {
+    for (const d of (await apps.listNamespacedDeployment({ namespace: ns })).items)
+      out[`${ns}/${d.metadata!.name}`] = d.spec?.template.metadata?.annotations ?? {};
+  }
+  return out;
 }
 
 async function agent(body: object): Promise<void> {
@@ -127,6 +138,7 @@ describe('RotateRoot against the real stack', () => {
 
   test('happy path: approval gate, restart, only the new root works, every zone still works unrestarted', async () => {
     const before = await root();
+    const templatesBefore = await consumerTemplates();
     const handle = await startRoot({ restartTimeout: '30s' });
     const gate = await waitPhase(handle, 'awaiting-approval');
     assert.deepEqual(gate.awaiting, ['approve']);
@@ -159,12 +171,26 @@ describe('RotateRoot against the real stack', () => {
     assert.equal(await adminWorks(after), true);
     assert.equal(await adminWorks(before), 'AuthenticationFailed');
     await zonesWork();
+    assert.deepEqual(await consumerTemplates(), templatesBefore, 'no consumer was restarted');
     await assert.rejects(
       () => readSecretData(stack, 'dashi-platform', 'rustfs-root-pending'),
       /404|not found/i,
     );
     const status = await handle.query(statusQuery);
     assert.ok(status.steps.some((s) => s.name === 'approved by e2e-oncall: test'));
+    // What preflight found decides the rest: a store that lost IAM gets its policies back
+    // before any zone, and the run reports how long zone keys were refused.
+    assert.equal(result.root?.store?.kind, stack.store.kind);
+    const names = status.steps.map((s) => s.name);
+    const policies = names.findIndex((n) => n.startsWith('re-create every zone policy'));
+    const firstZone = names.findIndex((n) => n.startsWith('re-ensure zone '));
+    if (result.root?.store?.iamSurvivesRootChange === false) {
+      assert.ok(policies >= 0 && policies < firstZone, `policies first: ${names.join(' | ')}`);
+      assert.equal(typeof result.root.zoneKeysRefusedMs, 'number');
+    } else {
+      assert.equal(policies, -1);
+      assert.equal(result.root?.zoneKeysRefusedMs, undefined);
+    }
     await collectSecretValues(stack, secrets);
     secrets.add(before.secretKey);
     await assertNoSecretsInHistory(rotator, ['rotate-root'], secrets);

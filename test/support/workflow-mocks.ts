@@ -147,6 +147,7 @@ export class Fake {
       lockZonePending: value({ ...pending, found: 'no pending record: lock taken' }),
       zoneHolder: value(undefined),
       ensureZoneIdentity: value({ userCreated: false, credential: AK.pending, fingerprint: FP.pending }),
+      ensureZonePolicies: value(inventory.zones.map((z) => `dashi-${z.name}`)),
       smokeZone: value({ passed: 4, cells: 4 }),
       promoteZonePending: async () => ({ fingerprint: FP.pending, changed: true, writtenAt: now() }),
       restoreZonePrevious: async () => ({ fingerprint: FP.previous, changed: true, writtenAt: now() }),
