@@ -28,7 +28,10 @@ async function serviceAccountsOf(user: string): Promise<string[]> {
   return (await admin.listServiceAccounts(user)).map((a) => a.accessKey).sort();
 }
 
-/** Group operations the rotator itself never needs, signed like any admin call. */
+/**
+ * Group operations the rotator itself never needs, signed like any admin call, on the admin
+ * prefix every release of the store serves (alpha.85 RustFS has no /minio/admin/v3).
+ */
 async function adminCall(
   method: string,
   op: string,
@@ -36,7 +39,8 @@ async function adminCall(
   body?: object,
 ): Promise<void> {
   const root = creds(await readSecretData(stack, 'dashi-platform', 'rustfs-root'));
-  const url = new URL(`${stack.store.endpoint}/minio/admin/v3/${op}`);
+  const prefix = stack.store.kind === 'rustfs' ? '/rustfs/admin/v3' : '/minio/admin/v3';
+  const url = new URL(`${stack.store.endpoint}${prefix}/${op}`);
   for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
   const payload = body ? new TextEncoder().encode(JSON.stringify(body)) : undefined;
   const headers = await signRequest({ method, url, body: payload }, { credentials: root });
@@ -128,7 +132,12 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
       'PUT',
       'update-group-members',
       {},
-      { group: 'rotator-test-broad', members: ['dashi-serving-reader'], isRemove: false },
+      {
+        group: 'rotator-test-broad',
+        members: ['dashi-serving-reader'],
+        groupStatus: 'enabled',
+        isRemove: false,
+      },
     );
     await adminCall('PUT', 'set-user-or-group-policy', {
       policyName: 'readwrite',
@@ -157,7 +166,12 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
         'PUT',
         'update-group-members',
         {},
-        { group: 'rotator-test-broad', members: ['dashi-serving-reader'], isRemove: true },
+        {
+          group: 'rotator-test-broad',
+          members: ['dashi-serving-reader'],
+          groupStatus: 'enabled',
+          isRemove: true,
+        },
       );
     }
     await assertNothingLost(before, accounts);
