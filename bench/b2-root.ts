@@ -261,7 +261,6 @@ export async function benchRootDowntime(ctx: BenchContext, rotator: Rotator) {
       rotations.map((x) => round(x.zoneKeyWindowMsMax - x.windowMs)),
     ),
     zoneKeysRefusedMsReportedMedian: reported.length ? median(reported) : undefined,
-    ),
     bare,
     rollouts,
     rotations,
