@@ -7,8 +7,16 @@ export interface PrefectAuth {
   authString?: string;
 }
 
-export function prefectAuthFromEnv(env: NodeJS.ProcessEnv = process.env): PrefectAuth {
-  return { apiKey: env.PREFECT_API_KEY || undefined, authString: env.PREFECT_API_AUTH_STRING || undefined };
+/** From the environment; `fallback` (a sandbox's own server) only when neither variable is set. */
+export function prefectAuthFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  fallback: PrefectAuth = {},
+): PrefectAuth {
+  const fromEnv = {
+    apiKey: env.PREFECT_API_KEY || undefined,
+    authString: env.PREFECT_API_AUTH_STRING || undefined,
+  };
+  return fromEnv.apiKey || fromEnv.authString ? fromEnv : fallback;
 }
 
 export interface WorkPool {
