@@ -27,7 +27,7 @@ describe('BootstrapCluster: Prefect work pools (time-skipping)', () => {
     assert.deepEqual(withPools, ['pipeline'], 'the dashi inventory names a pool for the pipeline zone');
     const calls: string[] = [];
     const acts = zoneActivities(calls, {
-      describeZoneIdentity: async () => ({ userExists: true }) as never,
+      describeZoneIdentity: async () => ({ userExists: true, serviceAccounts: [] }),
     });
     await withWorker(env, acts, async (client, taskQueue) => {
       const handle = await client.workflow.start('BootstrapCluster', {
