@@ -10,13 +10,6 @@ export interface PoolInjection {
   added: string[];
 }
 
-export interface PoolCheck {
-  api: string;
-  pool: string;
-  /** What is wrong with the pool's template; empty when it injects the zone Secret as it should. */
-  problems: string[];
-}
-
 export function createPrefectActivities(deps: ActivityDeps) {
   const { inventory, prefect } = deps;
 
@@ -48,18 +41,6 @@ export function createPrefectActivities(deps: ActivityDeps) {
         results.push({ api, pool, outcome: added.length ? 'installed' : 'kept', added });
       }
       return results;
-    },
-
-    /** Read-only: each work pool of the zone and what is wrong with its template (audit). */
-    async checkWorkPools(zoneName: string): Promise<PoolCheck[]> {
-      const zone = findZone(inventory, zoneName);
-      const checks: PoolCheck[] = [];
-      for (const { api, pool } of zone.workPools) {
-        const current = await prefect.readPool(api, pool);
-        const report = inspectTemplate(pool, current.base_job_template, zone.secret.name);
-        checks.push({ api, pool, problems: describeProblems(report, zone.secret.name) });
-      }
-      return checks;
     },
   };
 }
