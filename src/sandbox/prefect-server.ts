@@ -16,8 +16,8 @@ export interface PrefectServer {
 
 /**
  * `prefect server start` on its own SQLite database in the sandbox dir, behind basic auth so
- * the worker's Prefect credentials are exercised. No UI, no telemetry; ready once
- * GET /api/health answers.
+ * the worker's Prefect credentials are exercised. No UI, no services, no telemetry; ready
+ * once GET /api/health answers.
  */
 export async function startPrefect(
   dir: string,
@@ -31,7 +31,9 @@ export async function startPrefect(
   const proc = new ManagedProcess({
     name: 'prefect',
     command: toolPath('prefect'),
-    args: ['server', 'start', '--host', '127.0.0.1', '--port', String(port)],
+    // The API only (in this process, no uvicorn child): the scheduler and the other loop
+    // services have nothing to do here and only slow the start-up on two cores.
+    args: ['server', 'start', '--host', '127.0.0.1', '--port', String(port), '--no-services'],
     env: {
       PREFECT_HOME: home,
       PREFECT_API_DATABASE_CONNECTION_URL: `sqlite+aiosqlite:///${path.join(home, 'prefect.db')}`,
