@@ -33,7 +33,7 @@ function consumer(namespace: string, name: string, secret: string): V1Deployment
 
 /** The sandbox inventory's store section with N generated zones, one bucket and one Deployment each. */
 export function scaleInventory(stack: SandboxState, n: number, namespace: string, tag = ''): string {
-  const doc = parseDocument(sandboxInventory(stack.store, { grace: '0s' }));
+  const doc = parseDocument(sandboxInventory(stack, { grace: '0s' }));
   const zones = Array.from({ length: n }, (_, i) => ({
     name: `n${n}${tag}-z${i}`,
     user: `bench-n${n}${tag}-z${i}`,

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Builds the pinned binaries of the local stack (tools/versions.json) from the Go
-// module proxy into a cache outside the repository, keyed by version. Dependency-free
+// module proxy (or Maven Central, or PyPI) into a cache outside the repository, keyed by version. Dependency-free
 // on purpose: it runs before `npm install` on a fresh machine.
 //
 //   node scripts/install-tools.mjs            build what is missing
 //   node scripts/install-tools.mjs --check    exit 1 and list what is missing
+//   node scripts/install-tools.mjs prefect    only the named tools
 //
 // Override any binary with ROTATOR_<NAME>_BIN (e.g. ROTATOR_KUBE_APISERVER_BIN,
 // ROTATOR_STORE_BIN for a real RustFS); a tool whose binaries are all overridden is
@@ -168,6 +169,26 @@ async function buildMaven(name, dir, logFile) {
   fs.chmodSync(script, 0o755);
 }
 
+// A PyPI package in its own virtual environment (nothing lands in the system Python);
+// the wrapper script runs its console entry point.
+async function buildPython(name, dir, logFile) {
+  const t = versions[name];
+  const venv = path.join(dir, 'venv');
+  fs.rmSync(venv, { recursive: true, force: true });
+  await run(name, 'python3', ['-m', 'venv', venv], { cwd: dir, env: {}, logFile });
+  await run(
+    name,
+    path.join(venv, 'bin', 'pip'),
+    ['install', '--no-input', '--progress-bar', 'off', `${t.pypi}==${t.version}`],
+    { cwd: dir, env: {}, logFile },
+  );
+  for (const bin of t.binaries) {
+    const script = path.join(dir, bin);
+    fs.writeFileSync(script, `#!/bin/sh\nexec '${path.join(venv, 'bin', bin)}' "$@"\n`);
+    fs.chmodSync(script, 0o755);
+  }
+}
+
 async function install(name) {
   const missing = missingBinaries(name);
   const dir = toolDir(name);
@@ -185,6 +206,7 @@ async function install(name) {
   try {
     if (name === 'kubernetes') await buildKubernetes(name, dir, logFile);
     else if (versions[name].maven) await buildMaven(name, dir, logFile);
+    else if (versions[name].pypi) await buildPython(name, dir, logFile);
     else await buildSimple(name, dir, logFile);
   } finally {
     clearInterval(ticker);
@@ -204,7 +226,14 @@ function checkCommand(cmd, args, hint) {
 }
 
 async function main() {
-  const names = Object.keys(versions).filter((k) => !k.startsWith('$'));
+  // Named tools only (`install-tools.mjs prefect`), else every pinned tool.
+  const only = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const unknown = only.filter((n) => !(n in versions));
+  if (unknown.length) {
+    console.error(`install-tools: no pinned tool named ${unknown.join(', ')} (tools/versions.json)`);
+    process.exit(2);
+  }
+  const names = only.length ? only : Object.keys(versions).filter((k) => !k.startsWith('$'));
   if (process.argv.includes('--check')) {
     const missing = names.flatMap((n) => missingBinaries(n).map((b) => `${n}/${b}`));
     if (missing.length) {
@@ -214,12 +243,18 @@ async function main() {
     return;
   }
   const needs = names.filter((n) => missingBinaries(n).length);
-  if (needs.some((n) => !versions[n].maven))
+  if (needs.some((n) => !versions[n].maven && !versions[n].pypi))
     checkCommand('go', ['version'], 'Install Go ≥ 1.24 (e.g. `apt-get install golang-go`).');
   if (needs.some((n) => versions[n].maven)) {
     checkCommand('java', ['-version'], 'Install Java ≥ 17 (e.g. `apt-get install openjdk-17-jre-headless`).');
     checkCommand('mvn', ['-v'], 'Install Maven (e.g. `apt-get install maven`).');
   }
+  if (needs.some((n) => versions[n].pypi))
+    checkCommand(
+      'python3',
+      ['-m', 'venv', '--help'],
+      'Install Python ≥ 3.10 with venv (e.g. `apt-get install python3-venv`).',
+    );
   // Two lanes so both cores stay busy: go's own parallelism stalls in the single-threaded
   // link of the big binaries, and the other lane fills that gap.
   const heavy = names.filter((n) => n === 'kubernetes');

@@ -83,6 +83,7 @@ export async function startWorker(
     store: storeConnection(config.inventory, config.storeAdminEndpoint),
     client,
     namespace: config.temporal.namespace,
+    prefect: config.prefect,
   });
   const workflowBundle = prebuiltWorkflowBundle();
   const worker = await createRotatorWorker({

@@ -1,6 +1,7 @@
 import { type Client } from '@temporalio/client';
 import { type Inventory } from '../inventory';
 import { type Kube } from '../kube';
+import { type PrefectClient } from '../prefect/client';
 import { type AdminClient, type Credentials, type S3Ops } from '../rustfs';
 
 /** Everything activities touch, built once by the worker (or a test) and injected. */
@@ -11,6 +12,8 @@ export interface ActivityDeps {
   admin: (credentials: Credentials) => AdminClient;
   /** An S3 client for the store bound to the given credential. */
   s3: (credentials: Credentials) => S3Ops;
+  /** Prefect's API, with the worker's credentials for it (work pools of the zones). */
+  prefect: PrefectClient;
   /** For the root/zone mutual-exclusion check. */
   temporal: { client: Client; namespace: string };
   /** How often long waits poll and heartbeat; tests shorten it. */

@@ -1,5 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { KubeError } from '../kube';
+import { PrefectError } from '../prefect/client';
+import { TemplateConflict } from '../prefect/template';
 import { AdminError } from '../rustfs';
 
 /**
@@ -13,6 +15,14 @@ export function toActivityFailure(err: unknown): unknown {
     return err.nonRetryable
       ? ApplicationFailure.nonRetryable(err.message, err.name)
       : ApplicationFailure.retryable(err.message, err.name);
+  }
+  // Someone else's change to a work pool template is for a person to resolve.
+  if (err instanceof TemplateConflict)
+    return ApplicationFailure.nonRetryable(err.message, 'WorkPoolConflict');
+  if (err instanceof PrefectError) {
+    return err.retryable
+      ? ApplicationFailure.retryable(err.message, 'PrefectApi')
+      : ApplicationFailure.nonRetryable(err.message, 'PrefectApi');
   }
   if (err instanceof AdminError) {
     const type = `Store${err.code}`;

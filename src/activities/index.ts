@@ -2,6 +2,7 @@ import { type ActivityDeps } from './deps';
 import { withTypedFailures } from './failures';
 import { createKubernetesActivities } from './kubernetes';
 import { createLockActivities } from './locks';
+import { createPrefectActivities } from './prefect';
 import { createSmokeActivities } from './smoke';
 import { createStoreActivities } from './store';
 import { createTemporalActivities } from './temporal';
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSmokeActivities(deps),
     ...createTemporalActivities(deps),
     ...createLockActivities(deps),
+    ...createPrefectActivities(deps),
     /** The inventory the worker runs with, recorded once in each workflow's history. */
     async inventorySnapshot() {
       return deps.inventory;

@@ -11,6 +11,8 @@ import { describeRunRef, runState, type RunRef, type RunState } from '../activit
 import { fingerprint } from '../fingerprint';
 import { type Inventory } from '../inventory';
 import { findConsumers, readSecret, type Kube } from '../kube';
+import { type PrefectClient, createPrefectClient, prefectAuthFromEnv } from '../prefect/client';
+import { describeProblems, inspectTemplate } from '../prefect/template';
 import { createAdminClient, createS3, isAdminError, type AdminClient, type Credentials } from '../rustfs';
 import {
   connectionOptionsSchema,
@@ -52,10 +54,20 @@ export interface Finding {
   message: string;
 }
 
+export interface AuditWorkPool {
+  zone: string;
+  pool: string;
+  api: string;
+  /** What is wrong with its base job template; absent when it could not be read. */
+  problems?: string[];
+  error?: string;
+}
+
 export interface AuditReport {
   store: { endpoint: string; kind: string };
   users: AuditUser[];
   secrets: AuditSecret[];
+  workPools: AuditWorkPool[];
   root: { secret: string; workloads: string[] };
   findings: Finding[];
 }
@@ -126,6 +138,7 @@ export async function runAudit(
   kube: Kube,
   adminEndpoint: string,
   stateOf: RunStateOf,
+  prefect: PrefectClient,
 ): Promise<AuditReport> {
   const findings: Finding[] = [];
   const store = inventory.store;
@@ -196,6 +209,8 @@ export async function runAudit(
       });
     }
   }
+
+  const workPools = await auditWorkPools(inventory, prefect, findings);
 
   const rootPendingRef = `${store.rootSecret.namespace}/${pendingName(store.rootSecret.name)}`;
   const rootPending = await readSecret(kube, store.rootSecret.namespace, pendingName(store.rootSecret.name));
@@ -278,9 +293,51 @@ export async function runAudit(
     store: { endpoint: adminEndpoint, kind: store.kind },
     users,
     secrets,
+    workPools,
     root: { secret: rootRef, workloads: rootConsumers.map((c) => `${c.kind}/${c.namespace}/${c.name}`) },
     findings,
   };
+}
+
+/**
+ * Each zone's work pools: the template must inject the zone Secret by secretKeyRef. A literal
+ * key is a violation (it lives in Prefect's database and never rotates); a missing entry or a
+ * reference to another Secret is drift that BootstrapCluster repairs or refuses to touch.
+ */
+async function auditWorkPools(
+  inventory: Inventory,
+  prefect: PrefectClient,
+  findings: Finding[],
+): Promise<AuditWorkPool[]> {
+  const out: AuditWorkPool[] = [];
+  for (const zone of inventory.zones) {
+    for (const { api, pool } of zone.workPools) {
+      const subject = `work pool ${pool} (${api})`;
+      try {
+        const current = await prefect.readPool(api, pool);
+        const problems = describeProblems(
+          inspectTemplate(pool, current.base_job_template, zone.secret.name),
+          zone.secret.name,
+        );
+        out.push({ zone: zone.name, pool, api, problems });
+        for (const p of problems)
+          findings.push({
+            severity: / literal value/.test(p) ? 'violation' : 'drift',
+            subject,
+            message: `work pool ${pool} of zone ${zone.name}: ${p}${/ missing /.test(p) ? '; re-install it with: rotator start-workflow BootstrapCluster' : ''}`,
+          });
+      } catch (err) {
+        const error = (err as Error).message;
+        out.push({ zone: zone.name, pool, api, error });
+        findings.push({
+          severity: 'drift',
+          subject,
+          message: `work pool ${pool} of zone ${zone.name}: ${error}`,
+        });
+      }
+    }
+  }
+  return out;
 }
 
 export function renderAudit(r: AuditReport): string {
@@ -313,6 +370,10 @@ export function renderAudit(r: AuditReport): string {
     ]),
   );
   lines.push(`  root ${r.root.secret}: ${r.root.workloads.join(', ') || '-'}`);
+  for (const p of r.workPools)
+    lines.push(
+      `  work pool ${p.pool} (${p.api}) zone ${p.zone}: ${p.error ? `unreadable: ${p.error}` : p.problems!.length ? `${p.problems!.length} problem(s)` : 'injects the zone Secret by secretKeyRef'}`,
+    );
   lines.push('', r.findings.length ? `findings (${r.findings.length}):` : 'findings: none');
   for (const f of r.findings) lines.push(`  ${f.severity.toUpperCase()}: ${f.message}`);
   return lines.join('\n');
@@ -340,7 +401,18 @@ export function registerAudit(program: Command): void {
       process.env.ROTATOR_STORE_ADMIN_ENDPOINT ??
       inventory.store.adminEndpoint;
     const report = await withClient(conn, (client) =>
-      runAudit(inventory, kube, endpoint, (ref) => runState(client, ref)),
+      runAudit(
+        inventory,
+        kube,
+        endpoint,
+        (ref) => runState(client, ref),
+        createPrefectClient(
+          prefectAuthFromEnv(
+            process.env,
+            conn.sandbox?.prefect && { authString: conn.sandbox.prefect.authString },
+          ),
+        ),
+      ),
     );
     emit(opts, report, renderAudit);
     if (report.findings.length) process.exitCode = EXIT.findings;

@@ -96,6 +96,7 @@ export function renderStatus(
       `  keys:      previous ${f.previous ?? '-'}, new ${f.pending ?? '-'}, Secret now ${f.current ?? '-'}`,
     );
   }
+  if (s.workPools?.length) lines.push(...s.workPools.map((p) => `  ${p}`));
   if (s.pauseReason) lines.push(`  waiting:   ${s.pauseReason}`);
   if (s.escalation) lines.push(`  ESCALATED: ${s.escalation.message}`);
   const next = nextActions(id, s);

@@ -125,6 +125,47 @@ const workloadRef = z.strictObject(
   { error: 'expected a mapping {kind: StatefulSet, namespace, name} naming the store workload' },
 );
 
+// Prefect work pools whose flow-run Jobs read the zone Secret. Only the API URL and the pool
+// name live here: credentials for the Prefect API come from the worker's environment.
+const PREFECT_API_HINT =
+  'a Prefect API URL like "http://prefect-server.dashi-data.svc.cluster.local:4200/api" (http(s), no credentials, query or fragment)';
+function isPrefectApi(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  return (
+    (url.protocol === 'http:' || url.protocol === 'https:') &&
+    url.hostname !== '' &&
+    url.username === '' &&
+    url.password === '' &&
+    url.search === '' &&
+    url.hash === ''
+  );
+}
+// Prefect refuses "/", "%", "&", ">" and "<" in pool names; control characters are a typo.
+const POOL_NAME_HINT =
+  'a Prefect work pool name (1-100 characters, none of "/", "%", "&", ">", "<" or control characters)';
+const poolName = z
+  .string({ error: `expected ${POOL_NAME_HINT}` })
+  .min(1, { error: `expected ${POOL_NAME_HINT}` })
+  .max(100, { error: `expected ${POOL_NAME_HINT}` })
+  .refine((n) => ![...n].some((c) => '/%&><'.includes(c) || c.charCodeAt(0) < 0x20), {
+    error: `expected ${POOL_NAME_HINT}`,
+  });
+const workPoolRef = z.strictObject(
+  {
+    api: z
+      .string({ error: `expected ${PREFECT_API_HINT}` })
+      .refine(isPrefectApi, { error: `expected ${PREFECT_API_HINT}` })
+      .transform((u) => u.replace(/\/+$/, '')),
+    pool: poolName,
+  },
+  { error: 'expected a mapping {api, pool} naming a Prefect work pool' },
+);
+
 // ---------------------------------------------------------------------------------------
 // Policy
 
@@ -291,10 +332,24 @@ const zoneSchema = z
       strategy: strategy.optional(),
       grace: duration({ allowZero: true }).optional(),
       maxGrace: duration({ allowZero: false }).optional(),
+      workPools: z
+        .array(workPoolRef, { error: 'expected a list of {api, pool} Prefect work pools' })
+        .default(() => []),
     },
     { error: 'expected a zone mapping {name, user, policy, secret, ...}' },
   )
   .superRefine((zone, ctx) => {
+    const pools = new Set<string>();
+    zone.workPools.forEach((p, i) => {
+      const id = `${p.api} ${p.pool}`;
+      if (pools.has(id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['workPools', i],
+          message: `work pool "${p.pool}" at ${p.api} is listed twice`,
+        });
+      pools.add(id);
+    });
     if (!Array.isArray(zone.consumers)) return;
     const seen = new Set<string>();
     zone.consumers.forEach((c, i) => {
@@ -358,6 +413,7 @@ export const inventorySchema = z
     const names = new Map<string, number>();
     const users = new Map<string, number>();
     const secrets = new Map<string, number>();
+    const pools = new Map<string, number>();
     const rootSecret = `${inv.store.rootSecret.namespace}/${inv.store.rootSecret.name}`;
     inv.zones.forEach((zone, i) => {
       const dupName = firstIndex(zone.name, names, i);
@@ -392,6 +448,16 @@ export const inventorySchema = z
           message: `expected a unique Secret, but ${secret} is also zones[${dupSecret}].secret (two zones would overwrite each other's key)`,
         });
       }
+      zone.workPools.forEach((p, j) => {
+        const other = pools.get(`${p.api} ${p.pool}`);
+        if (other !== undefined && other !== i)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['zones', i, 'workPools', j],
+            message: `expected a work pool in one zone only, but "${p.pool}" at ${p.api} is also in zones[${other}].workPools (both would inject their Secret under the same names)`,
+          });
+        else pools.set(`${p.api} ${p.pool}`, i);
+      });
       const grace = zone.grace ?? inv.defaults?.grace ?? ZONE_DEFAULTS.grace;
       const maxGrace = zone.maxGrace ?? inv.defaults?.maxGrace ?? ZONE_DEFAULTS.maxGrace;
       // Either may be invalid here (reported on its own): compare only real durations.
@@ -439,6 +505,7 @@ export const inventorySchema = z
         graceMs: mustParseDuration(grace),
         maxGrace,
         maxGraceMs: mustParseDuration(maxGrace),
+        workPools: zone.workPools,
       };
     });
     const buckets = [...new Set(zones.flatMap((z) => [...z.policy.readWrite, ...z.policy.readOnly]))].sort();
@@ -462,6 +529,7 @@ export type Zone = Inventory['zones'][number];
 export type ZonePolicy = Zone['policy'];
 export type IamStatement = ZonePolicy['statements'][number];
 export type SecretRef = Zone['secret'];
+export type WorkPoolRef = Zone['workPools'][number];
 export type ConsumerRef = Exclude<Zone['consumers'], 'auto'>[number];
 export type ConsumerKind = ConsumerRef['kind'];
 export type WorkloadRef = Store['workload'];

@@ -1,21 +1,30 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
+import { isMap, isSeq, parseDocument } from 'yaml';
 import { type StoreKind } from './store-process';
 
 export const DASHI_INVENTORY = path.join(__dirname, '..', '..', 'config', 'dashi.yaml');
 
 /**
  * The seed's inventory pointed at the sandbox: same zones, Secrets and consumers, with
- * the store section naming the local store process. Comments are kept, so the file reads
+ * the store section naming the local store process and work pools the sandbox's Prefect. Comments are kept, so the file reads
  * like the original.
  */
 export function sandboxInventory(
-  store: { kind: StoreKind; endpoint: string },
+  sandbox: { store: { kind: StoreKind; endpoint: string }; prefect: { api: string } },
   overrides: { grace?: string; restartTimeout?: string; pauseTimeout?: string } = {},
   source = DASHI_INVENTORY,
 ): string {
+  const { store } = sandbox;
   const doc = parseDocument(fs.readFileSync(source, 'utf8'));
+  // Work pools live in the sandbox's Prefect server.
+  const zones = doc.get('zones');
+  if (isSeq(zones))
+    for (const zone of zones.items)
+      if (isMap(zone)) {
+        const pools = zone.get('workPools');
+        if (isSeq(pools)) for (const p of pools.items) if (isMap(p)) p.set('api', sandbox.prefect.api);
+      }
   doc.setIn(['store', 'kind'], store.kind);
   doc.setIn(['store', 'endpoint'], store.endpoint);
   doc.setIn(['store', 'adminApi'], store.kind === 'minio' ? 'madmin' : 'rustfs');

@@ -15,6 +15,7 @@ import { CODEC_KEY_ENV, CODEC_KEY_ID_ENV, codecFromEnv } from '../temporal/codec
 import { startCodecServer } from '../temporal/codec-server';
 import { sandboxStoreKind, StoreProcess } from './store-process';
 import { startTemporal } from './temporal-server';
+import { createSeedPool, startPrefect, type PrefectServer } from './prefect-server';
 
 export interface Sandbox {
   state: SandboxState;
@@ -30,6 +31,9 @@ export interface SandboxOptions {
   keepDir?: boolean;
   log?: (msg: string) => void;
 }
+
+/** The work pool config/dashi.yaml's pipeline zone names. */
+export const SEED_POOL = 'dashi-default';
 
 const isConflict = (err: unknown) => (err as { code?: number }).code === 409;
 
@@ -87,6 +91,10 @@ async function startSandboxOnce(opts: SandboxOptions): Promise<Sandbox> {
     );
     closers.push(() => new Promise<void>((resolve) => codecServer.close(() => resolve())));
     const codecEndpoint = `http://127.0.0.1:${(codecServer.address() as AddressInfo).port}`;
+    // Prefect takes the longest to start (Python imports, migrations): it runs beside
+    // everything else and is awaited only at the end.
+    const prefectStarting = startPrefect(dir, log, { started: processes });
+    prefectStarting.catch(() => undefined);
     const [temporal, control] = await Promise.all([
       startTemporal(dir, log, { codecEndpoint, started: processes }),
       startControlPlane(dir, log, processes),
@@ -149,6 +157,10 @@ async function startSandboxOnce(opts: SandboxOptions): Promise<Sandbox> {
       intervalMs: 300,
     });
     log(`object store (${kind}) ready on ${store.endpoint}`);
+    const prefect: PrefectServer = await prefectStarting;
+    // The seed's `make prefect-up`: the pipeline zone's pool exists before any bootstrap.
+    await createSeedPool(prefect.api, { authString: prefect.authString }, SEED_POOL);
+    log(`prefect work pool ${SEED_POOL} created (kubernetes, Prefect's default template)`);
 
     const state: SandboxState = {
       dir,
@@ -168,11 +180,12 @@ async function startSandboxOnce(opts: SandboxOptions): Promise<Sandbox> {
         rootSecret: { namespace: PLATFORM.namespace, name: PLATFORM.rootSecret },
         workload: { kind: 'StatefulSet', namespace: PLATFORM.namespace, name: PLATFORM.statefulSet },
       },
+      prefect: { api: prefect.api, authString: prefect.authString },
       agent: { url: agentUrl },
       codec: { keyId: 'sandbox', key: codecKey, endpoint: codecEndpoint },
     };
     const inventory = path.join(dir, 'inventory.yaml');
-    fs.writeFileSync(inventory, sandboxInventory({ kind, endpoint: store.endpoint }));
+    fs.writeFileSync(inventory, sandboxInventory(state));
     state.inventory = inventory;
     const stateFile = path.join(dir, 'state.json');
     fs.writeFileSync(stateFile, JSON.stringify(state, null, 2), { mode: 0o600 });

@@ -35,6 +35,13 @@ export interface SandboxState {
    * and the CLI, and the codec server the Web UI is already pointed at.
    */
   codec: { keyId: string; key: string; endpoint: string };
+  /** The sandbox's Prefect server, holding the seed's work pool. */
+  prefect: {
+    /** http://127.0.0.1:<port>/api */
+    api: string;
+    /** Its basic-auth "user:password" (PREFECT_API_AUTH_STRING for a worker). */
+    authString: string;
+  };
   agent: {
     /** http://127.0.0.1:<port> of the node agent's control API (see node-agent.ts). */
     url: string;

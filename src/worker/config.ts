@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import { InventoryError, loadInventory, parseDuration, type Inventory } from '../inventory';
 import { type KubeConnectionOptions } from '../kube';
+import { prefectAuthFromEnv, type PrefectAuth } from '../prefect/client';
 import { SANDBOX_STATE_ENV, type SandboxState } from '../sandbox/state';
 import { CODEC_KEY_ENV, CODEC_KEY_ID_ENV, codecFromEnv, type AesGcmCodec } from '../temporal/codec';
 import { DEFAULT_TASK_QUEUE } from '../temporal/worker';
@@ -31,6 +32,8 @@ export const WORKER_ENV = {
   ROTATOR_STORE_ADMIN_ENDPOINT: "overrides the inventory's store.adminEndpoint (http(s)://host:port)",
   [CODEC_KEY_ENV]: 'base64 of 32 random bytes: AES-GCM payload encryption (openssl rand -base64 32)',
   [CODEC_KEY_ID_ENV]: 'id stored with each encrypted payload (default "default"), for key rotation',
+  PREFECT_API_KEY: "Prefect Cloud API key for the inventory's work pools (sent as a bearer token)",
+  PREFECT_API_AUTH_STRING: 'a self-hosted Prefect server\'s basic-auth "user:password" for the work pools',
   ROTATOR_LOG_LEVEL: `one of ${LOG_LEVELS.join(', ')} (default info)`,
   ROTATOR_SHUTDOWN_GRACE: 'how long in-flight activities get to finish on SIGTERM (default 30s)',
   [SANDBOX_STATE_ENV]:
@@ -53,6 +56,8 @@ export interface WorkerConfig {
   };
   kube: KubeConnectionOptions;
   storeAdminEndpoint?: string;
+  /** Credentials for the Prefect API of the inventory's work pools. */
+  prefect: PrefectAuth;
   codec?: AesGcmCodec;
   logLevel: LogLevel;
   shutdownGraceMs: number;
@@ -336,6 +341,7 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     },
     kube,
     storeAdminEndpoint: e.ROTATOR_STORE_ADMIN_ENDPOINT,
+    prefect: prefectAuthFromEnv(env, sandbox?.prefect && { authString: sandbox.prefect.authString }),
     codec,
     logLevel: e.ROTATOR_LOG_LEVEL ?? 'info',
     shutdownGraceMs: parseDuration(e.ROTATOR_SHUTDOWN_GRACE ?? '30s')!,
@@ -360,6 +366,7 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
       apiKey: c.temporal.apiKey ? 'set' : 'unset',
     },
     kube: c.kube.inCluster ? 'in-cluster ServiceAccount' : `kubeconfig ${c.kube.kubeconfig}`,
+    prefect: c.prefect.apiKey ? 'API key' : c.prefect.authString ? 'basic auth' : 'no credentials',
     payloadCodec: c.codec ? 'AES-256-GCM' : 'off (set ROTATOR_CODEC_KEY to encrypt payloads)',
     shutdownGraceMs: c.shutdownGraceMs,
     sandbox: c.sandbox ? c.sandbox.dir : undefined,

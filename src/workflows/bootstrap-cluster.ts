@@ -9,7 +9,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { waits } from './activities';
-import { RUN_LOCKS, strictInput, zoneRunbookCalls } from './patches';
+import { PREFECT_POOLS, RUN_LOCKS, strictInput, zoneRunbookCalls } from './patches';
 import { errorMessage, errorType, Runbook } from './runbook';
 import { RotateZone } from './rotate-zone';
 import { type BootstrapInput, type Plan, type WorkflowResult, type ZoneResult, workflowIds } from './types';
@@ -175,6 +175,12 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
                 detail: 'endpoint changed',
               });
         }
+        for (const p of zone.workPools ?? [])
+          actions.push({
+            action: 'patch',
+            target: `work pool ${p.pool} (${p.api})`,
+            detail: `base job template env ← secretKeyRef ${zone.secret.name}, when missing`,
+          });
         if (input.rotate)
           actions.push({ action: 'patch', target: `zone ${name}`, detail: `RotateZone (${zone.strategy})` });
       }
@@ -235,6 +241,20 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
             ? `created ${s.fingerprint}`
             : `kept ${s.fingerprint}${s.endpointFixed ? ', endpoint corrected' : ''}`,
       );
+      // After the Secret: the template references it by name, so pods of new flow runs find it.
+      // Re-run after Prefect's database was recreated, this re-installs what the new pool lacks.
+      if (zone.workPools?.length && patched(PREFECT_POOLS)) {
+        await rb.step(
+          `ensure work pools of zone ${name}`,
+          () => acts.ensureWorkPools(name),
+          (r) =>
+            r
+              .map(
+                (p) => `${p.pool}: ${p.outcome === 'installed' ? `injected ${p.added.join(', ')}` : 'kept'}`,
+              )
+              .join('; '),
+        );
+      }
       // Its RotateZone child re-ensures the user and policy, issues a new key and smokes it:
       // doing the same here first for a zone whose Secret did not change is wasted work.
       if (v2 && input.rotate && !secret.created && !secret.endpointFixed) {

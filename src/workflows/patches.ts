@@ -80,3 +80,9 @@ export function durableCalls(calls: StepCalls): Activities {
  * refused is reported.
  */
 export const IAM_REBUILD = 'iam-rebuild';
+
+/**
+ * BootstrapCluster ensures each zone's Prefect work pools inject the zone Secret through
+ * secretKeyRef in their base job template (a zone without work pools makes no call).
+ */
+export const PREFECT_POOLS = 'prefect-pools';

@@ -83,6 +83,18 @@ function whereZoneKeys(
 /** How long consumers get to roll out before the rotation is undone. */
 const ROLLOUT_TIMEOUT_MS = 10 * 60_000;
 
+/** How a work pool's flow runs meet a rotation: for the plan and the status. */
+export function workPoolNotes(zone: Zone, strategy: 'overlap' | 'in-place'): string[] {
+  const inFlight =
+    strategy === 'overlap'
+      ? 'runs in flight finish with the previous key, which stays valid while their pods run (the wait for pods holding the previous key counts them)'
+      : 'runs in flight hold the previous key, which in-place replaces at once: they fail';
+  return (zone.workPools ?? []).map(
+    (p) =>
+      `work pool ${p.pool} (${p.api}): each flow run starts a new pod from the base job template, which reads ${zone.secret.name} by secretKeyRef at pod admission — the next run gets the new key, nothing is restarted; ${inFlight}`,
+  );
+}
+
 function zonePlan(
   zone: Zone,
   strategy: 'overlap' | 'in-place',
@@ -91,6 +103,7 @@ function zonePlan(
   consumers: string[],
   secret: string,
 ): Plan {
+  const pools = workPoolNotes(zone, strategy);
   const restart = consumers.length
     ? consumers.map((c) => ({
         action: 'restart' as const,
@@ -141,7 +154,7 @@ function zonePlan(
         { action: 'delete', target: `Secret ${pending}`, detail: 'clean-up' },
       ],
       expectedDowntime: 'none: the previous key stays valid until every consumer uses the new one',
-      notes: [],
+      notes: pools,
     };
   }
   return {
@@ -170,6 +183,7 @@ function zonePlan(
       : 'clients holding the old key fail from the store change until they re-read the Secret',
     notes: [
       'in-place keeps the seed contract (access-key = user name) at the cost of a failure window; prefer overlap',
+      ...pools,
     ],
   };
 }
@@ -227,6 +241,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
       throw invalidInput((err as Error).message);
     }
     const strategy = input.strategy ?? zone.strategy;
+    if (zone.workPools?.length) rb.status.workPools = workPoolNotes(zone, strategy);
     const graceMs = input.grace === undefined ? zone.graceMs : parseDuration(input.grace)!;
     // Histories recorded before maxGrace existed carry inventories without it.
     const maxGrace = input.maxGrace ?? zone.maxGrace ?? ZONE_DEFAULTS.maxGrace;

@@ -66,6 +66,8 @@ export interface WorkflowStatus {
   summary?: string;
   /** Set when the run had to act without the condition it waited for; the hook for notifications. */
   escalation?: Escalation;
+  /** RotateZone: the zone's Prefect work pools, and how their flow runs meet the new key. */
+  workPools?: string[];
 }
 
 /** What a run did on its own at a bound, and what on-call should look at. */

@@ -60,7 +60,7 @@ describe('run locks against the real apiserver, store and Temporal', () => {
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-locks-'));
-    const doc = parseDocument(sandboxInventory(stack.store));
+    const doc = parseDocument(sandboxInventory(stack));
     doc.addIn(['zones'], {
       name: zoneName,
       user: zoneUser,

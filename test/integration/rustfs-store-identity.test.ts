@@ -83,7 +83,7 @@ describe('ensureZoneIdentity against the real store', () => {
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-identity-'));
-    const doc = parseDocument(sandboxInventory(stack.store));
+    const doc = parseDocument(sandboxInventory(stack));
     doc.addIn(['zones'], {
       name: zoneName,
       user: zoneUser,

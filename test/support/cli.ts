@@ -92,7 +92,7 @@ export async function startCliWorker(
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-cli-test-'));
   const stateFile = process.env[SANDBOX_STATE_ENV]!;
   const inventoryFile = path.join(dir, 'inventory.yaml');
-  fs.writeFileSync(inventoryFile, sandboxInventory(stack.store, inventoryOverrides));
+  fs.writeFileSync(inventoryFile, sandboxInventory(stack, inventoryOverrides));
   const taskQueue = `cli-test-${randomBytes(3).toString('hex')}`;
   const codecKey = codec === 'sandbox' ? stack.codec.key : randomBytes(32).toString('base64');
   const env: Record<string, string> = {

@@ -58,7 +58,7 @@ export async function startRotator(stack: SandboxState, opts: RotatorOptions = {
   const inventoryFile = path.join(dir, 'inventory.yaml');
   fs.writeFileSync(
     inventoryFile,
-    sandboxInventory(stack.store, {
+    sandboxInventory(stack, {
       grace: opts.grace,
       restartTimeout: opts.restartTimeout,
       pauseTimeout: opts.pauseTimeout,
@@ -79,6 +79,7 @@ export async function startRotator(stack: SandboxState, opts: RotatorOptions = {
     store: storeConnection(inventory, opts.storeEndpoint),
     client,
     namespace: stack.temporal.namespace,
+    prefect: { authString: stack.prefect.authString },
     pollIntervalMs: 200,
   });
 

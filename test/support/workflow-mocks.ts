@@ -160,6 +160,7 @@ export class Fake {
       deleteZonePending: value(undefined),
       ensureBuckets: value(['dashi']),
       ensureZoneSecret: value({ created: false, fingerprint: FP.previous, endpointFixed: false }),
+      ensureWorkPools: value([]),
     } as Partial<Record<Name, Impl>>;
   }
 }

@@ -44,6 +44,12 @@ export function zoneActivities(calls: string[], overrides: Partial<Activities> =
       { exists: true, accessKey: `ak-${zone}-1`, fingerprint: fp(zone, 1), endpointMatches: true }
     ),
     zoneConsumers: async (zone) => (rec('zoneConsumers', zone), []),
+    ensureWorkPools: async (zone) => (
+      rec('ensureWorkPools', zone),
+      inventory.zones
+        .find((z) => z.name === zone)!
+        .workPools.map((p) => ({ ...p, outcome: 'kept' as const, added: [] }))
+    ),
     lockZonePending: async (zone) => (
       rec('lockZonePending', zone),
       {

@@ -534,3 +534,53 @@ test('findZone returns the zone or lists the known ones', async () => {
     /^UnknownZoneError: Unknown zone "root"\. Known zones: ingest, pipeline, serving\.$/,
   );
 });
+
+test('workPools: the seed pool on the pipeline zone, none elsewhere; URL, name and uniqueness are checked', async () => {
+  const inv = await loadInventory(DASHI);
+  assert.deepEqual(
+    inv.zones.map((z) => [z.name, z.workPools]),
+    [
+      ['ingest', []],
+      [
+        'pipeline',
+        [{ api: 'http://prefect-server.dashi-data.svc.cluster.local:4200/api', pool: 'dashi-default' }],
+      ],
+      ['serving', []],
+    ],
+  );
+  const withPools = (pools: string, zone = 'ingest') =>
+    VALID.replace(
+      `secret: { namespace: data, name: ${zone}-s3 }`,
+      `secret: { namespace: data, name: ${zone}-s3 }\n    workPools: ${pools}`,
+    );
+  const ok = parseInventory(
+    withPools('[{ api: "https://prefect.example/api/", pool: dashi-default }]'),
+    'ok.yaml',
+  );
+  assert.deepEqual(ok.zones[0]!.workPools, [{ api: 'https://prefect.example/api', pool: 'dashi-default' }]);
+  assertRejected(
+    withPools('[{ api: "http://user:key@prefect/api", pool: p }]'),
+    'zones[0].workPools[0].api',
+    /no credentials/,
+  );
+  assertRejected(
+    withPools('[{ api: "http://prefect/api", pool: "a/b" }]'),
+    'zones[0].workPools[0].pool',
+    /work pool name/,
+  );
+  assertRejected(
+    withPools('[{ api: "http://prefect/api" }]'),
+    'zones[0].workPools[0].pool',
+    /work pool name/,
+  );
+  assertRejected(
+    withPools('[{ api: "http://prefect/api", pool: p }, { api: "http://prefect/api", pool: p }]'),
+    'zones[0].workPools[1]',
+    /listed twice/,
+  );
+  const twoZones = withPools('[{ api: "http://prefect/api", pool: p }]').replace(
+    'secret: { namespace: web, name: serving-s3 }',
+    'secret: { namespace: web, name: serving-s3 }\n    workPools: [{ api: "http://prefect/api", pool: p }]',
+  );
+  assertRejected(twoZones, 'zones[1].workPools[0]', /in one zone only.*also in zones\[0\]\.workPools/);
+});
