@@ -83,6 +83,7 @@ export async function startWorker(
     store: storeConnection(config.inventory, config.storeAdminEndpoint),
     client,
     namespace: config.temporal.namespace,
+    webUiUrl: config.webUiUrl,
   });
   const workflowBundle = prebuiltWorkflowBundle();
   const worker = await createRotatorWorker({

@@ -37,6 +37,7 @@ export function buildDeps(opts: {
   store: StoreConnection;
   client: Client;
   namespace: string;
+  webUiUrl?: string;
   pollIntervalMs?: number;
 }): ActivityDeps {
   const kube = createKube(loadKubeConfig(opts.kube));
@@ -56,6 +57,7 @@ export function buildDeps(opts: {
     s3: (credentials: Credentials) =>
       createS3({ endpoint: opts.store.endpoint, region: opts.store.region, credentials }),
     temporal: { client: opts.client, namespace: opts.namespace },
+    webUiUrl: opts.webUiUrl,
     pollIntervalMs: opts.pollIntervalMs,
   };
 }

@@ -80,3 +80,10 @@ export function durableCalls(calls: StepCalls): Activities {
  * refused is reported.
  */
 export const IAM_REBUILD = 'iam-rebuild';
+
+/**
+ * Runs announce what they did: Kubernetes Events on the Secrets and workloads they changed,
+ * and notifications to the inventory's webhook sinks (awaiting approval, paused, escalated,
+ * and how the run ended), each through the non-blocking `announce` activity.
+ */
+export const ANNOUNCE = 'announce';
