@@ -201,7 +201,7 @@ describe('events and notifications (time-skipping)', () => {
           `rotator rollback ${workflowId} --by <you> --reason <why>`,
         ]);
         assert.equal(pause.notification!.deadline!.what, 'automatic rollback to the previous root');
-        const pausedAt = Date.parse(paused.steps.findLast((s) => s.state === 'failed')!.endedAt!);
+        const pausedAt = Date.parse([...paused.steps].reverse().find((s) => s.state === 'failed')!.endedAt!);
         const rollbackIn = Date.parse(pause.notification!.deadline!.at) - pausedAt;
         assert.ok(Math.abs(rollbackIn - 3_600_000) < 60_000, `automatic rollback in ${rollbackIn} ms`);
         assert.match(pause.events[0]!.message, new RegExp(`new root ${FP.rootPending} patched`));
