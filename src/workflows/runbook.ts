@@ -274,7 +274,8 @@ export class Runbook {
       result = await this.settle(body);
     } catch (err) {
       // Not an end: the run goes on as a new one (RotateZone's long grace wait).
-      if (!(err instanceof ContinueAsNew)) this.announceEnd(errorMessage(err));
+      // The run's own failure message (workflow, zone, cause, how the undo went), not its cause's.
+      if (!(err instanceof ContinueAsNew)) this.announceEnd(err instanceof Error ? err.message : String(err));
       await this.announcer.flush();
       throw err;
     }
