@@ -84,6 +84,7 @@ export async function startWorker(
     client,
     namespace: config.temporal.namespace,
     prefect: config.prefect,
+    webUiUrl: config.webUiUrl,
   });
   const workflowBundle = prebuiltWorkflowBundle();
   const worker = await createRotatorWorker({

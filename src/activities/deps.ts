@@ -16,6 +16,12 @@ export interface ActivityDeps {
   prefect: PrefectClient;
   /** For the root/zone mutual-exclusion check. */
   temporal: { client: Client; namespace: string };
+  /** The Temporal Web UI's base URL: notifications link to the run's page (ROTATOR_WEB_UI_URL). */
+  webUiUrl?: string;
+  /** Where `urlFrom: {env}` sink URLs are read (default process.env). */
+  env?: Record<string, string | undefined>;
+  /** reportingInstance of the Events this worker records (default host-pid). */
+  instance?: string;
   /** How often long waits poll and heartbeat; tests shorten it. */
   pollIntervalMs?: number;
 }

@@ -1,4 +1,6 @@
+import { createAnnounceActivities } from './announce';
 import { type ActivityDeps } from './deps';
+import { historySafe, type InventorySnapshot } from '../inventory';
 import { withTypedFailures } from './failures';
 import { createKubernetesActivities } from './kubernetes';
 import { createLockActivities } from './locks';
@@ -18,9 +20,13 @@ export function createActivities(deps: ActivityDeps) {
     ...createTemporalActivities(deps),
     ...createLockActivities(deps),
     ...createPrefectActivities(deps),
-    /** The inventory the worker runs with, recorded once in each workflow's history. */
-    async inventorySnapshot() {
-      return deps.inventory;
+    ...createAnnounceActivities(deps),
+    /**
+     * The inventory the worker runs with, recorded once in each workflow's history: without
+     * the notification sinks, whose URLs may be credentials (the announce activity reads them).
+     */
+    async inventorySnapshot(): Promise<InventorySnapshot> {
+      return historySafe(deps.inventory);
     },
   });
 }

@@ -62,3 +62,12 @@ function editDistance(a: string, b: string): number {
   }
   return prev[b.length] ?? 0;
 }
+
+/** The inventory as workflows see it (recorded in their histories): no notification sinks. */
+export type InventorySnapshot = Omit<Inventory, 'notifications'>;
+
+/** Drops what must not reach a workflow history: sink URLs may be credentials. */
+export function historySafe(inv: Inventory): InventorySnapshot {
+  const { notifications: _sinks, ...rest } = inv;
+  return rest;
+}

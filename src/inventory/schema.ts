@@ -392,12 +392,96 @@ const smokeSchema = z.strictObject(
   { error: 'expected a smoke mapping with outsideBucket and/or prefix' },
 );
 
+// ---------------------------------------------------------------------------------------
+// Notifications
+
+/** What a sink can be told about; `completed` only when its `on` asks for it. */
+export const NOTIFY_KINDS = [
+  'awaiting-approval',
+  'paused',
+  'failed',
+  'rolled-back',
+  'canceled',
+  'escalated',
+  'completed',
+] as const;
+export const NOTIFY_DEFAULT_ON = NOTIFY_KINDS.filter((k) => k !== 'completed');
+export const SINK_FORMATS = ['json', 'slack'] as const;
+
+const ENV_NAME_HINT = 'an environment variable name like "ROTATOR_SLACK_WEBHOOK" (letters, digits, "_")';
+const SINK_URL_HINT =
+  'an http(s) URL (a webhook URL is often a credential: prefer urlFrom: {env: NAME}, which keeps it out of the inventory and of every workflow history)';
+
+/** A webhook URL; never echoed in an error, since it may carry a token. */
+export function isWebhookUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+const sinkSchema = z
+  .strictObject(
+    {
+      name: zoneName,
+      format: z
+        .enum(SINK_FORMATS, {
+          error:
+            'expected "json" (the notification as a JSON object) or "slack" (Slack-compatible incoming webhook: {text, blocks})',
+        })
+        .default('json'),
+      url: z.string({ error: `expected ${SINK_URL_HINT}` }).optional(),
+      urlFrom: z
+        .strictObject(
+          {
+            env: z
+              .string({ error: `expected ${ENV_NAME_HINT}` })
+              .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: `expected ${ENV_NAME_HINT}` }),
+          },
+          { error: 'expected a mapping {env: NAME}: the worker reads the URL from that variable' },
+        )
+        .optional(),
+      on: z
+        .array(z.enum(NOTIFY_KINDS, { error: `expected one of ${NOTIFY_KINDS.join(', ')}` }), {
+          error: 'expected a list of notification kinds',
+        })
+        .min(1, { error: 'expected at least one notification kind (remove the sink to send none)' })
+        .optional(),
+    },
+    { error: 'expected a sink mapping {name, url or urlFrom, format, on}' },
+  )
+  // Checked on the mapping, not the string: the loader appends a failing string's value,
+  // and a webhook URL must not reach an error message or a log.
+  .superRefine((sink, ctx) => {
+    if ((sink.url === undefined) === (sink.urlFrom === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'expected exactly one of url or urlFrom: {env: NAME}',
+      });
+    }
+    if (sink.url !== undefined && !isWebhookUrl(sink.url)) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: `expected ${SINK_URL_HINT} (value not shown)` });
+    }
+  })
+  .transform((s) => ({
+    name: s.name,
+    format: s.format,
+    target: s.urlFrom ? { env: s.urlFrom.env } : { url: s.url! },
+    on: s.on ? [...new Set(s.on)] : [...NOTIFY_DEFAULT_ON],
+  }));
+
 export const inventorySchema = z
   .strictObject(
     {
       store: storeSchema,
       defaults: defaultsSchema.optional(),
       smoke: smokeSchema.default(() => ({ ...SMOKE_DEFAULTS })),
+      notifications: z
+        .array(sinkSchema, { error: 'expected a list of notification sinks' })
+        .default(() => []),
       zones: z
         .array(zoneSchema, { error: 'expected a list of zones' })
         .min(1, { error: 'expected at least one zone' }),
@@ -414,6 +498,17 @@ export const inventorySchema = z
     const users = new Map<string, number>();
     const secrets = new Map<string, number>();
     const pools = new Map<string, number>();
+    const sinks = new Map<string, number>();
+    inv.notifications.forEach((sink, i) => {
+      const dup = firstIndex(sink.name, sinks, i);
+      if (dup !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['notifications', i, 'name'],
+          message: `expected a unique sink name, but "${sink.name}" is also notifications[${dup}].name`,
+        });
+      }
+    });
     const rootSecret = `${inv.store.rootSecret.namespace}/${inv.store.rootSecret.name}`;
     inv.zones.forEach((zone, i) => {
       const dupName = firstIndex(zone.name, names, i);
@@ -509,7 +604,7 @@ export const inventorySchema = z
       };
     });
     const buckets = [...new Set(zones.flatMap((z) => [...z.policy.readWrite, ...z.policy.readOnly]))].sort();
-    return { store: inv.store, smoke: inv.smoke, zones, buckets };
+    return { store: inv.store, smoke: inv.smoke, notifications: inv.notifications, zones, buckets };
   });
 
 function mustParseDuration(text: string): number {
@@ -536,3 +631,5 @@ export type WorkloadRef = Store['workload'];
 export type Strategy = Zone['strategy'];
 export type StoreKind = Store['kind'];
 export type AdminApi = Store['adminApi'];
+export type NotificationSink = Inventory['notifications'][number];
+export type NotifyKind = (typeof NOTIFY_KINDS)[number];

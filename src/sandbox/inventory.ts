@@ -12,7 +12,13 @@ export const DASHI_INVENTORY = path.join(__dirname, '..', '..', 'config', 'dashi
  */
 export function sandboxInventory(
   sandbox: { store: { kind: StoreKind; endpoint: string }; prefect: { api: string } },
-  overrides: { grace?: string; restartTimeout?: string; pauseTimeout?: string } = {},
+  overrides: {
+    grace?: string;
+    restartTimeout?: string;
+    pauseTimeout?: string;
+    /** The inventory's notification sinks, as written in YAML. */
+    notifications?: object[];
+  } = {},
   source = DASHI_INVENTORY,
 ): string {
   const { store } = sandbox;
@@ -31,5 +37,6 @@ export function sandboxInventory(
   if (overrides.grace) doc.setIn(['defaults', 'grace'], overrides.grace);
   if (overrides.restartTimeout) doc.setIn(['store', 'restartTimeout'], overrides.restartTimeout);
   if (overrides.pauseTimeout) doc.setIn(['store', 'pauseTimeout'], overrides.pauseTimeout);
+  if (overrides.notifications) doc.set('notifications', doc.createNode(overrides.notifications));
   return doc.toString();
 }

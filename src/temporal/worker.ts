@@ -40,6 +40,7 @@ export function buildDeps(opts: {
   namespace: string;
   /** Credentials for Prefect's API; PREFECT_API_KEY / PREFECT_API_AUTH_STRING by default. */
   prefect?: PrefectAuth;
+  webUiUrl?: string;
   pollIntervalMs?: number;
 }): ActivityDeps {
   const kube = createKube(loadKubeConfig(opts.kube));
@@ -60,6 +61,7 @@ export function buildDeps(opts: {
       createS3({ endpoint: opts.store.endpoint, region: opts.store.region, credentials }),
     prefect: createPrefectClient(opts.prefect ?? prefectAuthFromEnv()),
     temporal: { client: opts.client, namespace: opts.namespace },
+    webUiUrl: opts.webUiUrl,
     pollIntervalMs: opts.pollIntervalMs,
   };
 }

@@ -5,7 +5,8 @@
 // value (API key, codec key, TLS key) is ever part of a message or of describeConfig().
 import fs from 'node:fs';
 import { z } from 'zod';
-import { InventoryError, loadInventory, parseDuration, type Inventory } from '../inventory';
+import { InventoryError, isWebhookUrl, loadInventory, parseDuration, type Inventory } from '../inventory';
+import { sinkUrl } from '../notify/send';
 import { type KubeConnectionOptions } from '../kube';
 import { prefectAuthFromEnv, type PrefectAuth } from '../prefect/client';
 import { SANDBOX_STATE_ENV, type SandboxState } from '../sandbox/state';
@@ -36,6 +37,8 @@ export const WORKER_ENV = {
   PREFECT_API_AUTH_STRING: 'a self-hosted Prefect server\'s basic-auth "user:password" for the work pools',
   ROTATOR_LOG_LEVEL: `one of ${LOG_LEVELS.join(', ')} (default info)`,
   ROTATOR_SHUTDOWN_GRACE: 'how long in-flight activities get to finish on SIGTERM (default 30s)',
+  ROTATOR_WEB_UI_URL:
+    'base URL of the Temporal Web UI (e.g. https://cloud.temporal.io or http://localhost:8233): notifications link to the run there',
   [SANDBOX_STATE_ENV]:
     'state.json of a local sandbox: Temporal, kubeconfig, inventory and (unless ROTATOR_CODEC_KEY is set) the codec key are taken from it',
 } as const;
@@ -58,6 +61,8 @@ export interface WorkerConfig {
   storeAdminEndpoint?: string;
   /** Credentials for the Prefect API of the inventory's work pools. */
   prefect: PrefectAuth;
+  /** Notifications link to runs here (ROTATOR_WEB_UI_URL, or the sandbox's Web UI). */
+  webUiUrl?: string;
   codec?: AesGcmCodec;
   logLevel: LogLevel;
   shutdownGraceMs: number;
@@ -150,6 +155,14 @@ const envSchema = z.object({
     .refine((v) => (parseDuration(v) ?? 0) > 0, {
       error: (iss) =>
         `ROTATOR_SHUTDOWN_GRACE: expected a duration like "30s" or "2m", got "${String(iss.input)}"`,
+    })
+    .optional(),
+  ROTATOR_WEB_UI_URL: z
+    .string()
+    .trim()
+    .refine(isWebhookUrl, {
+      error: (iss) =>
+        `ROTATOR_WEB_UI_URL: expected the http(s) base URL of the Temporal Web UI, like "http://localhost:8233", got "${String(iss.input)}"`,
     })
     .optional(),
   [SANDBOX_STATE_ENV]: nonEmpty(SANDBOX_STATE_ENV, 'the path of a sandbox state.json'),
@@ -327,6 +340,15 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     }
   }
 
+  // A sink whose URL comes from the environment: checked now, not at the first incident.
+  for (const [i, sink] of (inventory?.notifications ?? []).entries()) {
+    try {
+      sinkUrl(sink, env);
+    } catch (err) {
+      problems.push(`ROTATOR_CONFIG: notifications[${i}].urlFrom.env: ${(err as Error).message}`);
+    }
+  }
+
   if (problems.length) throw new WorkerConfigError(problems);
 
   return {
@@ -342,6 +364,7 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     kube,
     storeAdminEndpoint: e.ROTATOR_STORE_ADMIN_ENDPOINT,
     prefect: prefectAuthFromEnv(env, sandbox?.prefect && { authString: sandbox.prefect.authString }),
+    webUiUrl: e.ROTATOR_WEB_UI_URL ?? sandbox?.temporal.uiUrl,
     codec,
     logLevel: e.ROTATOR_LOG_LEVEL ?? 'info',
     shutdownGraceMs: parseDuration(e.ROTATOR_SHUTDOWN_GRACE ?? '30s')!,
@@ -367,6 +390,8 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
     },
     kube: c.kube.inCluster ? 'in-cluster ServiceAccount' : `kubeconfig ${c.kube.kubeconfig}`,
     prefect: c.prefect.apiKey ? 'API key' : c.prefect.authString ? 'basic auth' : 'no credentials',
+    webUiUrl: c.webUiUrl ?? 'unset (notifications carry no link to the run)',
+    notifications: c.inventory.notifications.map((s) => `${s.name} (${s.format}: ${s.on.join(', ')})`),
     payloadCodec: c.codec ? 'AES-256-GCM' : 'off (set ROTATOR_CODEC_KEY to encrypt payloads)',
     shutdownGraceMs: c.shutdownGraceMs,
     sandbox: c.sandbox ? c.sandbox.dir : undefined,

@@ -42,7 +42,18 @@ export const localSmokeCall: LocalActivityOptions = {
   retry: smokeCall.retry,
 };
 
+/**
+ * Events and notifications: a few quick attempts, then the run records the failure and goes
+ * on. Started without being awaited by any step, so a sink that is down delays nothing but
+ * the run's end, by at most ~35 s.
+ */
+export const announceCall: ActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '4s', maximumAttempts: 3 },
+};
+
 export const acts = proxyActivities<Activities>(quickCall);
+export const announcing = proxyActivities<Pick<Activities, 'announce'>>(announceCall);
 export const smoke = proxyActivities<Activities>(smokeCall);
 export const waits = proxyActivities<Activities>(longWait);
 export const localActs = proxyLocalActivities<Activities>(localQuickCall);

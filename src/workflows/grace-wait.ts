@@ -110,6 +110,12 @@ export async function boundedGraceWait(
       };
       rb.status.escalation = escalation;
       rb.setPhase('escalated');
+      rb.announcer.send([], {
+        kind: 'escalated',
+        title: `RotateZone zone ${zone} escalated: maxGrace ${state.maxGrace} reached`,
+        text: escalation.message,
+        commands: [`rotator status ${workflowInfo().workflowId}`],
+      });
       return { escalation };
     }
     if (polls >= POLLS_PER_RUN || workflowInfo().continueAsNewSuggested) {

@@ -86,3 +86,10 @@ export const IAM_REBUILD = 'iam-rebuild';
  * secretKeyRef in their base job template (a zone without work pools makes no call).
  */
 export const PREFECT_POOLS = 'prefect-pools';
+
+/**
+ * Runs announce what they did: Kubernetes Events on the Secrets and workloads they changed,
+ * and notifications to the inventory's webhook sinks (awaiting approval, paused, escalated,
+ * and how the run ended), each through the non-blocking `announce` activity.
+ */
+export const ANNOUNCE = 'announce';

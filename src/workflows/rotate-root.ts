@@ -8,6 +8,7 @@ import { errorMessage, errorType, Runbook } from './runbook';
 import { type RotateRootInput, type WorkflowResult } from './types';
 
 const DEFAULT_APPROVAL_TIMEOUT_MS = 24 * 3600_000;
+const UNDO_ROOT = 'roll back to the previous root';
 /**
  * The way back waits at least this long for the store on the previous root: a short forward
  * window (a test's seconds) must not fail the rollback of a store that starts slowly (a
@@ -167,6 +168,16 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
         `root rotation needs approval (expires in ${formatDuration(approvalTimeoutMs)})`,
         ['approve'],
       );
+      rb.announcer.send([], {
+        kind: 'awaiting-approval',
+        title: 'RotateRoot awaits approval',
+        text: `the store's root key ${root.accessKey} (${root.fingerprint}) is to be rotated: full store downtime while ${workloadName} restarts. Nothing changes before the approval.`,
+        deadline: {
+          at: new Date(Date.now() + approvalTimeoutMs).toISOString(),
+          what: 'the request expires unapproved (nothing changed)',
+        },
+        commands: [`rotator approve ${info.workflowId} --by <you> --reason <change ticket>`],
+      });
       if (!(await condition(() => approval !== undefined, approvalTimeoutMs))) {
         throw rb.failure(
           new Error(`not approved within ${formatDuration(approvalTimeoutMs)}; nothing was changed`),
@@ -182,6 +193,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
       endedAt: new Date().toISOString(),
     });
 
+    rb.eventSubject = { secretOf: 'root' };
     let rolledBackOnRequest: string | undefined;
     // Workflow clock (task times): the store's downtime and the zone-key refusal window.
     let restartedAt = 0;
@@ -216,10 +228,22 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
         `the store was ${storeRestarted ? 'restarted and may run on either root' : `not restarted: it runs on the previous root ${root.fingerprint}`}; ` +
         `the pending record ${rootSecret}-pending is kept with the previous ${root.fingerprint} and the new ${pending.fingerprint}`;
 
+      rb.endEvents = () =>
+        rb.status.steps.some((s) => s.name === `compensate: ${UNDO_ROOT}` && s.state === 'done') &&
+        storeRestarted
+          ? [
+              {
+                target: workload,
+                type: 'Warning',
+                reason: 'ConsumersRestarted',
+                message: `restarted back onto the previous root ${root.fingerprint} from Secret ${rootSecret}: the root rotation was rolled back (${info.workflowId})`,
+              },
+            ]
+          : [];
       // Each part only after the one before it succeeded (a throw ends the undo there); the
       // store is restarted only when this run restarted it: a failed patch changed nothing
       // the running store uses.
-      rb.onFailure('roll back to the previous root', async () => {
+      rb.onFailure(UNDO_ROOT, async () => {
         const at = new Date().toISOString();
         await acts.restoreRootPrevious({ workflowId: info.workflowId, at });
         rb.status.fingerprints.current = root.fingerprint;
@@ -265,6 +289,27 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
             `${errorMessage(err)}. Automatic rollback in ${formatDuration(pauseTimeoutMs)} unless answered`,
             ['resume', 'rollback'],
           );
+          const rollbackAt = new Date(Date.now() + pauseTimeoutMs).toISOString();
+          rb.announcer.send(
+            [
+              {
+                target: { secretOf: 'root' },
+                type: 'Warning',
+                reason: 'RootRotationPaused',
+                message: `${errorMessage(err)} (window ${window}); new root ${pending.fingerprint} patched, previous ${root.fingerprint} kept in ${rootSecret}-pending; automatic rollback at ${rollbackAt} unless resumed or rolled back (${info.workflowId})`,
+              },
+            ],
+            {
+              kind: 'paused',
+              title: 'RotateRoot PAUSED: the store is not back with the new root',
+              text: `${errorMessage(err)} (window ${window}). resume waits another ${formatDuration(restartTimeoutMs)}; rollback restores the previous root ${root.fingerprint} and restarts the store.`,
+              deadline: { at: rollbackAt, what: 'automatic rollback to the previous root' },
+              commands: [
+                `rotator resume ${info.workflowId} --by <you> --reason <why>`,
+                `rotator rollback ${info.workflowId} --by <you> --reason <why>`,
+              ],
+            },
+          );
           const answered = await condition(() => decision !== undefined, pauseTimeoutMs);
           const d = decision as { kind: 'resume' | 'rollback'; arg: UpdateArg } | undefined;
           const who = d?.arg.by ? ` by ${d.arg.by}` : '';
@@ -284,6 +329,20 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
           throw ApplicationFailure.nonRetryable(rolledBackOnRequest, 'RolledBack');
         }
       }
+      rb.announcer.send([
+        {
+          target: { secretOf: 'root' },
+          type: 'Normal',
+          reason: 'Rotated',
+          message: `now holds the new root ${pending.fingerprint} (access key ${root.accessKey}), replacing ${root.fingerprint}; the store accepted it (${info.workflowId})`,
+        },
+        {
+          target: workload,
+          type: 'Normal',
+          reason: 'ConsumersRestarted',
+          message: `restarted to load the new root ${pending.fingerprint} from Secret ${rootSecret}; back and accepting it (${info.workflowId})`,
+        },
+      ]);
       rb.commit(
         'the new root is live and the previous one no longer works: every zone is still re-ensured and smoked and the pending root record cleaned up; the new root stays',
       );

@@ -8,6 +8,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PendingRef } from '../activities/kubernetes';
+import type { WorkloadRef } from '../kube/rollout-status';
 import { parseDuration, formatDuration } from '../inventory/duration';
 import { findZone } from '../inventory/lookup';
 import { ZONE_DEFAULTS, type Zone } from '../inventory/schema';
@@ -22,7 +23,13 @@ import {
 } from './grace-wait';
 import { durableCalls, GRACE_BOUND, RUN_LOCKS, strictInput, zoneRunbookCalls } from './patches';
 import { invalidInput, Runbook } from './runbook';
-import { type Escalation, type Plan, type RotateZoneInput, type WorkflowResult } from './types';
+import {
+  type ClusterEvent,
+  type Escalation,
+  type Plan,
+  type RotateZoneInput,
+  type WorkflowResult,
+} from './types';
 
 const UNDO_RESTORE = 'restore the previous Secret and restart consumers';
 const UNDO_NEW_CREDENTIAL = 'remove the new credential from the store';
@@ -78,6 +85,46 @@ function whereZoneKeys(
       ? `${previous} valid in the store; ${fresh} ${done(UNDO_NEW_CREDENTIAL) ? 'removed' : 'still valid'}`
       : `user secret in the store is the ${done(UNDO_USER_SECRET) ? previous : fresh}`;
   return `Secret ${secretName} holds the ${secret}; ${store}; the pending record ${secretName}-pending is kept with both`;
+}
+
+/** The switch, told on the Secret and on each workload the run restarted. */
+function rotatedEvents(
+  strategy: 'overlap' | 'in-place',
+  pending: PendingRef,
+  secretName: string,
+  consumers: WorkloadRef[],
+  workflowId: string,
+): ClusterEvent[] {
+  const names = consumers.map((c) => `${c.kind}/${c.namespace}/${c.name}`);
+  const events: ClusterEvent[] = [
+    {
+      target: { secretOf: 'zone' },
+      type: 'Normal',
+      reason: 'Rotated',
+      message:
+        `now holds access key ${pending.accessKey} (${pending.fingerprint}), replacing ${pending.previousAccessKey} (${pending.previousFingerprint}); ` +
+        (strategy === 'overlap'
+          ? 'the previous key stays valid until it is revoked after the grace wait'
+          : 'in-place: the previous secret no longer works') +
+        ` (${workflowId})`,
+    },
+  ];
+  if (!consumers.length) return events;
+  events.push({
+    target: { secretOf: 'zone' },
+    type: 'Normal',
+    reason: 'ConsumersRestarted',
+    message: `restarted and rolled out onto ${pending.accessKey} (${pending.fingerprint}): ${names.join(', ')}`,
+  });
+  for (const c of consumers) {
+    events.push({
+      target: c,
+      type: 'Normal',
+      reason: 'ConsumersRestarted',
+      message: `restarted to load access key ${pending.accessKey} (${pending.fingerprint}) from Secret ${secretName}; rolled out (${workflowId})`,
+    });
+  }
+  return events;
 }
 
 /** How long consumers get to roll out before the rotation is undone. */
@@ -230,6 +277,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
       // The undo steps belonged to the run that rotated; this one only waits and revokes.
       rb.cancelNote =
         'this run continues a grace wait: both keys stay valid and the pending record stays for the next RotateZone of the zone to reconcile (rotator audit lists it)';
+      rb.eventSubject = { secretOf: 'zone' };
       return waitThenRevoke(resumeGraceWait(rb, input.continued));
     }
 
@@ -251,6 +299,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
         `maxGrace ${maxGrace} is shorter than grace ${formatDuration(graceMs)}: maxGrace bounds the whole wait`,
       );
     const secretName = `${zone.secret.namespace}/${zone.secret.name}`;
+    rb.eventSubject = { secretOf: 'zone' };
 
     await rb.step('check no conflicting rotation runs', () =>
       acts.assertNoConflictingRun({
@@ -307,6 +356,16 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
       : undefined;
     // Set once the undo restored the Secret: pods started before it may hold the new key.
     let restoredAt: string | undefined;
+    rb.endEvents = () =>
+      restoredAt &&
+      rb.status.steps.some((s) => s.name === `compensate: ${UNDO_RESTORE}` && s.state === 'done')
+        ? consumers.map((c) => ({
+            target: c,
+            type: 'Warning' as const,
+            reason: 'ConsumersRestarted' as const,
+            message: `restarted back onto the previous key ${current.accessKey} (${current.fingerprint}) of Secret ${secretName}: the rotation was undone (${info.workflowId})`,
+          }))
+        : [];
     try {
       rb.onFailure('delete the pending Secret', () => acts.deleteZonePending(zone.name), { last: true });
       const pending =
@@ -388,6 +447,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
         () => smoke.smokeZone(zone.name, 'current'),
         (r) => `${r.passed}/${r.cells} cells`,
       );
+      rb.announcer.send(rotatedEvents(strategy, pending, secretName, consumers, info.workflowId));
     } catch (err) {
       await rb.compensate(err);
       throw rb.failure(err);
@@ -429,6 +489,16 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
         () => durableCalls(calls).revokePrevious(input.zone),
         (res) => res,
       );
+      rb.announcer.queue({
+        target: { secretOf: 'zone' },
+        type: escalation ? 'Warning' : 'Normal',
+        reason: 'PreviousKeyRevoked',
+        message:
+          `previous key ${r.previousFingerprint} revoked (${revoked})` +
+          (revokeNow ? `: revokeNow${revokeNow.by ? ` by ${revokeNow.by}` : ''}` : '') +
+          (escalation ? `; ESCALATED: ${escalation.message}` : '') +
+          `; the Secret holds ${r.pendingFingerprint}`,
+      });
       await rb.step('clean up the pending Secret', () => acts.deleteZonePending(input.zone));
       rb.setPhase(escalation ? 'escalated' : 'completed');
       rb.status.step = null;

@@ -14,9 +14,19 @@ import {
   upsertMemo,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import { Announcer } from './announce';
 import { MEMO_OUTCOME, SEARCH_ATTRIBUTE_KIND, SEARCH_ATTRIBUTE_ZONE, statusQuery } from './definitions';
 import { COMPENSATION_V2 } from './patches';
-import { type Phase, type StepRecord, type WorkflowStatus, type WorkflowType } from './types';
+import {
+  type ClusterEvent,
+  type EventTarget,
+  type NotifyKind,
+  type Phase,
+  type StepRecord,
+  type WorkflowResult,
+  type WorkflowStatus,
+  type WorkflowType,
+} from './types';
 
 const zoneKey = defineSearchAttributeKey(SEARCH_ATTRIBUTE_ZONE, SearchAttributeType.KEYWORD);
 const kindKey = defineSearchAttributeKey(SEARCH_ATTRIBUTE_KIND, SearchAttributeType.KEYWORD);
@@ -69,6 +79,12 @@ export class Runbook {
   /** Where each key is, for a failure whose undo did not complete (fingerprints and IDs only). */
   whereKeys: (() => string) | undefined;
   private v2: boolean | undefined;
+  /** Events and notifications (see announce.ts). */
+  readonly announcer: Announcer;
+  /** The object a failure or rollback is recorded on (the zone or root Secret), once known. */
+  eventSubject: EventTarget | undefined;
+  /** Further Events for the end of the run (e.g. the workloads an undo restarted). */
+  endEvents: ((kind: NotifyKind) => ClusterEvent[]) | undefined;
 
   constructor(workflow: WorkflowType, zone?: string) {
     this.status = {
@@ -80,6 +96,7 @@ export class Runbook {
       steps: [],
       compensationErrors: [],
     };
+    this.announcer = new Announcer(this.status, errorMessage);
     setHandler(statusQuery, () => this.status);
     upsertSearchAttributes([
       { key: kindKey, value: workflow },
@@ -248,14 +265,30 @@ export class Runbook {
    * Runs a workflow body so that whatever ends it reaches on-call as one readable
    * failure naming the workflow, the zone and the cause — not a bare "Activity task failed".
    * A cancel undoes what is registered; one that arrived past the point of no return ends
-   * the run CANCELED once the remaining steps finished.
+   * the run CANCELED once the remaining steps finished. However it ends, the end is
+   * announced (Events, notifications) before the run closes.
    */
-  async run<T>(body: () => Promise<T>): Promise<T> {
+  async run<T extends WorkflowResult>(body: () => Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await this.settle(body);
+    } catch (err) {
+      // Not an end: the run goes on as a new one (RotateZone's long grace wait).
+      // The run's own failure message (workflow, zone, cause, how the undo went), not its cause's.
+      if (!(err instanceof ContinueAsNew)) this.announceEnd(err instanceof Error ? err.message : String(err));
+      await this.announcer.flush();
+      throw err;
+    }
+    if (result.outcome !== 'planned') this.announceEnd(result.summary);
+    await this.announcer.flush();
+    return result;
+  }
+
+  private async settle<T>(body: () => Promise<T>): Promise<T> {
     let result: T;
     try {
       result = await body();
     } catch (err) {
-      // Not an end: the run goes on as a new one (RotateZone's long grace wait).
       if (err instanceof ContinueAsNew) throw err;
       if (err instanceof Error && final.has(err)) throw err;
       if (isCancellation(err) && this.undoV2()) {
@@ -271,6 +304,41 @@ export class Runbook {
     if (CancellationScope.current().consideredCancelled && this.undoV2())
       throw this.canceled(this.undoneSummary());
     return result;
+  }
+
+  /** How the run ended, told to the cluster (on its Secret) and to the sinks that want it. */
+  private announceEnd(text: string): void {
+    const phase = this.status.phase;
+    const kind: NotifyKind =
+      phase === 'rolled-back'
+        ? 'rolled-back'
+        : phase === 'canceled'
+          ? 'canceled'
+          : phase === 'failed'
+            ? 'failed'
+            : 'completed';
+    const events: ClusterEvent[] = [];
+    const undone = this.undoneSteps().length > 0 && !this.status.compensationErrors.length;
+    if (this.eventSubject && kind !== 'completed' && (kind !== 'canceled' || undone)) {
+      events.push({
+        target: this.eventSubject,
+        type: 'Warning',
+        reason: undone ? 'RolledBack' : 'RotationFailed',
+        message: text,
+      });
+    }
+    events.push(...(this.endEvents?.(kind) ?? []));
+    const what = `${this.status.workflow}${this.status.zone ? ` zone ${this.status.zone}` : ''}`;
+    const verb: Record<NotifyKind, string> = {
+      completed: phase === 'escalated' ? 'completed with an escalation' : 'completed',
+      'rolled-back': 'rolled back',
+      canceled: 'canceled',
+      failed: 'FAILED',
+      paused: 'paused',
+      'awaiting-approval': 'awaits approval',
+      escalated: 'escalated',
+    };
+    this.announcer.send(events, { kind, title: `${what} ${verb[kind]}`, text });
   }
 
   /** What a cancel does now: for the status query, the Web UI and the step list. */

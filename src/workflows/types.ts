@@ -13,6 +13,8 @@ export const workflowIds = {
 } as const;
 
 // Inputs are defined once, as the schemas the workflows and the CLI validate them with.
+import type { NotifyKind } from '../inventory/schema';
+export type { NotifyKind };
 export type { BootstrapInput, GraceWaitState, RotateRootInput, RotateZoneInput } from './inputs';
 
 export type Phase =
@@ -68,6 +70,8 @@ export interface WorkflowStatus {
   escalation?: Escalation;
   /** RotateZone: the zone's Prefect work pools, and how their flow runs meet the new key. */
   workPools?: string[];
+  /** Events or notifications that could not be delivered (the run went on without them). */
+  announceErrors?: string[];
 }
 
 /** What a run did on its own at a bound, and what on-call should look at. */
@@ -131,4 +135,51 @@ export interface WorkflowResult {
     zoneKeysRefusedMs?: number;
   };
   summary: string;
+}
+
+/** Reasons of the Kubernetes Events a run records (CamelCase, as kubectl groups them). */
+export const EVENT_REASONS = [
+  'Rotated',
+  'ConsumersRestarted',
+  'PreviousKeyRevoked',
+  'RotationFailed',
+  'RootRotationPaused',
+  'RolledBack',
+] as const;
+export type EventReason = (typeof EVENT_REASONS)[number];
+
+/** What an Event is about: the run's zone Secret, the root Secret, or a workload it restarted. */
+export type EventTarget =
+  | { secretOf: 'zone' | 'root' }
+  | { kind: 'Deployment' | 'StatefulSet' | 'DaemonSet'; namespace: string; name: string };
+
+export interface ClusterEvent {
+  target: EventTarget;
+  type: 'Normal' | 'Warning';
+  reason: EventReason;
+  /** Access-key IDs and fingerprints only, never a key. */
+  message: string;
+}
+
+export interface NotificationSpec {
+  kind: NotifyKind;
+  /** One line: what happened to what. */
+  title: string;
+  text: string;
+  /** When the run acts by itself if nobody answers (automatic rollback, approval expiry). */
+  deadline?: { at: string; what: string };
+  /** The commands that answer it. */
+  commands?: string[];
+}
+
+/**
+ * What a run tells the cluster (Events) and people (webhook sinks) at one moment. `seq`
+ * numbers the announcements of a run, so a retried activity recognises its own Events.
+ */
+export interface Announcement {
+  seq: number;
+  workflow: WorkflowType;
+  zone?: string;
+  events: ClusterEvent[];
+  notification?: NotificationSpec;
 }

@@ -234,6 +234,7 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
           },
           { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
           { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['list'] },
+          { apiGroups: [''], resources: ['events'], verbs: ['create'] },
         ],
       },
     });

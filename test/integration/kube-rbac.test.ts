@@ -17,6 +17,7 @@ import { getStack } from '../support/stack';
 import { createKube, loadKubeConfig, type Kube } from '../../src/kube/client';
 import { findConsumers, podsReferencingSecret } from '../../src/kube/consumers';
 import { KubeForbiddenError } from '../../src/kube/errors';
+import { recordEvent, type EventSpec } from '../../src/kube/events';
 import { rolloutRestart, waitForRollout, type WorkloadRef } from '../../src/kube/rollout';
 import { createOrReplaceSecret, deleteSecret, readSecret, updateSecret } from '../../src/kube/secrets';
 import {
@@ -182,6 +183,41 @@ describe('the deploy/rbac ServiceAccount can do every operation', () => {
       pods.every((pod) => pod.owner === 'Deployment/titiler'),
       JSON.stringify(pods),
     );
+  });
+
+  test('Events: created on a Secret and on each workload kind, selected by their uid; a retry finds its own', async () => {
+    await createOrReplaceSecret(sa, serving, SECRET, { 'secret-key': 'x' });
+    const secret = { kind: 'Secret' as const, namespace: serving, name: SECRET };
+    for (const regarding of [secret, deployment, statefulSet, daemonSet]) {
+      const spec: EventSpec = { regarding, type: 'Normal', reason: 'Rotated', message: 'rbac test' };
+      const key = `rbac-${regarding.kind}-${randomSuffix()}`;
+      assert.equal(await eventually(() => recordEvent(sa, spec, { key, instance: 'rbac-test' })), 'created');
+      assert.equal(await recordEvent(sa, spec, { key, instance: 'rbac-test' }), 'exists');
+      const uid =
+        regarding.kind === 'Secret'
+          ? (await admin.core.readNamespacedSecret({ namespace: serving, name: SECRET })).metadata!.uid
+          : undefined;
+      const events = await admin.core.listNamespacedEvent({
+        namespace: regarding.namespace,
+        fieldSelector: `involvedObject.kind=${regarding.kind},involvedObject.name=${regarding.name}${uid ? `,involvedObject.uid=${uid}` : ''}`,
+      });
+      assert.equal(events.items.filter((e) => e.message === 'rbac test').length, 1, regarding.kind);
+    }
+  });
+
+  test('Events: create only, and only in the inventory namespaces', async () => {
+    for (const verb of ['get', 'list', 'watch', 'update', 'patch', 'delete', 'create']) {
+      const r = await sa.kc.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
+        body: { spec: { resourceAttributes: { namespace: serving, group: '', resource: 'events', verb } } },
+      });
+      assert.equal(Boolean(r.status?.allowed), verb === 'create', `${verb} events`);
+    }
+    const r = await sa.kc.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
+      body: {
+        spec: { resourceAttributes: { namespace: outside, group: '', resource: 'events', verb: 'create' } },
+      },
+    });
+    assert.equal(Boolean(r.status?.allowed), false, 'create events outside the inventory namespaces');
   });
 
   test('Secrets outside the inventory namespaces are out of reach', async () => {
@@ -361,6 +397,23 @@ describe('every rule in deploy/rbac is needed', () => {
       verb: 'list',
       run: () => podsReferencingSecret(sa, serving, SECRET),
       expect: /cannot list pods/,
+    },
+    {
+      group: '',
+      resource: 'events',
+      verb: 'create',
+      run: () =>
+        recordEvent(
+          sa,
+          {
+            regarding: { kind: 'Secret', namespace: serving, name: SECRET },
+            type: 'Normal',
+            reason: 'Rotated',
+            message: 'rbac test',
+          },
+          { key: `without-${randomSuffix()}`, instance: 'rbac-test' },
+        ),
+      expect: /cannot create events/,
     },
     {
       group: 'apps',

@@ -49,6 +49,11 @@ export interface RotatorOptions {
   codec?: AesGcmCodec;
   /** No payload codec (replay fixtures): histories must then hold no secret by construction. */
   plainPayloads?: boolean;
+  /** Notification sinks for the inventory (YAML shape), and the environment their urlFrom reads. */
+  notifications?: object[];
+  env?: Record<string, string>;
+  /** Where notifications link runs to (the sandbox's Web UI by default). */
+  webUiUrl?: string;
 }
 
 /** A real worker on the sandbox's Temporal server, configured like production but faster to poll. */
@@ -62,6 +67,7 @@ export async function startRotator(stack: SandboxState, opts: RotatorOptions = {
       grace: opts.grace,
       restartTimeout: opts.restartTimeout,
       pauseTimeout: opts.pauseTimeout,
+      notifications: opts.notifications,
     }),
   );
   const inventory = await loadInventory(inventoryFile);
@@ -80,8 +86,10 @@ export async function startRotator(stack: SandboxState, opts: RotatorOptions = {
     client,
     namespace: stack.temporal.namespace,
     prefect: { authString: stack.prefect.authString },
+    webUiUrl: opts.webUiUrl ?? stack.temporal.uiUrl,
     pollIntervalMs: 200,
   });
+  if (opts.env) deps.env = opts.env;
 
   let connection: NativeConnection | undefined;
   let running: Promise<void> | undefined;

@@ -40,14 +40,18 @@ export async function workflowTestEnv(): Promise<TestWorkflowEnvironment> {
 }
 
 /**
- * A full activity set: the given implementations, and for every other activity one that
- * fails non-retryably, so an unplanned call shows in the test as that activity's name.
+ * A full activity set: the given implementations, and for every other activity (but
+ * `announce`, a no-op) one that fails non-retryably, so an unplanned call shows in the test
+ * as that activity's name.
  */
 export function mockActivities(impl: Partial<Activities>): Activities {
   const all: Record<string, unknown> = {};
+  // Every run announces (Events, notifications); a test that looks at them passes its own.
+  const planned: Partial<Activities> = { announce: async () => ({ events: [], notified: [] }) };
   for (const name of ACTIVITY_NAMES) {
     all[name] =
       impl[name] ??
+      planned[name] ??
       (async () => {
         throw ApplicationFailure.nonRetryable(`unexpected activity ${name}`, 'UnexpectedActivity');
       });

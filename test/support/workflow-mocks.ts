@@ -102,7 +102,8 @@ export class Fake {
   activities(): Activities {
     const defaults = this.defaults();
     const impl: Partial<Record<Name, unknown>> = {};
-    for (const name of Object.keys(defaults) as Name[]) {
+    // Activities without a default (announce) are recorded once a test gives them an impl.
+    for (const name of new Set([...Object.keys(defaults), ...this.overrides.keys()]) as Set<Name>) {
       impl[name] = async (...args: never[]) => {
         this.calls.push({ name, args });
         for (const w of [...this.waiters]) w.resolve();

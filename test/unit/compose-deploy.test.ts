@@ -368,7 +368,7 @@ describe('deploy/', () => {
     };
     // What the worker does (and kube-rbac.test.ts exercises): Secrets by name only (no list
     // or watch, so it cannot enumerate a namespace's other Secrets), rollout restart/status,
-    // pods and ReplicaSets listed to see who still holds a key.
+    // pods and ReplicaSets listed to see who still holds a key, Events created.
     const base = {
       'core/secrets': ['create', 'delete', 'get', 'update'],
       'apps/deployments': ['get', 'list', 'patch', 'watch'],
@@ -376,6 +376,8 @@ describe('deploy/', () => {
       'apps/daemonsets': ['get', 'list', 'patch', 'watch'],
       'core/pods': ['list'],
       'apps/replicasets': ['list'],
+      // Events on what a run changed (Rotated, ConsumersRestarted, …): create, nothing else.
+      'core/events': ['create'],
     };
     for (const role of roles) {
       const ns = role.metadata.namespace!;

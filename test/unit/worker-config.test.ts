@@ -47,6 +47,43 @@ async function refuses(env: NodeJS.ProcessEnv, pattern: RegExp): Promise<void> {
 describe('worker configuration', () => {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+  test('notification sinks: each urlFrom variable is checked at start-up, never shown; the Web UI URL', async () => {
+    const withSinks = path.join(dir, 'sinks.yaml');
+    fs.writeFileSync(
+      withSinks,
+      `${fs.readFileSync(inventory, 'utf8')}\nnotifications:\n  - {name: oncall, format: slack, urlFrom: {env: HOOK}}\n`,
+    );
+    const token = `T0/B0/${randomBytes(8).toString('hex')}`;
+    const env = { ...valid(), ROTATOR_CONFIG: withSinks };
+    await refuses(
+      env,
+      /^ROTATOR_CONFIG: notifications\[0\]\.urlFrom\.env: notification sink oncall: environment variable HOOK is not set$/,
+    );
+    const bad = await problems({ ...env, HOOK: `hooks.slack.com/services/${token}` });
+    assert.ok(
+      bad.some((p) => /HOOK is not an http\(s\) URL$/.test(p)),
+      bad.join('\n'),
+    );
+    assert.ok(!bad.join('\n').includes(token));
+    const c = await loadWorkerConfig({
+      ...env,
+      HOOK: `https://hooks.slack.com/services/${token}`,
+      ROTATOR_WEB_UI_URL: 'https://temporal.example/ui',
+    });
+    assert.equal(c.webUiUrl, 'https://temporal.example/ui');
+    const described = JSON.stringify(describeConfig(c));
+    assert.ok(
+      described.includes(
+        'oncall (slack: awaiting-approval, paused, failed, rolled-back, canceled, escalated)',
+      ),
+    );
+    assert.ok(!described.includes(token));
+    await refuses(
+      { ...valid(), ROTATOR_WEB_UI_URL: 'localhost:8233' },
+      /^ROTATOR_WEB_UI_URL: expected the http\(s\) base URL/,
+    );
+  });
+
   test('a valid environment gives defaults and a log description without secrets', async () => {
     const apiKey = `key-${randomBytes(8).toString('hex')}`;
     const codecKey = randomBytes(32).toString('base64');
