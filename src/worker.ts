@@ -14,6 +14,9 @@ import {
   prebuiltWorkflowBundle,
   storeConnection,
 } from './temporal/worker';
+import { MetricsCollector } from './metrics/collect';
+import { rotatorRegistry, startMetricsServer, type MetricsServer } from './metrics/server';
+import { freePort } from './sandbox/ports';
 import { describeConfig, loadWorkerConfig, WorkerConfigError, type WorkerConfig } from './worker/config';
 import { jsonLogger, sdkLogger, type JsonLogger } from './worker/log';
 
@@ -23,24 +26,80 @@ export interface RunningWorker {
   worker: Worker;
   client: Client;
   config: WorkerConfig;
+  /** Where /metrics is served (ROTATOR_METRICS_ADDRESS); undefined when off. */
+  metricsUrl?: string;
   /** Resolves when the worker has stopped (after shutdown() or a fatal error). */
   done: Promise<void>;
   /** Stops polling, lets in-flight activities finish within the grace time, closes connections. */
   shutdown(): Promise<void>;
 }
 
-let runtimeInstalled = false;
-/** The SDK runtime is a per-process singleton; signals are handled here, not by the SDK. */
-function installRuntime(config: WorkerConfig): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
+let runtime: Promise<{ sdkMetricsUrl?: string }> | undefined;
+/**
+ * The SDK runtime is a per-process singleton; signals are handled here, not by the SDK. With
+ * metrics on, its Prometheus exporter serves the SDK's worker metrics on a loopback port of its
+ * own, which the worker's /metrics passes through.
+ */
+function installRuntime(config: WorkerConfig): Promise<{ sdkMetricsUrl?: string }> {
+  runtime ??= (async () => {
+    const sdkAddress = config.metricsAddress ? `127.0.0.1:${await freePort()}` : undefined;
+    try {
+      Runtime.install({
+        logger: sdkLogger(config.logLevel === 'info' ? 'warn' : config.logLevel),
+        shutdownSignals: [],
+        ...(sdkAddress && {
+          telemetryOptions: {
+            metrics: {
+              prometheus: {
+                bindAddress: sdkAddress,
+                countersTotalSuffix: true,
+                unitSuffix: true,
+                useSecondsForDurations: true,
+              },
+            },
+          },
+        }),
+      });
+      return { sdkMetricsUrl: sdkAddress && `http://${sdkAddress}/metrics` };
+    } catch {
+      // Already installed by the embedding process (a test or the demo): keep its runtime.
+      return {};
+    }
+  })();
+  return runtime;
+}
+
+/** The worker's /metrics, when configured; a sandbox's address already in use only disables it. */
+async function serveMetrics(
+  config: WorkerConfig,
+  deps: ReturnType<typeof buildDeps>,
+  client: Client,
+  sdkMetricsUrl: string | undefined,
+  log: JsonLogger,
+): Promise<MetricsServer | undefined> {
+  if (!config.metricsAddress) return undefined;
+  const collector = new MetricsCollector({
+    client,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    inventory: config.inventory,
+    kube: deps.kube,
+    adminEndpoint: config.storeAdminEndpoint ?? config.inventory.store.adminEndpoint,
+    onError: (source, err) =>
+      log.warn('metrics: collecting failed', { source, error: (err as Error).message }),
+  });
   try {
-    Runtime.install({
-      logger: sdkLogger(config.logLevel === 'info' ? 'warn' : config.logLevel),
-      shutdownSignals: [],
+    return await startMetricsServer({
+      address: config.metricsAddress,
+      metrics: rotatorRegistry(collector),
+      sdkUrl: sdkMetricsUrl,
+      onError: (err) => log.warn('metrics: scrape failed', { error: (err as Error).message }),
     });
-  } catch {
-    // Already installed by the embedding process (a test or the demo): keep its runtime.
+  } catch (err) {
+    const message = `cannot serve metrics on ${config.metricsAddress}: ${(err as Error).message}`;
+    if (!config.metricsFromSandbox) throw new Error(`${message} (ROTATOR_METRICS_ADDRESS)`);
+    log.warn(`${message}; another worker of this sandbox serves them: this one runs without`);
+    return undefined;
   }
 }
 
@@ -58,7 +117,7 @@ export async function startWorker(
   opts: { log?: JsonLogger; identity?: string } = {},
 ): Promise<RunningWorker> {
   const log = opts.log ?? jsonLogger(config.logLevel);
-  installRuntime(config);
+  const { sdkMetricsUrl } = await installRuntime(config);
   const identity = opts.identity ?? `rotator-worker:${process.pid}@${os.hostname()}`;
   let clientConnection: Connection;
   let connection: NativeConnection;
@@ -86,6 +145,7 @@ export async function startWorker(
     prefect: config.prefect,
     webUiUrl: config.webUiUrl,
   });
+  const metrics = await serveMetrics(config, deps, client, sdkMetricsUrl, log);
   const workflowBundle = prebuiltWorkflowBundle();
   const worker = await createRotatorWorker({
     connection,
@@ -95,10 +155,14 @@ export async function startWorker(
     codec: config.codec,
     workflowBundle,
     extra: { identity, shutdownGraceTime: config.shutdownGraceMs },
+  }).catch(async (err: unknown) => {
+    await metrics?.close();
+    throw err;
   });
   log.info('worker started', {
     identity,
     workflows: workflowBundle ? 'prebuilt bundle' : 'bundled at start',
+    metricsUrl: metrics?.url,
     ...describeConfig(config),
   });
   const done = worker.run().then(
@@ -118,12 +182,13 @@ export async function startWorker(
         worker.shutdown();
       }
       await done.catch(() => undefined);
+      await metrics?.close();
       await connection.close().catch(() => undefined);
       await clientConnection.close().catch(() => undefined);
     })();
     return closing;
   };
-  return { worker, client, config, done, shutdown };
+  return { worker, client, config, metricsUrl: metrics?.url, done, shutdown };
 }
 
 /** Runs the worker until SIGTERM/SIGINT, then drains it. Resolves when it has stopped. */

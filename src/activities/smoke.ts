@@ -47,6 +47,26 @@ export function retryAfterCellError(err: unknown): boolean {
   return isAdminError(err, 'AuthenticationFailed') || (isAdminError(err) && err.retryable);
 }
 
+export const SMOKE_MISMATCH = 'SmokeMismatch';
+
+/** The failure of a smoke with cells that did not match; smokeMismatchOf reads it back (metrics). */
+export function smokeMismatchMessage(
+  zone: string,
+  source: string,
+  mismatches: string[],
+  cells: number,
+): string {
+  return `smoke of zone ${zone} (${source} credential) failed ${mismatches.length} of ${cells} cells: ${mismatches.join('; ')}`;
+}
+
+const MISMATCH_RE = /^smoke of zone (\S+) \([a-z]+ credential\) failed (\d+) of \d+ cells/;
+
+/** The zone and the number of failed cells of a smokeMismatchMessage; undefined for any other message. */
+export function smokeMismatchOf(message: string): { zone: string; failed: number } | undefined {
+  const m = MISMATCH_RE.exec(message);
+  return m ? { zone: m[1]!, failed: Number(m[2]) } : undefined;
+}
+
 /**
  * Policy conformance (DESIGN §4): every cell of the zone's expected matrix, run with the
  * zone credential under test. Passing means every allowed operation succeeded and every
@@ -96,8 +116,8 @@ export function createSmokeActivities(deps: ActivityDeps) {
       };
       if (mismatches.length) {
         throw nonRetryable(
-          `smoke of zone ${zone.name} (${source} credential) failed ${mismatches.length} of ${plan.cells.length} cells: ${mismatches.join('; ')}`,
-          'SmokeMismatch',
+          smokeMismatchMessage(zone.name, source, mismatches, plan.cells.length),
+          SMOKE_MISMATCH,
         );
       }
       return report;

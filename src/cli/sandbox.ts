@@ -24,6 +24,11 @@ export function describeEndpoints(s: SandboxState): string {
           `codec server        ${s.codec.endpoint}  (the Web UI decodes payloads through it; key id ${s.codec.keyId}, the key is in the state file)`,
         ]
       : []),
+    ...(s.metrics
+      ? [
+          `worker metrics      ${s.metrics.url}  (served by a worker started with ROTATOR_SANDBOX_STATE, e.g. the demo's)`,
+        ]
+      : []),
     `node agent          ${s.agent.url}/state`,
     `data and logs       ${s.dir}`,
   ].join('\n');

@@ -183,6 +183,10 @@ async function startSandboxOnce(opts: SandboxOptions): Promise<Sandbox> {
       prefect: { api: prefect.api, authString: prefect.authString },
       agent: { url: agentUrl },
       codec: { keyId: 'sandbox', key: codecKey, endpoint: codecEndpoint },
+      metrics: await freePort().then((port) => ({
+        address: `127.0.0.1:${port}`,
+        url: `http://127.0.0.1:${port}/metrics`,
+      })),
     };
     const inventory = path.join(dir, 'inventory.yaml');
     fs.writeFileSync(inventory, sandboxInventory(state));

@@ -42,6 +42,11 @@ export interface SandboxState {
     /** Its basic-auth "user:password" (PREFECT_API_AUTH_STRING for a worker). */
     authString: string;
   };
+  /**
+   * Where a worker started with this state serves /metrics unless ROTATOR_METRICS_ADDRESS says
+   * otherwise (host:port on loopback). Absent in state files written before metrics existed.
+   */
+  metrics?: { address: string; url: string };
   agent: {
     /** http://127.0.0.1:<port> of the node agent's control API (see node-agent.ts). */
     url: string;

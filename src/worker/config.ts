@@ -39,6 +39,8 @@ export const WORKER_ENV = {
   ROTATOR_SHUTDOWN_GRACE: 'how long in-flight activities get to finish on SIGTERM (default 30s)',
   ROTATOR_WEB_UI_URL:
     'base URL of the Temporal Web UI (e.g. https://cloud.temporal.io or http://localhost:8233): notifications link to the run there',
+  ROTATOR_METRICS_ADDRESS:
+    "host:port to serve Prometheus metrics on at /metrics (the rotator's and the Temporal SDK's), e.g. 0.0.0.0:9464; unset: no metrics (a sandbox brings its own address)",
   [SANDBOX_STATE_ENV]:
     'state.json of a local sandbox: Temporal, kubeconfig, inventory and (unless ROTATOR_CODEC_KEY is set) the codec key are taken from it',
 } as const;
@@ -66,6 +68,10 @@ export interface WorkerConfig {
   codec?: AesGcmCodec;
   logLevel: LogLevel;
   shutdownGraceMs: number;
+  /** host:port of the /metrics endpoint; undefined: none. */
+  metricsAddress?: string;
+  /** The metrics address came from the sandbox state, not ROTATOR_METRICS_ADDRESS: a port in use is not fatal. */
+  metricsFromSandbox?: boolean;
   /** Set when the settings came from a sandbox state file. */
   sandbox?: SandboxState;
 }
@@ -163,6 +169,14 @@ const envSchema = z.object({
     .refine(isWebhookUrl, {
       error: (iss) =>
         `ROTATOR_WEB_UI_URL: expected the http(s) base URL of the Temporal Web UI, like "http://localhost:8233", got "${String(iss.input)}"`,
+    })
+    .optional(),
+  ROTATOR_METRICS_ADDRESS: z
+    .string()
+    .trim()
+    .refine((v) => HOST_PORT_RE.test(v) && Number(v.split(':').at(-1)) <= 65535, {
+      error: (iss) =>
+        `ROTATOR_METRICS_ADDRESS: expected host:port to serve /metrics on, like "0.0.0.0:9464" or "127.0.0.1:9464", got "${String(iss.input)}"`,
     })
     .optional(),
   [SANDBOX_STATE_ENV]: nonEmpty(SANDBOX_STATE_ENV, 'the path of a sandbox state.json'),
@@ -368,6 +382,8 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     codec,
     logLevel: e.ROTATOR_LOG_LEVEL ?? 'info',
     shutdownGraceMs: parseDuration(e.ROTATOR_SHUTDOWN_GRACE ?? '30s')!,
+    metricsAddress: e.ROTATOR_METRICS_ADDRESS ?? sandbox?.metrics?.address,
+    metricsFromSandbox: !e.ROTATOR_METRICS_ADDRESS && Boolean(sandbox?.metrics?.address),
     sandbox,
   };
 }
@@ -394,6 +410,7 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
     notifications: c.inventory.notifications.map((s) => `${s.name} (${s.format}: ${s.on.join(', ')})`),
     payloadCodec: c.codec ? 'AES-256-GCM' : 'off (set ROTATOR_CODEC_KEY to encrypt payloads)',
     shutdownGraceMs: c.shutdownGraceMs,
+    metrics: c.metricsAddress ?? 'off (set ROTATOR_METRICS_ADDRESS)',
     sandbox: c.sandbox ? c.sandbox.dir : undefined,
   };
 }
