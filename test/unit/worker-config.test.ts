@@ -206,6 +206,14 @@ describe('worker configuration', () => {
     ));
   test('bad ROTATOR_SHUTDOWN_GRACE', () =>
     refuses({ ...valid(), ROTATOR_SHUTDOWN_GRACE: '30' }, /^ROTATOR_SHUTDOWN_GRACE: expected a duration/));
+  test('bad ROTATOR_METRICS_ADDRESS', () =>
+    refuses({ ...valid(), ROTATOR_METRICS_ADDRESS: '9464' }, /^ROTATOR_METRICS_ADDRESS: expected host:port/));
+  test('ROTATOR_METRICS_ADDRESS turns metrics on; unset they are off', async () => {
+    const on = await loadWorkerConfig({ ...valid(), ROTATOR_METRICS_ADDRESS: '0.0.0.0:9464' });
+    assert.equal(on.metricsAddress, '0.0.0.0:9464');
+    assert.equal(describeConfig(on).metrics, '0.0.0.0:9464');
+    assert.equal((await loadWorkerConfig(valid())).metricsAddress, undefined);
+  });
   test('sandbox state file that does not exist', () =>
     refuses(
       { ROTATOR_SANDBOX_STATE: path.join(dir, 'state.json') },
