@@ -3,7 +3,8 @@
 // module proxy (or Maven Central, or PyPI) into a cache outside the repository, keyed by version. Dependency-free
 // on purpose: it runs before `npm install` on a fresh machine.
 //
-//   node scripts/install-tools.mjs            build what is missing
+//   node scripts/install-tools.mjs            build what is missing (the stack, and promtool for
+//                                             the alert-rule tests in deploy/monitoring)
 //   node scripts/install-tools.mjs --check    exit 1 and list what is missing
 //   node scripts/install-tools.mjs prefect    only the named tools
 //

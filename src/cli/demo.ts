@@ -56,6 +56,8 @@ export interface DemoSummary {
   };
   bootstrap: { workflowId: string; summary: string };
   webUi: string;
+  /** The worker's /metrics, when it serves them (the sandbox reserves the address). */
+  metrics?: string;
   /** How payloads are protected and who decodes them for the Web UI. */
   payloads: { encrypted: boolean; keyId?: string; codecServer?: string };
   historyCommands: string[];
@@ -146,6 +148,7 @@ export function renderSummary(s: DemoSummary): string {
         ]
       : []),
     `Web UI: ${s.webUi}`,
+    ...(s.metrics ? [`Metrics: ${s.metrics} (alert rules and a Grafana dashboard: deploy/monitoring/)`] : []),
     s.payloads.encrypted
       ? `Payloads: AES-GCM encrypted (key id ${s.payloads.keyId})${s.payloads.codecServer ? `; the Web UI decodes them through the codec server ${s.payloads.codecServer}` : ''}`
       : 'Payloads: not encrypted (no codec key)',
@@ -302,6 +305,7 @@ export function registerDemo(program: Command): void {
             consumerDuringRoot: rootReport,
           },
           webUi: webUiLink(conn) ?? state.temporal.uiUrl,
+          metrics: worker.metricsUrl,
           payloads: config.codec
             ? {
                 encrypted: true,
