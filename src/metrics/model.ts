@@ -172,15 +172,21 @@ export function lastRotationResult(s: Snapshot): Sample[] {
 
 /**
  * rustfs_rotator_last_success_timestamp_seconds{target}: when the latest completed rotation
- * closed; without one within the retention, the Secret's rotated-at annotation (bootstrap or
- * the last promotion); 0 when neither says (never rotated, as far as anything records).
+ * closed. With no run of the target at all within the retention, the Secret's rotated-at
+ * annotation (bootstrap or the last promotion) — not when there are only runs that did not
+ * complete, since an undo writes that annotation too. 0 when nothing says (never rotated, as
+ * far as anything records): the "not rotated" alerts then fire, which is what they are for.
  */
 export function lastSuccess(s: Snapshot): Sample[] {
   const best = new Map<string, number>();
   for (const run of s.closed) {
     const target = targetOf(run);
-    if (!target || resultOf(run) !== 'completed') continue;
-    best.set(target, Math.max(best.get(target) ?? 0, run.closeTime.getTime() / 1000));
+    const result = resultOf(run);
+    if (!target || !result) continue;
+    best.set(
+      target,
+      Math.max(best.get(target) ?? 0, result === 'completed' ? run.closeTime.getTime() / 1000 : 0),
+    );
   }
   const annotated = new Map<string, Date | undefined>([
     ...(s.kube?.zones ?? []).map((z) => [zoneTarget(z.zone), z.rotatedAt] as const),

@@ -132,7 +132,15 @@ describe('metrics model', () => {
     const last = m.lastSuccess(s);
     assert.equal(value(last, { target: 'zone/serving' }), secs('2026-12-01T03:05:00Z'));
     assert.equal(value(last, { target: 'zone/ingest' }), secs('2026-10-15T00:00:00Z'));
+    // Only a rolled-back run within the retention: its undo wrote the annotation, so it says nothing.
     assert.equal(value(last, { target: 'root' }), 0);
+    const annotatedRoot = { zones: [], root: { pending: false, rotatedAt: t('2026-10-01T00:00:00Z') } };
+    assert.equal(value(m.lastSuccess({ ...s, kube: annotatedRoot }), { target: 'root' }), 0);
+    assert.equal(
+      value(m.lastSuccess(snapshot({ kube: annotatedRoot })), { target: 'root' }),
+      secs('2026-10-01T00:00:00Z'),
+      'no run within the retention: the annotation',
+    );
   });
 
   test('last rotation result: 1 for how the latest run ended; a later success clears a failure', () => {
