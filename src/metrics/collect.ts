@@ -92,27 +92,33 @@ export class MetricsCollector {
     return this.cached.snapshot;
   }
 
-  private fail(source: keyof SourceErrors, err: unknown): void {
-    this.errors[source] = true;
-    this.o.onError?.(source, err);
-  }
-
   private async collect(): Promise<Snapshot> {
     const zones = this.o.inventory.zones.map((z) => z.name);
+    const failed = new Set<keyof SourceErrors>();
+    const from =
+      <T>(source: keyof SourceErrors) =>
+      (err: unknown): T | undefined => {
+        failed.add(source);
+        this.o.onError?.(source, err);
+        return undefined;
+      };
     const [runs, schedules, pollers, kube] = await Promise.all([
-      this.runs().then(
-        (r) => ((this.errors.temporal = false), r),
-        (err: unknown) => (this.fail('temporal', err), undefined),
-      ),
-      this.schedules().catch((err: unknown) => (this.fail('temporal', err), [] as ScheduleFacts[])),
-      this.pollers().catch(() => undefined),
-      this.kubeFacts().then(
-        (k) => ((this.errors.kubernetes = false), k),
-        (err: unknown) => (this.fail('kubernetes', err), undefined),
-      ),
+      this.runs().catch(from<Awaited<ReturnType<MetricsCollector['runs']>>>('temporal')),
+      this.schedules().catch(from<ScheduleFacts[]>('temporal')),
+      this.pollers().catch(from<{ workflow: number; activity: number }>('temporal')),
+      this.kubeFacts().catch(from<KubeFacts>('kubernetes')),
     ]);
+    this.errors.temporal = failed.has('temporal');
+    this.errors.kubernetes = failed.has('kubernetes');
     this.refreshAudit();
-    return { zones, closed: runs?.closed ?? [], open: runs?.open ?? [], schedules, kube, pollers };
+    return {
+      zones,
+      closed: runs?.closed ?? [],
+      open: runs?.open ?? [],
+      schedules: schedules ?? [],
+      kube,
+      pollers,
+    };
   }
 
   private async runs(): Promise<{ closed: ClosedRun[]; open: OpenRun[] }> {
@@ -259,7 +265,10 @@ export class MetricsCollector {
           this.audit.findings = findings;
           this.errors.audit = false;
         },
-        (err: unknown) => this.fail('audit', err),
+        (err: unknown) => {
+          this.errors.audit = true;
+          this.o.onError?.('audit', err);
+        },
       )
       .finally(() => {
         this.audit.at = Date.now();
