@@ -105,7 +105,8 @@ export class MetricsCollector {
     const [runs, schedules, pollers, kube] = await Promise.all([
       this.runs().catch(from<Awaited<ReturnType<MetricsCollector['runs']>>>('temporal')),
       this.schedules().catch(from<ScheduleFacts[]>('temporal')),
-      this.pollers().catch(from<{ workflow: number; activity: number }>('temporal')),
+      // Optional: a key that may not describe task queues still gets every other metric.
+      this.pollers().catch((err: unknown) => (this.o.onError?.('pollers', err), undefined)),
       this.kubeFacts().catch(from<KubeFacts>('kubernetes')),
     ]);
     this.errors.temporal = failed.has('temporal');

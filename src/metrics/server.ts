@@ -13,6 +13,7 @@ const PREFIX = 'rustfs_rotator_';
 export const DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400, 259200];
 
 type Metric = Gauge<string> | Counter<string>;
+type Source = keyof SourceErrors;
 
 export interface RotatorRegistry {
   registry: Registry;
@@ -24,10 +25,13 @@ export interface RotatorRegistry {
 export function rotatorRegistry(collector: MetricsCollector): RotatorRegistry {
   const registry = new Registry();
   let snap: model.Snapshot | undefined;
-  const from = (fn: (s: model.Snapshot) => model.Sample[]) =>
+  // A metric whose source failed is left out rather than reported from missing facts: a
+  // Temporal outage must not read as counters falling to 0 or as "never rotated".
+  const unknown = (needs: Source[]) => !snap || needs.some((n) => collector.errors[n]);
+  const from = (fn: (s: model.Snapshot) => model.Sample[], needs: Source[]) =>
     function (this: Metric) {
       this.reset();
-      if (!snap) return;
+      if (unknown(needs) || !snap) return;
       for (const { labels, value } of fn(snap)) {
         if (this instanceof Counter) this.inc(labels, value);
         else this.set(labels, value);
@@ -38,13 +42,16 @@ export function rotatorRegistry(collector: MetricsCollector): RotatorRegistry {
     help: string,
     labelNames: string[],
     fn: (s: model.Snapshot) => model.Sample[],
-  ) => new Gauge({ name: PREFIX + name, help, labelNames, registers: [registry], collect: from(fn) });
+    needs: Source[] = ['temporal'],
+  ) => new Gauge({ name: PREFIX + name, help, labelNames, registers: [registry], collect: from(fn, needs) });
   const counter = (
     name: string,
     help: string,
     labelNames: string[],
     fn: (s: model.Snapshot) => model.Sample[],
-  ) => new Counter({ name: PREFIX + name, help, labelNames, registers: [registry], collect: from(fn) });
+    needs: Source[] = ['temporal'],
+  ) =>
+    new Counter({ name: PREFIX + name, help, labelNames, registers: [registry], collect: from(fn, needs) });
 
   new Gauge({
     name: PREFIX + 'collect_errors',
@@ -74,6 +81,7 @@ export function rotatorRegistry(collector: MetricsCollector): RotatorRegistry {
     "When the target (zone/<zone> or root) last completed a rotation (Unix seconds); without a run in the retention, the Secret's rotated-at annotation; 0 when unknown",
     ['target'],
     model.lastSuccess,
+    ['temporal', 'kubernetes'],
   );
   new Histogram({
     name: PREFIX + 'rotation_duration_seconds',
@@ -83,7 +91,7 @@ export function rotatorRegistry(collector: MetricsCollector): RotatorRegistry {
     registers: [registry],
     collect() {
       this.reset();
-      if (!snap) return;
+      if (unknown(['temporal']) || !snap) return;
       for (const { labels, seconds } of model.rotationDurations(snap)) this.observe(labels, seconds);
     },
   });
@@ -98,6 +106,7 @@ export function rotatorRegistry(collector: MetricsCollector): RotatorRegistry {
     "1 while the zone's pending record exists: two keys of the zone are valid (a rotation in progress, or one whose undo did not finish)",
     ['zone'],
     model.previousKeyValid,
+    ['kubernetes'],
   );
   counter(
     'smoke_cell_failures_total',
