@@ -162,6 +162,9 @@ export class MetricsCollector {
       });
     }
     await pool(work, 4);
+    // Runs that left the retention are forgotten here too.
+    const listed = new Set(closed.map((r) => r.runId));
+    for (const runId of this.histories.keys()) if (!listed.has(runId)) this.histories.delete(runId);
     return { closed, open };
   }
 
