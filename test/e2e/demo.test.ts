@@ -97,6 +97,8 @@ describe('rotator demo', () => {
     );
     assert.match(r.stdout, /store during the root rotation: .* unavailable/);
     assert.ok(r.stdout.includes(`Web UI: ${stack.temporal.uiUrl}/namespaces/default/workflows`));
+    // The demo's worker serves /metrics on the address the sandbox reserved.
+    assert.ok(r.stdout.includes(`Metrics: ${stack.metrics!.url} `), r.stdout);
     assert.match(r.stdout, /ROTATOR_SANDBOX_STATE=\S+ npx tsx src\/cli\.ts history rotate-root/);
     assert.ok(
       r.stdout.includes(
