@@ -84,6 +84,7 @@ async function serveMetrics(
     taskQueue: config.temporal.taskQueue,
     inventory: config.inventory,
     kube: deps.kube,
+    prefect: deps.prefect,
     adminEndpoint: config.storeAdminEndpoint ?? config.inventory.store.adminEndpoint,
     onError: (source, err) =>
       log.warn('metrics: collecting failed', { source, error: (err as Error).message }),

@@ -13,6 +13,7 @@ import { runState } from '../activities/temporal';
 import { runAudit } from '../cli/audit';
 import { type Inventory } from '../inventory';
 import { type Kube, readSecret, ROTATION_ANNOTATIONS } from '../kube';
+import { type PrefectClient } from '../prefect/client';
 import { SEARCH_ATTRIBUTE_ZONE, statusQuery } from '../workflows/definitions';
 import { WORKFLOW_TYPES, type WorkflowResult, type WorkflowType } from '../workflows/types';
 import {
@@ -36,6 +37,8 @@ export interface CollectorOptions {
   kube: Kube;
   /** The store's admin endpoint, for the audit. */
   adminEndpoint: string;
+  /** The inventory's work pools, for the audit. */
+  prefect: PrefectClient;
   /** How long a snapshot is reused (default 5 s). */
   ttlMs?: number;
   /** How long an audit result is reused (default 60 s: it calls the store for every zone). */
@@ -259,8 +262,12 @@ export class MetricsCollector {
   /** Starts an audit in the background when the last one is older than auditTtlMs. */
   private refreshAudit(): void {
     if (this.audit.running || Date.now() - this.audit.at < (this.o.auditTtlMs ?? 60_000)) return;
-    this.audit.running = runAudit(this.o.inventory, this.o.kube, this.o.adminEndpoint, (ref) =>
-      runState(this.o.client, ref),
+    this.audit.running = runAudit(
+      this.o.inventory,
+      this.o.kube,
+      this.o.adminEndpoint,
+      (ref) => runState(this.o.client, ref),
+      this.o.prefect,
     )
       .then(
         (report) => {
