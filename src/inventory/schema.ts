@@ -65,23 +65,25 @@ const bucketName = z
 
 const ENDPOINT_HINT =
   'an http(s) URL with host and optional port only, like "http://rustfs.ns.svc.cluster.local:9000" (no path, query or credentials)';
-function isEndpoint(text: string): boolean {
+/** An http(s) URL with a host and no credentials in it, or undefined. */
+function httpUrl(text: string): URL | undefined {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    return false;
+    return undefined;
   }
-  // Credentials in the URL would be copied into every consumer's Secret and into logs.
-  return (
+  const ok =
     (url.protocol === 'http:' || url.protocol === 'https:') &&
     url.hostname !== '' &&
     url.username === '' &&
-    url.password === '' &&
-    url.pathname === '/' &&
-    url.search === '' &&
-    url.hash === ''
-  );
+    url.password === '';
+  return ok ? url : undefined;
+}
+function isEndpoint(text: string): boolean {
+  const url = httpUrl(text);
+  // Credentials in the URL would be copied into every consumer's Secret and into logs.
+  return url !== undefined && url.pathname === '/' && url.search === '' && url.hash === '';
 }
 const endpointUrl = z
   .string({ error: `expected ${ENDPOINT_HINT}` })
@@ -130,20 +132,8 @@ const workloadRef = z.strictObject(
 const PREFECT_API_HINT =
   'a Prefect API URL like "http://prefect-server.dashi-data.svc.cluster.local:4200/api" (http(s), no credentials, query or fragment)';
 function isPrefectApi(text: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return false;
-  }
-  return (
-    (url.protocol === 'http:' || url.protocol === 'https:') &&
-    url.hostname !== '' &&
-    url.username === '' &&
-    url.password === '' &&
-    url.search === '' &&
-    url.hash === ''
-  );
+  const url = httpUrl(text);
+  return url !== undefined && url.search === '' && url.hash === '';
 }
 // Prefect refuses "/", "%", "&", ">" and "<" in pool names; control characters are a typo.
 const POOL_NAME_HINT =
