@@ -13,6 +13,7 @@ import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowStatus } from '../../src/workflows/types';
 import { json, runCli, startCliWorker, type CliFixture } from '../support/cli';
 import { eventually, readSecretData } from '../support/kube';
+import { waitPhase } from '../support/rotator';
 import { getStack } from '../support/stack';
 import { adminWorks, creds, storeAdmin } from '../support/store';
 
@@ -65,17 +66,6 @@ async function auditClean(): Promise<void> {
   );
 }
 
-async function waitPhase(handle: WorkflowHandle, phase: WorkflowStatus['phase']): Promise<WorkflowStatus> {
-  return eventually(
-    `phase ${phase}`,
-    async () => {
-      const s = await handle.query(statusQuery);
-      return s.phase === phase ? s : undefined;
-    },
-    120_000,
-  );
-}
-
 async function canceledRun(handle: WorkflowHandle): Promise<WorkflowStatus> {
   await assert.rejects(handle.result(), (err: unknown) => {
     assert.ok(err instanceof WorkflowFailedError, String(err));
@@ -119,7 +109,7 @@ describe('cancel on the real stack', () => {
       workflowId: 'rotate-root',
       args: [{ approve: true, restartTimeout: '3s', pauseTimeout: '10m' }],
     });
-    const paused = await waitPhase(handle, 'paused');
+    const paused = await waitPhase(handle, 'paused', 120_000);
     assert.match(paused.onCancel!, /^undoes: roll back to the previous root; delete the pending root Secret/);
     await handle.cancel();
     const status = await canceledRun(handle);
@@ -162,7 +152,7 @@ describe('cancel on the real stack', () => {
       workflowId: 'rotate-zone-serving',
       args: [{ zone: 'serving' }],
     });
-    const grace = await waitPhase(handle, 'waiting-grace');
+    const grace = await waitPhase(handle, 'waiting-grace', 120_000);
     assert.match(
       grace.onCancel!,
       /^undoes: restore the previous Secret and restart consumers; remove the new credential/,

@@ -7,15 +7,14 @@ import http from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { type CoreV1Event } from '@kubernetes/client-node';
-import { type WorkflowHandle } from '@temporalio/client';
 import { EVENT_COMPONENT } from '../../src/kube/events';
-import { approveUpdate, rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
-import { type WorkflowStatus } from '../../src/workflows/types';
+import { approveUpdate, rollbackUpdate } from '../../src/workflows/definitions';
 import { adminKube, eventually, readSecretData } from '../support/kube';
 import {
   assertNoSecretsInHistory,
   collectSecretValues,
   startRotator,
+  waitPhase,
   type Rotator,
 } from '../support/rotator';
 import { getStack } from '../support/stack';
@@ -110,17 +109,6 @@ function assertNoSecretIn(texts: string[], what: string): void {
 async function agent(body: object): Promise<void> {
   const res = await fetch(`${stack.agent.url}/behaviour`, { method: 'POST', body: JSON.stringify(body) });
   assert.equal(res.status, 200);
-}
-
-async function waitPhase(handle: WorkflowHandle, phase: WorkflowStatus['phase']): Promise<WorkflowStatus> {
-  return eventually(
-    `phase ${phase}`,
-    async () => {
-      const s = await handle.query(statusQuery);
-      return s.phase === phase ? s : undefined;
-    },
-    60_000,
-  );
 }
 
 const link = (workflowId: string, runId: string) =>

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { type ActivityDeps } from '../../src/activities';
 import { loadInventory, type Inventory } from '../../src/inventory';
@@ -11,7 +11,9 @@ import { sandboxInventory } from '../../src/sandbox/inventory';
 import { type SandboxState } from '../../src/sandbox/state';
 import { AesGcmCodec } from '../../src/temporal/codec';
 import { buildDeps, createRotatorWorker, dataConverter, storeConnection } from '../../src/temporal/worker';
-import { adminKube } from './kube';
+import { statusQuery } from '../../src/workflows/definitions';
+import { type WorkflowStatus } from '../../src/workflows/types';
+import { adminKube, eventually } from './kube';
 
 let runtimeInstalled = false;
 function quietRuntime(): void {
@@ -205,4 +207,20 @@ export async function assertNoSecretsInHistory(
     }
   }
   return events;
+}
+
+/** The run's status once its status query reports `phase`. */
+export function waitPhase(
+  handle: WorkflowHandle,
+  phase: WorkflowStatus['phase'],
+  timeoutMs = 60_000,
+): Promise<WorkflowStatus> {
+  return eventually(
+    `phase ${phase}`,
+    async () => {
+      const s = await handle.query(statusQuery);
+      return s.phase === phase ? s : undefined;
+    },
+    timeoutMs,
+  );
 }
