@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAudit } from './cli/audit';
 import { registerDemo } from './cli/demo';
 import { registerHistory } from './cli/history';
+import { registerNetpol } from './cli/netpol';
 import { CliError, EXIT, reportError } from './cli/output';
 import { registerPlan } from './cli/plan';
 import { registerSandbox } from './cli/sandbox';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerSchedule(program);
   registerPlan(program);
   registerAudit(program);
+  registerNetpol(program);
   registerDemo(program);
   registerSandbox(program);
   // Sub-commands inherit the override so usage errors reach the handler below.

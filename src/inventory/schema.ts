@@ -383,6 +383,66 @@ const smokeSchema = z.strictObject(
 );
 
 // ---------------------------------------------------------------------------------------
+// NetworkPolicies
+
+// Label keys and values as Kubernetes accepts them: an optional DNS-subdomain prefix and "/",
+// a name of up to 63 characters; values up to 63 characters, possibly empty.
+const LABEL_KEY_RE =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE_RE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+const LABELS_HINT =
+  'a mapping of pod labels {key: value} (keys like "app" or "example.com/app", values of at most 63 letters, digits, "-", "_", ".")';
+const podLabels = z
+  .record(z.string(), z.string({ error: `expected ${LABELS_HINT}` }), { error: `expected ${LABELS_HINT}` })
+  .refine((m) => Object.keys(m).length > 0, { error: `expected ${LABELS_HINT} with at least one label` })
+  .refine((m) => Object.entries(m).every(([k, v]) => LABEL_KEY_RE.test(k) && LABEL_VALUE_RE.test(v)), {
+    error: `expected ${LABELS_HINT}`,
+  });
+
+/** The label a pod carries to be admitted to the store as a client of its zone. */
+export const ZONE_CLIENT_LABEL = 'rotator.dev/zone';
+export const NETPOL_DEFAULTS = {
+  port: 9000,
+  storePods: { app: 'rustfs' },
+  worker: { namespace: 'rustfs-rotator', podLabels: { app: 'rustfs-rotator' } },
+} as const;
+
+const podPeer = z.strictObject(
+  { namespace: namespaceName.optional(), podLabels },
+  { error: 'expected a mapping {podLabels, namespace?} selecting pods' },
+);
+
+const networkPoliciesSchema = z.strictObject(
+  {
+    apply: z
+      .boolean({ error: 'expected true (BootstrapCluster applies the policies) or false' })
+      .default(false),
+    port: z
+      .number({ error: 'expected the port the store pods listen on (a number, 1-65535)' })
+      .int({ error: 'expected the port the store pods listen on (a number, 1-65535)' })
+      .min(1, { error: 'expected the port the store pods listen on (a number, 1-65535)' })
+      .max(65535, { error: 'expected the port the store pods listen on (a number, 1-65535)' })
+      .default(NETPOL_DEFAULTS.port),
+    storePods: podLabels.default(() => ({ ...NETPOL_DEFAULTS.storePods })),
+    worker: z
+      .strictObject(
+        { namespace: namespaceName, podLabels },
+        { error: 'expected a mapping {namespace, podLabels} selecting the worker pods' },
+      )
+      .default(() => ({
+        namespace: NETPOL_DEFAULTS.worker.namespace,
+        podLabels: { ...NETPOL_DEFAULTS.worker.podLabels },
+      })),
+    clients: z
+      .record(zoneName, z.array(podPeer, { error: 'expected a list of {podLabels, namespace?}' }), {
+        error: 'expected a mapping {<zone>: [{podLabels, namespace?}]}',
+      })
+      .default(() => ({})),
+  },
+  { error: 'expected a networkPolicies mapping with any of apply, port, storePods, worker, clients' },
+);
+
+// ---------------------------------------------------------------------------------------
 // Notifications
 
 /** What a sink can be told about; `completed` only when its `on` asks for it. */
@@ -472,6 +532,7 @@ export const inventorySchema = z
       notifications: z
         .array(sinkSchema, { error: 'expected a list of notification sinks' })
         .default(() => []),
+      networkPolicies: networkPoliciesSchema.optional(),
       zones: z
         .array(zoneSchema, { error: 'expected a list of zones' })
         .min(1, { error: 'expected at least one zone' }),
@@ -499,6 +560,14 @@ export const inventorySchema = z
         });
       }
     });
+    const zoneNames = new Set(inv.zones.map((z) => z.name));
+    for (const zone of Object.keys(inv.networkPolicies?.clients ?? {}))
+      if (!zoneNames.has(zone))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['networkPolicies', 'clients', zone],
+          message: `expected a zone of this inventory (${[...zoneNames].join(', ')}), but there is no zone "${zone}"`,
+        });
     const rootSecret = `${inv.store.rootSecret.namespace}/${inv.store.rootSecret.name}`;
     inv.zones.forEach((zone, i) => {
       const dupName = firstIndex(zone.name, names, i);
@@ -594,7 +663,14 @@ export const inventorySchema = z
       };
     });
     const buckets = [...new Set(zones.flatMap((z) => [...z.policy.readWrite, ...z.policy.readOnly]))].sort();
-    return { store: inv.store, smoke: inv.smoke, notifications: inv.notifications, zones, buckets };
+    return {
+      store: inv.store,
+      smoke: inv.smoke,
+      notifications: inv.notifications,
+      networkPolicies: inv.networkPolicies,
+      zones,
+      buckets,
+    };
   });
 
 function mustParseDuration(text: string): number {
@@ -623,3 +699,5 @@ export type StoreKind = Store['kind'];
 export type AdminApi = Store['adminApi'];
 export type NotificationSink = Inventory['notifications'][number];
 export type NotifyKind = (typeof NOTIFY_KINDS)[number];
+export type NetworkPolicySettings = NonNullable<Inventory['networkPolicies']>;
+export type PodPeer = NetworkPolicySettings['clients'][string][number];

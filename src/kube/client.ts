@@ -1,4 +1,11 @@
-import { AppsV1Api, CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  KubeConfig,
+  NetworkingV1Api,
+  Watch,
+} from '@kubernetes/client-node';
 
 export interface KubeConnectionOptions {
   /** Path of a kubeconfig file; its current context is used. */
@@ -53,6 +60,8 @@ export interface Kube {
   kc: KubeConfig;
   core: CoreV1Api;
   apps: AppsV1Api;
+  batch: BatchV1Api;
+  networking: NetworkingV1Api;
   watch: Watch;
 }
 
@@ -61,6 +70,8 @@ export function createKube(kc: KubeConfig): Kube {
     kc,
     core: kc.makeApiClient(CoreV1Api),
     apps: kc.makeApiClient(AppsV1Api),
+    batch: kc.makeApiClient(BatchV1Api),
+    networking: kc.makeApiClient(NetworkingV1Api),
     watch: new Watch(kc),
   };
 }

@@ -10,3 +10,5 @@ export {
 } from './rollout-status';
 export * from './secret-refs';
 export * from './consumers';
+export * from './network-policies';
+export * from './pod-templates';

@@ -1,0 +1,80 @@
+// The NetworkPolicy that lets only the inventory's clients reach the store: rendered from the
+// inventory alone, so `rotator netpol` can write it for a cluster it cannot see, and
+// BootstrapCluster applies the same object.
+import { dumpYaml, type V1NetworkPolicy, type V1NetworkPolicyPeer } from '@kubernetes/client-node';
+import { ZONE_CLIENT_LABEL, type Inventory, type NetworkPolicySettings } from '../inventory';
+
+export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'rustfs-rotator' } as const;
+export const STORE_POLICY_NAME = 'rotator-store-access';
+/** Set by the apiserver on every namespace (Kubernetes >= 1.21): selects a namespace by name. */
+export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+/** Why a pod is admitted, kept beside each peer so the audit can say which rule let it in. */
+export interface AdmittedPeer {
+  peer: V1NetworkPolicyPeer;
+  who: string;
+}
+
+const inNamespace = (namespace: string, podLabels: Record<string, string>): V1NetworkPolicyPeer => ({
+  namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: namespace } },
+  podSelector: { matchLabels: { ...podLabels } },
+});
+
+/** The peers the store admits, in the order the policy lists them. */
+export function admittedPeers(inventory: Inventory, np: NetworkPolicySettings): AdmittedPeer[] {
+  const peers: AdmittedPeer[] = [
+    // Its own pods: a distributed store talks to itself on the same port.
+    { peer: { podSelector: { matchLabels: { ...np.storePods } } }, who: 'the store' },
+    { peer: inNamespace(np.worker.namespace, np.worker.podLabels), who: 'the rotator worker' },
+  ];
+  for (const zone of inventory.zones) {
+    peers.push({
+      peer: inNamespace(zone.secret.namespace, { [ZONE_CLIENT_LABEL]: zone.name }),
+      who: `zone ${zone.name}`,
+    });
+    for (const c of np.clients[zone.name] ?? [])
+      peers.push({
+        peer: inNamespace(c.namespace ?? zone.secret.namespace, c.podLabels),
+        who: `zone ${zone.name} (networkPolicies.clients)`,
+      });
+  }
+  return peers;
+}
+
+/** The policies for an inventory with a networkPolicies section (one today: the store's ingress). */
+export function renderNetworkPolicies(inventory: Inventory): V1NetworkPolicy[] {
+  const np = inventory.networkPolicies;
+  if (!np) return [];
+  return [
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: {
+        name: STORE_POLICY_NAME,
+        namespace: inventory.store.workload.namespace,
+        labels: { ...MANAGED_BY },
+      },
+      spec: {
+        podSelector: { matchLabels: { ...np.storePods } },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            ports: [{ protocol: 'TCP', port: np.port }],
+            _from: admittedPeers(inventory, np).map((p) => p.peer),
+          },
+        ],
+      },
+    },
+  ];
+}
+
+/** The policies as one YAML stream, headed by where they came from and how to re-render them. */
+export function networkPoliciesYaml(policies: V1NetworkPolicy[], source: string): string {
+  const head = [
+    `# Rendered by \`rotator netpol\` from ${source}; do not edit: change the inventory and re-render.`,
+    `# Pods of a zone reach the store when labelled ${ZONE_CLIENT_LABEL}: <zone> in the zone Secret's namespace`,
+    "# (or when they match the inventory's networkPolicies.clients). Enforced only by a CNI that implements",
+    '# NetworkPolicy; `rotator audit` checks what these objects admit either way.',
+  ].join('\n');
+  return `${head}\n${policies.map((p) => `---\n${dumpYaml(p)}`).join('')}`;
+}
