@@ -357,7 +357,7 @@ test('unknown keys are rejected with a did-you-mean and the allowed keys', () =>
   assertRejected(
     VALID.replace('zones:', 'zone_list: []\nzones:'),
     'zone_list',
-    /^unknown field "zone_list"; expected one of: store, defaults, smoke, notifications, zones$/,
+    /^unknown field "zone_list"; expected one of: store, defaults, smoke, notifications, networkPolicies, zones$/,
   );
   assertRejected(
     VALID.replace(
