@@ -4,6 +4,7 @@ import { historySafe, type InventorySnapshot } from '../inventory';
 import { withTypedFailures } from './failures';
 import { createKubernetesActivities } from './kubernetes';
 import { createLockActivities } from './locks';
+import { createNetworkPolicyActivities } from './network-policies';
 import { createPrefectActivities } from './prefect';
 import { createSmokeActivities } from './smoke';
 import { createStoreActivities } from './store';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTemporalActivities(deps),
     ...createLockActivities(deps),
     ...createPrefectActivities(deps),
+    ...createNetworkPolicyActivities(deps),
     ...createAnnounceActivities(deps),
     /**
      * The inventory the worker runs with, recorded once in each workflow's history: without

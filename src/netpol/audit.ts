@@ -1,7 +1,7 @@
 // `rotator audit`'s NetworkPolicy check: which pod templates in the cluster the live policies
 // let reach the store port, against who the inventory says should. Static: it reads the
 // policy objects, so it answers the same on a cluster whose CNI enforces nothing.
-import { type Inventory } from '../inventory';
+import { ZONE_CLIENT_LABEL, type Inventory } from '../inventory';
 import {
   listNetworkPolicies,
   listPodTemplates,
@@ -11,7 +11,6 @@ import {
   type PodTemplateOf,
 } from '../kube';
 import { canReach, selectorMatches, type NamespaceLabels, type PodShape } from './reach';
-import { ZONE_CLIENT_LABEL } from '../inventory';
 
 export const STATIC_NOTE =
   'static check of the NetworkPolicy objects against pod labels: it says what the policies admit, not what the network does (a cluster without a CNI that enforces NetworkPolicy, like the sandbox, admits everything)';

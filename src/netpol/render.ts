@@ -4,10 +4,7 @@
 import { dumpYaml, type V1NetworkPolicy, type V1NetworkPolicyPeer } from '@kubernetes/client-node';
 import { ZONE_CLIENT_LABEL, type Inventory, type NetworkPolicySettings } from '../inventory';
 
-export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'rustfs-rotator' } as const;
-export const STORE_POLICY_NAME = 'rotator-store-access';
-/** Set by the apiserver on every namespace (Kubernetes >= 1.21): selects a namespace by name. */
-export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+import { MANAGED_BY, NAMESPACE_NAME_LABEL, STORE_POLICY_NAME } from './names';
 
 /** Why a pod is admitted, kept beside each peer so the audit can say which rule let it in. */
 export interface AdmittedPeer {

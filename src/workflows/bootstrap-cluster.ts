@@ -9,8 +9,9 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { waits } from './activities';
-import { PREFECT_POOLS, RUN_LOCKS, strictInput, zoneRunbookCalls } from './patches';
+import { NETWORK_POLICIES, PREFECT_POOLS, RUN_LOCKS, strictInput, zoneRunbookCalls } from './patches';
 import { errorMessage, errorType, Runbook } from './runbook';
+import { STORE_POLICY_NAME } from '../netpol/names';
 import { RotateZone } from './rotate-zone';
 import { type BootstrapInput, type Plan, type WorkflowResult, type ZoneResult, workflowIds } from './types';
 
@@ -184,6 +185,13 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
         if (input.rotate)
           actions.push({ action: 'patch', target: `zone ${name}`, detail: `RotateZone (${zone.strategy})` });
       }
+      const np = inventory.networkPolicies;
+      if (np?.apply)
+        actions.push({
+          action: 'patch',
+          target: `NetworkPolicy ${inventory.store.workload.namespace}/${STORE_POLICY_NAME}`,
+          detail: `store port ${np.port} admits only the zone clients, the store and the worker (refused if it would cut off a current consumer)`,
+        });
       rb.setPhase('completed');
       return {
         workflow: 'BootstrapCluster',
@@ -298,6 +306,16 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
       };
     };
     const results = await forEachBounded(zones, parallelism, toTheEnd(ensureZone));
+
+    // After the zones: a refusal (a consumer the policies would cut off) leaves every zone
+    // ensured, and the message names what to label.
+    if (inventory.networkPolicies?.apply && patched(NETWORK_POLICIES)) {
+      await rb.step(
+        'apply NetworkPolicies',
+        () => acts.applyNetworkPolicies(),
+        (r) => r.map((p) => `${p.policy}: ${p.outcome}`).join('; '),
+      );
+    }
 
     if (locks && input.rotate) {
       const outcomes = await forEachBounded(results, parallelism, (r) =>

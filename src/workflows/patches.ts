@@ -93,3 +93,9 @@ export const PREFECT_POOLS = 'prefect-pools';
  * and how the run ended), each through the non-blocking `announce` activity.
  */
 export const ANNOUNCE = 'announce';
+
+/**
+ * BootstrapCluster applies the inventory's NetworkPolicies (networkPolicies.apply: true) after
+ * every zone is ensured, refusing when they would cut a current consumer off the store.
+ */
+export const NETWORK_POLICIES = 'network-policies';

@@ -162,6 +162,7 @@ export class Fake {
       ensureBuckets: value(['dashi']),
       ensureZoneSecret: value({ created: false, fingerprint: FP.previous, endpointFixed: false }),
       ensureWorkPools: value([]),
+      applyNetworkPolicies: value([{ policy: 'dashi-platform/rotator-store-access', outcome: 'unchanged' }]),
     } as Partial<Record<Name, Impl>>;
   }
 }

@@ -50,6 +50,10 @@ export function zoneActivities(calls: string[], overrides: Partial<Activities> =
         .find((z) => z.name === zone)!
         .workPools.map((p) => ({ ...p, outcome: 'kept' as const, added: [] }))
     ),
+    applyNetworkPolicies: async () => (
+      rec('applyNetworkPolicies'),
+      [{ policy: 'dashi-platform/rotator-store-access', outcome: 'created' as const }]
+    ),
     lockZonePending: async (zone) => (
       rec('lockZonePending', zone),
       {

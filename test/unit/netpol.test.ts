@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadAllYaml, type V1NetworkPolicy } from '@kubernetes/client-node';
 import { loadInventory, parseInventory } from '../../src/inventory';
-import { networkPoliciesYaml, renderNetworkPolicies, STORE_POLICY_NAME } from '../../src/netpol/render';
+import { STORE_POLICY_NAME } from '../../src/netpol/names';
+import { networkPoliciesYaml, renderNetworkPolicies } from '../../src/netpol/render';
 import { canReach, type NamespaceLabels, type PodShape } from '../../src/netpol/reach';
 
 const ROOT = path.join(__dirname, '..', '..');
