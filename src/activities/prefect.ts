@@ -1,5 +1,11 @@
-import { findZone } from '../inventory';
-import { describeProblems, injectZoneSecret, inspectTemplate } from '../prefect/template';
+import { findZone, ZONE_CLIENT_LABEL } from '../inventory';
+import {
+  describeProblems,
+  injectPodLabel,
+  injectZoneSecret,
+  inspectTemplate,
+  podLabelProblem,
+} from '../prefect/template';
 import { type ActivityDeps } from './deps';
 
 export interface PoolInjection {
@@ -25,7 +31,15 @@ export function createPrefectActivities(deps: ActivityDeps) {
       const results: PoolInjection[] = [];
       for (const { api, pool } of zone.workPools) {
         const current = await prefect.readPool(api, pool);
-        const { template, added } = injectZoneSecret(pool, current.base_job_template, zone.secret.name);
+        const injected = injectZoneSecret(pool, current.base_job_template, zone.secret.name);
+        let { template } = injected;
+        const added = [...injected.added];
+        // With NetworkPolicies, flow-run pods must carry the zone's client label to reach the store.
+        if (inventory.networkPolicies) {
+          const labelled = injectPodLabel(pool, template, ZONE_CLIENT_LABEL, zone.name);
+          template = labelled.template;
+          if (labelled.added) added.push(`pod label ${ZONE_CLIENT_LABEL}`);
+        }
         if (added.length) {
           await prefect.writeTemplate(api, pool, template);
           const back = await prefect.readPool(api, pool);
@@ -33,6 +47,10 @@ export function createPrefectActivities(deps: ActivityDeps) {
             inspectTemplate(pool, back.base_job_template, zone.secret.name),
             zone.secret.name,
           );
+          const label =
+            inventory.networkPolicies &&
+            podLabelProblem(pool, back.base_job_template, ZONE_CLIENT_LABEL, zone.name);
+          if (label) problems.push(label);
           if (problems.length)
             throw new Error(
               `work pool "${pool}" at ${api} changed while it was patched: ${problems.join('; ')}`,

@@ -9,10 +9,11 @@ import { KEYS, pendingName } from '../activities/credentials';
 import { recordOwner } from '../activities/locks';
 import { describeRunRef, runState, type RunRef, type RunState } from '../activities/temporal';
 import { fingerprint } from '../fingerprint';
-import { type Inventory } from '../inventory';
+import { auditNetworkPolicies, type NetworkAudit } from '../netpol/audit';
+import { ZONE_CLIENT_LABEL, type Inventory } from '../inventory';
 import { findConsumers, readSecret, type Kube } from '../kube';
 import { type PrefectClient, createPrefectClient, prefectAuthFromEnv } from '../prefect/client';
-import { describeProblems, inspectTemplate } from '../prefect/template';
+import { describeProblems, inspectTemplate, podLabelProblem } from '../prefect/template';
 import { createAdminClient, createS3, isAdminError, type AdminClient, type Credentials } from '../rustfs';
 import {
   connectionOptionsSchema,
@@ -69,6 +70,8 @@ export interface AuditReport {
   secrets: AuditSecret[];
   workPools: AuditWorkPool[];
   root: { secret: string; workloads: string[] };
+  /** Which pods the live NetworkPolicies let reach the store port (a static check). */
+  network: NetworkAudit;
   findings: Finding[];
 }
 
@@ -211,6 +214,8 @@ export async function runAudit(
   }
 
   const workPools = await auditWorkPools(inventory, prefect, findings);
+  const network = await auditNetworkPolicies(inventory, kube);
+  findings.push(...network.findings);
 
   const rootPendingRef = `${store.rootSecret.namespace}/${pendingName(store.rootSecret.name)}`;
   const rootPending = await readSecret(kube, store.rootSecret.namespace, pendingName(store.rootSecret.name));
@@ -295,6 +300,7 @@ export async function runAudit(
     secrets,
     workPools,
     root: { secret: rootRef, workloads: rootConsumers.map((c) => `${c.kind}/${c.namespace}/${c.name}`) },
+    network,
     findings,
   };
 }
@@ -319,12 +325,16 @@ async function auditWorkPools(
           inspectTemplate(pool, current.base_job_template, zone.secret.name),
           zone.secret.name,
         );
+        const label =
+          inventory.networkPolicies &&
+          podLabelProblem(pool, current.base_job_template, ZONE_CLIENT_LABEL, zone.name);
+        if (label) problems.push(label);
         out.push({ zone: zone.name, pool, api, problems });
         for (const p of problems)
           findings.push({
             severity: / literal value/.test(p) ? 'violation' : 'drift',
             subject,
-            message: `work pool ${pool} of zone ${zone.name}: ${p}${/ missing /.test(p) ? '; re-install it with: rotator start-workflow BootstrapCluster' : ''}`,
+            message: `work pool ${pool} of zone ${zone.name}: ${p}${/ missing\b/.test(p) ? '; re-install it with: rotator start-workflow BootstrapCluster' : ''}`,
           });
       } catch (err) {
         const error = (err as Error).message;
@@ -374,6 +384,20 @@ export function renderAudit(r: AuditReport): string {
     lines.push(
       `  work pool ${p.pool} (${p.api}) zone ${p.zone}: ${p.error ? `unreadable: ${p.error}` : p.problems!.length ? `${p.problems!.length} problem(s)` : 'injects the zone Secret by secretKeyRef'}`,
     );
+  lines.push('', `who can reach the store port${r.network.port ? ` ${r.network.port}` : ''}`);
+  lines.push(`  ${r.network.note}`);
+  if (r.network.checked) {
+    lines.push(`  policies selecting the store: ${r.network.storePolicies.join(', ') || 'none'}`);
+    const shown = r.network.pods.filter((p) => p.reaches || p.role !== 'none');
+    lines.push(
+      table([
+        ['workload', 'role', 'reaches', 'why'],
+        ...shown.map((p) => [p.workload, p.role, p.reaches ? 'yes' : 'no', p.via.join('; ')]),
+      ]),
+    );
+    const refused = r.network.pods.length - shown.length;
+    if (refused) lines.push(`  (${refused} other workload(s) refused)`);
+  }
   lines.push('', r.findings.length ? `findings (${r.findings.length}):` : 'findings: none');
   for (const f of r.findings) lines.push(`  ${f.severity.toUpperCase()}: ${f.message}`);
   return lines.join('\n');

@@ -212,3 +212,67 @@ export function injectZoneSecret(pool: string, template: unknown, secretName: st
   container.env = entries;
   return { template: copy, added };
 }
+
+const POD_METADATA_PATH = 'base_job_template.job_configuration.job_manifest.spec.template.metadata.labels';
+
+/** The pod template's labels mapping of the Job manifest (created when absent and `create`). */
+function podLabels(pool: string, template: unknown, create: boolean): Record<string, unknown> | undefined {
+  const manifest =
+    isObject(template) && isObject(template.job_configuration)
+      ? template.job_configuration.job_manifest
+      : undefined;
+  const spec = isObject(manifest) ? manifest.spec : undefined;
+  const podTemplate = isObject(spec) ? spec.template : undefined;
+  if (!isObject(podTemplate))
+    throw new TemplateConflict(
+      pool,
+      POD_METADATA_PATH,
+      'missing (expected a kubernetes work pool template: job_configuration.job_manifest is a Job)',
+    );
+  if (podTemplate.metadata === undefined && create) podTemplate.metadata = {};
+  const metadata = podTemplate.metadata;
+  if (metadata === undefined) return undefined;
+  if (!isObject(metadata)) throw new TemplateConflict(pool, POD_METADATA_PATH, 'metadata is not a mapping');
+  if (metadata.labels === undefined && create) metadata.labels = {};
+  if (metadata.labels === undefined) return undefined;
+  if (!isObject(metadata.labels))
+    throw new TemplateConflict(pool, POD_METADATA_PATH, 'not a mapping of labels');
+  return metadata.labels;
+}
+
+/**
+ * What is wrong with the pod label flow-run pods need to be admitted by the NetworkPolicies,
+ * or undefined when the template sets it.
+ */
+export function podLabelProblem(
+  pool: string,
+  template: unknown,
+  key: string,
+  value: string,
+): string | undefined {
+  const labels = podLabels(pool, template, false);
+  const current = labels?.[key];
+  if (current === value) return undefined;
+  return current === undefined
+    ? `pod label ${key}: ${value} missing (its flow-run pods would not be admitted to the store by the NetworkPolicies)`
+    : `pod label ${key} is "${String(current)}" instead of "${value}"`;
+}
+
+/**
+ * The template with `key: value` among its pod labels: flow-run pods carry it from admission,
+ * so the store's NetworkPolicy admits them. Another value there is someone else's choice: refused.
+ */
+export function injectPodLabel(
+  pool: string,
+  template: Record<string, unknown>,
+  key: string,
+  value: string,
+): { template: Record<string, unknown>; added: boolean } {
+  const copy = structuredClone(template);
+  const labels = podLabels(pool, copy, true)!;
+  if (labels[key] === value) return { template: copy, added: false };
+  if (labels[key] !== undefined)
+    throw new TemplateConflict(pool, `pod label ${key}`, `is "${String(labels[key])}", expected "${value}"`);
+  labels[key] = value;
+  return { template: copy, added: true };
+}

@@ -4,6 +4,7 @@ import {
   type V1Secret,
   type V1StatefulSet,
 } from '@kubernetes/client-node';
+import { ZONE_CLIENT_LABEL } from '../inventory/schema';
 import { AGENT_MANAGED_ANNOTATION } from './kwok-stages';
 
 /** The dashi platform as the seed runbook describes it, minus the per-zone Secrets. */
@@ -33,7 +34,8 @@ function consumerDeployment(name: string, replicas: number): V1Deployment {
       // Surge before removing anything: consumers stay available through a restart.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
       template: {
-        metadata: { labels: { app: name } },
+        // The zone's client label: the store's NetworkPolicy admits them by it.
+        metadata: { labels: { app: name, [ZONE_CLIENT_LABEL]: 'serving' } },
         spec: {
           containers: [
             {

@@ -54,9 +54,14 @@ export class AesGcmCodec implements PayloadCodec {
       decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
       let plain: Buffer;
       try {
-        plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
+        plain = Buffer.concat([
+          decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
+          decipher.final(),
+        ]);
       } catch {
-        throw new Error(`encrypted payload failed authentication (key id "${keyId}"): wrong key or tampered data`);
+        throw new Error(
+          `encrypted payload failed authentication (key id "${keyId}"): wrong key or tampered data`,
+        );
       }
       return temporal.api.common.v1.Payload.decode(plain) as Payload;
     });
@@ -72,7 +77,9 @@ export function codecFromEnv(env: NodeJS.ProcessEnv = process.env): AesGcmCodec 
   if (!raw) return undefined;
   const key = Buffer.from(raw, 'base64');
   if (key.length !== 32) {
-    throw new Error(`${CODEC_KEY_ENV} must be base64 of exactly 32 bytes (got ${key.length}); try: openssl rand -base64 32`);
+    throw new Error(
+      `${CODEC_KEY_ENV} must be base64 of exactly 32 bytes (got ${key.length}); try: openssl rand -base64 32`,
+    );
   }
   const keyId = env[CODEC_KEY_ID_ENV] ?? 'default';
   return new AesGcmCodec(new Map([[keyId, key]]), keyId);

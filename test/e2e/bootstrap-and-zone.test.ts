@@ -232,6 +232,7 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
         metadata: { name: job },
         spec: {
           template: {
+            metadata: { labels: { 'rotator.dev/zone': 'pipeline' } },
             spec: {
               restartPolicy: 'Never',
               containers: [

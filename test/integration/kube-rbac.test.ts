@@ -11,6 +11,7 @@ import {
   RbacAuthorizationV1Api,
   type KubernetesObject,
   type V1PolicyRule,
+  type V1NetworkPolicy,
   type V1Role,
 } from '@kubernetes/client-node';
 import { getStack } from '../support/stack';
@@ -18,6 +19,8 @@ import { createKube, loadKubeConfig, type Kube } from '../../src/kube/client';
 import { findConsumers, podsReferencingSecret } from '../../src/kube/consumers';
 import { KubeForbiddenError } from '../../src/kube/errors';
 import { recordEvent, type EventSpec } from '../../src/kube/events';
+import { applyNetworkPolicy, ForeignNetworkPolicyError } from '../../src/kube/network-policies';
+import { MANAGED_BY } from '../../src/netpol/names';
 import { rolloutRestart, waitForRollout, type WorkloadRef } from '../../src/kube/rollout';
 import { createOrReplaceSecret, deleteSecret, readSecret, updateSecret } from '../../src/kube/secrets';
 import {
@@ -89,6 +92,18 @@ async function eventually<T>(fn: () => Promise<T>, ms = 15_000): Promise<T> {
     }
   }
 }
+
+/** A store-ingress policy like the rendered one, on `port`. */
+const storePolicy = (namespace: string, name: string, port: number): V1NetworkPolicy => ({
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'NetworkPolicy',
+  metadata: { name, namespace, labels: { ...MANAGED_BY } },
+  spec: {
+    podSelector: { matchLabels: { app: 'rustfs' } },
+    policyTypes: ['Ingress'],
+    ingress: [{ ports: [{ protocol: 'TCP', port }] }],
+  },
+});
 
 const deployment: WorkloadRef = { kind: 'Deployment', namespace: serving, name: 'titiler' };
 const statefulSet: WorkloadRef = { kind: 'StatefulSet', namespace: platform, name: 'rustfs' };
@@ -218,6 +233,30 @@ describe('the deploy/rbac ServiceAccount can do every operation', () => {
       },
     });
     assert.equal(Boolean(r.status?.allowed), false, 'create events outside the inventory namespaces');
+  });
+
+  test('NetworkPolicies: created, replaced; one the rotator did not create is refused', async () => {
+    const policy = storePolicy(platform, 'rotator-store-access', 9000);
+    assert.equal(await eventually(() => applyNetworkPolicy(sa, policy, MANAGED_BY)), 'created');
+    assert.equal(
+      await applyNetworkPolicy(sa, storePolicy(platform, 'rotator-store-access', 9100), MANAGED_BY),
+      'updated',
+    );
+    const live = await admin.networking.readNamespacedNetworkPolicy({
+      name: 'rotator-store-access',
+      namespace: platform,
+    });
+    assert.equal(live.spec!.ingress![0]!.ports![0]!.port, 9100);
+    const foreign = storePolicy(platform, 'someone-elses', 9000);
+    await admin.networking.createNamespacedNetworkPolicy({
+      namespace: platform,
+      body: { ...foreign, metadata: { ...foreign.metadata, labels: {} } },
+    });
+    await assert.rejects(applyNetworkPolicy(sa, foreign, MANAGED_BY), (err: unknown) => {
+      assert.ok(err instanceof ForeignNetworkPolicyError);
+      assert.match(err.message, /was not created by the rotator/);
+      return true;
+    });
   });
 
   test('Secrets outside the inventory namespaces are out of reach', async () => {
@@ -414,6 +453,34 @@ describe('every rule in deploy/rbac is needed', () => {
           { key: `without-${randomSuffix()}`, instance: 'rbac-test' },
         ),
       expect: /cannot create events/,
+    },
+    {
+      group: 'networking.k8s.io',
+      resource: 'networkpolicies',
+      verb: 'get',
+      run: () => applyNetworkPolicy(sa, storePolicy(serving, 'rbac-np', 9000), MANAGED_BY),
+      expect: /cannot get networkpolicies\.networking\.k8s\.io "rbac-np"/,
+    },
+    {
+      group: 'networking.k8s.io',
+      resource: 'networkpolicies',
+      verb: 'create',
+      run: () => applyNetworkPolicy(sa, storePolicy(serving, `rbac-np-${randomSuffix()}`, 9000), MANAGED_BY),
+      expect: /cannot create networkpolicies\.networking\.k8s\.io "rbac-np-/,
+    },
+    {
+      group: 'networking.k8s.io',
+      resource: 'networkpolicies',
+      verb: 'update',
+      run: async () => {
+        const name = `rbac-np-${randomSuffix()}`;
+        await admin.networking.createNamespacedNetworkPolicy({
+          namespace: serving,
+          body: storePolicy(serving, name, 9000),
+        });
+        return applyNetworkPolicy(sa, storePolicy(serving, name, 9100), MANAGED_BY);
+      },
+      expect: /cannot update networkpolicies\.networking\.k8s\.io "rbac-np-/,
     },
     {
       group: 'apps',

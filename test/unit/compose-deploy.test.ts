@@ -378,6 +378,7 @@ describe('deploy/', () => {
       'apps/replicasets': ['list'],
       // Events on what a run changed (Rotated, ConsumersRestarted, …): create, nothing else.
       'core/events': ['create'],
+      'networking.k8s.io/networkpolicies': ['create', 'get', 'update'],
     };
     for (const role of roles) {
       const ns = role.metadata.namespace!;

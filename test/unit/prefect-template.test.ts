@@ -2,8 +2,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   describeProblems,
+  injectPodLabel,
   injectZoneSecret,
   inspectTemplate,
+  podLabelProblem,
   POOL_ENV,
   TemplateConflict,
 } from '../../src/prefect/template';
@@ -157,3 +159,37 @@ describe('inspectTemplate / describeProblems', () => {
     assert.ok(!problems.join().includes('AKIA-literal'));
   });
 });
+
+describe('the pod label NetworkPolicies admit flow-run pods by', () => {
+  const KEY = 'rotator.dev/zone';
+  test('added to the pod template (metadata created), kept once there, the rest untouched', () => {
+    const input = kubernetesTemplate();
+    assert.match(
+      podLabelProblem(POOL, input, KEY, 'pipeline')!,
+      /pod label rotator.dev\/zone: pipeline missing/,
+    );
+    const { template, added } = injectPodLabel(POOL, input, KEY, 'pipeline');
+    assert.equal(added, true);
+    assert.equal(podLabelProblem(POOL, template, KEY, 'pipeline'), undefined);
+    const pod = (template as ReturnType<typeof kubernetesTemplate>).job_configuration.job_manifest.spec
+      .template as {
+      metadata?: { labels?: Record<string, string> };
+      spec: unknown;
+    };
+    assert.deepEqual(pod.metadata, { labels: { [KEY]: 'pipeline' } });
+    assert.deepEqual(pod.spec, input.job_configuration.job_manifest.spec.template.spec);
+    assert.equal(injectPodLabel(POOL, template, KEY, 'pipeline').added, false);
+    assert.equal(podLabels(input), undefined, 'the input is not modified');
+  });
+
+  test('another value is refused, and reported', () => {
+    const { template } = injectPodLabel(POOL, kubernetesTemplate(), KEY, 'serving');
+    assert.match(podLabelProblem(POOL, template, KEY, 'pipeline')!, /is "serving" instead of "pipeline"/);
+    assert.throws(() => injectPodLabel(POOL, template, KEY, 'pipeline'), TemplateConflict);
+  });
+});
+
+function podLabels(t: ReturnType<typeof kubernetesTemplate>): unknown {
+  return (t.job_configuration.job_manifest.spec.template as { metadata?: { labels?: unknown } }).metadata
+    ?.labels;
+}

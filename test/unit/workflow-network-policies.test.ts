@@ -10,7 +10,18 @@ import { rootCause } from '../../src/cli/render';
 import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowResult } from '../../src/workflows/types';
 import { workflowTestEnv, withWorker } from '../support/workflow-env';
-import { inventory, ZONES, zoneActivities } from '../support/zone-mocks';
+import { inventory as dashi, ZONES, zoneActivities } from '../support/zone-mocks';
+import { parseInventory } from '../../src/inventory';
+import fs from 'node:fs';
+import path from 'node:path';
+
+// The dashi inventory with its NetworkPolicies enabled (commented out in config/dashi.yaml).
+const inventory = parseInventory(
+  fs
+    .readFileSync(path.join(__dirname, '..', '..', 'config', 'dashi.yaml'), 'utf8')
+    .replace(/^# networkPolicies:\n(?:#.*\n)*/m, (b) => b.replace(/^# ?/gm, '')),
+  'config/dashi.yaml',
+);
 
 describe('BootstrapCluster: NetworkPolicies (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
@@ -21,10 +32,14 @@ describe('BootstrapCluster: NetworkPolicies (time-skipping)', () => {
     await env?.teardown();
   });
 
-  const identity = { describeZoneIdentity: async () => ({ userExists: true, serviceAccounts: [] }) };
+  const identity = {
+    describeZoneIdentity: async () => ({ userExists: true, serviceAccounts: [] }),
+    inventorySnapshot: async () => inventory,
+  };
 
   it('applies them once, after every zone and before the RotateZone children; the plan says so', async () => {
-    assert.equal(inventory.networkPolicies?.apply, true, 'config/dashi.yaml asks for them');
+    assert.equal(inventory.networkPolicies?.apply, true);
+    assert.equal(dashi.networkPolicies, undefined, 'config/dashi.yaml leaves them off');
     const calls: string[] = [];
     await withWorker(env, zoneActivities(calls, identity), async (client, taskQueue) => {
       const handle = await client.workflow.start('BootstrapCluster', {
