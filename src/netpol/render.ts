@@ -6,36 +6,24 @@ import { ZONE_CLIENT_LABEL, type Inventory, type NetworkPolicySettings } from '.
 
 import { MANAGED_BY, NAMESPACE_NAME_LABEL, STORE_POLICY_NAME } from './names';
 
-/** Why a pod is admitted, kept beside each peer so the audit can say which rule let it in. */
-export interface AdmittedPeer {
-  peer: V1NetworkPolicyPeer;
-  who: string;
-}
-
 const inNamespace = (namespace: string, podLabels: Record<string, string>): V1NetworkPolicyPeer => ({
   namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: namespace } },
   podSelector: { matchLabels: { ...podLabels } },
 });
 
-/** The peers the store admits, in the order the policy lists them. */
-export function admittedPeers(inventory: Inventory, np: NetworkPolicySettings): AdmittedPeer[] {
-  const peers: AdmittedPeer[] = [
+/** The peers the store admits: its own pods, the worker, then each zone's clients. */
+function admittedPeers(inventory: Inventory, np: NetworkPolicySettings): V1NetworkPolicyPeer[] {
+  return [
     // Its own pods: a distributed store talks to itself on the same port.
-    { peer: { podSelector: { matchLabels: { ...np.storePods } } }, who: 'the store' },
-    { peer: inNamespace(np.worker.namespace, np.worker.podLabels), who: 'the rotator worker' },
+    { podSelector: { matchLabels: { ...np.storePods } } },
+    inNamespace(np.worker.namespace, np.worker.podLabels),
+    ...inventory.zones.flatMap((zone) => [
+      inNamespace(zone.secret.namespace, { [ZONE_CLIENT_LABEL]: zone.name }),
+      ...(np.clients[zone.name] ?? []).map((c) =>
+        inNamespace(c.namespace ?? zone.secret.namespace, c.podLabels),
+      ),
+    ]),
   ];
-  for (const zone of inventory.zones) {
-    peers.push({
-      peer: inNamespace(zone.secret.namespace, { [ZONE_CLIENT_LABEL]: zone.name }),
-      who: `zone ${zone.name}`,
-    });
-    for (const c of np.clients[zone.name] ?? [])
-      peers.push({
-        peer: inNamespace(c.namespace ?? zone.secret.namespace, c.podLabels),
-        who: `zone ${zone.name} (networkPolicies.clients)`,
-      });
-  }
-  return peers;
 }
 
 /** The policies for an inventory with a networkPolicies section (one today: the store's ingress). */
@@ -57,7 +45,7 @@ export function renderNetworkPolicies(inventory: Inventory): V1NetworkPolicy[] {
         ingress: [
           {
             ports: [{ protocol: 'TCP', port: np.port }],
-            _from: admittedPeers(inventory, np).map((p) => p.peer),
+            _from: admittedPeers(inventory, np),
           },
         ],
       },

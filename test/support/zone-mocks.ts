@@ -13,6 +13,13 @@ export const inventory = parseInventory(
 );
 export const ZONES = inventory.zones.map((z) => z.name);
 
+/** config/dashi.yaml's text with its commented-out networkPolicies section enabled. */
+export function dashiWithNetworkPolicies(): string {
+  return fs
+    .readFileSync(path.join(__dirname, '..', '..', 'config', 'dashi.yaml'), 'utf8')
+    .replace(/^# networkPolicies:\n(?:#.*\n)*/m, (block) => block.replace(/^# ?/gm, ''));
+}
+
 const fp = (zone: string, n: number) =>
   `sha256:${zone.slice(0, 4).padEnd(4, '0')}${String(n).padStart(8, '0')}`;
 

@@ -7,21 +7,12 @@ import { parseInventory } from '../../src/inventory';
 import { STORE_POLICY_NAME } from '../../src/netpol/names';
 import { networkPoliciesYaml, renderNetworkPolicies } from '../../src/netpol/render';
 import { canReach, type NamespaceLabels, type PodShape } from '../../src/netpol/reach';
+import { dashiWithNetworkPolicies } from '../support/zone-mocks';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DASHI = path.join(ROOT, 'config', 'dashi.yaml');
 
-/** config/dashi.yaml with its commented-out networkPolicies section enabled. */
-function dashiWithNetpol(): string {
-  const text = fs.readFileSync(DASHI, 'utf8');
-  return text.replace(/^# networkPolicies:\n(?:#.*\n)*/m, (block) =>
-    block
-      .split('\n')
-      .map((l) => l.replace(/^# ?/, ''))
-      .join('\n'),
-  );
-}
-const dashi = () => parseInventory(dashiWithNetpol(), 'config/dashi.yaml');
+const dashi = () => parseInventory(dashiWithNetworkPolicies(), 'config/dashi.yaml');
 
 const ns = (...names: string[]): NamespaceLabels =>
   new Map(names.map((n) => [n, { 'kubernetes.io/metadata.name': n }]));
@@ -64,7 +55,7 @@ describe('rendered NetworkPolicies', () => {
   });
 
   test('clients, port and labels come from the inventory; an unknown zone under clients is refused', async () => {
-    const text = dashiWithNetpol().replace(
+    const text = dashiWithNetworkPolicies().replace(
       '\n  storePods: {app: rustfs}\n',
       '\n  storePods: {app: rustfs}\n  clients:\n    pipeline:\n      - podLabels: {prefect.io/work-pool-name: dashi-default}\n',
     );

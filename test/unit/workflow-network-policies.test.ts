@@ -10,18 +10,10 @@ import { rootCause } from '../../src/cli/render';
 import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowResult } from '../../src/workflows/types';
 import { workflowTestEnv, withWorker } from '../support/workflow-env';
-import { inventory as dashi, ZONES, zoneActivities } from '../support/zone-mocks';
 import { parseInventory } from '../../src/inventory';
-import fs from 'node:fs';
-import path from 'node:path';
+import { dashiWithNetworkPolicies, inventory as dashi, ZONES, zoneActivities } from '../support/zone-mocks';
 
-// The dashi inventory with its NetworkPolicies enabled (commented out in config/dashi.yaml).
-const inventory = parseInventory(
-  fs
-    .readFileSync(path.join(__dirname, '..', '..', 'config', 'dashi.yaml'), 'utf8')
-    .replace(/^# networkPolicies:\n(?:#.*\n)*/m, (b) => b.replace(/^# ?/gm, '')),
-  'config/dashi.yaml',
-);
+const inventory = parseInventory(dashiWithNetworkPolicies(), 'config/dashi.yaml');
 
 describe('BootstrapCluster: NetworkPolicies (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
