@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { V1NetworkPolicy } from '@kubernetes/client-node';
 import { type Kube } from './client';
 import { KubeError, KubeNotFoundError, toKubeError } from './errors';
@@ -11,12 +12,16 @@ export class ForeignNetworkPolicyError extends KubeError {
   readonly nonRetryable = true;
 }
 
-const comparable = (p: V1NetworkPolicy) =>
-  JSON.stringify({
-    labels: p.metadata?.labels ?? {},
-    annotations: p.metadata?.annotations ?? {},
-    spec: p.spec,
-  });
+// The client's deserializer orders keys by its type map and keeps undefined fields, so the
+// comparison goes through plain JSON and ignores key order.
+const comparable = (p: V1NetworkPolicy): unknown =>
+  JSON.parse(
+    JSON.stringify({
+      labels: p.metadata?.labels ?? {},
+      annotations: p.metadata?.annotations ?? {},
+      spec: p.spec,
+    }),
+  );
 
 /**
  * Creates the policy or replaces the one the rotator made before (optimistic concurrency on
@@ -55,7 +60,7 @@ export async function applyNetworkPolicy(
         .join(', ')} label); rename or delete it, then re-run`,
       { verb: 'update', resource: RESOURCE, namespace, name },
     );
-  if (comparable(current) === comparable(policy)) return 'unchanged';
+  if (isDeepStrictEqual(comparable(current), comparable(policy))) return 'unchanged';
   try {
     await kube.networking.replaceNamespacedNetworkPolicy({
       name,

@@ -16,49 +16,79 @@ export interface PodTemplateOf {
 const controlled = (meta: V1ObjectMeta | undefined, kinds?: string[]) =>
   (meta?.ownerReferences ?? []).some((o) => o.controller && (!kinds || kinds.includes(o.kind)));
 
+type TemplateLike = { metadata?: V1ObjectMeta; spec?: V1PodSpec } | undefined;
+
+function templateOf(kind: PodSourceKind, meta: V1ObjectMeta | undefined, tmpl: TemplateLike): PodTemplateOf {
+  return {
+    kind,
+    namespace: meta?.namespace ?? '',
+    name: meta?.name ?? '',
+    labels: { ...(tmpl?.metadata?.labels ?? {}) },
+    spec: tmpl?.spec,
+  };
+}
+
+async function list<T>(
+  resource: string,
+  namespace: string | undefined,
+  call: () => Promise<{ items: T[] }>,
+): Promise<T[]> {
+  try {
+    return (await call()).items;
+  } catch (err) {
+    throw toKubeError(err, { verb: 'list', resource, namespace });
+  }
+}
+
+const byPlace = (a: PodTemplateOf, b: PodTemplateOf) =>
+  a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name);
+
 /**
  * Every pod template in the cluster, once: workloads by their template, Jobs only when no
  * CronJob made them, Pods only when no controller owns them (the others are their
  * workload's pods). Cluster-wide list, so this is for the CLI's operator, not the worker.
  */
 export async function listPodTemplates(kube: Kube): Promise<PodTemplateOf[]> {
-  const list = async <T>(resource: string, call: () => Promise<{ items: T[] }>) => {
-    try {
-      return (await call()).items;
-    } catch (err) {
-      throw toKubeError(err, { verb: 'list', resource });
-    }
-  };
+  const all = undefined;
   const [deployments, statefulSets, daemonSets, cronJobs, jobs, pods] = await Promise.all([
-    list('deployments.apps', () => kube.apps.listDeploymentForAllNamespaces()),
-    list('statefulsets.apps', () => kube.apps.listStatefulSetForAllNamespaces()),
-    list('daemonsets.apps', () => kube.apps.listDaemonSetForAllNamespaces()),
-    list('cronjobs.batch', () => kube.batch.listCronJobForAllNamespaces()),
-    list('jobs.batch', () => kube.batch.listJobForAllNamespaces()),
-    list('pods', () => kube.core.listPodForAllNamespaces()),
+    list('deployments.apps', all, () => kube.apps.listDeploymentForAllNamespaces()),
+    list('statefulsets.apps', all, () => kube.apps.listStatefulSetForAllNamespaces()),
+    list('daemonsets.apps', all, () => kube.apps.listDaemonSetForAllNamespaces()),
+    list('cronjobs.batch', all, () => kube.batch.listCronJobForAllNamespaces()),
+    list('jobs.batch', all, () => kube.batch.listJobForAllNamespaces()),
+    list('pods', all, () => kube.core.listPodForAllNamespaces()),
   ]);
-  const out: PodTemplateOf[] = [];
-  const of = (
-    kind: PodSourceKind,
-    meta: V1ObjectMeta | undefined,
-    tmpl: { metadata?: V1ObjectMeta; spec?: V1PodSpec } | undefined,
-  ) =>
-    out.push({
-      kind,
-      namespace: meta?.namespace ?? '',
-      name: meta?.name ?? '',
-      labels: { ...(tmpl?.metadata?.labels ?? {}) },
-      spec: tmpl?.spec,
-    });
-  for (const d of deployments) of('Deployment', d.metadata, d.spec?.template);
-  for (const s of statefulSets) of('StatefulSet', s.metadata, s.spec?.template);
-  for (const d of daemonSets) of('DaemonSet', d.metadata, d.spec?.template);
-  for (const c of cronJobs) of('CronJob', c.metadata, c.spec?.jobTemplate.spec?.template);
-  for (const j of jobs) if (!controlled(j.metadata, ['CronJob'])) of('Job', j.metadata, j.spec?.template);
-  for (const p of pods)
-    if (!controlled(p.metadata)) of('Pod', p.metadata, { metadata: p.metadata, spec: p.spec });
-  return out.sort(
-    (a, b) =>
-      a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name),
-  );
+  return [
+    ...deployments.map((d) => templateOf('Deployment', d.metadata, d.spec?.template)),
+    ...statefulSets.map((s) => templateOf('StatefulSet', s.metadata, s.spec?.template)),
+    ...daemonSets.map((d) => templateOf('DaemonSet', d.metadata, d.spec?.template)),
+    ...cronJobs.map((c) => templateOf('CronJob', c.metadata, c.spec?.jobTemplate.spec?.template)),
+    ...jobs
+      .filter((j) => !controlled(j.metadata, ['CronJob']))
+      .map((j) => templateOf('Job', j.metadata, j.spec?.template)),
+    ...pods.filter((p) => !controlled(p.metadata)).map((p) => templateOf('Pod', p.metadata, p)),
+  ].sort(byPlace);
+}
+
+/**
+ * The pod templates of one namespace that the worker's Role can list: the apps workloads'
+ * templates and every live pod (flow-run Job pods are seen only as pods: the worker may not
+ * list Jobs). A pod of a workload appears beside its workload, which costs nothing to a
+ * check that asks "is any of these refused".
+ */
+export async function listNamespacePodTemplates(kube: Kube, namespace: string): Promise<PodTemplateOf[]> {
+  const [deployments, statefulSets, daemonSets, pods] = await Promise.all([
+    list('deployments.apps', namespace, () => kube.apps.listNamespacedDeployment({ namespace })),
+    list('statefulsets.apps', namespace, () => kube.apps.listNamespacedStatefulSet({ namespace })),
+    list('daemonsets.apps', namespace, () => kube.apps.listNamespacedDaemonSet({ namespace })),
+    list('pods', namespace, () => kube.core.listNamespacedPod({ namespace })),
+  ]);
+  return [
+    ...deployments.map((d) => templateOf('Deployment', d.metadata, d.spec?.template)),
+    ...statefulSets.map((s) => templateOf('StatefulSet', s.metadata, s.spec?.template)),
+    ...daemonSets.map((d) => templateOf('DaemonSet', d.metadata, d.spec?.template)),
+    ...pods
+      .filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
+      .map((p) => templateOf('Pod', p.metadata, p)),
+  ].sort(byPlace);
 }

@@ -235,12 +235,17 @@ describe('the deploy/rbac ServiceAccount can do every operation', () => {
     assert.equal(Boolean(r.status?.allowed), false, 'create events outside the inventory namespaces');
   });
 
-  test('NetworkPolicies: created, replaced; one the rotator did not create is refused', async () => {
+  test('NetworkPolicies: created, replaced, left alone when equal; one the rotator did not create is refused', async () => {
     const policy = storePolicy(platform, 'rotator-store-access', 9000);
     assert.equal(await eventually(() => applyNetworkPolicy(sa, policy, MANAGED_BY)), 'created');
     assert.equal(
       await applyNetworkPolicy(sa, storePolicy(platform, 'rotator-store-access', 9100), MANAGED_BY),
       'updated',
+    );
+    assert.equal(
+      await applyNetworkPolicy(sa, storePolicy(platform, 'rotator-store-access', 9100), MANAGED_BY),
+      'unchanged',
+      'the same policy again is not a write',
     );
     const live = await admin.networking.readNamespacedNetworkPolicy({
       name: 'rotator-store-access',
