@@ -23,6 +23,7 @@ import {
   withClient,
   withConnection,
 } from './connection';
+import { byNamespace, renderByNamespace } from './audit-by-namespace';
 import { CliError, emit, EXIT, table } from './output';
 
 export interface BucketAccess {
@@ -413,30 +414,42 @@ export function registerAudit(program: Command): void {
       .option(
         '--store-endpoint <url>',
         "admin endpoint to use instead of the inventory's (env ROTATOR_STORE_ADMIN_ENDPOINT)",
+      )
+      .option(
+        '--by-namespace',
+        'instead: per namespace, each workload and work-pool template and the Secrets it references (needs only the cluster and Prefect; exit 0)',
+      )
+      .option(
+        '--kube-namespace <name>',
+        "with --by-namespace: this Kubernetes namespace instead of the inventory's (repeatable)",
+        (v: string, all: string[]) => [...all, v],
+        [] as string[],
       ),
     { kube: true },
   ).action(async (raw: Record<string, unknown>) => {
     const opts = connectionOptionsSchema.parse(raw);
     const conn = resolveConnection(opts);
+    const namespaces = raw.kubeNamespace as string[];
+    if (namespaces.length && !raw.byNamespace)
+      throw new CliError('--kube-namespace goes with --by-namespace');
     const inventory = await requireInventory(conn);
     const kube = kubeFor(conn);
+    const prefect = createPrefectClient(
+      prefectAuthFromEnv(
+        process.env,
+        conn.sandbox?.prefect && { authString: conn.sandbox.prefect.authString },
+      ),
+    );
+    if (raw.byNamespace) {
+      emit(opts, await byNamespace(inventory, kube, prefect, namespaces), renderByNamespace);
+      return;
+    }
     const endpoint =
       (raw.storeEndpoint as string | undefined) ??
       process.env.ROTATOR_STORE_ADMIN_ENDPOINT ??
       inventory.store.adminEndpoint;
     const report = await withClient(conn, (client) =>
-      runAudit(
-        inventory,
-        kube,
-        endpoint,
-        (ref) => runState(client, ref),
-        createPrefectClient(
-          prefectAuthFromEnv(
-            process.env,
-            conn.sandbox?.prefect && { authString: conn.sandbox.prefect.authString },
-          ),
-        ),
-      ),
+      runAudit(inventory, kube, endpoint, (ref) => runState(client, ref), prefect),
     );
     emit(opts, report, renderAudit);
     if (report.findings.length) process.exitCode = EXIT.findings;

@@ -44,19 +44,31 @@ const byPlace = (a: PodTemplateOf, b: PodTemplateOf) =>
   a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name);
 
 /**
- * Every pod template in the cluster, once: workloads by their template, Jobs only when no
- * CronJob made them, Pods only when no controller owns them (the others are their
- * workload's pods). Cluster-wide list, so this is for the CLI's operator, not the worker.
+ * Every pod template in the cluster (or one namespace), once: workloads by their template,
+ * Jobs only when no CronJob made them, Pods only when no controller owns them (the others are
+ * their workload's pods). Lists Jobs and CronJobs, which the worker's Role may not: this is
+ * for the CLI's operator.
  */
-export async function listPodTemplates(kube: Kube): Promise<PodTemplateOf[]> {
-  const all = undefined;
+export async function listPodTemplates(kube: Kube, namespace?: string): Promise<PodTemplateOf[]> {
+  const { apps, batch, core } = kube;
+  const ns = { namespace: namespace! };
   const [deployments, statefulSets, daemonSets, cronJobs, jobs, pods] = await Promise.all([
-    list('deployments.apps', all, () => kube.apps.listDeploymentForAllNamespaces()),
-    list('statefulsets.apps', all, () => kube.apps.listStatefulSetForAllNamespaces()),
-    list('daemonsets.apps', all, () => kube.apps.listDaemonSetForAllNamespaces()),
-    list('cronjobs.batch', all, () => kube.batch.listCronJobForAllNamespaces()),
-    list('jobs.batch', all, () => kube.batch.listJobForAllNamespaces()),
-    list('pods', all, () => kube.core.listPodForAllNamespaces()),
+    list('deployments.apps', namespace, () =>
+      namespace ? apps.listNamespacedDeployment(ns) : apps.listDeploymentForAllNamespaces(),
+    ),
+    list('statefulsets.apps', namespace, () =>
+      namespace ? apps.listNamespacedStatefulSet(ns) : apps.listStatefulSetForAllNamespaces(),
+    ),
+    list('daemonsets.apps', namespace, () =>
+      namespace ? apps.listNamespacedDaemonSet(ns) : apps.listDaemonSetForAllNamespaces(),
+    ),
+    list('cronjobs.batch', namespace, () =>
+      namespace ? batch.listNamespacedCronJob(ns) : batch.listCronJobForAllNamespaces(),
+    ),
+    list('jobs.batch', namespace, () =>
+      namespace ? batch.listNamespacedJob(ns) : batch.listJobForAllNamespaces(),
+    ),
+    list('pods', namespace, () => (namespace ? core.listNamespacedPod(ns) : core.listPodForAllNamespaces())),
   ]);
   return [
     ...deployments.map((d) => templateOf('Deployment', d.metadata, d.spec?.template)),

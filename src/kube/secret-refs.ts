@@ -9,15 +9,20 @@ export type SecretRefVia =
 
 type AnyContainer = Pick<V1Container, 'name' | 'env' | 'envFrom'>;
 
+export interface SecretRef {
+  secret: string;
+  via: SecretRefVia;
+}
+
 /**
- * Every place in a pod spec that reads the named Secret: env valueFrom.secretKeyRef,
+ * Every place in a pod spec that reads a Secret: env valueFrom.secretKeyRef,
  * envFrom.secretRef, secret volumes and projected volume sources, in containers, init
  * containers and ephemeral containers. The pod's own namespace is implied: a pod can only
  * reference Secrets of its namespace. imagePullSecrets are not consumers of the value.
  */
-export function secretReferences(spec: V1PodSpec | undefined, secretName: string): SecretRefVia[] {
+export function allSecretReferences(spec: V1PodSpec | undefined): SecretRef[] {
   if (!spec) return [];
-  const via: SecretRefVia[] = [];
+  const refs: SecretRef[] = [];
   const containers: AnyContainer[] = [
     ...(spec.initContainers ?? []),
     ...(spec.containers ?? []),
@@ -25,22 +30,26 @@ export function secretReferences(spec: V1PodSpec | undefined, secretName: string
   ];
   for (const c of containers) {
     for (const e of c.env ?? []) {
-      if (e.valueFrom?.secretKeyRef?.name === secretName) via.push(`env:${c.name}/${e.name}`);
+      const secret = e.valueFrom?.secretKeyRef?.name;
+      if (secret) refs.push({ secret, via: `env:${c.name}/${e.name}` });
     }
     for (const ef of c.envFrom ?? []) {
-      if (ef.secretRef?.name === secretName) via.push(`envFrom:${c.name}`);
+      if (ef.secretRef?.name) refs.push({ secret: ef.secretRef.name, via: `envFrom:${c.name}` });
     }
   }
   for (const v of spec.volumes ?? []) {
-    if (v.secret?.secretName === secretName) via.push(`volume:${v.name}`);
-    for (const src of v.projected?.sources ?? []) {
-      if (src.secret?.name === secretName) {
-        via.push(`projected:${v.name}`);
-        break;
-      }
-    }
+    if (v.secret?.secretName) refs.push({ secret: v.secret.secretName, via: `volume:${v.name}` });
+    const projected = new Set((v.projected?.sources ?? []).flatMap((src) => src.secret?.name ?? []));
+    for (const secret of projected) refs.push({ secret, via: `projected:${v.name}` });
   }
-  return via;
+  return refs;
+}
+
+/** The places a pod spec reads the named Secret (see allSecretReferences). */
+export function secretReferences(spec: V1PodSpec | undefined, secretName: string): SecretRefVia[] {
+  return allSecretReferences(spec)
+    .filter((r) => r.secret === secretName)
+    .map((r) => r.via);
 }
 
 export function referencesSecret(spec: V1PodSpec | undefined, secretName: string): boolean {

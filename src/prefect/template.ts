@@ -2,6 +2,7 @@
 // Secret reaches flow-run pods through `env` entries with `valueFrom.secretKeyRef`, so the
 // key is resolved at pod admission and never stored in Prefect. Pure functions, so every
 // case of a template someone else edited is unit-tested.
+import type { V1PodSpec } from '@kubernetes/client-node';
 
 /** Zone Secret key each injected variable reads (the Secret's keys, see activities/credentials). */
 export const POOL_ENV = {
@@ -78,6 +79,29 @@ function firstContainer(pool: string, template: unknown): Record<string, unknown
   }
   if (!isObject(at)) throw new TemplateConflict(pool, CONTAINER_PATH, 'not a container mapping');
   return at;
+}
+
+/**
+ * The pod spec of the template's Job manifest as Prefect stores it (Jinja placeholders such as
+ * "{{ env }}" included), for reading which Secrets its flow-run pods reference.
+ */
+export function templatePodSpec(template: unknown): V1PodSpec | undefined {
+  let at: unknown = template;
+  for (const step of ['job_configuration', 'job_manifest', 'spec', 'template', 'spec'])
+    at = isObject(at) ? at[step] : undefined;
+  if (!isObject(at)) return undefined;
+  // Only lists of mappings are read: a placeholder where Kubernetes expects a list stays unread.
+  const mappings = (v: unknown) => (Array.isArray(v) ? v.filter(isObject) : undefined);
+  const container = (c: Record<string, unknown>) => ({
+    ...c,
+    env: mappings(c.env),
+    envFrom: mappings(c.envFrom),
+  });
+  return {
+    containers: (mappings(at.containers) ?? []).map(container),
+    initContainers: mappings(at.initContainers)?.map(container),
+    volumes: mappings(at.volumes),
+  } as unknown as V1PodSpec;
 }
 
 /** What a template holds for one injected variable. */

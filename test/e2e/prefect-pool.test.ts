@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { BatchV1Api, type V1Job } from '@kubernetes/client-node';
 import { WorkflowFailedError } from '@temporalio/client';
 import { runState } from '../../src/activities/temporal';
+import { secretUseByNamespace, type WorkloadUse } from '../../src/audit/by-namespace';
 import { runAudit, type AuditReport } from '../../src/cli/audit';
 import { rootCause } from '../../src/cli/render';
 import { createPrefectClient } from '../../src/prefect/client';
@@ -57,6 +58,13 @@ async function audit(): Promise<AuditReport> {
     (ref) => runState(rotator.client, ref),
     prefect,
   );
+}
+/** The work pool's row in `rotator audit --by-namespace`'s view of the pipeline Secret's namespace. */
+async function poolUse(): Promise<WorkloadUse> {
+  const view = await secretUseByNamespace(rotator.inventory, rotator.deps.kube, prefect, [NAMESPACE]);
+  const row = view[0]!.workloads.find((w) => w.workload === `WorkPool/${SEED_POOL}`);
+  assert.ok(row, `WorkPool/${SEED_POOL} in the by-namespace view of ${NAMESPACE}`);
+  return row;
 }
 const poolFindings = (r: AuditReport) =>
   r.findings.filter((f) => f.subject.startsWith(`work pool ${SEED_POOL}`));
@@ -132,6 +140,13 @@ describe('Prefect work pools against the real Prefect server', () => {
     containerOf(expected).env = injectionEntries(SECRET);
     assert.deepEqual(after, expected, 'every other part of the template is as it was');
     assert.deepEqual(poolFindings(await audit()), []);
+    const use = await poolUse();
+    assert.deepEqual(
+      use.secrets.map((x) => [x.secret, x.managed, x.via.map((v) => v.split('/').pop()).sort()]),
+      [[SECRET, 'zone pipeline', Object.keys(POOL_ENV).sort()]],
+      'by-namespace: the template reads the zone Secret through the three injected variables',
+    );
+    assert.deepEqual(use.literals, []);
 
     // Re-running finds it in place and writes nothing.
     const before = (await prefect.readPool(api, SEED_POOL)) as unknown as { updated: string };
@@ -179,6 +194,12 @@ describe('Prefect work pools against the real Prefect server', () => {
       });
       return pods.items.some((p) => p.status?.phase === 'Running');
     });
+    const [data] = await secretUseByNamespace(rotator.inventory, rotator.deps.kube, prefect, [NAMESPACE]);
+    assert.deepEqual(
+      data!.workloads.find((w) => w.workload === `Job/${jobName}`)?.secrets.map((x) => [x.secret, x.managed]),
+      [[SECRET, 'zone pipeline']],
+      'by-namespace lists the flow-run Job with the Secret its template gave it',
+    );
     await new Promise((r) => setTimeout(r, 1100)); // start times have one-second resolution
     const workflowId = 'rotate-zone-pipeline';
     workflowIds.push(workflowId);
@@ -260,6 +281,9 @@ describe('Prefect work pools against the real Prefect server', () => {
     );
     await prefect.writeTemplate(api, SEED_POOL, literal);
     const violation = poolFindings(await audit());
+    const pasted = await poolUse();
+    assert.deepEqual(pasted.literals, ['AWS_ACCESS_KEY_ID'], 'by-namespace names the literal entry');
+    assert.doesNotMatch(JSON.stringify(pasted), /AKIA-PASTED-BY-HAND/, 'and never shows its value');
     assert.equal(violation.length, 1);
     assert.equal(violation[0]!.severity, 'violation');
     assert.match(violation[0]!.message, /env AWS_ACCESS_KEY_ID holds a literal value/);

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { type NamespaceUse } from '../../src/audit/by-namespace';
 import { type AuditReport } from '../../src/cli/audit';
 import { type Timeline } from '../../src/cli/history';
 import { statusQuery } from '../../src/workflows/definitions';
@@ -227,6 +228,46 @@ describe('rotator CLI against the real stack', () => {
     }>(r);
     assert.equal(doc.result.outcome, 'completed');
     assert.ok(doc.steps.some((s) => s.name === 'revoke previous credential' && s.state === 'done'));
+  });
+
+  test('audit --by-namespace: each workload of the inventory namespaces and the Secrets it reads', async () => {
+    const r = await cli('audit', '--by-namespace', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const view = json<NamespaceUse[]>(r);
+    assert.deepEqual(
+      view.map((n) => n.namespace),
+      ['dashi-data', 'dashi-platform', 'dashi-serving'],
+    );
+    const uses = (ns: string, workload: string) =>
+      view.find((n) => n.namespace === ns)!.workloads.find((w) => w.workload === workload)?.secrets;
+    assert.deepEqual(uses('dashi-serving', 'Deployment/titiler'), [
+      { secret: 'dashi-rustfs-serving', via: ['envFrom:titiler'], managed: 'zone serving' },
+    ]);
+    assert.deepEqual(
+      uses('dashi-platform', 'StatefulSet/rustfs')!.map((s) => [s.secret, s.managed, s.via.length]),
+      [['rustfs-root', 'root', 2]],
+    );
+    const pool = view
+      .find((n) => n.namespace === 'dashi-data')!
+      .workloads.find((w) => w.workload === 'WorkPool/dashi-default');
+    assert.ok(pool, "the pipeline zone's work pool is listed under its Secret's namespace");
+    assert.deepEqual(pool.literals, []);
+
+    const human = await cli('audit', '--by-namespace', '--kube-namespace', 'dashi-serving');
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout, /^=== dashi-serving ===$/m);
+    assert.doesNotMatch(human.stdout, /=== dashi-data ===/);
+    assert.match(human.stdout, /Deployment\/titiler +dashi-rustfs-serving +zone serving +envFrom:titiler/);
+
+    const unknown = await cli('audit', '--by-namespace', '--kube-namespace', 'no-such-namespace');
+    assert.equal(unknown.code, 2);
+    assert.match(
+      unknown.stderr,
+      /namespace no-such-namespace does not exist .*dashi-data, dashi-platform, dashi-serving/,
+    );
+    const alone = await cli('audit', '--kube-namespace', 'dashi-serving');
+    assert.equal(alone.code, 2);
+    assert.match(alone.stderr, /--kube-namespace goes with --by-namespace/);
   });
 
   test('audit: who reads what, and drift/violations with exit 6', async () => {

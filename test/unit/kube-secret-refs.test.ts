@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1PodSpec } from '@kubernetes/client-node';
-import { referencesSecret, secretReferences } from '../../src/kube/secret-refs';
+import { allSecretReferences, referencesSecret, secretReferences } from '../../src/kube/secret-refs';
 
 const SECRET = 'rustfs-serving-reader';
 
@@ -76,5 +76,41 @@ describe('secretReferences on pod templates', () => {
       ephemeralContainers: [{ name: 'debug', envFrom: [{ secretRef: { name: SECRET } }] }],
     };
     assert.deepEqual(secretReferences(spec, SECRET), ['envFrom:debug']);
+  });
+});
+
+describe('allSecretReferences', () => {
+  test('every Secret a pod spec reads, each place once, imagePullSecrets left out', () => {
+    const spec: V1PodSpec = {
+      imagePullSecrets: [{ name: 'registry' }],
+      containers: [
+        {
+          name: 'app',
+          env: [
+            { name: 'AK', valueFrom: { secretKeyRef: { name: 'a', key: 'access-key' } } },
+            { name: 'CM', valueFrom: { configMapKeyRef: { name: 'b', key: 'x' } } },
+          ],
+          envFrom: [{ secretRef: { name: 'b' } }, { configMapRef: { name: 'c' } }],
+        },
+      ],
+      volumes: [
+        { name: 'creds', secret: { secretName: 'c' } },
+        {
+          name: 'bundle',
+          projected: {
+            sources: [{ secret: { name: 'a' } }, { secret: { name: 'a' } }, { secret: { name: 'd' } }],
+          },
+        },
+      ],
+    };
+    assert.deepEqual(allSecretReferences(spec), [
+      { secret: 'a', via: 'env:app/AK' },
+      { secret: 'b', via: 'envFrom:app' },
+      { secret: 'c', via: 'volume:creds' },
+      { secret: 'a', via: 'projected:bundle' },
+      { secret: 'd', via: 'projected:bundle' },
+    ]);
+    assert.deepEqual(secretReferences(spec, 'a'), ['env:app/AK', 'projected:bundle']);
+    assert.deepEqual(allSecretReferences(undefined), []);
   });
 });

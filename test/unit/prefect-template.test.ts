@@ -8,7 +8,9 @@ import {
   podLabelProblem,
   POOL_ENV,
   TemplateConflict,
+  templatePodSpec,
 } from '../../src/prefect/template';
+import { allSecretReferences } from '../../src/kube/secret-refs';
 
 const SECRET = 'dashi-rustfs-pipeline';
 const POOL = 'dashi-default';
@@ -186,6 +188,30 @@ describe('the pod label NetworkPolicies admit flow-run pods by', () => {
     const { template } = injectPodLabel(POOL, kubernetesTemplate(), KEY, 'serving');
     assert.match(podLabelProblem(POOL, template, KEY, 'pipeline')!, /is "serving" instead of "pipeline"/);
     assert.throws(() => injectPodLabel(POOL, template, KEY, 'pipeline'), TemplateConflict);
+  });
+});
+
+describe('the pod spec of a template, for the by-namespace audit', () => {
+  test('the injected template reads the zone Secret through its three variables', () => {
+    const { template } = injectZoneSecret(POOL, kubernetesTemplate(), SECRET);
+    assert.deepEqual(
+      allSecretReferences(templatePodSpec(template)),
+      Object.keys(POOL_ENV).map((name) => ({ secret: SECRET, via: `env:prefect-job/${name}` })),
+    );
+  });
+
+  test('placeholders where Kubernetes expects lists are not read; a template that is not a Job has none', () => {
+    assert.deepEqual(allSecretReferences(templatePodSpec(kubernetesTemplate())), []);
+    const odd = kubernetesTemplate([
+      null,
+      'x',
+      { name: 'K', valueFrom: { secretKeyRef: { name: 'other', key: 'k' } } },
+    ]);
+    assert.deepEqual(allSecretReferences(templatePodSpec(odd)), [
+      { secret: 'other', via: 'env:prefect-job/K' },
+    ]);
+    assert.equal(templatePodSpec({ job_configuration: { command: 'x' } }), undefined);
+    assert.equal(templatePodSpec(undefined), undefined);
   });
 });
 
