@@ -43,16 +43,11 @@ async function list<T>(
 const byPlace = (a: PodTemplateOf, b: PodTemplateOf) =>
   a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name);
 
-/**
- * Every pod template in the cluster (or one namespace), once: workloads by their template,
- * Jobs only when no CronJob made them, Pods only when no controller owns them (the others are
- * their workload's pods). Lists Jobs and CronJobs, which the worker's Role may not: this is
- * for the CLI's operator.
- */
-export async function listPodTemplates(kube: Kube, namespace?: string): Promise<PodTemplateOf[]> {
-  const { apps, batch, core } = kube;
+/** The apps workloads' templates, cluster-wide or in one namespace (the worker's Role lists these). */
+async function appsTemplates(kube: Kube, namespace?: string): Promise<PodTemplateOf[]> {
+  const { apps } = kube;
   const ns = { namespace: namespace! };
-  const [deployments, statefulSets, daemonSets, cronJobs, jobs, pods] = await Promise.all([
+  const [deployments, statefulSets, daemonSets] = await Promise.all([
     list('deployments.apps', namespace, () =>
       namespace ? apps.listNamespacedDeployment(ns) : apps.listDeploymentForAllNamespaces(),
     ),
@@ -62,6 +57,25 @@ export async function listPodTemplates(kube: Kube, namespace?: string): Promise<
     list('daemonsets.apps', namespace, () =>
       namespace ? apps.listNamespacedDaemonSet(ns) : apps.listDaemonSetForAllNamespaces(),
     ),
+  ]);
+  return [
+    ...deployments.map((d) => templateOf('Deployment', d.metadata, d.spec?.template)),
+    ...statefulSets.map((s) => templateOf('StatefulSet', s.metadata, s.spec?.template)),
+    ...daemonSets.map((d) => templateOf('DaemonSet', d.metadata, d.spec?.template)),
+  ];
+}
+
+/**
+ * Every pod template in the cluster (or one namespace), once: workloads by their template,
+ * Jobs only when no CronJob made them, Pods only when no controller owns them (the others are
+ * their workload's pods). Lists Jobs and CronJobs, which the worker's Role may not: this is
+ * for the CLI's operator.
+ */
+export async function listPodTemplates(kube: Kube, namespace?: string): Promise<PodTemplateOf[]> {
+  const { batch, core } = kube;
+  const ns = { namespace: namespace! };
+  const [workloads, cronJobs, jobs, pods] = await Promise.all([
+    appsTemplates(kube, namespace),
     list('cronjobs.batch', namespace, () =>
       namespace ? batch.listNamespacedCronJob(ns) : batch.listCronJobForAllNamespaces(),
     ),
@@ -71,9 +85,7 @@ export async function listPodTemplates(kube: Kube, namespace?: string): Promise<
     list('pods', namespace, () => (namespace ? core.listNamespacedPod(ns) : core.listPodForAllNamespaces())),
   ]);
   return [
-    ...deployments.map((d) => templateOf('Deployment', d.metadata, d.spec?.template)),
-    ...statefulSets.map((s) => templateOf('StatefulSet', s.metadata, s.spec?.template)),
-    ...daemonSets.map((d) => templateOf('DaemonSet', d.metadata, d.spec?.template)),
+    ...workloads,
     ...cronJobs.map((c) => templateOf('CronJob', c.metadata, c.spec?.jobTemplate.spec?.template)),
     ...jobs
       .filter((j) => !controlled(j.metadata, ['CronJob']))
@@ -89,16 +101,12 @@ export async function listPodTemplates(kube: Kube, namespace?: string): Promise<
  * check that asks "is any of these refused".
  */
 export async function listNamespacePodTemplates(kube: Kube, namespace: string): Promise<PodTemplateOf[]> {
-  const [deployments, statefulSets, daemonSets, pods] = await Promise.all([
-    list('deployments.apps', namespace, () => kube.apps.listNamespacedDeployment({ namespace })),
-    list('statefulsets.apps', namespace, () => kube.apps.listNamespacedStatefulSet({ namespace })),
-    list('daemonsets.apps', namespace, () => kube.apps.listNamespacedDaemonSet({ namespace })),
+  const [workloads, pods] = await Promise.all([
+    appsTemplates(kube, namespace),
     list('pods', namespace, () => kube.core.listNamespacedPod({ namespace })),
   ]);
   return [
-    ...deployments.map((d) => templateOf('Deployment', d.metadata, d.spec?.template)),
-    ...statefulSets.map((s) => templateOf('StatefulSet', s.metadata, s.spec?.template)),
-    ...daemonSets.map((d) => templateOf('DaemonSet', d.metadata, d.spec?.template)),
+    ...workloads,
     ...pods
       .filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
       .map((p) => templateOf('Pod', p.metadata, p)),
