@@ -36,6 +36,10 @@ interface Received {
   body: Record<string, unknown>;
 }
 const received: Received[] = [];
+/** Every request that reached a sink, answered or refused, in order. */
+const requests: Array<Received['sink']> = [];
+/** How many more requests to the JSON sink are refused with a 503 (a sink down for a moment). */
+let refuseJson = 0;
 let server: http.Server;
 
 /** What arrived since the last call, as `sink kind workflowId` (Slack: `sink text`). */
@@ -150,6 +154,12 @@ describe('Events and notifications against the real stack', () => {
           res.writeHead(404).end();
           return;
         }
+        requests.push(sink);
+        if (sink === 'json' && refuseJson > 0) {
+          refuseJson--;
+          res.writeHead(503).end('down');
+          return;
+        }
         received.push({ sink, raw, body: JSON.parse(raw) as Record<string, unknown> });
         res.writeHead(200).end('ok');
       });
@@ -245,6 +255,35 @@ describe('Events and notifications against the real stack', () => {
       `<${link('rotate-zone-serving', handle.firstExecutionRunId)}|Open rotate-zone-serving (run ${handle.firstExecutionRunId}) in the Temporal Web UI>`,
     );
     await scanAll(['rotate-zone-serving'], bodies, [...secret.events, ...titiler.events]);
+  });
+
+  test('a sink down for one attempt: the retry tells it once more and tells no other sink twice', async () => {
+    const seen = await snapshot([SERVING_SECRET]);
+    const handle = await rotator.client.workflow.start('RotateZone', {
+      taskQueue: rotator.taskQueue,
+      workflowId: 'rotate-zone-serving',
+      args: [{ zone: 'serving', grace: '1h' }],
+    });
+    await waitPhase(handle, 'waiting-grace');
+    requests.splice(0, requests.length);
+    refuseJson = 1;
+    await handle.cancel();
+    await assert.rejects(handle.result());
+    // The run ends after its announcements, the retried one included.
+    assert.deepEqual([...requests].sort(), ['json', 'json', 'slack']);
+    assert.equal(refuseJson, 0);
+    assert.deepEqual(take().map(summary).sort(), [
+      'json canceled rotate-zone-serving',
+      'slack RotateZone zone serving canceled',
+    ]);
+    // The Events of that announcement were recorded by the first attempt and not again.
+    const secret = await newEvents(SERVING_SECRET, seen);
+    assert.deepEqual(secret.lines, ['ConsumersRestarted Normal', 'RolledBack Warning', 'Rotated Normal']);
+    // ActivityTaskStarted is written once per activity, with the attempt that ended it.
+    const attempts = ((await handle.fetchHistory()).events ?? []).flatMap((e) =>
+      e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt] : [],
+    );
+    assert.ok(attempts.includes(2), `an announce activity was retried (attempts ${attempts.join(',')})`);
   });
 
   test('RotateRoot awaiting approval → paused → rollback: each told with its deadline and commands; RootRotationPaused, RolledBack', async () => {

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Deployment, V1NetworkPolicy } from '@kubernetes/client-node';
 import { getStack } from '../support/stack';
-import { dashiWithNetworkPolicies } from '../support/zone-mocks';
+import { DASHI_YAML } from '../support/zone-mocks';
 import { createNetworkPolicyActivities } from '../../src/activities/network-policies';
 import { parseInventory, ZONE_CLIENT_LABEL } from '../../src/inventory';
 import { createKube, loadKubeConfig } from '../../src/kube/client';
@@ -30,7 +30,7 @@ const NS = {
   other: `${p}-other`,
 };
 const inventory = parseInventory(
-  dashiWithNetworkPolicies()
+  DASHI_YAML
     .replaceAll('dashi-platform', NS.platform)
     .replaceAll('dashi-data', NS.data)
     .replaceAll('dashi-serving', NS.serving)

@@ -7,18 +7,10 @@ import { type Activities } from '../../src/activities';
 import { parseInventory } from '../../src/inventory';
 import { mockActivities } from './workflow-env';
 
-export const inventory = parseInventory(
-  fs.readFileSync(path.join(__dirname, '..', '..', 'config', 'dashi.yaml'), 'utf8'),
-  'config/dashi.yaml',
-);
+/** config/dashi.yaml's text, for tests that move it into their own namespaces. */
+export const DASHI_YAML = fs.readFileSync(path.join(__dirname, '..', '..', 'config', 'dashi.yaml'), 'utf8');
+export const inventory = parseInventory(DASHI_YAML, 'config/dashi.yaml');
 export const ZONES = inventory.zones.map((z) => z.name);
-
-/** config/dashi.yaml's text with its commented-out networkPolicies section enabled. */
-export function dashiWithNetworkPolicies(): string {
-  return fs
-    .readFileSync(path.join(__dirname, '..', '..', 'config', 'dashi.yaml'), 'utf8')
-    .replace(/^# networkPolicies:\n(?:#.*\n)*/m, (block) => block.replace(/^# ?/gm, ''));
-}
 
 const fp = (zone: string, n: number) =>
   `sha256:${zone.slice(0, 4).padEnd(4, '0')}${String(n).padStart(8, '0')}`;

@@ -7,12 +7,12 @@ import { parseInventory } from '../../src/inventory';
 import { STORE_POLICY_NAME } from '../../src/netpol/names';
 import { networkPoliciesYaml, renderNetworkPolicies } from '../../src/netpol/render';
 import { canReach, type NamespaceLabels, type PodShape } from '../../src/netpol/reach';
-import { dashiWithNetworkPolicies } from '../support/zone-mocks';
+import { DASHI_YAML } from '../support/zone-mocks';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DASHI = path.join(ROOT, 'config', 'dashi.yaml');
 
-const dashi = () => parseInventory(dashiWithNetworkPolicies(), 'config/dashi.yaml');
+const dashi = () => parseInventory(DASHI_YAML, 'config/dashi.yaml');
 
 const ns = (...names: string[]): NamespaceLabels =>
   new Map(names.map((n) => [n, { 'kubernetes.io/metadata.name': n }]));
@@ -55,7 +55,7 @@ describe('rendered NetworkPolicies', () => {
   });
 
   test('clients, port and labels come from the inventory; an unknown zone under clients is refused', async () => {
-    const text = dashiWithNetworkPolicies().replace(
+    const text = DASHI_YAML.replace(
       '\n  storePods: {app: rustfs}\n',
       '\n  storePods: {app: rustfs}\n  clients:\n    pipeline:\n      - podLabels: {prefect.io/work-pool-name: dashi-default}\n',
     );
