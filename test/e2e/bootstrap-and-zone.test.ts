@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { NetworkingV1Api } from '@kubernetes/client-node';
 import { WorkflowExecutionAlreadyStartedError, type WorkflowFailedError } from '@temporalio/client';
+import { MANAGED_BY, STORE_POLICY_NAME } from '../../src/netpol/names';
 import { revokeNowUpdate, statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowResult } from '../../src/workflows/types';
 import { startConsumerLoop } from '../support/consumer';
@@ -24,8 +26,13 @@ async function rootAdmin() {
 }
 
 /** No zone Secrets, no zone users or policies in the store: what a new cluster looks like. */
+const networking = () => adminKube(stack).kc.makeApiClient(NetworkingV1Api);
+
 async function factoryReset(): Promise<void> {
   const { core } = adminKube(stack);
+  await networking()
+    .deleteNamespacedNetworkPolicy({ name: STORE_POLICY_NAME, namespace: 'dashi-platform' })
+    .catch(() => undefined);
   for (const [namespace, name] of [
     ['dashi-data', 'dashi-rustfs-ingest'],
     ['dashi-data', 'dashi-rustfs-pipeline'],
@@ -100,6 +107,27 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
     const restartedAfter =
       titiler.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'];
     assert.ok(restartedAfter && restartedAfter !== restartedBefore, 'titiler was restarted');
+    // config/dashi.yaml asks for the store's NetworkPolicy: applied, admitting each zone's label.
+    const policy = await networking().readNamespacedNetworkPolicy({
+      name: STORE_POLICY_NAME,
+      namespace: 'dashi-platform',
+    });
+    assert.deepEqual(policy.metadata?.labels, { ...MANAGED_BY });
+    assert.deepEqual(policy.spec?.podSelector?.matchLabels, { app: 'rustfs' });
+    const [rule] = policy.spec?.ingress ?? [];
+    assert.deepEqual(rule?.ports, [{ protocol: 'TCP', port: 9000 }]);
+    assert.deepEqual(
+      rule?._from?.flatMap((p) =>
+        Object.entries(p.podSelector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`),
+      ),
+      [
+        'app=rustfs',
+        'app=rustfs-rotator',
+        'rotator.dev/zone=ingest',
+        'rotator.dev/zone=pipeline',
+        'rotator.dev/zone=serving',
+      ],
+    );
     await collectSecretValues(stack, secrets);
     await assertNoSecretsInHistory(rotator, ['bootstrap-cluster'], secrets);
   });

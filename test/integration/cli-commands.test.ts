@@ -285,6 +285,10 @@ describe('rotator CLI against the real stack', () => {
     assert.ok(reader.serviceAccounts.some((sa) => sa.heldBy === 'Secret dashi-serving/dashi-rustfs-serving'));
     assert.ok(!report.findings.some((f) => f.severity === 'violation'), JSON.stringify(report.findings));
     assert.equal(report.root.workloads.join(), 'StatefulSet/dashi-platform/rustfs');
+    // The sandbox's inventory applies the store's NetworkPolicy; every consumer is admitted by it.
+    assert.equal(report.network.checked, true, report.network.note);
+    assert.deepEqual(report.network.storePolicies, ['dashi-platform/rotator-store-access']);
+    assert.deepEqual(report.network.findings, []);
 
     // Drift and a violation: a stray store user, a zone Secret whose key is dead, a pod spec holding root.
     const { core, apps } = adminKube(stack);
