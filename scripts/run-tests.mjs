@@ -52,7 +52,8 @@ async function startStack() {
   const started = Date.now();
   while (!fs.existsSync(stateFile)) {
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('waiting'), 250))]);
-    if (code !== 'waiting') throw new Error(`the sandbox failed to start (exit ${code}); see the lines above`);
+    if (code !== 'waiting')
+      throw new Error(`the sandbox failed to start (exit ${code}); see the lines above`);
     if (Date.now() - started > 300_000) {
       child.kill('SIGTERM');
       throw new Error('the sandbox did not become ready within 5 minutes');

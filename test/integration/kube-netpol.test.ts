@@ -30,8 +30,7 @@ const NS = {
   other: `${p}-other`,
 };
 const inventory = parseInventory(
-  DASHI_YAML
-    .replaceAll('dashi-platform', NS.platform)
+  DASHI_YAML.replaceAll('dashi-platform', NS.platform)
     .replaceAll('dashi-data', NS.data)
     .replaceAll('dashi-serving', NS.serving)
     .replace('namespace: rustfs-rotator', `namespace: ${NS.rotator}`),
