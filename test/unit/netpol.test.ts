@@ -55,9 +55,10 @@ describe('rendered NetworkPolicies', () => {
 
   test('clients, port and labels come from the inventory; an unknown zone under clients is refused', async () => {
     const text = DASHI_YAML.replace(
-      '\n  storePods: {app: rustfs}\n',
-      '\n  storePods: {app: rustfs}\n  clients:\n    pipeline:\n      - podLabels: {prefect.io/work-pool-name: dashi-default}\n',
+      '\n  port: 9000\n',
+      '\n  port: 9000\n  clients:\n    pipeline:\n      - podLabels: {prefect.io/work-pool-name: dashi-default}\n',
     );
+    assert.notEqual(text, DASHI_YAML);
     const inv = parseInventory(text.replace('port: 9000', 'port: 7000'), 'x.yaml');
     const [p] = renderNetworkPolicies(inv);
     const reach = (s: PodShape, port = 7000) => canReach([p!], NAMESPACES, s, STORE, port).allowed;
