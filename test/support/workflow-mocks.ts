@@ -1,22 +1,17 @@
 // Mocked activities for the cancel and compensation workflow tests: a store and cluster
 // reduced to what the workflows see (fingerprints, access-key IDs, pods), every call
 // recorded, any activity made to fail or to block until the test says so.
-import fs from 'node:fs';
-import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { type Client, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { type Activities } from '../../src/activities';
-import { parseInventory } from '../../src/inventory';
 import { statusQuery } from '../../src/workflows/definitions';
 import { type Phase, type WorkflowStatus } from '../../src/workflows/types';
 import { mockActivities } from './workflow-env';
 
-export const inventory = parseInventory(
-  fs.readFileSync(path.join(__dirname, '..', '..', 'config', 'dashi.yaml'), 'utf8'),
-  'config/dashi.yaml',
-);
-export const ZONES = inventory.zones.map((z) => z.name);
+import { inventory } from './dashi';
+
+export { inventory, ZONES } from './dashi';
 
 export const FP = {
   previous: 'sha256:aaaaaaaaaaaa',

@@ -1,14 +1,8 @@
 // The activities of one overlap rotation of zone serving (config/dashi.yaml), mocked for
 // workflow tests and for recording replay histories in the time-skipping environment.
-import fs from 'node:fs';
-import path from 'node:path';
-import { parseInventory } from '../../src/inventory';
+import { inventory } from './dashi';
 import { mockActivities } from './workflow-env';
 
-const inventory = parseInventory(
-  fs.readFileSync(path.join(__dirname, '..', '..', 'config', 'dashi.yaml'), 'utf8'),
-  'config/dashi.yaml',
-);
 export const OLD = 'sha256:aaaaaaaaaaaa';
 export const NEW = 'sha256:bbbbbbbbbbbb';
 

@@ -1,16 +1,11 @@
 // Mocked activities for RotateZone and BootstrapCluster runs in the time-skipping
 // environment: each zone rotates cleanly unless the test overrides an activity, and every
 // call is recorded as `<activity> <zone>` so a test can see what a run did and did not do.
-import fs from 'node:fs';
-import path from 'node:path';
 import { type Activities } from '../../src/activities';
-import { parseInventory } from '../../src/inventory';
+import { inventory } from './dashi';
 import { mockActivities } from './workflow-env';
 
-/** config/dashi.yaml's text, for tests that move it into their own namespaces. */
-export const DASHI_YAML = fs.readFileSync(path.join(__dirname, '..', '..', 'config', 'dashi.yaml'), 'utf8');
-export const inventory = parseInventory(DASHI_YAML, 'config/dashi.yaml');
-export const ZONES = inventory.zones.map((z) => z.name);
+export { DASHI_YAML, inventory, ZONES } from './dashi';
 
 const fp = (zone: string, n: number) =>
   `sha256:${zone.slice(0, 4).padEnd(4, '0')}${String(n).padStart(8, '0')}`;

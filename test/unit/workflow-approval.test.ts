@@ -1,20 +1,13 @@
 // RotateRoot's approval gate in the time-skipping environment: a day passes in
 // milliseconds, and the mocked activities record what the workflow asked for.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
-import { parseInventory } from '../../src/inventory';
 import { approveUpdate, statusQuery } from '../../src/workflows/definitions';
+import { inventory } from '../support/dashi';
 import { mockActivities, withWorker, workflowTestEnv } from '../support/workflow-env';
-
-const inventory = parseInventory(
-  fs.readFileSync(path.join(__dirname, '..', '..', 'config', 'dashi.yaml'), 'utf8'),
-  'config/dashi.yaml',
-);
 
 function rootActivities(calls: string[]) {
   const record =

@@ -2,22 +2,15 @@
 // sends raw JSON): a wrong type, an unknown key or a bad duration ends the run at once with
 // InvalidInput naming the field, before any activity runs.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { type Client, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
-import { parseInventory } from '../../src/inventory';
 import { checkWorkflowInput } from '../../src/workflows/inputs';
 import { type WorkflowType } from '../../src/workflows/types';
+import { inventory } from '../support/dashi';
 import { mockActivities, withWorker, workflowTestEnv } from '../support/workflow-env';
-
-const inventory = parseInventory(
-  fs.readFileSync(path.join(__dirname, '..', '..', 'config', 'dashi.yaml'), 'utf8'),
-  'config/dashi.yaml',
-);
 
 const KNOWN = {
   BootstrapCluster: 'known keys: dryRun, rotate, parallelism',
