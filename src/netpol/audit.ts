@@ -10,7 +10,7 @@ import {
   type Kube,
   type PodTemplateOf,
 } from '../kube';
-import { canReach, selectorMatches, type NamespaceLabels, type PodShape } from './reach';
+import { canReach, policiesSelecting, selectorMatches, type NamespaceLabels, type PodShape } from './reach';
 
 export const STATIC_NOTE =
   'static check of the NetworkPolicy objects against pod labels: it says what the policies admit, not what the network does (a cluster without a CNI that enforces NetworkPolicy, like the sandbox, admits everything)';
@@ -87,14 +87,9 @@ export async function auditNetworkPolicies(inventory: Inventory, kube: Kube): Pr
     namespaceList.items.map((n) => [n.metadata!.name!, { ...(n.metadata?.labels ?? {}) }]),
   );
   const target = storePod(inventory, templates);
-  const storePolicies = policies
-    .filter(
-      (p) =>
-        p.metadata?.namespace === target.namespace &&
-        (p.spec?.policyTypes ?? ['Ingress']).includes('Ingress') &&
-        selectorMatches(p.spec?.podSelector, target.labels),
-    )
-    .map((p) => `${p.metadata!.namespace}/${p.metadata!.name}`);
+  const storePolicies = policiesSelecting(policies, 'Ingress', target).map(
+    (p) => `${p.metadata!.namespace}/${p.metadata!.name}`,
+  );
   const findings: NetworkFinding[] = [];
   const pods: PodReach[] = templates.map((t) => {
     const v = canReach(policies, namespaces, { namespace: t.namespace, labels: t.labels }, target, np.port);

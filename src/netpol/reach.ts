@@ -97,6 +97,20 @@ const policyName = (p: V1NetworkPolicy) => `${p.metadata?.namespace}/${p.metadat
 const types = (p: V1NetworkPolicy) =>
   p.spec?.policyTypes ?? (p.spec?.egress ? ['Ingress', 'Egress'] : ['Ingress']);
 
+/** The policies of `pod`'s namespace that select it for `direction` (isolate it that way). */
+export function policiesSelecting(
+  policies: V1NetworkPolicy[],
+  direction: 'Ingress' | 'Egress',
+  pod: PodShape,
+): V1NetworkPolicy[] {
+  return policies.filter(
+    (p) =>
+      p.metadata?.namespace === pod.namespace &&
+      types(p).includes(direction) &&
+      selectorMatches(p.spec?.podSelector, pod.labels),
+  );
+}
+
 /**
  * One direction: the policies of `subject`'s namespace that select it for `direction` and
  * whether any of their rules admits `other`. A pod no policy selects is not isolated.
@@ -110,12 +124,7 @@ function side(
   target: PodShape,
   namespaces: NamespaceLabels,
 ): Verdict {
-  const selecting = policies.filter(
-    (p) =>
-      p.metadata?.namespace === subject.namespace &&
-      types(p).includes(direction) &&
-      selectorMatches(p.spec?.podSelector, subject.labels),
-  );
+  const selecting = policiesSelecting(policies, direction, subject);
   if (!selecting.length)
     return { allowed: true, via: [`no ${direction.toLowerCase()} policy selects it`], ipBlock: false };
   const via: string[] = [];
