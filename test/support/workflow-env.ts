@@ -22,12 +22,26 @@ export const ACTIVITY_NAMES = Object.keys(createActivities({} as ActivityDeps)) 
 // Worker lifecycle chatter would bury the test output; warnings and errors still show.
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
+// The SDK gives the Java test server 5 s to listen; a loaded 2-core machine (tests run
+// concurrently) sometimes needs longer, so a start that timed out is tried again.
+const START_ATTEMPTS = 3;
+
+async function startTestServer(path: string): Promise<TestWorkflowEnvironment> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createTimeSkipping({
+        server: { executable: { type: 'existing-path', path } },
+      });
+    } catch (err) {
+      if (attempt === START_ATTEMPTS || !/did not start within/.test(String(err))) throw err;
+    }
+  }
+}
+
 export async function workflowTestEnv(): Promise<TestWorkflowEnvironment> {
   // toolPath fails with the install command when the test server is not installed.
   const path = toolPath('temporal-test-server');
-  const env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path } },
-  });
+  const env = await startTestServer(path);
   // The workflows upsert these on start, as the sandbox's dev server registers them.
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
