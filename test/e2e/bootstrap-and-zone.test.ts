@@ -115,7 +115,7 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
     assert.deepEqual(policy.metadata?.labels, { ...MANAGED_BY });
     assert.deepEqual(policy.spec?.podSelector?.matchLabels, { app: 'rustfs' });
     const [rule] = policy.spec?.ingress ?? [];
-    assert.deepEqual(rule?.ports, [{ protocol: 'TCP', port: 9000 }]);
+    assert.deepEqual(JSON.parse(JSON.stringify(rule?.ports)), [{ protocol: 'TCP', port: 9000 }]);
     assert.deepEqual(
       rule?._from?.flatMap((p) =>
         Object.entries(p.podSelector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`),
