@@ -10,6 +10,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { runState } from '../../src/activities/temporal';
 import { secretUseByNamespace, type WorkloadUse } from '../../src/audit/by-namespace';
 import { runAudit, type AuditReport } from '../../src/cli/audit';
+import { ZONE_CLIENT_LABEL } from '../../src/inventory';
 import { rootCause } from '../../src/cli/render';
 import { createPrefectClient } from '../../src/prefect/client';
 import { injectionEntries, POOL_ENV } from '../../src/prefect/template';
@@ -138,6 +139,11 @@ describe('Prefect work pools against the real Prefect server', () => {
     for (const e of containerOf(after).env) assert.equal(e.value, undefined, 'never a literal value');
     const expected = structuredClone(original);
     containerOf(expected).env = injectionEntries(SECRET);
+    // config/dashi.yaml applies NetworkPolicies: flow-run pods carry the zone label that admits them.
+    assert.ok(rotator.inventory.networkPolicies?.apply);
+    expected.job_configuration.job_manifest.spec.template.metadata = {
+      labels: { [ZONE_CLIENT_LABEL]: 'pipeline' },
+    };
     assert.deepEqual(after, expected, 'every other part of the template is as it was');
     assert.deepEqual(poolFindings(await audit()), []);
     const use = await poolUse();
