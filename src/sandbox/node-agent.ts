@@ -171,7 +171,16 @@ export class NodeAgent {
     }
     this.state.podUid = live.metadata!.uid!;
     this.storeStarted = false;
-    await this.startFor(live);
+    try {
+      await this.startFor(live);
+    } catch (err) {
+      // As a kubelet restarts a container that failed to start: forget the pod so the next
+      // tick starts the store for it again, instead of leaving it not ready for good.
+      this.state.lastError = (err as Error).message;
+      this.opts.log(`node agent: starting the store failed (${this.state.lastError}); retrying`);
+      this.state.podUid = null;
+      await this.opts.store.stop();
+    }
   }
 
   private async startFor(pod: V1Pod): Promise<void> {
@@ -209,9 +218,8 @@ export class NodeAgent {
     try {
       await this.opts.store.waitReady(60_000);
     } catch (err) {
-      this.state.lastError = (err as Error).message;
       await this.setPodStatus(pod, false, 'store not ready');
-      return;
+      throw err;
     }
     this.storeStarted = true;
     this.state.lastStartedAt = new Date().toISOString();
