@@ -10,7 +10,14 @@ import {
   type Kube,
   type PodTemplateOf,
 } from '../kube';
-import { canReach, policiesSelecting, selectorMatches, type NamespaceLabels, type PodShape } from './reach';
+import {
+  canReach,
+  policiesSelecting,
+  policyName,
+  selectorMatches,
+  type NamespaceLabels,
+  type PodShape,
+} from './reach';
 
 export const STATIC_NOTE =
   'static check of the NetworkPolicy objects against pod labels: it says what the policies admit, not what the network does (a cluster without a CNI that enforces NetworkPolicy, like the sandbox, admits everything)';
@@ -87,9 +94,7 @@ export async function auditNetworkPolicies(inventory: Inventory, kube: Kube): Pr
     namespaceList.items.map((n) => [n.metadata!.name!, { ...(n.metadata?.labels ?? {}) }]),
   );
   const target = storePod(inventory, templates);
-  const storePolicies = policiesSelecting(policies, 'Ingress', target).map(
-    (p) => `${p.metadata!.namespace}/${p.metadata!.name}`,
-  );
+  const storePolicies = policiesSelecting(policies, 'Ingress', target).map(policyName);
   const findings: NetworkFinding[] = [];
   const pods: PodReach[] = templates.map((t) => {
     const v = canReach(policies, namespaces, { namespace: t.namespace, labels: t.labels }, target, np.port);

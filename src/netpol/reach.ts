@@ -93,7 +93,7 @@ export function portMatches(
   });
 }
 
-const policyName = (p: V1NetworkPolicy) => `${p.metadata?.namespace}/${p.metadata?.name}`;
+export const policyName = (p: V1NetworkPolicy) => `${p.metadata?.namespace}/${p.metadata?.name}`;
 const types = (p: V1NetworkPolicy) =>
   p.spec?.policyTypes ?? (p.spec?.egress ? ['Ingress', 'Egress'] : ['Ingress']);
 
