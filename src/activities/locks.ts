@@ -24,6 +24,7 @@ import { type Credentials, generateCredentials, isAdminError } from '../rustfs';
 import { KEYS, pendingName } from './credentials';
 import { type ActivityDeps } from './deps';
 import { nonRetryable } from './failures';
+import { createIamWrites } from './iam-writes';
 import { type PendingRef } from './kubernetes';
 import { conflictingRotation, describeRunRef, runState, type RunRef, type RunState } from './temporal';
 
@@ -95,6 +96,7 @@ function keysOf(record: SecretData, current: Credentials): Keys | undefined {
 export function createLockActivities(deps: ActivityDeps) {
   const { kube, inventory } = deps;
   const records = () => pendingRecords(inventory);
+  const { authenticates, lasting } = createIamWrites(deps);
   const rootAdmin = async () => {
     const s = await readSecret(kube, inventory.store.rootSecret.namespace, inventory.store.rootSecret.name);
     const accessKey = s?.data[KEYS.accessKey];
@@ -149,21 +151,6 @@ export function createLockActivities(deps: ActivityDeps) {
     previousAccessKey: record.data[KEYS.previousAccessKey]!,
     previousFingerprint: fingerprint(record.data[KEYS.previousSecretKey]!),
   });
-
-  /** Does the store accept this key at all (denied still means it knows who asked)? */
-  const authenticates = async (cred: Credentials): Promise<boolean> => {
-    const s3 = deps.s3(cred);
-    try {
-      await s3.listObjects(inventory.smoke.outsideBucket, inventory.smoke.prefix);
-      return true;
-    } catch (err) {
-      if (isAdminError(err, 'AccessDenied') || isAdminError(err, 'NotFound')) return true;
-      if (isAdminError(err, 'AuthenticationFailed')) return false;
-      throw err;
-    } finally {
-      s3.close();
-    }
-  };
 
   /**
    * Running pods that may hold what the Secret held before its last write: started before
@@ -220,7 +207,15 @@ export function createLockActivities(deps: ActivityDeps) {
       // promoting instead would keep the outage until every consumer rolled.
       if (await authenticates(current)) done.push(`store accepts it for user ${zone.user}`);
       else {
-        await admin.addUser(zone.user, current.secretKey);
+        await lasting(
+          admin,
+          `the secret of user ${zone.user} the Secret holds`,
+          async () => {
+            await admin.addUser(zone.user, current.secretKey);
+            return 'user secret put back';
+          },
+          () => authenticates(current),
+        );
         done.push(
           `store did NOT accept it (user ${zone.user} had ${(await authenticates(superseded)) ? `the ${promoted ? 'previous' : 'new'} secret` : 'an unknown secret'}: an outage) → user secret put back to what the Secret holds`,
         );
@@ -231,8 +226,17 @@ export function createLockActivities(deps: ActivityDeps) {
     }
     if (superseded.accessKey === zone.user) {
       // The zone moved off (or back onto) the user's own key: nobody holds it now.
-      await admin.addUser(zone.user, generateCredentials().secretKey);
-      done.push(`secret of user ${zone.user} replaced by an unknown one`);
+      done.push(
+        await lasting(
+          admin,
+          `the scrambling of user ${zone.user}'s secret`,
+          async () => {
+            await admin.addUser(zone.user, generateCredentials().secretKey);
+            return `secret of user ${zone.user} replaced by an unknown one`;
+          },
+          async () => !(await authenticates(superseded)),
+        ),
+      );
       return done.join('; ');
     }
     done.push(...(await revokeAccount(zone, superseded, mayBeHeld, secret)));
@@ -257,12 +261,21 @@ export function createLockActivities(deps: ActivityDeps) {
     }
     const exists = (await admin.listServiceAccounts(zone.user)).some((a) => a.accessKey === key.accessKey);
     if (!exists) return [`superseded key ${show(key)} is not in the store`];
-    try {
-      await admin.deleteServiceAccount(key.accessKey);
-    } catch (err) {
-      if (!isAdminError(err, 'NotFound')) throw err;
-    }
-    return [`superseded service account ${show(key)} revoked`];
+    return [
+      await lasting(
+        admin,
+        `the revocation of ${show(key)}`,
+        async () => {
+          try {
+            await admin.deleteServiceAccount(key.accessKey);
+          } catch (err) {
+            if (!isAdminError(err, 'NotFound')) throw err;
+          }
+          return `superseded service account ${show(key)} revoked`;
+        },
+        async () => !(await authenticates(key)),
+      ),
+    ];
   };
 
   /**

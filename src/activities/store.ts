@@ -13,6 +13,7 @@ import {
 import { readCredential, readRoot, readZoneCredential, type CredentialSource } from './credentials';
 import { type ActivityDeps } from './deps';
 import { nonRetryable } from './failures';
+import { createIamWrites } from './iam-writes';
 
 /**
  * What preflight found the store to be, from the store's own answers (detectCapabilities):
@@ -25,6 +26,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function createStoreActivities(deps: ActivityDeps) {
   const { kube, inventory } = deps;
+  const { authenticates, lasting } = createIamWrites(deps);
   const zoneOf = (name: string): Zone => findZone(inventory, name);
   const rootAdmin = async (source: CredentialSource = 'current'): Promise<AdminClient> =>
     deps.admin(await readRoot(kube, inventory, source));
@@ -99,21 +101,6 @@ export function createStoreActivities(deps: ActivityDeps) {
     return 'service account recreated with the credential';
   };
 
-  /** The store accepts `cred` (an authorization refusal still means it authenticated). */
-  const authenticates = async (cred: Credentials): Promise<boolean> => {
-    const s3 = deps.s3(cred);
-    try {
-      await s3.listObjects(inventory.smoke.outsideBucket, inventory.smoke.prefix);
-      return true;
-    } catch (err) {
-      if (isAdminError(err, 'AccessDenied') || isAdminError(err, 'NotFound')) return true;
-      if (isAdminError(err, 'AuthenticationFailed')) return false;
-      throw err;
-    } finally {
-      s3.close();
-    }
-  };
-
   /**
    * RustFS (alpha.85 and beta.7, captured) accepts a user's name as a new service account's key
    * and the account replaces the user; MinIO refuses it. list-users leaves service accounts
@@ -153,19 +140,28 @@ export function createStoreActivities(deps: ActivityDeps) {
     }
   };
 
-  /** Removes a credential: a service account is deleted; the user's own secret is scrambled. */
-  const removeCredential = async (admin: AdminClient, zone: Zone, accessKey: string): Promise<string> => {
-    if (accessKey === zone.user) {
-      await admin.addUser(zone.user, generateCredentials().secretKey);
-      return `secret of user ${zone.user} replaced by an unknown one`;
-    }
-    try {
-      await admin.deleteServiceAccount(accessKey);
-    } catch (err) {
-      if (!isAdminError(err, 'NotFound')) throw err;
-    }
-    return `service account ${accessKey} deleted`;
-  };
+  /**
+   * Removes a credential until it no longer authenticates: a service account is deleted;
+   * the user's own secret is scrambled.
+   */
+  const removeCredential = (admin: AdminClient, zone: Zone, cred: Credentials): Promise<string> =>
+    lasting(
+      admin,
+      `the removal of ${cred.accessKey}`,
+      async () => {
+        if (cred.accessKey === zone.user) {
+          await admin.addUser(zone.user, generateCredentials().secretKey);
+          return `secret of user ${zone.user} replaced by an unknown one`;
+        }
+        try {
+          await admin.deleteServiceAccount(cred.accessKey);
+        } catch (err) {
+          if (!isAdminError(err, 'NotFound')) throw err;
+        }
+        return `service account ${cred.accessKey} deleted`;
+      },
+      async () => !(await authenticates(cred)),
+    );
 
   return {
     /** Preflight: the root credential (current, or the pending one) works; what store is this. */
@@ -213,7 +209,12 @@ export function createStoreActivities(deps: ActivityDeps) {
       const admin = await rootAdmin();
       const userCreated = await ensureUser(admin, zone);
       const cred = await readZoneCredential(kube, zone, source);
-      const credential = await ensureCredential(admin, zone, cred);
+      const credential = await lasting(
+        admin,
+        `credential ${cred.accessKey} of zone ${zone.name}`,
+        () => ensureCredential(admin, zone, cred),
+        () => authenticates(cred),
+      );
       return { userCreated, credential, fingerprint: fingerprint(cred.secretKey) };
     },
 
@@ -230,8 +231,15 @@ export function createStoreActivities(deps: ActivityDeps) {
       const current = await readZoneCredential(kube, zone, 'current');
       if (pending.accessKey === zone.user) {
         const previous = await readZoneCredential(kube, zone, 'previous');
-        await admin.addUser(zone.user, previous.secretKey);
-        return `secret of user ${zone.user} restored to ${fingerprint(previous.secretKey)}`;
+        return lasting(
+          admin,
+          `the previous secret of user ${zone.user}`,
+          async () => {
+            await admin.addUser(zone.user, previous.secretKey);
+            return `secret of user ${zone.user} restored to ${fingerprint(previous.secretKey)}`;
+          },
+          () => authenticates(previous),
+        );
       }
       if (pending.accessKey === current.accessKey) {
         throw nonRetryable(
@@ -239,7 +247,7 @@ export function createStoreActivities(deps: ActivityDeps) {
           'CompensationOrder',
         );
       }
-      return removeCredential(admin, zone, pending.accessKey);
+      return removeCredential(admin, zone, pending);
     },
 
     /** Step 7 of RotateZone: the credential consumers held before the promotion stops working. */
@@ -249,7 +257,7 @@ export function createStoreActivities(deps: ActivityDeps) {
       const current = await readZoneCredential(kube, zone, 'current');
       if (previous.accessKey === current.accessKey)
         return 'previous credential is the current one: nothing to revoke';
-      return removeCredential(await rootAdmin(), zone, previous.accessKey);
+      return removeCredential(await rootAdmin(), zone, previous);
     },
 
     /**

@@ -384,6 +384,7 @@ describe('BootstrapCluster and RotateZone against the real stack', () => {
       assert.equal(
         await canList(stack, creds(before[i]!), i === 0 ? 'landing' : 'processed'),
         'AuthenticationFailed',
+        `the previous key of Secret ${i} (ingest, pipeline, serving) is revoked`,
       );
     }
     await collectSecretValues(stack, secrets);
