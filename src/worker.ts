@@ -47,8 +47,11 @@ function installRuntime(config: WorkerConfig): Promise<{ sdkMetricsUrl?: string 
       Runtime.install({
         logger: sdkLogger(config.logLevel === 'info' ? 'warn' : config.logLevel),
         shutdownSignals: [],
-        ...(sdkAddress && {
-          telemetryOptions: {
+        telemetryOptions: {
+          // Core's own warnings (e.g. a workflow task over 5 s) go through the logger above, as
+          // JSON on stderr, not Core's default console output on stdout (CLI --json reads it).
+          logging: { forward: {}, filter: { core: 'WARN', other: 'ERROR' } },
+          ...(sdkAddress && {
             metrics: {
               prometheus: {
                 bindAddress: sdkAddress,
@@ -57,8 +60,8 @@ function installRuntime(config: WorkerConfig): Promise<{ sdkMetricsUrl?: string 
                 useSecondsForDurations: true,
               },
             },
-          },
-        }),
+          }),
+        },
       });
       return { sdkMetricsUrl: sdkAddress && `http://${sdkAddress}/metrics` };
     } catch {

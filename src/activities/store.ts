@@ -48,6 +48,18 @@ export function createStoreActivities(deps: ActivityDeps) {
     return created;
   };
 
+  /** The zone user exists with the zone's canned policy attached, and the policy exists. */
+  const holdsPolicy = async (admin: AdminClient, zone: Zone): Promise<boolean> => {
+    try {
+      await admin.infoCannedPolicy(policyName(zone));
+      const attached = ((await admin.userInfo(zone.user)).policyName ?? '').split(',').map((p) => p.trim());
+      return attached.includes(policyName(zone));
+    } catch (err) {
+      if (isAdminError(err, 'NotFound')) return false;
+      throw err;
+    }
+  };
+
   /**
    * The store accepts `cred` for the zone: a service account of the zone user holding
    * exactly these keys (overlap), or the user's own secret (in-place, access key = user).
@@ -196,8 +208,21 @@ export function createStoreActivities(deps: ActivityDeps) {
      */
     async ensureZonePolicies(): Promise<string[]> {
       const admin = await rootAdmin();
-      for (const zone of inventory.zones) await admin.addCannedPolicy(policyName(zone), compilePolicy(zone));
-      return inventory.zones.map(policyName);
+      const names = inventory.zones.map(policyName);
+      await lasting(
+        admin,
+        `the zone policies ${names.join(', ')}`,
+        async () => {
+          for (const zone of inventory.zones)
+            await admin.addCannedPolicy(policyName(zone), compilePolicy(zone));
+          return 'written';
+        },
+        async () => {
+          const listed = await admin.listCannedPolicies();
+          return names.every((n) => n in listed);
+        },
+      );
+      return names;
     },
 
     /** The zone's canned policy and user; then the credential its Secret holds (or its pending one). */
@@ -207,13 +232,16 @@ export function createStoreActivities(deps: ActivityDeps) {
     ): Promise<{ userCreated: boolean; credential: string; fingerprint: string }> {
       const zone = zoneOf(zoneName);
       const admin = await rootAdmin();
-      const userCreated = await ensureUser(admin, zone);
       const cred = await readZoneCredential(kube, zone, source);
+      let userCreated = false;
       const credential = await lasting(
         admin,
-        `credential ${cred.accessKey} of zone ${zone.name}`,
-        () => ensureCredential(admin, zone, cred),
-        () => authenticates(cred),
+        `zone ${zone.name}'s user, policy and credential ${cred.accessKey}`,
+        async () => {
+          userCreated = (await ensureUser(admin, zone)) || userCreated;
+          return ensureCredential(admin, zone, cred);
+        },
+        async () => (await authenticates(cred)) && (await holdsPolicy(admin, zone)),
       );
       return { userCreated, credential, fingerprint: fingerprint(cred.secretKey) };
     },
