@@ -110,9 +110,11 @@ describe('rotator status / resume / rollback on a paused RotateRoot', () => {
   test('paused twice: resume (human) waits another window; status shows the reason and the commands; resume --json; the rotation completes', async () => {
     const before = await root();
     secrets.add(before.secretKey);
-    // The store comes back ~16 s after its restart; each restart window is 4 s, so the
-    // first window and the one after the first resume both end with the store still down.
-    await agent({ delayMs: 16_000, delayCount: 1 });
+    // The store comes back ~40 s after its restart; each restart window is 4 s, so the
+    // first window and the one after the first resume both end with the store still down,
+    // with room for the CLI processes started in between (16 s was not enough once on a
+    // loaded 2-core machine: window 2 saw the store back and the run completed).
+    await agent({ delayMs: 40_000, delayCount: 1 });
     const started = await cli(
       'start-workflow',
       'RotateRoot',
