@@ -13,7 +13,10 @@ const SHARED = path.join(root, '..', 'shared', 'rustfs');
 
 /**
  * Every store-dependent suite: the admin client (every dialect the release serves), store
- * identities, the store wait, every workflow e2e file and the demo.
+ * identities, the store wait, the workflow e2e files and the demo. Racing runs are left to
+ * the README's round: run locks live in Kubernetes and Temporal, and the store calls they make
+ * are the ones the other suites make; on both releases it adds ≈ 7 min to a CI run that must
+ * end within 90.
  */
 const STORE_SUITES = [
   'test/integration/rustfs-admin.test.ts',
@@ -24,7 +27,6 @@ const STORE_SUITES = [
   'test/e2e/zone-failures.test.ts',
   'test/e2e/root-rotation.test.ts',
   'test/e2e/cancel.test.ts',
-  'test/e2e/racing-runs.test.ts',
   'test/e2e/demo.test.ts',
 ];
 
