@@ -15,7 +15,7 @@ const SHARED = path.join(root, '..', 'shared', 'rustfs');
  * Every store-dependent suite: the admin client (every dialect the release serves), store
  * identities, the store wait, the workflow e2e files and the demo. Racing runs are left to
  * the README's round: run locks live in Kubernetes and Temporal, and the store calls they make
- * are the ones the other suites make; on both releases it adds ≈ 7 min to a CI run that must
+ * are the ones the other suites make; it took 199 s on alpha.85 alone, in a CI run that must
  * end within 90.
  */
 const STORE_SUITES = [
