@@ -16,7 +16,7 @@ const SHARED = path.join(root, '..', 'shared', 'rustfs');
  * identities, the store wait, the workflow e2e files and the demo. Racing runs are left to
  * the README's round: run locks live in Kubernetes and Temporal, and the store calls they make
  * are the ones the other suites make; it took 199 s on alpha.85 alone, in a CI run that must
- * end within 90.
+ * end within 90 minutes.
  */
 const STORE_SUITES = [
   'test/integration/rustfs-admin.test.ts',
