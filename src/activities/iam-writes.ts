@@ -3,6 +3,7 @@ import {
   type AdminClient,
   type Credentials,
   IAM_RELOAD_WINDOW_MS,
+  generateCredentials,
   iamWritesMayBeUndone,
   isAdminError,
 } from '../rustfs';
@@ -35,6 +36,19 @@ export function createIamWrites(
       throw err;
     } finally {
       s3.close();
+    }
+  };
+
+  /**
+   * The write that makes a key stop working: a service account is deleted (already gone is
+   * fine); the user's own key gets a random secret nobody holds.
+   */
+  const removeKey = async (admin: AdminClient, zoneUser: string, cred: Credentials): Promise<void> => {
+    if (cred.accessKey === zoneUser) return admin.addUser(zoneUser, generateCredentials().secretKey);
+    try {
+      await admin.deleteServiceAccount(cred.accessKey);
+    } catch (err) {
+      if (!isAdminError(err, 'NotFound')) throw err;
     }
   };
 
@@ -73,5 +87,5 @@ export function createIamWrites(
     }
   };
 
-  return { authenticates, lasting };
+  return { authenticates, lasting, removeKey };
 }

@@ -96,7 +96,7 @@ function keysOf(record: SecretData, current: Credentials): Keys | undefined {
 export function createLockActivities(deps: ActivityDeps) {
   const { kube, inventory } = deps;
   const records = () => pendingRecords(inventory);
-  const { authenticates, lasting } = createIamWrites(deps);
+  const { authenticates, lasting, removeKey } = createIamWrites(deps);
   const rootAdmin = async () => {
     const s = await readSecret(kube, inventory.store.rootSecret.namespace, inventory.store.rootSecret.name);
     const accessKey = s?.data[KEYS.accessKey];
@@ -231,7 +231,7 @@ export function createLockActivities(deps: ActivityDeps) {
           admin,
           `the scrambling of user ${zone.user}'s secret`,
           async () => {
-            await admin.addUser(zone.user, generateCredentials().secretKey);
+            await removeKey(admin, zone.user, superseded);
             return `secret of user ${zone.user} replaced by an unknown one`;
           },
           async () => !(await authenticates(superseded)),
@@ -266,11 +266,7 @@ export function createLockActivities(deps: ActivityDeps) {
         admin,
         `the revocation of ${show(key)}`,
         async () => {
-          try {
-            await admin.deleteServiceAccount(key.accessKey);
-          } catch (err) {
-            if (!isAdminError(err, 'NotFound')) throw err;
-          }
+          await removeKey(admin, zone.user, key);
           return `superseded service account ${show(key)} revoked`;
         },
         async () => !(await authenticates(key)),

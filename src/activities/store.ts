@@ -26,7 +26,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function createStoreActivities(deps: ActivityDeps) {
   const { kube, inventory } = deps;
-  const { authenticates, lasting } = createIamWrites(deps);
+  const { authenticates, lasting, removeKey } = createIamWrites(deps);
   const zoneOf = (name: string): Zone => findZone(inventory, name);
   const rootAdmin = async (source: CredentialSource = 'current'): Promise<AdminClient> =>
     deps.admin(await readRoot(kube, inventory, source));
@@ -161,16 +161,10 @@ export function createStoreActivities(deps: ActivityDeps) {
       admin,
       `the removal of ${cred.accessKey}`,
       async () => {
-        if (cred.accessKey === zone.user) {
-          await admin.addUser(zone.user, generateCredentials().secretKey);
-          return `secret of user ${zone.user} replaced by an unknown one`;
-        }
-        try {
-          await admin.deleteServiceAccount(cred.accessKey);
-        } catch (err) {
-          if (!isAdminError(err, 'NotFound')) throw err;
-        }
-        return `service account ${cred.accessKey} deleted`;
+        await removeKey(admin, zone.user, cred);
+        return cred.accessKey === zone.user
+          ? `secret of user ${zone.user} replaced by an unknown one`
+          : `service account ${cred.accessKey} deleted`;
       },
       async () => !(await authenticates(cred)),
     );
