@@ -15,7 +15,7 @@ import { type SandboxState } from '../src/sandbox/state';
 import { AesGcmCodec } from '../src/temporal/codec';
 import { dataConverter } from '../src/temporal/worker';
 import { type WorkflowResult } from '../src/workflows/types';
-import { policyName } from '../src/inventory';
+import { policyName, ZONE_CLIENT_LABEL } from '../src/inventory';
 import { createAdminClient } from '../src/rustfs';
 import { adminKube, readSecretData } from '../test/support/kube';
 import { type BenchContext, budget, historyTimes, log, median, round, sleep } from './lib';
@@ -23,10 +23,18 @@ import { WORKER_ENV, WORKER_NODE_FLAGS, WORKER_SCRIPT } from './worker-process';
 
 const ROOT = path.join(__dirname, '..');
 
-/** One replica that surges before it goes, reading its zone Secret from the environment. */
-function consumer(namespace: string, name: string, secret: string): V1Deployment {
+/** The name of generated zone i of a run (N zones, run tag). */
+const zoneName = (n: number, tag: string, i: number) => `n${n}${tag}-z${i}`;
+
+/**
+ * One replica that surges before it goes, reading its zone Secret from the environment. Its
+ * pods carry the zone client label, like every consumer of a zone with NetworkPolicies on
+ * (config/dashi.yaml): BootstrapCluster refuses policies that would cut an unlabelled one off.
+ */
+function consumer(namespace: string, name: string, secret: string, zone: string): V1Deployment {
   const d = deploymentManifest(name, { replicas: 1, containers: [envConsumer(secret)] });
   d.metadata = { name, namespace, labels: { app: name } };
+  d.spec!.template.metadata!.labels![ZONE_CLIENT_LABEL] = zone;
   d.spec!.strategy = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } };
   return d;
 }
@@ -35,7 +43,7 @@ function consumer(namespace: string, name: string, secret: string): V1Deployment
 export function scaleInventory(stack: SandboxState, n: number, namespace: string, tag = ''): string {
   const doc = parseDocument(sandboxInventory(stack, { grace: '0s' }));
   const zones = Array.from({ length: n }, (_, i) => ({
-    name: `n${n}${tag}-z${i}`,
+    name: zoneName(n, tag, i),
     user: `bench-n${n}${tag}-z${i}`,
     policy: { readWrite: [`bench-n${n}${tag}-b${i}`] },
     secret: { namespace, name: `zone-${i}` },
@@ -54,7 +62,12 @@ async function forEachLimit<T>(items: T[], limit: number, fn: (t: T) => Promise<
   );
 }
 
-async function createConsumers(stack: SandboxState, namespace: string, n: number): Promise<number> {
+async function createConsumers(
+  stack: SandboxState,
+  namespace: string,
+  n: number,
+  tag: string,
+): Promise<number> {
   const { core, apps } = adminKube(stack);
   await core.createNamespace({ body: { metadata: { name: namespace } } }).catch((e: { code?: number }) => {
     if (e.code !== 409) throw e;
@@ -64,7 +77,10 @@ async function createConsumers(stack: SandboxState, namespace: string, n: number
     8,
     async (i) => {
       await apps
-        .createNamespacedDeployment({ namespace, body: consumer(namespace, `consumer-${i}`, `zone-${i}`) })
+        .createNamespacedDeployment({
+          namespace,
+          body: consumer(namespace, `consumer-${i}`, `zone-${i}`, zoneName(n, tag, i)),
+        })
         .catch((e: { code?: number }) => {
           if (e.code !== 409) throw e;
         });
@@ -188,7 +204,7 @@ async function scaleOnce(
   const namespace = `bench-n${n}${opts.tag}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `rotator-bench-n${n}-`));
   log(`b4 N=${n}${opts.tag}: creating ${n} consumer Deployments`);
-  const consumersReadyMs = await createConsumers(stack, namespace, n);
+  const consumersReadyMs = await createConsumers(stack, namespace, n, opts.tag);
   const inventoryFile = path.join(dir, 'inventory.yaml');
   fs.writeFileSync(inventoryFile, scaleInventory(stack, n, namespace, opts.tag));
   const worker = await startWorkerProcess(stack, inventoryFile, dir);
@@ -268,7 +284,7 @@ async function cleanUp(stack: SandboxState, namespace: string, n: number, tag: s
     async (i) => {
       // Removing a user removes its service accounts with it.
       await admin.removeUser(`bench-n${n}${tag}-z${i}`).catch(() => undefined);
-      await admin.removeCannedPolicy(policyName(`n${n}${tag}-z${i}`)).catch(() => undefined);
+      await admin.removeCannedPolicy(policyName(zoneName(n, tag, i))).catch(() => undefined);
     },
   );
 }
