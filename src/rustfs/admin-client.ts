@@ -377,7 +377,14 @@ class HttpAdminClient implements AdminClient {
 
   async serverInfo(via?: DialectSpec): Promise<ServerInfo> {
     const raw = await this.callJson({ op: 'serverInfo', method: 'GET', route: 'info', via });
-    const o = asObject('serverInfo', raw);
+    const top = asObject('serverInfo', raw);
+    // RustFS from 1.0.0-beta.9 wraps the InfoMessage: {info, admin_discovery, bitrotSelftest}
+    // (rustfs/src/admin/handlers/system.rs ServerInfoResponse, rc.3 :417; captured on rc.3),
+    // on both prefixes; MinIO and earlier RustFS answer the InfoMessage itself.
+    const o =
+      !('servers' in top) && top.info && typeof top.info === 'object' && !Array.isArray(top.info)
+        ? (top.info as Record<string, unknown>)
+        : top;
     const servers = Array.isArray(o.servers) ? (o.servers as Array<Record<string, unknown>>) : [];
     // RustFS reports its version as "@1.0.0-beta.7" (and "@0.0.5" for a build without git metadata).
     const version = servers

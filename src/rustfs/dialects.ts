@@ -26,7 +26,10 @@ export interface DialectSpec {
   rustfsServiceAccountBody: boolean;
 }
 
-/** RustFS serves `/health` and `/health/ready` on every release; some lack `/minio/health/*` (403). */
+/**
+ * RustFS serves `/health` and `/health/ready` on every release; alpha.85 … beta.8 lack
+ * `/minio/health/*` (403), beta.9 serves them again (captured on rc.3: 200).
+ */
 const RUSTFS_LIVE = '/health';
 const RUSTFS_READY = '/health/ready';
 

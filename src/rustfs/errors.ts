@@ -117,7 +117,9 @@ export type KeyHolder = 'requested-parent' | 'another-identity' | 'unknown';
  * The access key add-service-account was asked to create is taken; undefined for any other
  * failure. MinIO words its refusal after who holds the key ("already taken" when the requested
  * parent does, "taken by another user" otherwise; both XMinioIAMServiceAccountNotAllowed);
- * RustFS says "already in use" or (alpha.85, beta.7) "IAMActionNotAllowed" whoever holds it.
+ * RustFS says "IAMActionNotAllowed" (alpha.85, beta.7) or, from 1.0.0-rc.1, 400 InvalidArgument
+ * "access key is already in use" whoever holds it (a user, an account or an STS key), so the
+ * holder must be read from the store.
  */
 export function takenAccessKeyHolder(err: unknown): KeyHolder | undefined {
   if (!isAdminError(err)) return undefined;
@@ -171,18 +173,30 @@ const BY_SERVER_CODE: Record<string, AdminErrorCode> = {
 const BY_RUSTFS_MESSAGE: ReadonlyArray<readonly [RegExp, AdminErrorCode]> = [
   // rustfs/src/auth.rs check_key_valid, alpha.85 and beta.7: a disabled user or account.
   [/^ErrAccessKeyDisabled$/, 'AuthenticationFailed'],
-  // admin handlers: `let Ok(iam_store) = rustfs_iam::get() else { … "iam not init" }` (every tag).
-  [/\biam not init/i, 'NotReady'],
+  // admin handlers: `let Ok(iam_store) = rustfs_iam::get() else { … "iam not init" }` (every tag;
+  // InvalidRequest or InternalError); from beta.9 the user and policy handlers say "iam is not
+  // initialized" (InternalError; rc.3 user.rs:255, policies.rs:148).
+  [/\biam (is )?not init/i, 'NotReady'],
+  // rc.1+: iam manager.rs add_service_account (rc.3 :791) refuses a key any user, account or
+  // STS key holds with AccessKeyAlreadyExists, which handlers/iam_error.rs maps to
+  // InvalidArgument (service_account.rs AddServiceAccount) with crates/iam/src/error.rs's text
+  // (rc.3 :77); captured on rc.3.
+  [/^access key is already in use$/, 'AlreadyExists'],
   // service_account.rs AddServiceAccount: iam sys new_service_account refuses a key that is
   // taken (IAMActionNotAllowed, alpha.85 and beta.7 alike; also when the key is the parent's).
   [/create service account failed, e: IAMActionNotAllowed/, 'AlreadyExists'],
   // alpha.85 InfoServiceAccount/UpdateServiceAccount map every lookup failure, in practice
-  // "no such service account", to these; beta.7 keeps the first for a key that is no account.
+  // "no such service account", to these; beta.7 keeps the first for a key that is no account,
+  // and so does rc.3 (500, service_account.rs map_service_account_lookup_error, :152; captured).
   [/^(get|update) service account failed$/, 'NotFound'],
   // "service account not exist" (delete, 400), "target user not exist" (add, 400), "user not
   // exist" (set-user-or-group-policy, 400), "… 'x' does not exist" (500 on alpha.85, 404 later,
-  // also behind "is_temp_user err" and "set_user_status err").
+  // also behind "is_temp_user err" and "set_user_status err"; from beta.9 behind "failed to
+  // query temporary user state:" and "failed to set user status:").
   [/\b(does )?not exist\b/i, 'NotFound'],
+  // set-user-or-group-policy on a missing user from beta.9: 400 InvalidArgument "user not found"
+  // (rc.3 handlers/policies.rs:534; captured on rc.3).
+  [/^user not found$/i, 'NotFound'],
 ];
 
 function classify(

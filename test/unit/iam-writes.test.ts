@@ -8,20 +8,21 @@ import { type Inventory } from '../../src/inventory';
 import { type AdminClient, type S3Ops, iamWritesMayBeUndone } from '../../src/rustfs';
 import { inventory as dashi } from '../support/dashi';
 
-/** The version a captured RustFS release reported in `info` (servers[].version). */
+/** The version a captured RustFS release reported in `info` (servers[].version; under `info` from beta.9). */
 function capturedVersion(tag: string): string {
   const file = path.join(__dirname, '..', 'fixtures', 'rustfs', tag, 'rustfs', 'info.json');
-  const body = JSON.parse(JSON.parse(fs.readFileSync(file, 'utf8')).body as string) as {
-    servers: Array<{ version: string }>;
-  };
-  return body.servers[0]!.version;
+  type Info = { servers: Array<{ version: string }> };
+  const body = JSON.parse(JSON.parse(fs.readFileSync(file, 'utf8')).body as string) as Info | { info: Info };
+  return ('info' in body ? body.info : body).servers[0]!.version;
 }
 
 describe('which RustFS releases may undo an IAM write in their reload', () => {
-  test('the captured releases: alpha.85 (reports @0.0.5) may, beta.7 does not', () => {
+  test('the captured releases: alpha.85 (reports @0.0.5) may, beta.7 and rc.3 do not', () => {
     assert.equal(capturedVersion('1.0.0-alpha.85'), '@0.0.5');
     assert.equal(iamWritesMayBeUndone(capturedVersion('1.0.0-alpha.85')), true);
     assert.equal(iamWritesMayBeUndone(capturedVersion('1.0.0-beta.7')), false);
+    assert.equal(capturedVersion('1.0.0-rc.3'), '@1.0.0-rc.3');
+    assert.equal(iamWritesMayBeUndone(capturedVersion('1.0.0-rc.3')), false);
   });
 
   test('ordered by release: everything before 1.0.0-beta.6 may, from it on not', () => {

@@ -1,8 +1,8 @@
 /**
  * Every RustFS reply shape the admin client maps, replayed from what real servers answered
  * (test/fixtures/rustfs/<tag>/<dialect>/<name>.json, captured by test/fixtures/rustfs/capture.ts
- * from the binaries in ../shared/rustfs). Later tags without a binary are covered from their
- * source where named.
+ * from the binaries in ../shared/rustfs and ../shared/rustfs/next). Shapes no request can provoke
+ * on a healthy server are covered from the release source where named.
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +19,7 @@ import {
 import { FIXTURE_ROOT } from '../fixtures/rustfs/capture';
 
 const DIR = path.join(__dirname, '..', 'fixtures', 'rustfs');
-const TAGS = ['1.0.0-alpha.85', '1.0.0-beta.7'] as const;
+const TAGS = ['1.0.0-alpha.85', '1.0.0-beta.7', '1.0.0-rc.3'] as const;
 type Tag = (typeof TAGS)[number];
 
 interface Fixture {
@@ -101,7 +101,8 @@ const ERRORS: Array<[string, Call, AdminErrorCode, readonly Tag[]]> = [
   ['info-service-account-of-user', (a) => a.infoServiceAccount('fixture-user'), 'NotFound', TAGS],
   ['update-service-account-missing', (a) => a.updateServiceAccount('X', { status: 'on' }), 'NotFound', TAGS],
   ['update-service-account-of-user', (a) => a.updateServiceAccount('u', { status: 'on' }), 'NotFound', TAGS],
-  // beta.7: only the parent may update an account (root included).
+  // beta.7: only the parent may update an account (root included); rc.3 lets root again
+  // (service_account.rs UpdateServiceAccount `!owner && …`, from rc.2).
   [
     'update-service-account',
     (a) => a.updateServiceAccount('X', { status: 'on' }),
@@ -124,7 +125,12 @@ const ERRORS: Array<[string, Call, AdminErrorCode, readonly Tag[]]> = [
   ],
   ['add-service-account-policy-object', (a) => a.addServiceAccount(SVC), 'BadRequest', ['1.0.0-alpha.85']],
   ['add-service-account-singular', (a) => a.deleteServiceAccount('X'), 'NotImplemented', ['1.0.0-alpha.85']],
+  // rc.1+: a user's name is a taken key too (alpha.85 and beta.7 let the account replace the user).
+  ['add-service-account-key-is-user', (a) => a.addServiceAccount(SVC), 'AlreadyExists', ['1.0.0-rc.3']],
 ];
+
+/** Releases that serve /minio/admin/v3 (alpha.85 answers 404 NoSuchBucket there). */
+const MADMIN_TAGS = TAGS.filter((t) => t !== '1.0.0-alpha.85');
 
 describe('RustFS error replies map to typed errors', () => {
   for (const [name, call, code, tags] of ERRORS) {
@@ -141,22 +147,44 @@ describe('RustFS error replies map to typed errors', () => {
 
   test('a taken key says nothing about who holds it on RustFS', async () => {
     for (const tag of TAGS) {
-      const err = await codeOf(
-        one(tag, 'rustfs', 'add-service-account-taken-other-parent').addServiceAccount(SVC),
-      );
-      assert.equal(takenAccessKeyHolder(err), 'unknown');
+      for (const name of [
+        'add-service-account-taken-same-parent',
+        'add-service-account-taken-other-parent',
+      ]) {
+        const err = await codeOf(one(tag, 'rustfs', name).addServiceAccount(SVC));
+        assert.equal(takenAccessKeyHolder(err), 'unknown', `${tag} ${name}`);
+      }
+    }
+    // rc.3 answers a user's name in the same words: the holder is read from the store.
+    const err = await codeOf(
+      one('1.0.0-rc.3', 'rustfs', 'add-service-account-key-is-user').addServiceAccount(SVC),
+    );
+    assert.match(err.message, /HTTP 400 InvalidArgument access key is already in use/);
+    assert.equal(takenAccessKeyHolder(err), 'unknown');
+  });
+
+  test('rc.3: a missing user answers 400 InvalidArgument "user not found" on set-user-or-group-policy', async () => {
+    const f = fixture('1.0.0-rc.3', 'rustfs', 'set-user-policy-missing-user');
+    assert.equal(f.status, 400);
+    assert.match(f.body ?? '', /<Code>InvalidArgument<\/Code><Message>user not found<\/Message>/);
+    const err = await codeOf(
+      one('1.0.0-rc.3', 'rustfs', 'set-user-policy-missing-user').attachPolicy('fixture-ghost', 'p'),
+    );
+    assert.equal(err.code, 'NotFound');
+    assert.equal(err.retryable, false);
+  });
+
+  test('the same replies over /minio/admin/v3 map the same way', async () => {
+    for (const tag of MADMIN_TAGS) {
+      for (const [name, call, code, tags] of ERRORS) {
+        if (!tags.includes(tag)) continue;
+        const err = await codeOf(call(one(tag, 'madmin', name)));
+        assert.equal(err.code, code, `${tag} ${name}: ${err.message}`);
+      }
     }
   });
 
-  test('the same replies over /minio/admin/v3 (beta.7) map the same way', async () => {
-    for (const [name, call, code, tags] of ERRORS) {
-      if (!tags.includes('1.0.0-beta.7')) continue;
-      const err = await codeOf(call(one('1.0.0-beta.7', 'madmin', name)));
-      assert.equal(err.code, code, `${name}: ${err.message}`);
-    }
-  });
-
-  test('the source-only shapes of 1.0.0-rc.3 (no binary): taken key, not found, not ready', async () => {
+  test('the source-only shapes (no request provokes them on a healthy server): not ready', async () => {
     const shaped = (status: number, code: string, message: string) =>
       replaying('rustfs', () => ({
         request: { method: 'PUT', path: '/' },
@@ -164,33 +192,31 @@ describe('RustFS error replies map to typed errors', () => {
         contentType: 'application/xml',
         body: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`,
       })).admin;
-    // rustfs/src/admin/handlers/service_account.rs AddServiceAccount maps AccessKeyAlreadyExists
-    // (iam manager.rs add_service_account: a user, account or STS key holds it) through
-    // handlers/iam_error.rs to InvalidArgument, with crates/iam/src/error.rs's message.
-    const taken = await codeOf(
-      shaped(400, 'InvalidArgument', 'access key is already in use').addServiceAccount(SVC),
-    );
-    assert.equal(taken.code, 'AlreadyExists');
-    assert.equal(takenAccessKeyHolder(taken), 'unknown');
-    // iam_error.rs: NoSuchServiceAccount → NoSuchResource (404), "service account 'X' does not exist".
-    const missing = await codeOf(
-      shaped(
-        404,
-        'NoSuchResource',
-        "service account 'FIXTUREGHOSTKEY00001' does not exist",
-      ).infoServiceAccount('X'),
-    );
-    assert.equal(missing.code, 'NotFound');
-    // service_account.rs, every handler: `rustfs_iam::get()` unset → InvalidRequest "iam not init".
-    const notInit = await codeOf(shaped(400, 'InvalidRequest', 'iam not init').listUsers());
-    assert.equal(notInit.code, 'NotReady');
-    assert.equal(notInit.retryable, true);
+    // rc.3 service_account.rs, every handler (e.g. :359): no ready IAM → InvalidRequest "iam not
+    // init"; user.rs and policies.rs (e.g. user.rs:255, from beta.9): InternalError "iam is not
+    // initialized".
+    for (const [status, code, message] of [
+      [400, 'InvalidRequest', 'iam not init'],
+      [500, 'InternalError', 'iam not init'],
+      [500, 'InternalError', 'iam is not initialized'],
+    ] as const) {
+      const notInit = await codeOf(shaped(status, code, message).listUsers());
+      assert.equal(notInit.code, 'NotReady', message);
+      assert.equal(notInit.retryable, true);
+    }
     // handlers/health.rs build_health_response: 503 while dependencies are not ready.
     const unavailable = await codeOf(shaped(503, 'ServiceUnavailable', 'starting').listUsers());
     assert.equal(unavailable.code, 'NotReady');
     assert.equal(unavailable.retryable, true);
   });
 });
+
+/** What each release reports as its version in `info` (the alpha.85 build had no git metadata). */
+const VERSION: Record<Tag, string> = {
+  '1.0.0-alpha.85': '0.0.5',
+  '1.0.0-beta.7': '1.0.0-beta.7',
+  '1.0.0-rc.3': '1.0.0-rc.3',
+};
 
 describe('RustFS success replies', () => {
   for (const tag of TAGS) {
@@ -203,7 +229,8 @@ describe('RustFS success replies', () => {
 
     test(`${tag}: server info, users, service accounts`, async () => {
       const info = await one(tag, 'rustfs', 'info').serverInfo();
-      assert.equal(info.version, tag === '1.0.0-alpha.85' ? '0.0.5' : '1.0.0-beta.7');
+      assert.equal(info.version, VERSION[tag]);
+      assert.equal(info.mode, 'online');
       assert.deepEqual((await one(tag, 'rustfs', 'list-users').listUsers())['fixture-user'], {
         status: 'enabled',
         policyName: 'fixture-policy',
@@ -217,39 +244,65 @@ describe('RustFS success replies', () => {
     });
   }
 
-  test('beta.7 /minio/admin/v3: PBKDF2-sealed replies are opened with the root secret', async () => {
-    for (const name of ['list-users', 'info-service-account', 'list-service-accounts']) {
-      const f = fixture('1.0.0-beta.7', 'madmin', name);
-      assert.ok(f.bodyBase64, `${name} is sealed`);
-      assert.equal(Buffer.from(f.bodyBase64, 'base64')[32], 0x02, 'PBKDF2 algorithm id');
+  test('rc.3 wraps server info in {info, admin_discovery, bitrotSelftest} on both prefixes', async () => {
+    for (const dialect of ['rustfs', 'madmin'] as const) {
+      const body = JSON.parse(fixture('1.0.0-rc.3', dialect, 'info').body!) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(body).sort(), ['admin_discovery', 'bitrotSelftest', 'info']);
+      const info = await one('1.0.0-rc.3', dialect, 'info').serverInfo();
+      assert.equal(info.version, '1.0.0-rc.3', dialect);
+      assert.equal(info.mode, 'online');
+      assert.deepEqual(info.raw, body, 'raw is the whole reply');
     }
-    const admin = (name: string) => one('1.0.0-beta.7', 'madmin', name);
-    assert.equal((await admin('list-users').listUsers())['fixture-user']?.policyName, 'fixture-policy');
-    assert.equal(
-      (await admin('info-service-account').infoServiceAccount('FIXTURESVC0000000001')).parentUser,
-      'fixture-user',
-    );
-    const gen = await admin('add-service-account-generated-keys').addServiceAccount({
-      parentUser: 'fixture-user',
-    });
-    assert.ok(gen.accessKey.length >= 3 && gen.secretKey.length >= 8);
   });
 
-  test('madmin health on RustFS: /minio/health/* refused (403), /health/ready decides', async () => {
-    for (const tag of TAGS) {
-      const { admin, seen } = replaying('madmin', (_m, p) =>
-        fixture(
-          tag,
-          'madmin',
-          p === '/minio/health/ready'
-            ? 'minio-health-ready'
-            : p === '/minio/health/live'
-              ? 'minio-health-live'
-              : p === '/health'
-                ? 'health'
-                : 'health-ready',
-        ),
+  for (const tag of MADMIN_TAGS) {
+    test(`${tag} /minio/admin/v3: PBKDF2-sealed replies are opened with the root secret`, async () => {
+      for (const name of ['list-users', 'info-service-account', 'list-service-accounts']) {
+        const f = fixture(tag, 'madmin', name);
+        assert.ok(f.bodyBase64, `${name} is sealed`);
+        assert.equal(Buffer.from(f.bodyBase64, 'base64')[32], 0x02, 'PBKDF2 algorithm id');
+      }
+      const admin = (name: string) => one(tag, 'madmin', name);
+      assert.equal((await admin('list-users').listUsers())['fixture-user']?.policyName, 'fixture-policy');
+      assert.equal(
+        (await admin('info-service-account').infoServiceAccount('FIXTURESVC0000000001')).parentUser,
+        'fixture-user',
       );
+      const gen = await admin('add-service-account-generated-keys').addServiceAccount({
+        parentUser: 'fixture-user',
+      });
+      assert.ok(gen.accessKey.length >= 3 && gen.secretKey.length >= 8);
+    });
+  }
+
+  const healthOf = (tag: Tag) =>
+    replaying('madmin', (_m, p) =>
+      fixture(
+        tag,
+        'madmin',
+        p === '/minio/health/ready'
+          ? 'minio-health-ready'
+          : p === '/minio/health/live'
+            ? 'minio-health-live'
+            : p === '/health'
+              ? 'health'
+              : 'health-ready',
+      ),
+    );
+
+  test('rc.3 serves /minio/health/{live,ready} again (from beta.9): they decide', async () => {
+    const { admin, seen } = healthOf('1.0.0-rc.3');
+    assert.equal(await admin.ready(), true);
+    assert.equal(await admin.live(), true);
+    assert.deepEqual(
+      seen.map((s) => s.url.pathname),
+      ['/minio/health/ready', '/minio/health/live'],
+    );
+  });
+
+  test('madmin health on RustFS alpha.85 and beta.7: /minio/health/* refused (403), /health/ready decides', async () => {
+    for (const tag of ['1.0.0-alpha.85', '1.0.0-beta.7'] as const) {
+      const { admin, seen } = healthOf(tag);
       assert.equal(await admin.ready(), true, tag);
       assert.equal(await admin.live(), true, tag);
       assert.deepEqual(
@@ -304,6 +357,27 @@ describe('detectCapabilities from the captured probes', () => {
     await admin.listUsers();
     assert.equal(seen.at(-1)!.url.pathname, '/rustfs/admin/v3/list-users');
     assert.equal(admin.dialect, 'rustfs');
+  });
+
+  test('rc.3: both dialects, singular routes, IAM kept, its version read from the wrapped info', async () => {
+    const { admin, seen } = replaying('auto', byRoute('1.0.0-rc.3'));
+    const c = await admin.detectCapabilities();
+    assert.deepEqual(
+      { ...c, detectedBy: c.detectedBy.length },
+      {
+        kind: 'rustfs',
+        version: '1.0.0-rc.3',
+        dialects: ['rustfs', 'madmin'],
+        dialect: 'rustfs',
+        serviceAccountRoutes: 'singular',
+        iamSurvivesRootChange: true,
+        detectedBy: 4,
+      },
+    );
+    assert.ok(
+      seen.every((s) => s.method === 'GET' || s.body.toString() === '[]'),
+      'read-only probes',
+    );
   });
 
   test('beta.7: both dialects, singular routes, IAM kept', async () => {
