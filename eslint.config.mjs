@@ -37,7 +37,7 @@ const forbiddenInWorkflows = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'bin/**', 'scripts/**', 'eslint.config.mjs'] },
+  { ignores: ['node_modules/**', 'dist/**', '.test-build/**', 'bin/**', 'scripts/**', 'eslint.config.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -118,7 +118,12 @@ function connectionOptions(config: WorkerConfig) {
 /** Connects to Temporal and starts polling; returns once the worker is running. */
 export async function startWorker(
   config: WorkerConfig,
-  opts: { log?: JsonLogger; identity?: string } = {},
+  opts: {
+    log?: JsonLogger;
+    identity?: string;
+    /** A bundle made by writeWorkflowBundle; by default the build's own, if it made one. */
+    workflowBundle?: string;
+  } = {},
 ): Promise<RunningWorker> {
   const log = opts.log ?? jsonLogger(config.logLevel);
   const { sdkMetricsUrl } = await installRuntime(config);
@@ -150,7 +155,7 @@ export async function startWorker(
     webUiUrl: config.webUiUrl,
   });
   const metrics = await serveMetrics(config, deps, client, sdkMetricsUrl, log);
-  const workflowBundle = prebuiltWorkflowBundle();
+  const workflowBundle = opts.workflowBundle ?? prebuiltWorkflowBundle();
   const worker = await createRotatorWorker({
     connection,
     namespace: config.temporal.namespace,

@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isMap, isSeq, parseDocument } from 'yaml';
+import { PACKAGE_ROOT } from '../package-root';
 import { type StoreKind } from './store-process';
 
-export const DASHI_INVENTORY = path.join(__dirname, '..', '..', 'config', 'dashi.yaml');
+export const DASHI_INVENTORY = path.join(PACKAGE_ROOT, 'config', 'dashi.yaml');
 
 /**
  * The seed's inventory pointed at the sandbox: same zones, Secrets and consumers, with

@@ -1,13 +1,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PACKAGE_ROOT } from '../package-root';
 
 interface ToolSpec {
   version: string;
   binaries: string[];
 }
 
-const versionsFile = path.join(__dirname, '..', '..', 'tools', 'versions.json');
+const versionsFile = path.join(PACKAGE_ROOT, 'tools', 'versions.json');
 const INSTALL_HINT = 'node scripts/install-tools.mjs';
 
 export function toolsCacheRoot(): string {

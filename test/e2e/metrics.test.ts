@@ -14,6 +14,7 @@ import { rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
 import { collectSecretValues } from '../support/rotator';
 import { eventually } from '../support/kube';
 import { getStack } from '../support/stack';
+import { entryArgs } from '../support/build';
 
 const stack = getStack();
 const ROOT = path.join(__dirname, '..', '..');
@@ -25,7 +26,7 @@ let connection: Connection;
 let worker: { child: ChildProcess; logs: () => string; exited: Promise<number | null> } | undefined;
 
 async function startWorkerProcess(address: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+  const child = spawn(process.execPath, entryArgs('worker'), {
     cwd: ROOT,
     env: {
       ...process.env,

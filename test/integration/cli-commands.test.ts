@@ -14,6 +14,7 @@ import { json, runCli, startCliWorker, type CliFixture } from '../support/cli';
 import { adminKube, eventually, readSecretData, uniqueName } from '../support/kube';
 import { getStack } from '../support/stack';
 import { creds, storeAdmin } from '../support/store';
+import { entryArgs } from '../support/build';
 
 const stack = getStack();
 let fx: CliFixture;
@@ -162,7 +163,7 @@ describe('rotator CLI against the real stack', () => {
   test('RotateRoot --follow prints steps as plain lines; approve from another process; history shows who approved', async () => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'src/cli.ts', 'start-workflow', 'RotateRoot', '--follow'],
+      [...entryArgs('cli'), 'start-workflow', 'RotateRoot', '--follow'],
       {
         cwd: path.join(__dirname, '..', '..'),
         env: { ...process.env, ...fx.env },

@@ -16,6 +16,7 @@ import { eventually, readSecretData } from '../support/kube';
 import { collectSecretValues } from '../support/rotator';
 import { creds, adminWorks as adminWorksFor } from '../support/store';
 import { getStack } from '../support/stack';
+import { entryArgs } from '../support/build';
 
 const stack = getStack();
 let fx: CliFixture;
@@ -45,7 +46,7 @@ async function waitPhase(phase: WorkflowStatus['phase'], timeoutMs = 90_000): Pr
 /** `rotator <args>` started in the background (e.g. start-workflow --wait), awaited later. */
 function background(args: string[]): Promise<CliRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    const child = spawn(process.execPath, [...entryArgs('cli'), ...args], {
       cwd: path.join(__dirname, '..', '..'),
       env: { ...process.env, ...fx.env },
       stdio: ['ignore', 'pipe', 'pipe'],

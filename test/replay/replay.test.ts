@@ -4,6 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { testWorkflowBundle } from '../support/build';
 
 // Committed histories of real runs, replayed against today's workflow code: a change that
 // alters the sequence of commands for an already-recorded run fails here, before it can
@@ -25,7 +26,12 @@ test('committed histories of every workflow replay deterministically', async () 
   );
   let replayed = 0;
   for await (const result of Worker.runReplayHistories(
-    { workflowsPath: require.resolve('../../src/workflows'), replayName: 'committed-histories' },
+    {
+      ...(testWorkflowBundle()
+        ? { workflowBundle: { codePath: testWorkflowBundle()! } }
+        : { workflowsPath: require.resolve('../../src/workflows') }),
+      replayName: 'committed-histories',
+    },
     histories,
   )) {
     assert.equal(result.error, undefined, `${result.workflowId}: ${result.error?.message}`);

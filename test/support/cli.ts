@@ -7,6 +7,7 @@ import { sandboxInventory } from '../../src/sandbox/inventory';
 import { SANDBOX_STATE_ENV, type SandboxState } from '../../src/sandbox/state';
 import { startWorker, type RunningWorker } from '../../src/worker';
 import { loadWorkerConfig } from '../../src/worker/config';
+import { entryArgs, testWorkflowBundle } from './build';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -16,14 +17,14 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs `rotator <args>` as a subprocess, exactly as a user would (`node --import tsx src/cli.ts`). */
+/** Runs `rotator <args>` as a subprocess, exactly as a user would (the run's compiled CLI, else tsx). */
 export function runCli(
   args: string[],
   env: Record<string, string | undefined> = {},
   timeoutMs = 180_000,
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    const child = spawn(process.execPath, [...entryArgs('cli'), ...args], {
       cwd: ROOT,
       env: { ...process.env, AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -107,7 +108,12 @@ export async function startCliWorker(
     ROTATOR_LOG_LEVEL: 'warn',
     ROTATOR_SHUTDOWN_GRACE: '2s',
   });
-  const worker = await startWorker(config, { log: { debug() {}, info() {}, warn() {}, error() {} } });
+  const worker = await startWorker(config, {
+    log: { debug() {}, info() {}, warn() {}, error() {} },
+    // Long waits (the store's restart) poll as often as the other tests' workers do.
+    pollIntervalMs: 200,
+    workflowBundle: testWorkflowBundle(),
+  });
   return {
     worker,
     taskQueue,

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -7,6 +8,7 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import { type ActivityDeps } from '../../src/activities';
 import { loadInventory, type Inventory } from '../../src/inventory';
 import { type KubeConnectionOptions } from '../../src/kube';
+import { type AgentBehaviour, type AgentState, type HeldStart } from '../../src/sandbox/node-agent';
 import { sandboxInventory } from '../../src/sandbox/inventory';
 import { type SandboxState } from '../../src/sandbox/state';
 import { AesGcmCodec } from '../../src/temporal/codec';
@@ -14,6 +16,7 @@ import { buildDeps, createRotatorWorker, dataConverter, storeConnection } from '
 import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowStatus } from '../../src/workflows/types';
 import { adminKube, eventually } from './kube';
+import { testWorkflowBundle } from './build';
 
 let runtimeInstalled = false;
 function quietRuntime(): void {
@@ -104,6 +107,7 @@ export async function startRotator(stack: SandboxState, opts: RotatorOptions = {
       taskQueue,
       deps,
       codec: opts.plainPayloads ? undefined : codec,
+      workflowBundle: testWorkflowBundle(),
       extra: { shutdownGraceTime: '2s' },
     });
     running = worker.run();
@@ -223,4 +227,40 @@ export function waitPhase(
     },
     timeoutMs,
   );
+}
+
+/**
+ * The sandbox's node agent (src/sandbox/node-agent.ts), which plays the kubelet for the store:
+ * tests make the store's next restart wait (hold), slow (delayMs) or fail (failCount).
+ */
+export function nodeAgent(stack: SandboxState) {
+  const post = async (route: string, body?: object): Promise<AgentState> => {
+    const res = await fetch(`${stack.agent.url}${route}`, {
+      method: 'POST',
+      body: body && JSON.stringify(body),
+    });
+    const text = await res.text();
+    assert.equal(res.status, 200, `POST ${route}: ${text}`);
+    return JSON.parse(text) as AgentState;
+  };
+  const state = async (): Promise<AgentState> =>
+    (await (await fetch(`${stack.agent.url}/state`)).json()) as AgentState;
+  return {
+    state,
+    behaviour: (b: Partial<Omit<AgentBehaviour, 'holdCount'>> & { hold?: boolean | number }) =>
+      post('/behaviour', b),
+    /** The store's next start waits until release(), or until its pod is replaced (a rollback's restart). */
+    hold: () => post('/behaviour', { hold: true }),
+    /** Lets the held start go on (and holds no later one). */
+    release: () => post('/release'),
+    /** Every default back; a held start is released. */
+    reset: () => post('/reset'),
+    /** The start the agent holds now: the store's pod was replaced and the store stays down. */
+    held: (timeoutMs = 60_000): Promise<HeldStart> =>
+      eventually(
+        'the node agent to hold the store start',
+        async () => (await state()).held ?? undefined,
+        timeoutMs,
+      ),
+  };
 }

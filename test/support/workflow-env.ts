@@ -15,6 +15,7 @@ import { temporal } from '@temporalio/proto';
 import { createActivities, type Activities, type ActivityDeps } from '../../src/activities';
 import { SEARCH_ATTRIBUTE_KIND, SEARCH_ATTRIBUTE_ZONE } from '../../src/workflows/definitions';
 import { toolPath } from '../../src/sandbox/tools';
+import { testWorkflowBundle } from './build';
 
 /** Every activity name the worker registers, taken from the real factory (deps are not touched). */
 export const ACTIVITY_NAMES = Object.keys(createActivities({} as ActivityDeps)) as (keyof Activities)[];
@@ -73,13 +74,16 @@ export function mockActivities(impl: Partial<Activities>): Activities {
   return all as unknown as Activities;
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** The real workflows, bundled once per test process. */
-function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: require.resolve('../../src/workflows'),
-    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-  });
+let bundle: Promise<WorkflowBundleWithSourceMap | { codePath: string }> | undefined;
+/** The real workflows: the run's bundle (scripts/run-tests.mjs), else bundled once per test process. */
+function workflowBundle(): Promise<WorkflowBundleWithSourceMap | { codePath: string }> {
+  const built = testWorkflowBundle();
+  bundle ??= built
+    ? Promise.resolve({ codePath: built })
+    : bundleWorkflowCode({
+        workflowsPath: require.resolve('../../src/workflows'),
+        logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+      });
   return bundle;
 }
 
