@@ -28,6 +28,18 @@ import {
  * Releases that do not serve /minio/admin/v3, with the reason; the test above proves the
  * reason against the running server (capabilities and the client's error).
  */
+/**
+ * Whether a release refuses a user's name as a new service account's key: alpha.85 and beta.7
+ * let the account replace the user (captured); from 1.0.0-rc.1 iam manager.rs
+ * add_service_account refuses any key a user, account or STS key holds, 400 InvalidArgument
+ * "access key is already in use" (captured on rc.3).
+ */
+const REFUSES_A_USERS_KEY: Record<string, boolean> = {
+  '1.0.0-alpha.85': false,
+  '1.0.0-beta.7': false,
+  '1.0.0-rc.3': true,
+};
+
 const MADMIN_SKIP: Record<string, string> = {
   '1.0.0-alpha.85':
     'RustFS 1.0.0-alpha.85 does not serve /minio/admin/v3 (every call answers 404 NoSuchBucket; the prefix arrived in 1.0.0-alpha.87)',
@@ -40,6 +52,8 @@ interface Target {
   region: string;
   root: Credentials;
   dialect: AdminApi;
+  /** The RustFS release tag, when known (ROTATOR_STORE_BIN, ROTATOR_RUSTFS_BIN). */
+  release?: string;
 }
 
 async function rootFromSecret(): Promise<Credentials> {
@@ -425,12 +439,31 @@ function defineSuite(title: string, resolveTarget: () => Promise<Target>): void 
           assert.equal(takenAccessKeyHolder(aUser), 'another-identity', aUser.message);
         } else {
           for (const e of [same, foreign]) assert.equal(takenAccessKeyHolder(e), 'unknown', e.message);
-          // RustFS (alpha.85, beta.7: captured) accepts a user's name as a new account's key and
-          // the account replaces the user: shown on a throwaway user.
+          // RustFS alpha.85 and beta.7 (captured) accept a user's name as a new account's key and
+          // the account replaces the user; from rc.1 it is refused like any taken key, in the
+          // same words. Shown on a throwaway user.
           const victim = `rt-victim-${sfx}`;
           await admin.addUser(victim, generateCredentials().secretKey);
-          await admin.addServiceAccount({ parentUser: other, accessKey: victim, secretKey });
-          assert.equal((await admin.infoServiceAccount(victim)).parentUser, other);
+          const refused = await admin
+            .addServiceAccount({ parentUser: other, accessKey: victim, secretKey })
+            .then(
+              () => undefined,
+              (err: unknown) => {
+                if (!(err instanceof AdminError) || err.code !== 'AlreadyExists') throw err;
+                return err;
+              },
+            );
+          if (refused) {
+            assert.equal(takenAccessKeyHolder(refused), 'unknown', refused.message);
+            assert.ok(victim in (await admin.listUsers()), 'the user is still a user');
+            await rejectsWithCode(admin.infoServiceAccount(victim), 'NotFound');
+          } else {
+            assert.equal((await admin.infoServiceAccount(victim)).parentUser, other);
+          }
+          const known = t.release === undefined ? undefined : REFUSES_A_USERS_KEY[t.release];
+          if (known !== undefined) assert.equal(refused !== undefined, known, `RustFS ${t.release}`);
+          await admin.deleteServiceAccount(victim).catch(() => undefined);
+          await admin.removeUser(victim).catch(() => undefined);
         }
         assert.equal((await admin.infoServiceAccount(svcScoped.accessKey)).parentUser, user);
         await assertReadOnly(svcScoped);
@@ -471,6 +504,7 @@ const sandboxTarget = async (dialect: AdminApi): Promise<Target> => {
     region: stack.store.region,
     root: await rootFromSecret(),
     dialect,
+    ...(stack.store.kind === 'rustfs' ? { release: rustfsTagOf(process.env.ROTATOR_STORE_BIN ?? '') } : {}),
   };
 };
 
@@ -539,6 +573,7 @@ if (!rustfsBin) {
       region: 'us-east-1',
       root: s.root,
       dialect,
+      release: tag,
     };
   };
 
@@ -558,10 +593,13 @@ if (!rustfsBin) {
         assert.deepEqual(c.dialects, ['rustfs']);
         assert.equal(c.serviceAccountRoutes, 'plural');
         assert.equal(c.iamSurvivesRootChange, false);
-      } else if (tag === '1.0.0-beta.7') {
+      } else if (tag === '1.0.0-beta.7' || tag === '1.0.0-rc.3') {
         assert.deepEqual(c.dialects, ['rustfs', 'madmin']);
         assert.equal(c.serviceAccountRoutes, 'singular');
         assert.equal(c.iamSurvivesRootChange, true);
+        assert.equal(c.version, tag);
+      } else {
+        assert.fail(`no expectation for RustFS ${tag}: add what ../shared/rustfs/README.md says of it`);
       }
     });
 
