@@ -1,7 +1,17 @@
 // Changes to workflow code that would alter the commands of runs already in flight (and of
 // the histories committed under test/replay) are gated by patched(): old runs replay the
 // old sequence, new runs take the new one.
-import { patched } from '@temporalio/workflow';
+//
+// Retiring a patch (temporalio/samples-typescript `patching-api`): once no run that started
+// without its marker can still be open, replace patched(X) by deprecatePatch(X) and drop the
+// old branch, deploy, and once no run that started before THAT deploy is open, drop the call
+// and the histories of the old era (test/replay/*.<era>.json). "No run can be open" is checked,
+// in every Temporal namespace the worker serves, with
+//   temporal workflow list --query 'ExecutionStatus="Running" AND StartTime < "<deploy time>"'
+// returning nothing. Each patch below says which runs keep it alive (the longest: a RotateZone
+// grace wait up to its maxGrace, continued as new, and a RotateRoot awaiting approval and
+// paused, up to approvalTimeout + pauseTimeout).
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { acts, localActs, localSmoke, smoke } from './activities';
 import { checkWorkflowInput, type WorkflowInputs } from './inputs';
@@ -14,6 +24,8 @@ import { type WorkflowType } from './types';
  * consumers (pods are told apart by their restartedAt annotation instead); a
  * `rotate: true` bootstrap leaves identity and smoke of existing zones to the RotateZone
  * children, which do both.
+ *
+ * Retire when: no RotateZone or BootstrapCluster started before its deploy is still open.
  */
 export const ZONE_RUNBOOK_V2 = 'zone-runbook-v2';
 
@@ -21,6 +33,8 @@ export const ZONE_RUNBOOK_V2 = 'zone-runbook-v2';
  * v2 of compensation (Runbook): an undo runs only when the undos it depends on succeeded,
  * the pending record is kept when any failed, a key is deleted only when no pod that could
  * hold it runs, and a cancel undoes the run (non-cancellable) and ends CANCELED.
+ *
+ * Retire when: no run of any workflow started before its deploy is still open.
  */
 export const COMPENSATION_V2 = 'compensation-v2';
 
@@ -39,6 +53,8 @@ export function zoneRunbookCalls(): StepCalls {
 /**
  * Inputs are validated strictly (src/workflows/inputs.ts). A run started before that with
  * an input it now refuses has no marker and carries on with what it was given.
+ *
+ * Retire when: no run of any workflow started before its deploy is still open.
  */
 export const STRICT_INPUTS = 'strict-inputs';
 
@@ -53,6 +69,8 @@ export function strictInput<W extends WorkflowType>(workflow: W, raw: unknown): 
 /**
  * RotateZone's grace wait is bounded by maxGrace (revoke and escalate at the bound) and
  * continues as new before its history grows large.
+ *
+ * Retire when: no RotateZone started before its deploy is still open (its grace wait ends at maxGrace).
  */
 export const GRACE_BOUND = 'grace-bound';
 
@@ -60,6 +78,8 @@ export const GRACE_BOUND = 'grace-bound';
  * Runs lock their zone (or the root) by its pending record, owned by the run, whatever the
  * workflow ID; BootstrapCluster checks each zone's holder, runs its RotateZone children
  * with ABANDON and reports every zone's outcome instead of failing at the first child.
+ *
+ * Retire when: no run of any workflow started before its deploy is still open.
  */
 export const RUN_LOCKS = 'run-locks';
 
@@ -78,12 +98,16 @@ export function durableCalls(calls: StepCalls): Activities {
  * every zone policy is re-created before any zone user (a policy still sealed with the old
  * root fails the whole IAM load on that release), and the window in which zone keys were
  * refused is reported.
+ *
+ * Retire when: no RotateRoot started before its deploy is still open (approvalTimeout + pauseTimeout at most).
  */
 export const IAM_REBUILD = 'iam-rebuild';
 
 /**
  * BootstrapCluster ensures each zone's Prefect work pools inject the zone Secret through
  * secretKeyRef in their base job template (a zone without work pools makes no call).
+ *
+ * Retire when: no BootstrapCluster started before its deploy is still open.
  */
 export const PREFECT_POOLS = 'prefect-pools';
 
@@ -91,11 +115,43 @@ export const PREFECT_POOLS = 'prefect-pools';
  * Runs announce what they did: Kubernetes Events on the Secrets and workloads they changed,
  * and notifications to the inventory's webhook sinks (awaiting approval, paused, escalated,
  * and how the run ended), each through the non-blocking `announce` activity.
+ *
+ * Retire when: no run of any workflow started before its deploy is still open.
  */
 export const ANNOUNCE = 'announce';
 
 /**
  * BootstrapCluster applies the inventory's NetworkPolicies (networkPolicies.apply: true) after
  * every zone is ensured, refusing when they would cut a current consumer off the store.
+ *
+ * Retire when: no BootstrapCluster started before its deploy is still open.
  */
 export const NETWORK_POLICIES = 'network-policies';
+
+/**
+ * RotateRoot, past its point of no return, re-ensures every zone at once and then smokes every
+ * zone at once (each zone its own step), instead of one after another: on a store whose IAM
+ * reload may undo a write, each re-ensure waits out that window, and the zones stay refused
+ * until theirs is done. Every zone is tried; the failure names each zone that was not.
+ *
+ * Retire when: no RotateRoot started before its deploy is still open (approvalTimeout + pauseTimeout at most).
+ */
+export const ZONES_CONCURRENTLY = 'root-zones-concurrently';
+
+/** Runs `step` for every zone at once; fails after all have ended, naming each failed zone. */
+export async function everyZone<Z extends { name: string }>(
+  zones: readonly Z[],
+  step: (zone: Z) => Promise<unknown>,
+  what: string,
+): Promise<void> {
+  const results = await Promise.allSettled(zones.map(step));
+  const failed = zones.filter((_, i) => results[i]!.status === 'rejected');
+  if (failed.length === 0) return;
+  const first = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason as unknown;
+  throw ApplicationFailure.create({
+    type: 'ZoneStepsFailed',
+    nonRetryable: true,
+    message: `${failed.length} of ${zones.length} zone(s) not ${what}: ${failed.map((z) => z.name).join(', ')}`,
+    cause: first instanceof Error ? first : undefined,
+  });
+}

@@ -1,7 +1,7 @@
 import { ApplicationFailure, condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { formatDuration, parseDuration } from '../inventory/duration';
 import { acts, smoke, waits } from './activities';
-import { IAM_REBUILD, RUN_LOCKS } from './patches';
+import { everyZone, IAM_REBUILD, RUN_LOCKS, ZONES_CONCURRENTLY } from './patches';
 import { approveUpdate, resumeUpdate, rollbackUpdate, type UpdateArg } from './definitions';
 import { strictInput } from './patches';
 import { errorMessage, errorType, Runbook } from './runbook';
@@ -363,22 +363,25 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
         (names) => names.join(', '),
       );
     }
-    for (const z of inventory.zones) {
-      await rb.step(
+    const reEnsure = (z: (typeof inventory.zones)[number]) =>
+      rb.step(
         `re-ensure zone ${z.name} from its Secret`,
         () => acts.ensureZoneIdentity(z.name, 'current'),
         (r) => r.credential,
       );
-    }
-    // Until its zone is re-created, a store that lost IAM refuses that zone's keys.
-    const zoneKeysRefusedMs = rebuildIam ? Date.now() - storeBackAt : undefined;
-    for (const z of inventory.zones) {
-      await rb.step(
+    const smokeOne = (z: (typeof inventory.zones)[number]) =>
+      rb.step(
         `smoke zone ${z.name}`,
         () => smoke.smokeZone(z.name, 'current'),
         (r) => `${r.passed}/${r.cells} cells`,
       );
-    }
+    const concurrent = patched(ZONES_CONCURRENTLY);
+    if (concurrent) await everyZone(inventory.zones, reEnsure, 're-ensured');
+    else for (const z of inventory.zones) await reEnsure(z);
+    // Until its zone is re-created, a store that lost IAM refuses that zone's keys.
+    const zoneKeysRefusedMs = rebuildIam ? Date.now() - storeBackAt : undefined;
+    if (concurrent) await everyZone(inventory.zones, smokeOne, 'smoked');
+    else for (const z of inventory.zones) await smokeOne(z);
     await rb.step('clean up the pending root Secret', () => acts.deleteRootPending());
     rb.setPhase('completed');
     rb.status.step = null;

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { type WorkflowResult } from '../../src/workflows/types';
-import { Fake, inventory, ZONES } from '../support/workflow-mocks';
+import { WorkflowFailedError } from '@temporalio/client';
+import { type ApplicationFailure } from '@temporalio/common';
+import { Fake, FP, inventory, ZONES } from '../support/workflow-mocks';
 import { withWorker, workflowTestEnv } from '../support/workflow-env';
 
 let ids = 0;
@@ -65,6 +67,49 @@ describe('RotateRoot on a store that loses IAM (time-skipping)', () => {
     assert.equal(fake.count('ensureZoneIdentity'), ZONES.length);
     assert.equal(result.root?.zoneKeysRefusedMs, undefined);
     assert.doesNotMatch(result.summary, /lost IAM/);
+  });
+
+  it('every zone is re-ensured at once, then smoked at once', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const overlapping = (result: unknown) => async () => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 50));
+      inFlight -= 1;
+      return result;
+    };
+    const fake = new Fake()
+      .on('verifyRoot', async () => LOSSY)
+      .on(
+        'ensureZoneIdentity',
+        overlapping({ userCreated: true, credential: 'service account created', fingerprint: FP.pending }),
+      );
+    const result = await rotateRoot(fake);
+    assert.equal(result.outcome, 'completed');
+    assert.equal(most, ZONES.length, 'every zone re-ensured at the same time');
+    const names = fake.names();
+    assert.ok(
+      names.lastIndexOf('ensureZoneIdentity') < names.indexOf('smokeZone'),
+      'smokes after every zone',
+    );
+  });
+
+  it('a zone that cannot be re-ensured: the others still are, and the failure names it', async () => {
+    const refused = ZONES[1]!;
+    const fake = new Fake().failWhen(
+      'ensureZoneIdentity',
+      (zone: string) => zone === refused,
+      'store refused',
+    );
+    const err = await rotateRoot(fake).then(
+      () => assert.fail('the run should fail'),
+      (e: unknown) => e as WorkflowFailedError,
+    );
+    assert.ok(err instanceof WorkflowFailedError);
+    const cause = err.cause as ApplicationFailure;
+    assert.match(cause.message, new RegExp(`1 of ${ZONES.length} zone\\(s\\) not re-ensured: ${refused}$`));
+    assert.equal(fake.count('ensureZoneIdentity'), ZONES.length, 'every zone tried');
+    assert.equal(fake.count('smokeZone'), 0);
   });
 
   it('the plan names the policy rebuild and the refusal window', async () => {
