@@ -150,6 +150,15 @@ describe('ensureZoneIdentity against the real store', () => {
         iamSurvivesRootChange: false,
       },
       '1.0.0-beta.7': {
+        version: '1.0.0-beta.7',
+        dialects: ['rustfs', 'madmin'],
+        dialect: 'rustfs',
+        serviceAccountRoutes: 'singular',
+        iamSurvivesRootChange: true,
+      },
+      // The version is read from the {info, …} wrapper this release answers (from beta.9).
+      '1.0.0-rc.3': {
+        version: '1.0.0-rc.3',
         dialects: ['rustfs', 'madmin'],
         dialect: 'rustfs',
         serviceAccountRoutes: 'singular',
@@ -164,7 +173,10 @@ describe('ensureZoneIdentity against the real store', () => {
   });
 
   let cred: Credentials;
-  /** Whether root may update another parent's service account (MinIO, RustFS alpha.85: yes). */
+  /**
+   * Whether root may update another parent's service account: MinIO, RustFS alpha.85 and from
+   * rc.2 yes (service_account.rs UpdateServiceAccount `!owner && …`); alpha.99 … rc.1 no.
+   */
   let rootUpdates = true;
 
   test('a new key: the service account is created, no reply is decrypted', async () => {
