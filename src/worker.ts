@@ -89,6 +89,7 @@ async function serveMetrics(
     kube: deps.kube,
     prefect: deps.prefect,
     adminEndpoint: config.storeAdminEndpoint ?? config.inventory.store.adminEndpoint,
+    ttlMs: config.metricsCacheTtlMs,
     onError: (source, err) =>
       log.warn('metrics: collecting failed', { source, error: (err as Error).message }),
   });
@@ -123,6 +124,8 @@ export async function startWorker(
     identity?: string;
     /** A bundle made by writeWorkflowBundle; by default the build's own, if it made one. */
     workflowBundle?: string;
+    /** How often long waits poll (ActivityDeps.pollIntervalMs); an embedding test shortens it. */
+    pollIntervalMs?: number;
   } = {},
 ): Promise<RunningWorker> {
   const log = opts.log ?? jsonLogger(config.logLevel);
@@ -153,6 +156,7 @@ export async function startWorker(
     namespace: config.temporal.namespace,
     prefect: config.prefect,
     webUiUrl: config.webUiUrl,
+    pollIntervalMs: opts.pollIntervalMs,
   });
   const metrics = await serveMetrics(config, deps, client, sdkMetricsUrl, log);
   const workflowBundle = opts.workflowBundle ?? prebuiltWorkflowBundle();

@@ -4,15 +4,30 @@ import { type StoreProcess } from './store-process';
 
 /**
  * What tests may ask of the agent, through POST /behaviour:
+ * - hold: the next store start (true, or that many next starts) waits until POST /release,
+ *   or until the pod it is for is gone or replaced (a rollback's restart): a test holds the
+ *   store down for exactly as long as it needs, then lets it start (GET /state's `held`
+ *   says which pod waits);
  * - delayMs: wait this long before starting the store on the next restarts
- *   (delayCount of them; all of them when delayCount is absent);
+ *   (delayCount of them; all of them when delayCount is absent) — also cut short when the
+ *   pod is gone or replaced;
  * - failCount: that many next restarts fail (the store is not started, the pod never
  *   becomes Ready), as a crash-looping container would.
+ * POST /release ends the held start and clears holds not begun yet; POST /reset also
+ * restores every default.
  */
 export interface AgentBehaviour {
   delayMs: number;
   delayCount: number | null;
   failCount: number;
+  /** Store starts still to hold (POST /behaviour {"hold": true} sets 1). */
+  holdCount: number;
+}
+
+/** A store start waiting for POST /release. */
+export interface HeldStart {
+  podUid: string;
+  since: string;
 }
 
 export interface AgentState {
@@ -23,6 +38,10 @@ export interface AgentState {
   failedRestarts: number;
   lastStartedAt: string | null;
   lastError: string | null;
+  /** The store start being held now, if any. */
+  held: HeldStart | null;
+  /** Store starts held so far (released or ended by their pod going away). */
+  heldStarts: number;
   behaviour: AgentBehaviour;
 }
 
@@ -35,7 +54,15 @@ export interface NodeAgentOptions {
   log: (msg: string) => void;
 }
 
-const defaultBehaviour = (): AgentBehaviour => ({ delayMs: 0, delayCount: null, failCount: 0 });
+const defaultBehaviour = (): AgentBehaviour => ({
+  delayMs: 0,
+  delayCount: null,
+  failCount: 0,
+  holdCount: 0,
+});
+
+/** How often a held or delayed start checks that its pod is still there. */
+const POD_CHECK_MS = 250;
 
 /**
  * Plays the kubelet for the object store: when the store's StatefulSet pod is replaced
@@ -53,8 +80,12 @@ export class NodeAgent {
     failedRestarts: 0,
     lastStartedAt: null,
     lastError: null,
+    held: null,
+    heldStarts: 0,
     behaviour: this.behaviour,
   };
+  /** Ends the held start (POST /release, /reset, stop). */
+  private releaseHeld: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
   private stopped = false;
@@ -72,12 +103,19 @@ export class NodeAgent {
       ...this.state,
       storeRunning: this.opts.store.running,
       storePid: this.opts.store.pid ?? null,
+      held: this.state.held && { ...this.state.held },
       behaviour: { ...this.behaviour },
     };
   }
 
   setBehaviour(patch: Partial<AgentBehaviour>): void {
     this.behaviour = { ...this.behaviour, ...patch };
+  }
+
+  /** Lets the held store start go on, and holds no further start. */
+  release(): void {
+    this.behaviour.holdCount = 0;
+    this.releaseHeld?.();
   }
 
   /** Starts the reconcile loop and the control API; resolves with the API's URL. */
@@ -91,6 +129,7 @@ export class NodeAgent {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    this.releaseHeld?.();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await this.opts.store.stop();
   }
@@ -103,14 +142,26 @@ export class NodeAgent {
     try {
       if (req.method === 'GET' && req.url === '/state') return reply(200, this.snapshot());
       if (req.method === 'POST' && req.url === '/reset') {
+        this.release();
         this.behaviour = defaultBehaviour();
         return reply(200, this.snapshot());
+      }
+      if (req.method === 'POST' && req.url === '/release') {
+        const released = this.state.held !== null;
+        this.release();
+        return reply(200, { ...this.snapshot(), released });
       }
       if (req.method === 'POST' && req.url === '/behaviour') {
         let raw = '';
         for await (const chunk of req) raw += chunk;
         const body = JSON.parse(raw || '{}') as Record<string, unknown>;
         const patch: Partial<AgentBehaviour> = {};
+        const hold = body.hold;
+        if (hold !== undefined) {
+          if (typeof hold === 'boolean') patch.holdCount = hold ? 1 : 0;
+          else if (typeof hold === 'number' && Number.isInteger(hold) && hold >= 0) patch.holdCount = hold;
+          else return reply(400, { error: 'hold must be true, false or a non-negative integer' });
+        }
         for (const key of ['delayMs', 'delayCount', 'failCount'] as const) {
           const v = body[key];
           if (v === undefined) continue;
@@ -122,7 +173,10 @@ export class NodeAgent {
         this.setBehaviour(patch);
         return reply(200, this.snapshot());
       }
-      reply(404, { error: 'GET /state, POST /behaviour {delayMs, delayCount, failCount}, POST /reset' });
+      reply(404, {
+        error:
+          'GET /state, POST /behaviour {hold, delayMs, delayCount, failCount}, POST /release, POST /reset',
+      });
     } catch (err) {
       reply(400, { error: (err as Error).message });
     }
@@ -194,12 +248,30 @@ export class NodeAgent {
       await this.setPodStatus(pod, false, 'CrashLoopBackOff');
       return;
     }
+    if (this.behaviour.holdCount > 0) {
+      this.behaviour.holdCount -= 1;
+      this.state.heldStarts += 1;
+      this.state.held = { podUid: pod.metadata!.uid!, since: new Date().toISOString() };
+      this.opts.log('node agent: holding the store start until released, as asked');
+      const released = new Promise<void>((r) => (this.releaseHeld = r));
+      try {
+        if (!(await this.whilePodStays(pod, released))) return;
+      } finally {
+        this.state.held = null;
+        this.releaseHeld = undefined;
+      }
+    }
     const delay = this.behaviour.delayCount === 0 ? 0 : this.behaviour.delayMs;
     if (delay > 0) {
       if (this.behaviour.delayCount !== null) this.behaviour.delayCount -= 1;
       this.opts.log(`node agent: delaying the store start by ${delay} ms, as asked`);
-      await new Promise((r) => setTimeout(r, delay));
-      if (this.stopped || (await this.readPod())?.metadata?.uid !== pod.metadata?.uid) return;
+      let timer: NodeJS.Timeout | undefined;
+      const elapsed = new Promise<void>((r) => (timer = setTimeout(r, delay)));
+      try {
+        if (!(await this.whilePodStays(pod, elapsed))) return;
+      } finally {
+        clearTimeout(timer);
+      }
     }
     const secret = await this.opts.core.readNamespacedSecret({
       name: this.opts.rootSecret,
@@ -228,6 +300,28 @@ export class NodeAgent {
     const current = await this.readPod();
     if (current && current.metadata?.uid === pod.metadata?.uid)
       await this.setPodStatus(current, true, 'ready');
+  }
+
+  /**
+   * Waits for `until`, but no longer than `pod` stays (a held or delayed start ends early when
+   * its pod is deleted or replaced, as a kubelet stops starting a container whose pod went
+   * away). True when `until` came and the pod is still the one to start the store for.
+   */
+  private async whilePodStays(pod: V1Pod, until: Promise<void>): Promise<boolean> {
+    let done = false;
+    void until.then(() => (done = true));
+    while (!done && !this.stopped) {
+      await Promise.race([until, new Promise((r) => setTimeout(r, POD_CHECK_MS))]);
+      if (done || this.stopped) break;
+      const current = await this.readPod().catch(() => pod);
+      if (current?.metadata?.uid !== pod.metadata?.uid || current?.metadata?.deletionTimestamp) {
+        this.opts.log('node agent: the pod went away while its store start waited; not starting it');
+        return false;
+      }
+    }
+    if (this.stopped) return false;
+    const current = await this.readPod();
+    return current?.metadata?.uid === pod.metadata?.uid && !current?.metadata?.deletionTimestamp;
   }
 
   private async setPodStatus(pod: V1Pod, ready: boolean, reason: string): Promise<void> {

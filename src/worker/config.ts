@@ -41,6 +41,8 @@ export const WORKER_ENV = {
     'base URL of the Temporal Web UI (e.g. https://cloud.temporal.io or http://localhost:8233): notifications link to the run there',
   ROTATOR_METRICS_ADDRESS:
     "host:port to serve Prometheus metrics on at /metrics (the rotator's and the Temporal SDK's), e.g. 0.0.0.0:9464; unset: no metrics (a sandbox brings its own address)",
+  ROTATOR_METRICS_CACHE_TTL:
+    'how long one collection of the metrics is reused by the scrapes after it (default 5s: a burst of scrapes, several Prometheus replicas); "0s" collects on every scrape',
   [SANDBOX_STATE_ENV]:
     'state.json of a local sandbox: Temporal, kubeconfig, inventory and (unless ROTATOR_CODEC_KEY is set) the codec key are taken from it',
 } as const;
@@ -70,6 +72,8 @@ export interface WorkerConfig {
   shutdownGraceMs: number;
   /** host:port of the /metrics endpoint; undefined: none. */
   metricsAddress?: string;
+  /** How long a metrics collection is reused (ROTATOR_METRICS_CACHE_TTL, default 5 s). */
+  metricsCacheTtlMs: number;
   /** The metrics address came from the sandbox state, not ROTATOR_METRICS_ADDRESS: a port in use is not fatal. */
   metricsFromSandbox?: boolean;
   /** Set when the settings came from a sandbox state file. */
@@ -179,8 +183,18 @@ const envSchema = z.object({
         `ROTATOR_METRICS_ADDRESS: expected host:port to serve /metrics on, like "0.0.0.0:9464" or "127.0.0.1:9464", got "${String(iss.input)}"`,
     })
     .optional(),
+  ROTATOR_METRICS_CACHE_TTL: z
+    .string()
+    .refine((v) => parseDuration(v) !== undefined, {
+      error: (iss) =>
+        `ROTATOR_METRICS_CACHE_TTL: expected a duration like "5s" or "500ms" ("0s": no reuse), got "${String(iss.input)}"`,
+    })
+    .optional(),
   [SANDBOX_STATE_ENV]: nonEmpty(SANDBOX_STATE_ENV, 'the path of a sandbox state.json'),
 });
+
+/** How long a metrics collection is reused unless ROTATOR_METRICS_CACHE_TTL says otherwise. */
+export const DEFAULT_METRICS_CACHE_TTL_MS = 5000;
 
 function readFileOr(
   problems: string[],
@@ -384,6 +398,9 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     shutdownGraceMs: parseDuration(e.ROTATOR_SHUTDOWN_GRACE ?? '30s')!,
     metricsAddress: e.ROTATOR_METRICS_ADDRESS ?? sandbox?.metrics?.address,
     metricsFromSandbox: !e.ROTATOR_METRICS_ADDRESS && Boolean(sandbox?.metrics?.address),
+    metricsCacheTtlMs: e.ROTATOR_METRICS_CACHE_TTL
+      ? parseDuration(e.ROTATOR_METRICS_CACHE_TTL)!
+      : DEFAULT_METRICS_CACHE_TTL_MS,
     sandbox,
   };
 }

@@ -214,6 +214,20 @@ describe('worker configuration', () => {
     assert.equal(describeConfig(on).metrics, '0.0.0.0:9464');
     assert.equal((await loadWorkerConfig(valid())).metricsAddress, undefined);
   });
+  test('bad ROTATOR_METRICS_CACHE_TTL', () =>
+    refuses(
+      { ...valid(), ROTATOR_METRICS_CACHE_TTL: '5' },
+      /^ROTATOR_METRICS_CACHE_TTL: expected a duration like "5s" or "500ms"/,
+    ));
+  test('ROTATOR_METRICS_CACHE_TTL sets how long a collection is reused; 5 s by default', async () => {
+    assert.equal((await loadWorkerConfig(valid())).metricsCacheTtlMs, 5000);
+    const short = await loadWorkerConfig({ ...valid(), ROTATOR_METRICS_CACHE_TTL: '250ms' });
+    assert.equal(short.metricsCacheTtlMs, 250);
+    assert.equal(
+      (await loadWorkerConfig({ ...valid(), ROTATOR_METRICS_CACHE_TTL: '0s' })).metricsCacheTtlMs,
+      0,
+    );
+  });
   test('sandbox state file that does not exist', () =>
     refuses(
       { ROTATOR_SANDBOX_STATE: path.join(dir, 'state.json') },
