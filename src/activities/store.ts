@@ -94,8 +94,8 @@ export function createStoreActivities(deps: ActivityDeps) {
       await admin.updateServiceAccount(cred.accessKey, { secretKey: cred.secretKey, status: 'on' });
       return 'service account updated';
     } catch (err) {
-      // RustFS from 1.0.0-beta (service_account.rs is_service_account_owner_of) lets only the
-      // parent update an account, even against root: 403 "access denied".
+      // RustFS alpha.99 … rc.1 (service_account.rs is_service_account_owner_of) lets only the
+      // parent update an account, even against root: 403 "access denied". rc.2 lets root again.
       if (!isAdminError(err, 'AccessDenied')) throw err;
     }
     // The account is the zone user's (checked above). When it already holds these keys (a
@@ -115,8 +115,10 @@ export function createStoreActivities(deps: ActivityDeps) {
 
   /**
    * RustFS (alpha.85 and beta.7, captured) accepts a user's name as a new service account's key
-   * and the account replaces the user; MinIO refuses it. list-users leaves service accounts
-   * out on RustFS (iam manager.rs get_users), so a hit there is a user.
+   * and the account replaces the user; MinIO refuses it, and so does RustFS from rc.1, in the
+   * words it uses for any taken key ("access key is already in use", captured on rc.3), so the
+   * refusal alone would not say a user holds it. list-users leaves service accounts out on
+   * RustFS (iam manager.rs get_users; checked on rc.3), so a hit there is a user.
    */
   const assertNotAUser = async (admin: AdminClient, zone: Zone, accessKey: string): Promise<void> => {
     if (accessKey in (await admin.listUsers())) {
