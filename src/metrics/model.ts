@@ -89,6 +89,18 @@ export interface Sample {
 export const ROOT_TARGET = 'root';
 export const zoneTarget = (zone: string) => `zone/${zone}`;
 
+/**
+ * The zone label of a RotateZone run whose zone is not one of the inventory's: the zone comes
+ * from the run's RotatorZone search attribute, which any client can set at start (and a run
+ * sets from its input before checking it), so labels carry inventory zone names only and the
+ * number of series stays bounded. No zone name can be it (zone names are DNS labels).
+ */
+export const UNKNOWN_ZONE = '(unknown)';
+
+/** The run's zone as a label value: an inventory zone, else UNKNOWN_ZONE. */
+const zoneOf = (s: Snapshot, zone: string | undefined): string =>
+  zone !== undefined && s.zones.includes(zone) ? zone : UNKNOWN_ZONE;
+
 /** The result label of a closed run; undefined for a run that is no end (continued as new) or a plan. */
 export function resultOf(run: ClosedRun): RotationResult | undefined {
   if (run.dryRun) return undefined;
@@ -107,17 +119,18 @@ export function resultOf(run: ClosedRun): RotationResult | undefined {
   }
 }
 
-const targetOf = (run: { type: WorkflowType; zone?: string }): string | undefined =>
+/** The target a run rotates; none for a zone the inventory does not have. */
+const targetOf = (s: Snapshot, run: { type: WorkflowType; zone?: string }): string | undefined =>
   run.type === 'RotateRoot'
     ? ROOT_TARGET
-    : run.type === 'RotateZone' && run.zone
+    : run.type === 'RotateZone' && run.zone !== undefined && s.zones.includes(run.zone)
       ? zoneTarget(run.zone)
       : undefined;
 
 /** The label sets every scrape reports, so a first failure is an increase from 0, not a new series. */
 function workflowLabels(s: Snapshot): Labels[] {
   const zones = new Set(s.zones);
-  for (const r of [...s.closed, ...s.open]) if (r.type === 'RotateZone' && r.zone) zones.add(r.zone);
+  for (const r of [...s.closed, ...s.open]) if (r.type === 'RotateZone') zones.add(zoneOf(s, r.zone));
   return [
     { workflow: 'BootstrapCluster', zone: '' },
     { workflow: 'RotateRoot', zone: '' },
@@ -125,9 +138,9 @@ function workflowLabels(s: Snapshot): Labels[] {
   ];
 }
 
-const labelsOf = (run: { type: WorkflowType; zone?: string }): Labels => ({
+const labelsOf = (s: Snapshot, run: { type: WorkflowType; zone?: string }): Labels => ({
   workflow: run.type,
-  zone: run.type === 'RotateZone' ? (run.zone ?? '') : '',
+  zone: run.type === 'RotateZone' ? zoneOf(s, run.zone) : '',
 });
 const key = (l: Labels) => JSON.stringify(Object.entries(l).sort());
 
@@ -139,7 +152,7 @@ export function rotationsTotal(s: Snapshot): Sample[] {
   for (const run of s.closed) {
     const result = resultOf(run);
     if (!result) continue;
-    const labels = { ...labelsOf(run), result };
+    const labels = { ...labelsOf(s, run), result };
     const sample = counts.get(key(labels)) ?? { labels, value: 0 };
     sample.value += 1;
     counts.set(key(labels), sample);
@@ -153,7 +166,7 @@ function latestRuns(s: Snapshot): Map<string, { labels: Labels; run: ClosedRun; 
   for (const run of s.closed) {
     const result = resultOf(run);
     if (!result) continue;
-    const labels = labelsOf(run);
+    const labels = labelsOf(s, run);
     const prev = latest.get(key(labels));
     if (!prev || prev.run.closeTime < run.closeTime) latest.set(key(labels), { labels, run, result });
   }
@@ -180,7 +193,7 @@ export function lastRotationResult(s: Snapshot): Sample[] {
 export function lastSuccess(s: Snapshot): Sample[] {
   const best = new Map<string, number>();
   for (const run of s.closed) {
-    const target = targetOf(run);
+    const target = targetOf(s, run);
     const result = resultOf(run);
     if (!target || !result) continue;
     best.set(
@@ -205,7 +218,7 @@ export function lastSuccess(s: Snapshot): Sample[] {
 function targets(s: Snapshot): string[] {
   const set = new Set([ROOT_TARGET, ...s.zones.map(zoneTarget)]);
   for (const run of s.closed) {
-    const t = targetOf(run);
+    const t = targetOf(s, run);
     if (t) set.add(t);
   }
   return [...set].sort();
@@ -246,12 +259,14 @@ export function waiting(s: Snapshot): Sample[] {
     RotateRoot: ['approval', 'paused'],
     RotateZone: ['grace'],
   };
-  const unknown = new Set(s.open.filter((r) => r.phase === undefined).map((r) => key(labelsOf(r))));
+  const unknown = new Set(s.open.filter((r) => r.phase === undefined).map((r) => key(labelsOf(s, r))));
   const counts = new Map<string, number>();
   for (const run of s.open) {
     const reason = run.phase ? PHASE_REASON[run.phase] : undefined;
-    if (reason)
-      counts.set(key({ ...labelsOf(run), reason }), (counts.get(key({ ...labelsOf(run), reason })) ?? 0) + 1);
+    if (reason) {
+      const k = key({ ...labelsOf(s, run), reason });
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
   }
   return workflowLabels(s).flatMap((l) =>
     unknown.has(key(l))
@@ -273,7 +288,7 @@ export function smokeCellFailures(s: Snapshot): Sample[] {
   const counts = new Map<string, number>(s.zones.map((z) => [z, 0]));
   for (const run of s.closed)
     for (const [zone, n] of Object.entries(run.smokeCellFailures))
-      counts.set(zone, (counts.get(zone) ?? 0) + n);
+      counts.set(zoneOf(s, zone), (counts.get(zoneOf(s, zone)) ?? 0) + n);
   return [...counts.entries()].sort().map(([zone, value]) => ({ labels: { zone }, value }));
 }
 
@@ -297,7 +312,9 @@ export function scheduleTargets(sc: ScheduleFacts, zones: string[]): string[] {
   const input = (sc.input ?? {}) as { rotate?: unknown; zone?: unknown; dryRun?: unknown };
   if (input.dryRun === true) return [];
   if (sc.workflowType === 'RotateRoot') return [ROOT_TARGET];
-  if (sc.workflowType === 'RotateZone' && typeof input.zone === 'string') return [zoneTarget(input.zone)];
+  // A schedule's input is whatever its creator wrote: only an inventory zone is a target.
+  if (sc.workflowType === 'RotateZone' && typeof input.zone === 'string')
+    return zones.includes(input.zone) ? [zoneTarget(input.zone)] : [];
   if (sc.workflowType === 'BootstrapCluster' && input.rotate === true) return zones.map(zoneTarget);
   return [];
 }

@@ -68,7 +68,7 @@ describe('metrics model', () => {
         run({ type: 'RotateZone', zone: 'serving', status: 'CONTINUED_AS_NEW' }),
         run({ type: 'RotateZone', zone: 'serving', status: 'COMPLETED', dryRun: true }),
         run({ type: 'RotateRoot', status: 'FAILED', failureType: 'RolledBack' }),
-        // A zone no longer in the inventory still has its history counted.
+        // A zone no longer in the inventory still has its history counted, under UNKNOWN_ZONE.
         run({ type: 'RotateZone', zone: 'retired', status: 'FAILED', failureType: 'RotationFailed' }),
       ],
     });
@@ -79,8 +79,8 @@ describe('metrics model', () => {
     assert.equal(value(total, { workflow: 'RotateRoot', zone: '', result: 'rolled_back' }), 1);
     assert.equal(value(total, { workflow: 'RotateRoot', zone: '', result: 'completed' }), 0);
     assert.equal(value(total, { workflow: 'BootstrapCluster', zone: '', result: 'canceled' }), 0);
-    assert.equal(value(total, { workflow: 'RotateZone', zone: 'retired', result: 'failed' }), 1);
-    // 3 workflow/zone rows for the inventory + 1 retired zone + bootstrap + root, 4 results each.
+    assert.equal(value(total, { workflow: 'RotateZone', zone: m.UNKNOWN_ZONE, result: 'failed' }), 1);
+    // 2 workflow/zone rows for the inventory + 1 unknown zone + bootstrap + root, 4 results each.
     assert.equal(total.length, 5 * 4);
   });
 
@@ -290,6 +290,49 @@ describe('metrics model', () => {
       1,
     );
     assert.equal(value(m.schedulePaused(s), { schedule: 'weekly-serving', workflow: 'RotateZone' }), 0);
+  });
+
+  test('zone labels carry inventory zone names only: any other zone a client can name is UNKNOWN_ZONE or no target', () => {
+    // RotatorZone is a search attribute any client can set at start, and a run sets it from its
+    // input before checking it against the inventory: each distinct name would be a new series.
+    const forged = Array.from({ length: 50 }, (_, i) => `zone-${i}-${'x'.repeat(200)}`);
+    const s = snapshot({
+      closed: forged.map((zone) =>
+        run({ type: 'RotateZone', zone, status: 'FAILED', smokeCellFailures: { [zone]: 1 } }),
+      ),
+      open: [
+        ...forged.map((zone) => ({
+          workflowId: `w-${zone}`,
+          type: 'RotateZone' as const,
+          zone,
+          phase: 'waiting-grace',
+        })),
+        { workflowId: 'no-zone', type: 'RotateZone', phase: 'waiting-grace' },
+      ],
+      schedules: forged.map((zone) => ({
+        id: `s-${zone.slice(0, 8)}`,
+        workflowType: 'RotateZone',
+        input: { zone },
+        paused: false,
+        nextActionTimes: [t('2027-01-04T02:00:00Z'), t('2027-01-11T02:00:00Z')],
+      })),
+    });
+    const zoneLabels = [
+      ...m.rotationsTotal(s),
+      ...m.lastRotationResult(s),
+      ...m.waiting(s),
+      ...m.smokeCellFailures(s),
+    ].map((x) => x.labels.zone);
+    assert.deepEqual([...new Set(zoneLabels)].sort(), ['', m.UNKNOWN_ZONE, 'ingest', 'serving'].sort());
+    assert.equal(
+      value(m.rotationsTotal(s), { workflow: 'RotateZone', zone: m.UNKNOWN_ZONE, result: 'failed' }),
+      50,
+    );
+    assert.equal(value(m.waiting(s), { workflow: 'RotateZone', zone: m.UNKNOWN_ZONE, reason: 'grace' }), 51);
+    assert.deepEqual(value(m.smokeCellFailures(s), { zone: m.UNKNOWN_ZONE }), 50);
+    const targets = [...m.lastSuccess(s), ...m.rotationInterval(s)].map((x) => x.labels.target);
+    assert.deepEqual([...new Set(targets)].sort(), ['root', 'zone/ingest', 'zone/serving']);
+    assert.ok(!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(m.UNKNOWN_ZONE), 'no inventory zone can be named like it');
   });
 
   test('audit findings by kind, both kinds always present once an audit ran', () => {
