@@ -15,7 +15,7 @@ import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { acts, localActs, localSmoke, smoke } from './activities';
 import { checkWorkflowInput, type WorkflowInputs } from './inputs';
-import { invalidInput } from './runbook';
+import { errorMessage, invalidInput } from './runbook';
 import { type WorkflowType } from './types';
 
 /**
@@ -145,13 +145,14 @@ export async function everyZone<Z extends { name: string }>(
   what: string,
 ): Promise<void> {
   const results = await Promise.allSettled(zones.map(step));
-  const failed = zones.filter((_, i) => results[i]!.status === 'rejected');
+  const failed = zones.flatMap((z, i) => {
+    const r = results[i]!;
+    return r.status === 'rejected' ? [`${z.name} (${errorMessage(r.reason)})`] : [];
+  });
   if (failed.length === 0) return;
-  const first = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason as unknown;
   throw ApplicationFailure.create({
     type: 'ZoneStepsFailed',
     nonRetryable: true,
-    message: `${failed.length} of ${zones.length} zone(s) not ${what}: ${failed.map((z) => z.name).join(', ')}`,
-    cause: first instanceof Error ? first : undefined,
+    message: `${failed.length} of ${zones.length} zone(s) not ${what}: ${failed.join(', ')}`,
   });
 }

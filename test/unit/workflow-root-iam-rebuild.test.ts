@@ -107,7 +107,10 @@ describe('RotateRoot on a store that loses IAM (time-skipping)', () => {
     );
     assert.ok(err instanceof WorkflowFailedError);
     const cause = err.cause as ApplicationFailure;
-    assert.match(cause.message, new RegExp(`1 of ${ZONES.length} zone\\(s\\) not re-ensured: ${refused}$`));
+    assert.match(
+      cause.message,
+      new RegExp(`1 of ${ZONES.length} zone\\(s\\) not re-ensured: ${refused} \\(store refused\\)$`),
+    );
     assert.equal(fake.count('ensureZoneIdentity'), ZONES.length, 'every zone tried');
     assert.equal(fake.count('smokeZone'), 0);
   });
