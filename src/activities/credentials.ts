@@ -1,5 +1,5 @@
 import { fingerprint } from '../fingerprint';
-import { type Inventory, type Zone } from '../inventory';
+import { pendingSecretName, type Inventory, type Zone } from '../inventory';
 import { type Kube, readSecret } from '../kube';
 import { type Credentials } from '../rustfs';
 import { nonRetryable } from './failures';
@@ -13,7 +13,8 @@ export const KEYS = {
   previousSecretKey: 'previous-secret-key',
 } as const;
 
-export const pendingName = (name: string) => `${name}-pending`;
+/** The pending record of a credential Secret; the inventory refuses a Secret named like another's. */
+export const pendingName = pendingSecretName;
 
 export type CredentialSource = 'current' | 'pending' | 'previous';
 

@@ -6,6 +6,82 @@ import { DURATION_HINT, parseDuration } from './duration';
 import { SMOKE_DEFAULTS } from './policy';
 
 // ---------------------------------------------------------------------------------------
+// Bounds
+//
+// Every duration and size the inventory or a workflow input sets has an upper bound, so a typo
+// ("3650d", a pasted file) or a crafted input cannot keep a previous key valid for years, hold
+// a lock or a paused store for weeks, or grow a workflow history (the inventory is recorded in
+// each run's history) past what the server accepts. The same bounds apply to the inventory and
+// to the workflow inputs that override it (src/workflows/inputs.ts):
+//   grace           at most 30d   (and never longer than maxGrace)
+//   maxGrace        at most 30d   how long a previous zone key may stay valid after a switch
+//   restartTimeout  at most 1h    how long RotateRoot waits for the store to come back
+//   pauseTimeout    at most 24h   how long a paused RotateRoot waits before it rolls back
+//   approvalTimeout at most 7d    how long RotateRoot waits for approval (input only)
+//   zone names      at most 40 characters, a DNS label starting with a letter
+//   parallelism     1 to 64 (input only)
+// and in the inventory: at most 1000 zones, 100 consumers and 50 work pools per zone, 100
+// buckets in each of readWrite and readOnly, 50 IAM statements, 20 notification sinks, 20
+// client selectors per zone; region at most 63 characters, smoke.prefix 256, every URL 2048.
+// A bound is refused with a message that states it, like
+//   zones[0].maxGrace: expected at most 30d (how long a previous key may stay valid after the switch), got "3650d"
+
+export const DURATION_BOUNDS = {
+  grace: { max: '30d', what: 'the least time a previous key stays valid after the switch' },
+  maxGrace: { max: '30d', what: 'how long a previous key may stay valid after the switch' },
+  restartTimeout: { max: '1h', what: 'how long RotateRoot waits for the store to come back' },
+  pauseTimeout: { max: '24h', what: 'how long a paused RotateRoot waits for an answer before it rolls back' },
+  approvalTimeout: { max: '7d', what: 'how long RotateRoot waits for approval' },
+} as const;
+export type BoundedDuration = keyof typeof DURATION_BOUNDS;
+
+/** "at most 30d (how long ...)": the bound of a duration, for messages. */
+export const durationBoundHint = (name: BoundedDuration): string =>
+  `at most ${DURATION_BOUNDS[name].max} (${DURATION_BOUNDS[name].what})`;
+
+/** Whether a duration is within its bound; true for text that is no duration (reported on its own). */
+export function withinDurationBound(name: BoundedDuration, text: string): boolean {
+  const ms = parseDuration(text);
+  return ms === undefined || ms <= parseDuration(DURATION_BOUNDS[name].max)!;
+}
+
+export const SIZE_BOUNDS = {
+  zones: 1000,
+  consumers: 100,
+  workPools: 50,
+  buckets: 100,
+  statements: 50,
+  notifications: 20,
+  clientSelectors: 20,
+  region: 63,
+  smokePrefix: 256,
+  url: 2048,
+} as const;
+
+const duration = (opts: { allowZero: boolean; bound: BoundedDuration }) =>
+  z
+    .string({ error: `expected ${DURATION_HINT}` })
+    .refine(
+      (text) => {
+        const ms = parseDuration(text);
+        return ms !== undefined && (opts.allowZero || ms > 0);
+      },
+      { error: `expected ${opts.allowZero ? '' : 'a non-zero '}${DURATION_HINT.replace(/^a /, '')}` },
+    )
+    .refine((text) => withinDurationBound(opts.bound, text), {
+      error: `expected ${durationBoundHint(opts.bound)}`,
+    });
+
+/** A list of at most `max` items: "expected at most 100 consumers, got a list of 250". */
+const boundedList = <T extends z.ZodType>(item: T, max: number, what: string, error: string) =>
+  z.array(item, { error }).max(max, { error: `expected at most ${max} ${what}` });
+
+const url = (hint: string) =>
+  z
+    .string({ error: `expected ${hint}` })
+    .max(SIZE_BOUNDS.url, { error: `expected ${hint} of at most ${SIZE_BOUNDS.url} characters` });
+
+// ---------------------------------------------------------------------------------------
 // Leaf values
 
 // RFC 1123 label: namespaces (and zone names, which end up inside object and workflow names).
@@ -34,12 +110,18 @@ const objectName = (max = 253) =>
 
 // Zone names become parts of workflow IDs (`rotate-zone-<zone>`), canned policy names
 // (`rotator-<zone>`) and Kubernetes labels, so they follow the strictest of those: a DNS label.
-const ZONE_NAME_HINT =
-  'a zone name (lowercase letters, digits and "-", starting with a letter, ending with a letter or digit, at most 40 characters)';
+// Workflow inputs name zones by the same rule (src/workflows/inputs.ts).
+export const MAX_ZONE_NAME = 40;
+export const ZONE_NAME_HINT = `a zone name (lowercase letters, digits and "-", starting with a letter, ending with a letter or digit, at most ${MAX_ZONE_NAME} characters)`;
+const ZONE_NAME_RE = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+export const isZoneName = (name: string): boolean => name.length <= MAX_ZONE_NAME && ZONE_NAME_RE.test(name);
 const zoneName = z
   .string({ error: `expected ${ZONE_NAME_HINT}` })
-  .max(40, { error: `expected ${ZONE_NAME_HINT}` })
-  .regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/, { error: `expected ${ZONE_NAME_HINT}` });
+  .max(MAX_ZONE_NAME, { error: `expected ${ZONE_NAME_HINT}` })
+  .regex(ZONE_NAME_RE, { error: `expected ${ZONE_NAME_HINT}` });
+
+/** The pending record the rotator writes next to a credential Secret (also its run lock). */
+export const pendingSecretName = (name: string): string => `${name}-pending`;
 
 // In-place rotation puts the user name into the Secret as `access-key` and it travels in the
 // SigV4 Credential header, where "/", "," and "=" would break parsing.
@@ -85,18 +167,7 @@ function isEndpoint(text: string): boolean {
   // Credentials in the URL would be copied into every consumer's Secret and into logs.
   return url !== undefined && url.pathname === '/' && url.search === '' && url.hash === '';
 }
-const endpointUrl = z
-  .string({ error: `expected ${ENDPOINT_HINT}` })
-  .refine(isEndpoint, { error: `expected ${ENDPOINT_HINT}` });
-
-const duration = (opts: { allowZero: boolean }) =>
-  z.string({ error: `expected ${DURATION_HINT}` }).refine(
-    (text) => {
-      const ms = parseDuration(text);
-      return ms !== undefined && (opts.allowZero || ms > 0);
-    },
-    { error: `expected ${opts.allowZero ? '' : 'a non-zero '}${DURATION_HINT.replace(/^a /, '')}` },
-  );
+const endpointUrl = url(ENDPOINT_HINT).refine(isEndpoint, { error: `expected ${ENDPOINT_HINT}` });
 
 // ---------------------------------------------------------------------------------------
 // References
@@ -147,8 +218,7 @@ const poolName = z
   });
 const workPoolRef = z.strictObject(
   {
-    api: z
-      .string({ error: `expected ${PREFECT_API_HINT}` })
+    api: url(PREFECT_API_HINT)
       .refine(isPrefectApi, { error: `expected ${PREFECT_API_HINT}` })
       .transform((u) => u.replace(/\/+$/, '')),
     pool: poolName,
@@ -200,14 +270,24 @@ const iamStatement = z
     }
   });
 
-const bucketList = z.array(bucketName, { error: 'expected a list of bucket names' });
+const bucketList = boundedList(
+  bucketName,
+  SIZE_BOUNDS.buckets,
+  'buckets (grant a prefix with statements instead)',
+  'expected a list of bucket names',
+);
 
 const policySchema = z
   .strictObject(
     {
       readWrite: bucketList.default(() => []),
       readOnly: bucketList.default(() => []),
-      statements: z.array(iamStatement, { error: 'expected a list of IAM statements' }).default(() => []),
+      statements: boundedList(
+        iamStatement,
+        SIZE_BOUNDS.statements,
+        'IAM statements',
+        'expected a list of IAM statements',
+      ).default(() => []),
     },
     { error: 'expected a policy mapping with readWrite, readOnly and/or statements' },
   )
@@ -248,10 +328,16 @@ const strategy = z.enum(STRATEGIES, {
   error:
     'expected "overlap" (new service-account key, old one valid during grace) or "in-place" (seed behaviour: replace the user\'s secret)',
 });
-const consumers = z.union([z.literal('auto'), z.array(consumerRef)], {
-  error:
-    'expected "auto" (discover workloads that reference the Secret) or a list of {kind, namespace, name} ([] for none)',
-});
+const consumers = z.union(
+  [
+    z.literal('auto'),
+    boundedList(consumerRef, SIZE_BOUNDS.consumers, 'consumers', 'expected a list of consumers'),
+  ],
+  {
+    error:
+      'expected "auto" (discover workloads that reference the Secret) or a list of {kind, namespace, name} ([] for none)',
+  },
+);
 
 // maxGrace bounds the wait for pods started before the switch: the inventory's promise that no
 // consumer pod runs longer than this, so one still holding the previous key then is stuck.
@@ -278,11 +364,18 @@ const storeSchema = z
       region: z
         .string({ error: 'expected a region name like "us-east-1"' })
         .min(1, { error: 'expected a region name like "us-east-1"' })
+        .max(SIZE_BOUNDS.region, {
+          error: `expected a region name of at most ${SIZE_BOUNDS.region} characters`,
+        })
         .default(STORE_DEFAULTS.region),
       rootSecret: secretRef,
       workload: workloadRef,
-      restartTimeout: duration({ allowZero: false }).default(STORE_DEFAULTS.restartTimeout),
-      pauseTimeout: duration({ allowZero: false }).default(STORE_DEFAULTS.pauseTimeout),
+      restartTimeout: duration({ allowZero: false, bound: 'restartTimeout' }).default(
+        STORE_DEFAULTS.restartTimeout,
+      ),
+      pauseTimeout: duration({ allowZero: false, bound: 'pauseTimeout' }).default(
+        STORE_DEFAULTS.pauseTimeout,
+      ),
     },
     { error: 'expected a store mapping {kind, endpoint, rootSecret, workload, ...}' },
   )
@@ -320,11 +413,14 @@ const zoneSchema = z
       secret: secretRef,
       consumers: consumers.optional(),
       strategy: strategy.optional(),
-      grace: duration({ allowZero: true }).optional(),
-      maxGrace: duration({ allowZero: false }).optional(),
-      workPools: z
-        .array(workPoolRef, { error: 'expected a list of {api, pool} Prefect work pools' })
-        .default(() => []),
+      grace: duration({ allowZero: true, bound: 'grace' }).optional(),
+      maxGrace: duration({ allowZero: false, bound: 'maxGrace' }).optional(),
+      workPools: boundedList(
+        workPoolRef,
+        SIZE_BOUNDS.workPools,
+        'work pools',
+        'expected a list of {api, pool} Prefect work pools',
+      ).default(() => []),
     },
     { error: 'expected a zone mapping {name, user, policy, secret, ...}' },
   )
@@ -364,8 +460,8 @@ const defaultsSchema = z.strictObject(
   {
     consumers: consumers.optional(),
     strategy: strategy.optional(),
-    grace: duration({ allowZero: true }).optional(),
-    maxGrace: duration({ allowZero: false }).optional(),
+    grace: duration({ allowZero: true, bound: 'grace' }).optional(),
+    maxGrace: duration({ allowZero: false, bound: 'maxGrace' }).optional(),
   },
   { error: 'expected a defaults mapping with any of consumers, strategy, grace, maxGrace' },
 );
@@ -376,6 +472,9 @@ const smokeSchema = z.strictObject(
     outsideBucket: bucketName.default(SMOKE_DEFAULTS.outsideBucket),
     prefix: z
       .string({ error: `expected ${SMOKE_PREFIX_HINT}` })
+      .max(SIZE_BOUNDS.smokePrefix, {
+        error: `expected ${SMOKE_PREFIX_HINT} of at most ${SIZE_BOUNDS.smokePrefix} characters`,
+      })
       .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*\/$/, { error: `expected ${SMOKE_PREFIX_HINT}` })
       .default(SMOKE_DEFAULTS.prefix),
   },
@@ -434,9 +533,18 @@ const networkPoliciesSchema = z.strictObject(
         podLabels: { ...NETPOL_DEFAULTS.worker.podLabels },
       })),
     clients: z
-      .record(zoneName, z.array(podPeer, { error: 'expected a list of {podLabels, namespace?}' }), {
-        error: 'expected a mapping {<zone>: [{podLabels, namespace?}]}',
-      })
+      .record(
+        zoneName,
+        boundedList(
+          podPeer,
+          SIZE_BOUNDS.clientSelectors,
+          'pod selectors',
+          'expected a list of {podLabels, namespace?}',
+        ),
+        {
+          error: 'expected a mapping {<zone>: [{podLabels, namespace?}]}',
+        },
+      )
       .default(() => ({})),
   },
   { error: 'expected a networkPolicies mapping with any of apply, port, storePods, worker, clients' },
@@ -512,7 +620,13 @@ const sinkSchema = z
         message: 'expected exactly one of url or urlFrom: {env: NAME}',
       });
     }
-    if (sink.url !== undefined && !isWebhookUrl(sink.url)) {
+    if (sink.url !== undefined && sink.url.length > SIZE_BOUNDS.url) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: `expected a URL of at most ${SIZE_BOUNDS.url} characters (value not shown)`,
+      });
+    } else if (sink.url !== undefined && !isWebhookUrl(sink.url)) {
       ctx.addIssue({ code: 'custom', path: ['url'], message: `expected ${SINK_URL_HINT} (value not shown)` });
     }
   })
@@ -529,13 +643,16 @@ export const inventorySchema = z
       store: storeSchema,
       defaults: defaultsSchema.optional(),
       smoke: smokeSchema.default(() => ({ ...SMOKE_DEFAULTS })),
-      notifications: z
-        .array(sinkSchema, { error: 'expected a list of notification sinks' })
-        .default(() => []),
+      notifications: boundedList(
+        sinkSchema,
+        SIZE_BOUNDS.notifications,
+        'notification sinks',
+        'expected a list of notification sinks',
+      ).default(() => []),
       networkPolicies: networkPoliciesSchema.optional(),
-      zones: z
-        .array(zoneSchema, { error: 'expected a list of zones' })
-        .min(1, { error: 'expected at least one zone' }),
+      zones: boundedList(zoneSchema, SIZE_BOUNDS.zones, 'zones', 'expected a list of zones').min(1, {
+        error: 'expected at least one zone',
+      }),
     },
     { error: 'expected a mapping with store and zones' },
   )
@@ -569,6 +686,7 @@ export const inventorySchema = z
           message: `expected a zone of this inventory (${[...zoneNames].join(', ')}), but there is no zone "${zone}"`,
         });
     const rootSecret = `${inv.store.rootSecret.namespace}/${inv.store.rootSecret.name}`;
+    secretCollisions(inv, ctx);
     inv.zones.forEach((zone, i) => {
       const dupName = firstIndex(zone.name, names, i);
       if (dupName !== undefined) {
@@ -591,7 +709,7 @@ export const inventorySchema = z
         ctx.addIssue({
           code: 'custom',
           path: ['zones', i, 'secret'],
-          message: `expected a Secret other than the root Secret ${rootSecret} (the root credential must never reach application pods)`,
+          message: `expected a Secret other than the root Secret ${rootSecret}, but zone "${zone.name}" and the root credential (store.rootSecret) both name it (the root credential must never reach application pods)`,
         });
       }
       const dupSecret = firstIndex(secret, secrets, i);
@@ -599,7 +717,7 @@ export const inventorySchema = z
         ctx.addIssue({
           code: 'custom',
           path: ['zones', i, 'secret'],
-          message: `expected a unique Secret, but ${secret} is also zones[${dupSecret}].secret (two zones would overwrite each other's key)`,
+          message: `expected a unique Secret, but ${secret} of zone "${zone.name}" is also zones[${dupSecret}].secret of zone "${inv.zones[dupSecret]!.name}" (two zones would overwrite each other's key)`,
         });
       }
       zone.workPools.forEach((p, j) => {
@@ -672,6 +790,46 @@ export const inventorySchema = z
       buckets,
     };
   });
+
+type InventoryDraft = {
+  store: { rootSecret: { namespace: string; name: string } };
+  zones: ReadonlyArray<{ name: string; secret: { namespace: string; name: string } }>;
+};
+
+/**
+ * A Secret the rotator writes for one identity must not be another identity's: the pending
+ * record of a zone (or of the root) is `<its Secret>-pending` in the Secret's namespace, so a
+ * Secret named like that would be overwritten by the other identity's next rotation and then
+ * deleted by its clean-up. Both identities are named, at the Secret that takes the other's name.
+ */
+function secretCollisions(inv: InventoryDraft, ctx: z.RefinementCtx): void {
+  const identities = [
+    {
+      who: 'the root credential (store.rootSecret)',
+      path: ['store', 'rootSecret'],
+      ref: inv.store.rootSecret,
+    },
+    ...inv.zones.map((zone, i) => ({
+      who: `zone "${zone.name}"`,
+      path: ['zones', i, 'secret'],
+      ref: zone.secret,
+    })),
+  ];
+  const pendingOf = new Map<string, (typeof identities)[number]>();
+  for (const id of identities) pendingOf.set(`${id.ref.namespace}/${pendingSecretName(id.ref.name)}`, id);
+  for (const id of identities) {
+    const secret = `${id.ref.namespace}/${id.ref.name}`;
+    const owner = pendingOf.get(secret);
+    if (!owner || owner === id) continue;
+    ctx.addIssue({
+      code: 'custom',
+      path: id.path,
+      message:
+        `expected a Secret that is no other identity's pending record, but ${secret} of ${id.who} is the pending record of ${owner.who} ` +
+        `(${owner.ref.namespace}/${owner.ref.name} + "-pending"): each rotation of ${owner.who} would overwrite it, then delete it`,
+    });
+  }
+}
 
 function mustParseDuration(text: string): number {
   const ms = parseDuration(text);

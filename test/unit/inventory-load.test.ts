@@ -229,13 +229,17 @@ test('duplicate zone name, user and Secret are rejected with the other occurrenc
   assertRejected(
     dupSecret,
     'zones[1].secret',
-    /unique Secret, but data\/ingest-s3 is also zones\[0\]\.secret/,
+    /unique Secret, but data\/ingest-s3 of zone "serving" is also zones\[0\]\.secret of zone "ingest"/,
   );
   const rootAsZone = VALID.replace(
     '{ namespace: web, name: serving-s3 }',
     '{ namespace: platform, name: root }',
   );
-  assertRejected(rootAsZone, 'zones[1].secret', /other than the root Secret platform\/root/);
+  assertRejected(
+    rootAsZone,
+    'zones[1].secret',
+    /other than the root Secret platform\/root, but zone "serving" and the root credential \(store\.rootSecret\) both name it/,
+  );
 });
 
 test('bad durations are rejected with examples of good ones', () => {
