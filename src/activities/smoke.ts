@@ -68,7 +68,7 @@ export function smokeMismatchOf(message: string): { zone: string; failed: number
 }
 
 /**
- * Policy conformance (DESIGN §4): every cell of the zone's expected matrix, run with the
+ * Policy conformance (docs/design.md "Smoke: policy conformance"): every cell of the zone's expected matrix, run with the
  * zone credential under test. Passing means every allowed operation succeeded and every
  * other one was AccessDenied — "it authenticated" is not enough.
  */

@@ -60,7 +60,7 @@ export function conflictingRotation(what: string, holder: RunRef): ApplicationFa
   });
 }
 
-/** Which running workflows keep a given kind from starting (DESIGN §3). */
+/** Which running workflows keep a given kind from starting (docs/design.md "Workflow IDs are locks"). */
 const CONFLICTS: Record<string, string[]> = {
   RotateRoot: ['RotateZone', 'BootstrapCluster'],
   RotateZone: ['RotateRoot'],

@@ -27,7 +27,7 @@ export function registerNetpol(program: Command): void {
       const policies = renderNetworkPolicies(inventory);
       if (!policies.length)
         throw new CliError(
-          `${conn.configFile} has no networkPolicies section: add one (README "NetworkPolicies") to say which pods may reach the store`,
+          `${conn.configFile} has no networkPolicies section: add one (docs/configuring.md "NetworkPolicies") to say which pods may reach the store`,
           EXIT.usage,
         );
       const yaml = networkPoliciesYaml(

@@ -43,7 +43,7 @@ export function untilSignal(): Promise<NodeJS.Signals> {
 }
 
 export function registerSandbox(program: Command): void {
-  const sandbox = program.command('sandbox').description('the local stack of real components (DESIGN §5)');
+  const sandbox = program.command('sandbox').description('the local stack of real components (docs/developing.md "The sandbox")');
   sandbox
     .command('up')
     .description('start Temporal, a Kubernetes control plane with kwok, the object store and its node agent')

@@ -166,7 +166,7 @@ function glob(pattern: string, value: string, ignoreCase: boolean): boolean {
 }
 
 // ---------------------------------------------------------------------------------------
-// Smoke = policy conformance (DESIGN §4)
+// Smoke = policy conformance (docs/design.md "Smoke: policy conformance")
 //
 // A smoke passes only when every cell matches; "it authenticated" proves nothing about
 // the policy. Semantics the smoke runner must follow:

@@ -1,6 +1,6 @@
 /**
  * The object-store admin client: users, canned policies, service accounts, health, over
- * either admin API flavour (DESIGN §6), plus the S3 data-plane helpers smoke tests use.
+ * either admin API flavour (docs/design.md "The store's admin API, per release"), plus the S3 data-plane helpers smoke tests use.
  * Every failure is an AdminError whose `code` and `retryable` decide what the caller does.
  */
 export type {

@@ -16,7 +16,7 @@ import { DEFAULT_TASK_QUEUE } from '../temporal/worker';
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Every environment variable the worker reads, with its meaning (the README table is built from the same words). */
+/** Every environment variable the worker reads, with its meaning (docs/configuring.md "Environment" lists the same). */
 export const WORKER_ENV = {
   ROTATOR_CONFIG: 'path of the inventory YAML (required unless ROTATOR_SANDBOX_STATE is set)',
   TEMPORAL_ADDRESS: 'host:port of the Temporal frontend (default localhost:7233)',

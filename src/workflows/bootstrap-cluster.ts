@@ -103,7 +103,7 @@ const toTheEnd =
     CancellationScope.nonCancellable(() => fn(item));
 
 /**
- * Brings the store and the cluster to what the inventory says (DESIGN §3): buckets,
+ * Brings the store and the cluster to what the inventory says (docs/design.md "BootstrapCluster"): buckets,
  * canned policies, each zone's user and credential, its Secret, consumers restarted
  * where the Secret changed, and every zone smoked. Safe to re-run: an existing
  * credential is re-ensured in the store, never replaced; `rotate: true` then rotates

@@ -26,7 +26,7 @@ function durationOr(text: string | undefined, fallback: number): number {
 }
 
 /**
- * Rotates the store's root key (DESIGN §3): high blast radius, so it waits for approval,
+ * Rotates the store's root key (docs/design.md "RotateRoot"): high blast radius, so it waits for approval,
  * and when the restarted store does not come back within the restart window it PAUSES
  * for on-call to `resume` (wait another window) or `rollback` (restore the previous root,
  * restart, verify) — rolling back by itself when nobody answers within pauseTimeout.

@@ -236,7 +236,7 @@ function zonePlan(
 }
 
 /**
- * Rotates one zone's credential (DESIGN §3). `overlap` (default): a new service-account
+ * Rotates one zone's credential (docs/design.md "RotateZone"). `overlap` (default): a new service-account
  * key is verified, promoted into the Secret, consumers roll, and only after the grace
  * period and once no pod started before the switch still runs is the old key revoked —
  * no consumer ever holds a dead key. Any failure before the revocation restores the

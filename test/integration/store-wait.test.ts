@@ -17,7 +17,7 @@ const scaleStore = async (replicas: number) =>
     setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
   );
 
-// RotateRoot step 5 (DESIGN §3): the store is back when its StatefulSet has rolled out, not
+// RotateRoot step 5 (docs/design.md "RotateRoot"): the store is back when its StatefulSet has rolled out, not
 // when the first replica answers with the new root; the zone steps that follow would
 // otherwise meet replicas still restarting.
 describe('waiting for the store after a root change', () => {
