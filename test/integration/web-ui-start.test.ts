@@ -20,8 +20,6 @@
 //   request: {meta: {updateId}, input: {args: {payloads}}}}, payloads encoded as above.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Timeline } from '../../src/cli/history';
 import { statusQuery } from '../../src/workflows/definitions';
@@ -33,7 +31,6 @@ import { getStack } from '../support/stack';
 
 const stack = getStack();
 const NS = stack.temporal.namespace;
-const README = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
 let fx: CliFixture;
 const cli = (...args: string[]) => runCli(args, fx.env);
 
@@ -237,7 +234,6 @@ describe('starting runs from the Temporal Web UI, inspecting them with rotator h
 
   test('RotateZone {"zone": "serving", "dryRun": true}: the plan; input stored encrypted by the codec server; history human and JSON', async () => {
     const input = '{ "zone": "serving", "dryRun": true }';
-    assert.ok(README.includes(input), 'the README documents this input');
     const runId = await startFromForm({
       workflowId: 'rotate-zone-serving',
       taskQueue: fx.taskQueue,
@@ -275,7 +271,6 @@ describe('starting runs from the Temporal Web UI, inspecting them with rotator h
   });
 
   test('RotateRoot {"dryRun": true} from the form: the plan, nothing changed', async () => {
-    assert.ok(README.includes('{ "dryRun": true }'));
     const result = await resultOf(
       'rotate-root',
       await startFromForm({
@@ -381,9 +376,9 @@ describe('starting runs from the Temporal Web UI, inspecting them with rotator h
     assert.equal(again.status, 409, JSON.stringify(again.body));
     assert.match(String(again.body.message), /already running/i);
 
-    // The README's filters, typed into the list's query box, find the UI-started run.
+    // Filters typed into the list's query box (search attributes the workflow sets, with the
+    // server's own ExecutionStatus) find the UI-started run.
     const filter = 'RotatorZone = "serving" AND ExecutionStatus = "Running"';
-    assert.ok(README.includes(filter), 'the README documents this filter');
     for (const query of [filter, 'RotatorKind = "RotateZone"']) {
       await eventually(
         `the list filter ${query}`,
@@ -393,8 +388,7 @@ describe('starting runs from the Temporal Web UI, inspecting them with rotator h
       );
     }
 
-    // Send an Update: name revokeNow, input {"by": ..., "reason": ...} as the README says.
-    assert.ok(README.includes('`{"by": "your name", "reason": "why"}`'));
+    // Send an Update: name revokeNow, Data {"by": ..., "reason": ...}; history shows both below.
     const update = await ui.sendUpdate(
       'rotate-zone-serving',
       runId,

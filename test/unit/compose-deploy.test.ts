@@ -15,7 +15,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadInventory, type Inventory } from '../../src/inventory';
-import { loadWorkerConfig } from '../../src/worker/config';
+import { loadWorkerConfig, WORKER_ENV as WORKER_CONFIG_ENV } from '../../src/worker/config';
 import { WORKER_ENV, WORKER_NODE_FLAGS } from '../../bench/worker-process';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -295,21 +295,31 @@ describe('deploy/', () => {
     assert.equal(pod.serviceAccountName, sa.metadata.name);
     assert.equal(d.metadata.namespace, sa.metadata.namespace);
 
-    // The inventory ConfigMap and env Secret the README's commands create.
-    const readme = read('README.md');
+    // The inventory reaches the pod as the ConfigMap `kubectl create configmap <name>
+    // --from-file=inventory.yaml=<inventory>` makes: one key, inventory.yaml. Mounted as the
+    // Deployment mounts it (every key a file under mountPath, unless items remap them), that
+    // key is the file ROTATOR_CONFIG names.
     const mount = c.volumeMounts[0]!;
     const volume = pod.volumes.find((v) => v.name === mount.name)!;
-    assert.ok(
-      readme.includes(
-        `kubectl -n ${d.metadata.namespace} create configmap ${volume.configMap.name} --from-file=inventory.yaml=config/dashi.yaml`,
-      ),
-      'the README creates the ConfigMap the Deployment mounts',
+    assert.ok(volume.configMap.name, 'the inventory comes from a ConfigMap');
+    const items = (volume.configMap as { items?: Array<{ key: string; path: string }> }).items;
+    const mountedAs = (key: string) => items?.find((i) => i.key === key)?.path ?? (items ? undefined : key);
+    const inventoryFile = mountedAs('inventory.yaml');
+    assert.ok(inventoryFile, 'the key inventory.yaml is mounted');
+    assert.equal(
+      path.posix.join(mount.mountPath, inventoryFile),
+      c.env.find((e) => e.name === 'ROTATOR_CONFIG')?.value,
     );
+    // The env Secret the pod reads is the one secret.example.yaml describes, and each of its keys
+    // is a variable the worker reads (a misspelt key would be silently ignored in the pod).
     const envSecret = c.envFrom[0]!.secretRef.name;
-    assert.ok(readme.includes(`create secret generic ${envSecret}`), 'the README creates the env Secret');
     const example = docs('deploy/worker/secret.example.yaml')[0]!;
     assert.equal(example.metadata.name, envSecret);
     assert.equal(example.metadata.namespace, d.metadata.namespace);
+    const exampleKeys = Object.keys((example as { stringData?: Record<string, string> }).stringData ?? {});
+    assert.ok(exampleKeys.length > 0);
+    for (const key of exampleKeys)
+      assert.ok(key in WORKER_CONFIG_ENV, `${key} is a variable the worker reads`);
 
     // In the pod: KUBERNETES_SERVICE_HOST set, no KUBECONFIG, the ConfigMap's file mounted.
     const env: Record<string, string> = { KUBERNETES_SERVICE_HOST: '10.96.0.1' };
