@@ -109,7 +109,7 @@ describe('RotateRoot on a store that loses IAM (time-skipping)', () => {
     const cause = err.cause as ApplicationFailure;
     assert.match(
       cause.message,
-      new RegExp(`1 of ${ZONES.length} zone\\(s\\) not re-ensured: ${refused} \\(store refused\\)$`),
+      new RegExp(`1 of ${ZONES.length} zone\\(s\\) not re-ensured: ${refused} \\(store refused\\)\\.$`),
     );
     assert.equal(fake.count('ensureZoneIdentity'), ZONES.length, 'every zone tried');
     assert.equal(fake.count('smokeZone'), 0);
