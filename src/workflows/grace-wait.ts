@@ -32,6 +32,44 @@ export interface Rotation {
 
 export type GraceWaitOutcome = { escalation?: Escalation } | { continueWith: RotateZoneInput };
 
+/** The last step a run records before it continues its grace wait as a new run. */
+export const continueStepName = (generation: number): string =>
+  `continue the grace wait as a new run (generation ${generation})`;
+
+/** What a run knows of how it was started (workflowInfo()). */
+export interface RunOrigin {
+  continuedFromExecutionRunId?: string;
+  attempt: number;
+  lastFailure?: unknown;
+  lastResult?: unknown;
+}
+
+/**
+ * Why a run's `continued` state cannot have been handed over by a RotateZone continuing its
+ * grace wait as new; undefined when it can. Only the server sets continuedFromExecutionRunId,
+ * and only for a run's own continue-as-new, a retry or a cron run: a retry or cron run of a
+ * client's start (which always fails here first) carries that failure or an attempt above 1.
+ * The state must also read like the one boundedGraceWait hands over.
+ */
+export function forgedContinuation(state: GraceWaitState, run: RunOrigin): string | undefined {
+  const refused =
+    '"continued" is the state a RotateZone run hands to the run it continues as new, never an input: ';
+  const instead =
+    'start RotateZone with {"zone": "<zone>"} to rotate; `rotator revoke-now rotate-zone-<zone>` ends a grace wait early';
+  if (!run.continuedFromExecutionRunId)
+    return `${refused}this run was started by a client, not continued as new (${instead})`;
+  if (run.attempt > 1 || run.lastFailure !== undefined || run.lastResult !== undefined)
+    return `${refused}this run is a retry or cron run of a client's start, not a continued grace wait (${instead})`;
+  // Unchecked when a pre-strict-inputs run replays: read defensively.
+  const steps: unknown[] = Array.isArray(state.steps) ? state.steps : [];
+  const last = steps[steps.length - 1] as { name?: unknown } | undefined;
+  if (state.generation < 2 || last?.name !== continueStepName(state.generation))
+    return `${refused}its steps do not end with "${continueStepName(state.generation)}" (${instead})`;
+  if (!(Date.parse(state.graceUntil) <= Date.parse(state.boundUntil)))
+    return `${refused}its graceUntil ${state.graceUntil} is after its boundUntil ${state.boundUntil} (${instead})`;
+  return undefined;
+}
+
 /** A continued run's status starts where the previous run's ended. */
 export function resumeGraceWait(rb: Runbook, state: GraceWaitState): Rotation {
   rb.status.fingerprints.previous = state.previousFingerprint;
@@ -123,7 +161,7 @@ export async function boundedGraceWait(
       if (asked()) break;
       const now = new Date().toISOString();
       rb.status.steps.push({
-        name: `continue the grace wait as a new run (generation ${state.generation + 1})`,
+        name: continueStepName(state.generation + 1),
         state: 'done',
         startedAt: now,
         endedAt: now,

@@ -5,14 +5,21 @@
 import { z } from 'zod';
 import { DURATION_HINT, parseDuration } from '../inventory/duration';
 import { closest } from '../inventory/lookup';
-import { STRATEGIES } from '../inventory/schema';
+import {
+  durationBoundHint,
+  isZoneName,
+  STRATEGIES,
+  withinDurationBound,
+  ZONE_NAME_HINT,
+  type BoundedDuration,
+} from '../inventory/schema';
 import { type StepRecord, type WorkflowType } from './types';
 
 export const MAX_PARALLELISM = 64;
 
 const flag = z.boolean({ error: (i) => `expected true or false, got ${describe(i.input)}` });
 
-const duration = (opts: { allowZero: boolean }) =>
+const durationText = (opts: { allowZero: boolean }) =>
   z.string({ error: (i) => `expected ${DURATION_HINT}, got ${describe(i.input)}` }).refine(
     (text) => {
       const ms = parseDuration(text);
@@ -23,6 +30,21 @@ const duration = (opts: { allowZero: boolean }) =>
         `expected ${opts.allowZero ? '' : 'a non-zero '}${DURATION_HINT.replace(/^a /, '')}, got ${describe(i.input)}`,
     },
   );
+
+/**
+ * Marks an issue as a bound (src/inventory/schema.ts, "Bounds"): refused since patch
+ * bounded-inputs, so a run started before it with such an input replays as it ran.
+ */
+const BOUND = { bound: true } as const;
+export const isBoundIssue = (iss: z.core.$ZodIssue): boolean =>
+  iss.code === 'custom' && (iss.params as { bound?: unknown } | undefined)?.bound === true;
+
+/** A duration with its upper bound: "expected at most 30d (...), got the string "3650d"". */
+const duration = (opts: { allowZero: boolean; bound: BoundedDuration }) =>
+  durationText(opts).refine((text) => withinDurationBound(opts.bound, text), {
+    params: BOUND,
+    error: (i) => `expected ${durationBoundHint(opts.bound)}, got ${describe(i.input)}`,
+  });
 
 const strategy = z.enum(STRATEGIES, {
   error: (i) => `expected one of ${STRATEGIES.map((s) => `"${s}"`).join(', ')}, got ${describe(i.input)}`,
@@ -72,7 +94,9 @@ export const graceWaitStateSchema = z.strictObject({
   graceUntil: instant,
   /** When the wait ends whatever the pods (maxGrace): the run revokes and escalates. */
   boundUntil: instant,
-  maxGrace: duration({ allowZero: false }),
+  // Not bounded here: a rotation started before bounded-inputs hands over its own maxGrace,
+  // and a continued run's state is checked for provenance instead (grace-wait.ts).
+  maxGrace: durationText({ allowZero: false }),
   restarted: z.array(z.string()),
   /** The earlier runs' steps, so the status query keeps the whole story. */
   steps: z.array(stepRecord),
@@ -87,14 +111,18 @@ export const rotateZoneInputSchema = z
         error: (i) =>
           i.input === undefined ? 'is required' : `expected a zone name, got ${describe(i.input)}`,
       })
-      .min(1, { error: 'expected a zone name, got an empty string' }),
+      .min(1, { error: 'expected a zone name, got an empty string' })
+      .refine((name) => name === '' || isZoneName(name), {
+        params: BOUND,
+        error: (i) => `expected ${ZONE_NAME_HINT}, got ${describe(i.input)}`,
+      }),
     dryRun: flag.optional(),
     /** Overrides the inventory's strategy for this run. */
     strategy: strategy.optional(),
     /** Overrides the inventory's grace for this run, e.g. "0s" or "30m". */
-    grace: duration({ allowZero: true }).optional(),
+    grace: duration({ allowZero: true, bound: 'grace' }).optional(),
     /** Overrides the inventory's maxGrace: the longest the previous key waits for old pods. */
-    maxGrace: duration({ allowZero: false }).optional(),
+    maxGrace: duration({ allowZero: false, bound: 'maxGrace' }).optional(),
     /** Internal: set by the run that continued as new during the grace wait. */
     continued: graceWaitStateSchema.optional(),
   })
@@ -114,10 +142,10 @@ export const rotateRootInputSchema = z.strictObject({
   /** Skip the approval gate (the CLI's --approve). */
   approve: flag.optional(),
   /** Override the inventory's store.restartTimeout / pauseTimeout, e.g. "45s". */
-  restartTimeout: duration({ allowZero: false }).optional(),
-  pauseTimeout: duration({ allowZero: false }).optional(),
+  restartTimeout: duration({ allowZero: false, bound: 'restartTimeout' }).optional(),
+  pauseTimeout: duration({ allowZero: false, bound: 'pauseTimeout' }).optional(),
   /** How long to wait for the `approve` update before giving up (nothing changed). Default 24h. */
-  approvalTimeout: duration({ allowZero: false }).optional(),
+  approvalTimeout: duration({ allowZero: false, bound: 'approvalTimeout' }).optional(),
 });
 
 export type BootstrapInput = z.infer<typeof bootstrapInputSchema>;
@@ -149,7 +177,14 @@ const knownInputKeys = (workflow: WorkflowType): string[] =>
 const NESTED_KEYS: Record<string, string[]> = { continued: Object.keys(graceWaitStateSchema.shape) };
 
 export type InputCheck<W extends WorkflowType> =
-  { ok: true; input: WorkflowInputs[W] } | { ok: false; message: string; field: string };
+  | { ok: true; input: WorkflowInputs[W] }
+  | {
+      ok: false;
+      message: string;
+      field: string;
+      /** Every problem is an upper bound (a value that was accepted before bounded-inputs). */
+      boundsOnly?: true;
+    };
 
 /**
  * Checks a workflow's input. `undefined` means "no input" (the Web UI's empty form) and is
@@ -173,6 +208,7 @@ export function checkWorkflowInput<W extends WorkflowType>(workflow: W, raw: unk
     ok: false,
     field: first.field,
     message: `${workflow} input: ${problems.map((p) => p.text).join('; ')}`,
+    ...(parsed.error.issues.every(isBoundIssue) ? { boundsOnly: true as const } : {}),
   };
 }
 

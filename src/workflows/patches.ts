@@ -11,10 +11,11 @@
 // returning nothing. Each patch below says which runs keep it alive (the longest: a RotateZone
 // grace wait up to its maxGrace, continued as new, and a RotateRoot awaiting approval and
 // paused, up to approvalTimeout + pauseTimeout).
-import { ApplicationFailure, patched } from '@temporalio/workflow';
+import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { acts, localActs, localSmoke, smoke } from './activities';
-import { checkWorkflowInput, type WorkflowInputs } from './inputs';
+import { forgedContinuation } from './grace-wait';
+import { checkWorkflowInput, type RotateZoneInput, type WorkflowInputs } from './inputs';
 import { errorMessage, invalidInput } from './runbook';
 import { type WorkflowType } from './types';
 
@@ -58,12 +59,42 @@ export function zoneRunbookCalls(): StepCalls {
  */
 export const STRICT_INPUTS = 'strict-inputs';
 
+/**
+ * Every duration and size in a workflow input has an upper bound, and a zone is named as the
+ * inventory names zones (src/inventory/schema.ts, "Bounds"). A run started before that with
+ * an input beyond a bound has no marker and carries on with what it was given. Only an input
+ * that breaks nothing but bounds reaches this patch; any other problem is STRICT_INPUTS'.
+ *
+ * Retire when: no run of any workflow started before its deploy is still open.
+ */
+export const BOUNDED_INPUTS = 'bounded-inputs';
+
 /** Call at the very start of a workflow: its input, validated, or InvalidInput. */
 export function strictInput<W extends WorkflowType>(workflow: W, raw: unknown): WorkflowInputs[W] {
   const checked = checkWorkflowInput(workflow, raw);
   if (checked.ok) return checked.input;
-  if (patched(STRICT_INPUTS)) throw invalidInput(checked.message);
+  if (checked.boundsOnly) {
+    if (patched(BOUNDED_INPUTS)) throw invalidInput(checked.message);
+  } else if (patched(STRICT_INPUTS)) throw invalidInput(checked.message);
   return raw as WorkflowInputs[W];
+}
+
+/**
+ * RotateZone accepts `continued` (the grace-wait state it hands to the run it continues as
+ * new) only in a run it continued as new itself (forgedContinuation in grace-wait.ts): a
+ * client's start with it ends as InvalidInput before any activity. The marker is recorded only
+ * by such a refused start, so genuine runs and the committed histories replay unchanged; a
+ * forged run started before its deploy has no marker and replays as it ran.
+ *
+ * Retire when: no RotateZone started before its deploy is still open (its grace wait ends at maxGrace).
+ */
+export const OWN_CONTINUATION = 'own-continuation';
+
+/** Call right after strictInput in RotateZone, before any other command. */
+export function refuseForgedContinuation(input: RotateZoneInput): void {
+  if (!input.continued) return;
+  const forged = forgedContinuation(input.continued, workflowInfo());
+  if (forged && patched(OWN_CONTINUATION)) throw invalidInput(forged);
 }
 
 /**

@@ -21,7 +21,14 @@ import {
   resumeGraceWait,
   type Rotation,
 } from './grace-wait';
-import { durableCalls, GRACE_BOUND, RUN_LOCKS, strictInput, zoneRunbookCalls } from './patches';
+import {
+  durableCalls,
+  GRACE_BOUND,
+  refuseForgedContinuation,
+  RUN_LOCKS,
+  strictInput,
+  zoneRunbookCalls,
+} from './patches';
 import { invalidInput, Runbook } from './runbook';
 import {
   type ClusterEvent,
@@ -244,6 +251,7 @@ function zonePlan(
  */
 export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> {
   const input = strictInput('RotateZone', raw);
+  refuseForgedContinuation(input);
   const calls = zoneRunbookCalls();
   const { v2, acts, smoke } = calls;
   const rb = new Runbook('RotateZone', input.zone);

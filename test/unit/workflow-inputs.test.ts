@@ -7,10 +7,13 @@ import { Context } from '@temporalio/activity';
 import { type Client, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
-import { checkWorkflowInput } from '../../src/workflows/inputs';
+import { type Activities } from '../../src/activities';
+import { continueStepName, forgedContinuation } from '../../src/workflows/grace-wait';
+import { checkWorkflowInput, type GraceWaitState } from '../../src/workflows/inputs';
+import { BOUNDED_INPUTS, OWN_CONTINUATION } from '../../src/workflows/patches';
 import { type WorkflowType } from '../../src/workflows/types';
 import { inventory } from '../support/dashi';
-import { mockActivities, withWorker, workflowTestEnv } from '../support/workflow-env';
+import { ACTIVITY_NAMES, mockActivities, withWorker, workflowTestEnv } from '../support/workflow-env';
 
 const KNOWN = {
   BootstrapCluster: 'known keys: dryRun, rotate, parallelism',
@@ -122,6 +125,44 @@ const bad: Array<[WorkflowType, unknown, string, RegExp]> = [
     new RegExp(`unknown key "approvalTimout" \\(did you mean "approvalTimeout"\\?\\); ${KNOWN.RotateRoot}$`),
   ],
   ['RotateRoot', { zone: 'serving' }, 'zone', new RegExp(`unknown key "zone"; ${KNOWN.RotateRoot}$`)],
+  // Upper bounds (patch bounded-inputs), each stated in the message.
+  [
+    'RotateZone',
+    { zone: 'serving', maxGrace: '3650d' },
+    'maxGrace',
+    /"maxGrace" expected at most 30d \(how long a previous key may stay valid after the switch\), got the string "3650d"/,
+  ],
+  [
+    'RotateZone',
+    { zone: 'serving', grace: '31d' },
+    'grace',
+    /"grace" expected at most 30d .*got the string "31d"/,
+  ],
+  [
+    'RotateZone',
+    { zone: 'z'.repeat(64) },
+    'zone',
+    /"zone" expected a zone name \(lowercase letters, digits and "-", .*at most 40 characters\), got the string "z{64}"/,
+  ],
+  ['RotateZone', { zone: 'Serving' }, 'zone', /"zone" expected a zone name .*got the string "Serving"/],
+  [
+    'RotateRoot',
+    { approvalTimeout: '8d' },
+    'approvalTimeout',
+    /"approvalTimeout" expected at most 7d \(.*\), got the string "8d"/,
+  ],
+  [
+    'RotateRoot',
+    { restartTimeout: '2h' },
+    'restartTimeout',
+    /"restartTimeout" expected at most 1h \(.*\), got the string "2h"/,
+  ],
+  [
+    'RotateRoot',
+    { pauseTimeout: '25h' },
+    'pauseTimeout',
+    /"pauseTimeout" expected at most 24h \(.*\), got the string "25h"/,
+  ],
 ];
 
 const good: Array<[WorkflowType, unknown]> = [
@@ -130,11 +171,13 @@ const good: Array<[WorkflowType, unknown]> = [
   ['BootstrapCluster', { dryRun: true, rotate: false, parallelism: 64 }],
   ['RotateZone', { zone: 'serving' }],
   ['RotateZone', { zone: 'serving', dryRun: true, strategy: 'in-place', grace: '0s', maxGrace: '1h30m' }],
+  ['RotateZone', { zone: 'serving', grace: '30d', maxGrace: '30d' }],
   ['RotateRoot', undefined],
   [
     'RotateRoot',
     { dryRun: false, approve: true, restartTimeout: '45s', pauseTimeout: '30m', approvalTimeout: '1d' },
   ],
+  ['RotateRoot', { restartTimeout: '1h', pauseTimeout: '24h', approvalTimeout: '7d' }],
 ];
 
 describe('workflow input schemas', () => {
@@ -155,6 +198,139 @@ describe('workflow input schemas', () => {
   }
   it('accepts the state a RotateZone run hands to the run it continues as', () => {
     assert.equal(checkWorkflowInput('RotateZone', { zone: 'serving', continued }).ok, true);
+  });
+  it('tells an input that breaks only bounds (patch bounded-inputs) from one that breaks more (strict-inputs)', () => {
+    const bounds = checkWorkflowInput('RotateZone', { zone: 'serving', maxGrace: '3650d', grace: '31d' });
+    assert.equal(!bounds.ok && bounds.boundsOnly, true);
+    const both = checkWorkflowInput('RotateZone', { zone: 'serving', maxGrace: '3650d', grace: 'soon' });
+    assert.equal(!both.ok && both.boundsOnly, undefined);
+    assert.match(
+      !both.ok ? both.message : '',
+      /"grace" expected .*duration.*; "maxGrace" expected at most 30d/,
+    );
+  });
+});
+
+// The state a genuine run hands over, as boundedGraceWait writes it: both keys' wait is over.
+const handedOver: GraceWaitState = {
+  strategy: 'overlap',
+  previousFingerprint: 'sha256:000000000001',
+  pendingFingerprint: 'sha256:000000000002',
+  promotedAt: '2020-01-01T00:00:00.000Z',
+  graceUntil: '2020-01-01T00:10:00.000Z',
+  boundUntil: '2020-01-02T00:00:00.000Z',
+  maxGrace: '24h',
+  restarted: [],
+  steps: [
+    {
+      name: continueStepName(2),
+      state: 'done',
+      startedAt: '2020-01-01T08:00:00.000Z',
+      endedAt: '2020-01-01T08:00:00.000Z',
+    },
+  ],
+  generation: 2,
+};
+
+describe('a continued state only from the run that continued as new', () => {
+  const own = { continuedFromExecutionRunId: 'run-1', attempt: 1 };
+  it('is accepted from a run the server continued as new, with the state boundedGraceWait writes', () => {
+    assert.equal(forgedContinuation(handedOver, own), undefined);
+  });
+  it('is refused from a client start, a retry, a cron run, or a state no run writes', () => {
+    assert.match(
+      forgedContinuation(handedOver, { attempt: 1 })!,
+      /started by a client, not continued as new/,
+    );
+    assert.match(forgedContinuation(handedOver, { ...own, attempt: 2 })!, /retry or cron run/);
+    assert.match(
+      forgedContinuation(handedOver, { ...own, lastFailure: new Error('x') })!,
+      /retry or cron run/,
+    );
+    assert.match(forgedContinuation(handedOver, { ...own, lastResult: {} })!, /retry or cron run/);
+    assert.match(
+      forgedContinuation({ ...handedOver, generation: 3 }, own)!,
+      /steps do not end with "continue the grace wait as a new run \(generation 3\)"/,
+    );
+    assert.match(forgedContinuation({ ...handedOver, steps: [] }, own)!, /steps do not end with/);
+    assert.match(
+      forgedContinuation({ ...handedOver, graceUntil: '2020-01-03T00:00:00.000Z' }, own)!,
+      /graceUntil .* is after its boundUntil/,
+    );
+  });
+});
+
+/** The patch IDs a run's history recorded markers for. */
+async function patchesOf(client: Client, workflowId: string): Promise<string[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).flatMap((e) => {
+    const m = e.markerRecordedEventAttributes;
+    if (m?.markerName !== 'core_patch') return [];
+    const data = m.details?.['patch-data']?.payloads?.[0]?.data;
+    return data ? [(JSON.parse(Buffer.from(data).toString()) as { id: string }).id] : [];
+  });
+}
+
+describe('RotateZone refuses a forged continued state (time-skipping)', () => {
+  let env: TestWorkflowEnvironment;
+  before(async () => {
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  it('a client start with "continued" ends InvalidInput having called nothing: the previous key is not revoked', async () => {
+    // Strict mocks: every activity, announce included, is recorded and fails.
+    const calls: string[] = [];
+    const record = Object.fromEntries(
+      ACTIVITY_NAMES.map((name) => [
+        name,
+        async () => {
+          calls.push(name);
+          throw ApplicationFailure.nonRetryable(`unexpected activity ${name}`, 'UnexpectedActivity');
+        },
+      ]),
+    ) as unknown as Partial<Activities>;
+    await withWorker(env, mockActivities(record), async (client, taskQueue) => {
+      const workflowId = `forged-continued-${Date.now()}`;
+      const handle = await client.workflow.start('RotateZone', {
+        taskQueue,
+        workflowId,
+        args: [{ zone: 'serving', continued: handedOver }],
+      });
+      const err = await handle.result().then(
+        () => assert.fail('RotateZone completed'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.ok(err.cause instanceof ApplicationFailure);
+      assert.equal(err.cause.type, 'InvalidInput', err.cause.message);
+      assert.equal(err.cause.nonRetryable, true);
+      assert.match(
+        err.cause.message,
+        /"continued" is the state a RotateZone run hands to the run it continues as new, never an input: this run was started by a client/,
+      );
+      // Only the refusal's own marker: a genuine run never records it, so histories replay unchanged.
+      assert.deepEqual(await patchesOf(client, workflowId), [OWN_CONTINUATION]);
+    });
+    assert.deepEqual(calls, [], 'no activity: nothing revoked, no pending record touched');
+  });
+
+  it('an input beyond a bound is refused under its own patch (runs started before it replay as they ran)', async () => {
+    await withWorker(env, mockActivities({}), async (client, taskQueue) => {
+      const workflowId = `bounded-${Date.now()}`;
+      const handle = await client.workflow.start('RotateZone', {
+        taskQueue,
+        workflowId,
+        args: [{ zone: 'serving', maxGrace: '3650d' }],
+      });
+      await handle.result().then(
+        () => assert.fail('RotateZone completed'),
+        (e: unknown) => assert.ok(e instanceof WorkflowFailedError && e.cause instanceof ApplicationFailure),
+      );
+      assert.deepEqual(await patchesOf(client, workflowId), [BOUNDED_INPUTS]);
+    });
   });
 });
 
