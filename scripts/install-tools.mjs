@@ -245,7 +245,7 @@ async function main() {
   }
   const needs = names.filter((n) => missingBinaries(n).length);
   if (needs.some((n) => !versions[n].maven && !versions[n].pypi))
-    checkCommand('go', ['version'], 'Install Go ≥ 1.24 (e.g. `apt-get install golang-go`).');
+    checkCommand('go', ['version'], 'Install Go ≥ 1.26.7 (promtool v0.316.0 asks for it; GOTOOLCHAIN=local, so the installed go builds everything).');
   if (needs.some((n) => versions[n].maven)) {
     checkCommand('java', ['-version'], 'Install Java ≥ 17 (e.g. `apt-get install openjdk-17-jre-headless`).');
     checkCommand('mvn', ['-v'], 'Install Maven (e.g. `apt-get install maven`).');
@@ -254,7 +254,7 @@ async function main() {
     checkCommand(
       'python3',
       ['-m', 'venv', '--help'],
-      'Install Python ≥ 3.10 with venv (e.g. `apt-get install python3-venv`).',
+      'Install Python 3.11–3.15 with venv (Prefect 3.9.1 asks for it; e.g. `apt-get install python3-venv`).',
     );
   // Two lanes so both cores stay busy: go's own parallelism stalls in the single-threaded
   // link of the big binaries, and the other lane fills that gap.
