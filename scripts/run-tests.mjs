@@ -243,9 +243,12 @@ async function main() {
     ...(withChecks
       ? [checkJob('typecheck', 'tsc', ['-p', 'tsconfig.json', '--noEmit']), checkJob('lint', 'eslint', ['.'])]
       : []),
-    ...files.filter((f) => laneOf(f) === 'none'),
+    // Stack files first: they take the next free slot once the stack is up (the serial chain of
+    // exclusive files is the run's critical path); files that need no stack fill the slots
+    // before that and beside them.
     ...files.filter((f) => laneOf(f) === 'isolated'),
     ...files.filter((f) => laneOf(f) === 'exclusive'),
+    ...files.filter((f) => laneOf(f) === 'none'),
   ].map((j) => (typeof j === 'string' ? testJob(j) : j));
   const results = [];
   const active = new Set();
@@ -259,12 +262,13 @@ async function main() {
   await new Promise((done) => {
     const pump = () => {
       while (queue.length) {
-        const exclusiveRunning = [...active].some((j) => j.lane === 'exclusive');
+        const lanes = [...active].map((j) => j.lane);
         const idx = queue.findIndex((j) => {
-          if (active.size >= jobs || exclusiveRunning) return false;
-          if (j.lane !== 'none' && !stackSettled) return false;
-          if (j.lane === 'exclusive' && active.size > 0) return false;
-          return true;
+          if (active.size >= jobs) return false;
+          if (j.lane === 'none') return true;
+          if (!stackSettled) return false;
+          if (j.lane === 'exclusive') return !lanes.some((l) => l !== 'none');
+          return !lanes.includes('exclusive');
         });
         if (idx < 0) break;
         const [job] = queue.splice(idx, 1);

@@ -8,7 +8,8 @@
 //   the node agent, nor touch the dashi zones or the run locks, so they may share the stack
 //   with one another.
 // - everything else on the stack (the dashi zones, the root, the node agent, the locks, the
-//   schedules): one file at a time, with nothing else running beside it.
+//   schedules): one file at a time, with no other stack file beside it (a file that needs no
+//   stack may share the machine with it).
 import path from 'node:path';
 
 export const NO_STACK_DIRS = ['test/unit', 'test/replay'];
