@@ -5,7 +5,7 @@
 // record left by a closed run (terminated, timed out, failed mid-compensation) is
 // reconciled on purpose before it is taken over.
 import { fingerprint } from '../fingerprint';
-import { findZone, type Inventory, type Zone } from '../inventory';
+import { findZone, type Zone } from '../inventory';
 import {
   createSecretIfAbsent,
   deleteSecret,
@@ -26,15 +26,8 @@ import { type ActivityDeps } from './deps';
 import { nonRetryable } from './failures';
 import { createIamWrites } from './iam-writes';
 import { type PendingRef } from './kubernetes';
-import { conflictingRotation, describeRunRef, runState, type RunRef, type RunState } from './temporal';
-
-/** Owner annotations of a pending record. `workflow-id` is the one records always had. */
-export const OWNER_ANNOTATIONS = {
-  workflowId: ROTATION_ANNOTATIONS.workflowId,
-  runId: 'rotator.rustfs.dev/owner-run-id',
-  workflowType: 'rotator.rustfs.dev/owner-workflow-type',
-  strategy: 'rotator.rustfs.dev/strategy',
-} as const;
+import { OWNER_ANNOTATIONS, pendingRecords, recordOwner } from './pending-records';
+import { conflictingRotation, describeRunRef, runState, type RunState } from './temporal';
 
 export interface LockOwner {
   workflowId: string;
@@ -45,31 +38,6 @@ export interface LockOwner {
 export interface LockResult extends PendingRef {
   /** What the run found when it took the lock and what it did about it (its step detail). */
   found: string;
-}
-
-/** The run a pending record names as its owner; undefined for a record without one. */
-export function recordOwner(record: SecretData): RunRef | undefined {
-  const workflowId = record.annotations[OWNER_ANNOTATIONS.workflowId];
-  if (!workflowId) return undefined;
-  return {
-    workflowId,
-    runId: record.annotations[OWNER_ANNOTATIONS.runId] || undefined,
-    workflowType: record.annotations[OWNER_ANNOTATIONS.workflowType] || undefined,
-  };
-}
-
-/** The pending record's location for each zone and for the root, named for messages. */
-export function pendingRecords(inventory: Inventory) {
-  const ref = (s: { namespace: string; name: string }) => ({
-    namespace: s.namespace,
-    name: pendingName(s.name),
-    secret: s,
-    label: `${s.namespace}/${pendingName(s.name)}`,
-  });
-  return {
-    root: ref(inventory.store.rootSecret),
-    zones: inventory.zones.map((z) => ({ zone: z.name, ...ref(z.secret) })),
-  };
 }
 
 interface Keys {

@@ -2,14 +2,8 @@ import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type ActivityDeps } from './deps';
 import { nonRetryable } from './failures';
-
-/** The run that owns a pending record (and so holds its zone, or the root). */
-export interface RunRef {
-  workflowId: string;
-  /** Absent on records written before runs were recorded: then the ID's latest run. */
-  runId?: string;
-  workflowType?: string;
-}
+import { readSecret } from '../kube';
+import { pendingRecords, recordOwner, type RunRef } from './pending-records';
 
 export interface RunState extends RunRef {
   open: boolean;
@@ -80,6 +74,10 @@ export function createTemporalActivities(deps: ActivityDeps) {
      * the pending-record lock (locks.ts), taken before any change; this only spares a run
      * that would be refused there the steps before it. Of two that started together, the
      * later one (by start time, then ID) yields.
+     *
+     * A root rotation excludes zone rotations only once it holds the root's pending record,
+     * which it takes when approved and about to change something: one that awaits approval
+     * (for up to a day) must not block the emergency rotation of a leaked zone key.
      */
     async assertNoConflictingRun(self: {
       workflowType: string;
@@ -91,19 +89,32 @@ export function createTemporalActivities(deps: ActivityDeps) {
       if (!kinds.length) return;
       const query = `ExecutionStatus = 'Running' AND (${kinds.map((k) => `WorkflowType = '${k}'`).join(' OR ')})`;
       const mine = Date.parse(self.startTime);
+      let rootHolder: Promise<RunRef | undefined> | undefined;
       for await (const wf of deps.temporal.client.workflow.list({ query })) {
         if (wf.workflowId === self.workflowId || wf.workflowId === self.parentId) continue;
         const theirs = wf.startTime.getTime();
-        if (theirs < mine || (theirs === mine && wf.workflowId < self.workflowId)) {
-          throw nonRetryable(
-            `${self.workflowType} refused: ${wf.type} ${wf.workflowId} is running (started ${wf.startTime.toISOString()}); ` +
-              `root and zone rotations never overlap. Wait for it or inspect it with: rotator status ${wf.workflowId}`,
-            'ConflictingRotation',
-          );
+        if (!(theirs < mine || (theirs === mine && wf.workflowId < self.workflowId))) continue;
+        if (wf.type === 'RotateRoot') {
+          rootHolder ??= readRootHolder();
+          const holder = await rootHolder;
+          if (holder?.workflowId !== wf.workflowId || (holder.runId && holder.runId !== wf.runId)) continue;
         }
+        throw nonRetryable(
+          `${self.workflowType} refused: ${wf.type} ${wf.workflowId} is running (started ${wf.startTime.toISOString()})` +
+            `${wf.type === 'RotateRoot' ? ' and holds the root' : ''}; root and zone rotations never overlap. ` +
+            `Wait for it or inspect it with: rotator status ${wf.workflowId}`,
+          'ConflictingRotation',
+        );
       }
     },
   };
+
+  /** The run the root's pending record names, if there is one. */
+  async function readRootHolder(): Promise<RunRef | undefined> {
+    const { root } = pendingRecords(deps.inventory);
+    const record = await readSecret(deps.kube, root.namespace, root.name);
+    return record ? recordOwner(record) : undefined;
+  }
 }
 
 export type TemporalActivities = ReturnType<typeof createTemporalActivities>;

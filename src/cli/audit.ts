@@ -6,8 +6,8 @@
 // Exit 6 when there is any finding, so it can run as a periodic check.
 import { type Command } from 'commander';
 import { KEYS, pendingName } from '../activities/credentials';
-import { recordOwner } from '../activities/locks';
-import { describeRunRef, runState, type RunRef, type RunState } from '../activities/temporal';
+import { recordOwner, type RunRef } from '../activities/pending-records';
+import { describeRunRef, runState, type RunState } from '../activities/temporal';
 import { fingerprint } from '../fingerprint';
 import { auditNetworkPolicies, type NetworkAudit } from '../netpol/audit';
 import { ZONE_CLIENT_LABEL, type Inventory } from '../inventory';

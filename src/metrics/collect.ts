@@ -7,7 +7,7 @@ import { type Client } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
-import { pendingRecords } from '../activities/locks';
+import { pendingRecords } from '../activities/pending-records';
 import { smokeMismatchOf, SMOKE_MISMATCH } from '../activities/smoke';
 import { runState } from '../activities/temporal';
 import { runAudit } from '../cli/audit';
