@@ -2,7 +2,12 @@
 #   docker build -t rustfs-rotator .
 #   docker run --env-file worker.env rustfs-rotator            # the worker (default)
 #   docker run --entrypoint node rustfs-rotator dist/cli.js --help   # the CLI
-FROM node:20-bookworm-slim AS build
+#
+# Node 22 (LTS, supported until April 2027): the image runs a supported Node line. Node 20
+# is past its end of life; `engines` in package.json still allows 20.x (from 20.3) because
+# the machines that develop and run CI have only Node 20, and ">= 22" covers this image.
+# Both stages use the same line: the native modules npm installs must match the runtime.
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
@@ -12,7 +17,7 @@ RUN npx tsc -p tsconfig.build.json
 # The workflow bundle, so that the worker does not run webpack at every start (memory).
 RUN npm run -s build:workflows
 
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 ENV NODE_ENV=production
 # Memory (bench/RESULTS.md §5): a capped old space and small young generation per V8 isolate,
 # two malloc arenas for the native threads. Peak RSS ~220 MB at 100 zones instead of ~300 MB;

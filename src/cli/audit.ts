@@ -10,7 +10,7 @@ import { recordOwner, type RunRef } from '../activities/pending-records';
 import { describeRunRef, runState, type RunState } from '../activities/temporal';
 import { fingerprint } from '../fingerprint';
 import { auditNetworkPolicies, type NetworkAudit } from '../netpol/audit';
-import { ZONE_CLIENT_LABEL, type Inventory } from '../inventory';
+import { insecureAdminProblem, ZONE_CLIENT_LABEL, type Inventory } from '../inventory';
 import { findConsumers, readSecret, type Kube } from '../kube';
 import { type PrefectClient, createPrefectClient, prefectAuthFromEnv } from '../prefect/client';
 import { describeProblems, inspectTemplate, podLabelProblem } from '../prefect/template';
@@ -448,6 +448,10 @@ export function registerAudit(program: Command): void {
       (raw.storeEndpoint as string | undefined) ??
       process.env.ROTATOR_STORE_ADMIN_ENDPOINT ??
       inventory.store.adminEndpoint;
+    // An override is held to the inventory's rule: no plain http:// to another host unless
+    // store.allowInsecureAdmin says so.
+    const insecure = insecureAdminProblem(endpoint, inventory.store.allowInsecureAdmin ?? false);
+    if (insecure) throw new CliError(`store admin endpoint: ${insecure}`);
     const report = await withClient(conn, (client) =>
       runAudit(inventory, kube, endpoint, (ref) => runState(client, ref), prefect),
     );

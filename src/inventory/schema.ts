@@ -169,6 +169,39 @@ function isEndpoint(text: string): boolean {
 }
 const endpointUrl = url(ENDPOINT_HINT).refine(isEndpoint, { error: `expected ${ENDPOINT_HINT}` });
 
+/** localhost, 127.0.0.0/8 or [::1]: traffic that never leaves the machine. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/\.$/, '');
+  return (
+    h === 'localhost' ||
+    h.endsWith('.localhost') ||
+    /^127(\.\d{1,3}){3}$/.test(h) ||
+    h === '[::1]' ||
+    h === '::1'
+  );
+}
+
+/**
+ * Why an admin endpoint is refused: plain http:// to a host that is not loopback. The
+ * admin calls carry every new secret key (the `rustfs` dialect as plain JSON) and SigV4
+ * signatures; undefined when allowed (https, loopback, or store.allowInsecureAdmin: true).
+ */
+export function insecureAdminProblem(endpoint: string, allowInsecureAdmin: boolean): string | undefined {
+  if (allowInsecureAdmin) return undefined;
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return undefined; // reported by the URL check itself
+  }
+  if (url.protocol !== 'http:' || isLoopbackHost(url.hostname)) return undefined;
+  return (
+    `expected https:// for the store's admin API, got plain http:// to the non-loopback host ${url.host} (${endpoint}): ` +
+    'the admin calls would carry new secret keys and signed requests in clear over the network. ' +
+    'Use https://, or set store.allowInsecureAdmin: true if that path is private (e.g. an in-cluster Service behind a NetworkPolicy)'
+  );
+}
+
 // ---------------------------------------------------------------------------------------
 // References
 
@@ -376,6 +409,12 @@ const storeSchema = z
       pauseTimeout: duration({ allowZero: false, bound: 'pauseTimeout' }).default(
         STORE_DEFAULTS.pauseTimeout,
       ),
+      // Plain http:// admin calls to a non-loopback host are refused unless this says so.
+      allowInsecureAdmin: z
+        .boolean({
+          error: 'expected true or false (true allows plain http:// admin calls to a non-loopback store)',
+        })
+        .default(false),
     },
     { error: 'expected a store mapping {kind, endpoint, rootSecret, workload, ...}' },
   )
@@ -387,6 +426,17 @@ const storeSchema = z
         code: 'custom',
         path: ['workload', 'namespace'],
         message: `expected the store workload in the root Secret's namespace "${store.rootSecret.namespace}" (pods can only read Secrets of their own namespace)`,
+      });
+    }
+    // Every admin dialect (rustfs, madmin, auto): the worker's admin calls go to
+    // adminEndpoint, else endpoint; the problem is reported where that URL is written.
+    const admin = store.adminEndpoint ?? store.endpoint;
+    const insecure = insecureAdminProblem(admin, store.allowInsecureAdmin);
+    if (insecure) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [store.adminEndpoint ? 'adminEndpoint' : 'endpoint'],
+        message: insecure,
       });
     }
   })
@@ -402,6 +452,8 @@ const storeSchema = z
     restartTimeoutMs: mustParseDuration(s.restartTimeout),
     pauseTimeout: s.pauseTimeout,
     pauseTimeoutMs: mustParseDuration(s.pauseTimeout),
+    // Only when set: an inventory without it serialises (and is recorded in runs) as before.
+    ...(s.allowInsecureAdmin ? { allowInsecureAdmin: true as const } : {}),
   }));
 
 const zoneSchema = z

@@ -5,13 +5,23 @@
 // value (API key, codec key, TLS key) is ever part of a message or of describeConfig().
 import fs from 'node:fs';
 import { z } from 'zod';
-import { InventoryError, isWebhookUrl, loadInventory, parseDuration, type Inventory } from '../inventory';
+import {
+  insecureAdminProblem,
+  InventoryError,
+  isWebhookUrl,
+  loadInventory,
+  parseDuration,
+  type Inventory,
+} from '../inventory';
 import { sinkUrl } from '../notify/send';
 import { type KubeConnectionOptions } from '../kube';
 import { prefectAuthFromEnv, type PrefectAuth } from '../prefect/client';
 import { SANDBOX_STATE_ENV, type SandboxState } from '../sandbox/state';
 import { CODEC_KEY_ENV, CODEC_KEY_ID_ENV, codecFromEnv, type AesGcmCodec } from '../temporal/codec';
 import { DEFAULT_TASK_QUEUE } from '../temporal/worker';
+
+/** The explicit opt-out of payload encryption: without a codec key and without this, the worker refuses to start. */
+export const CODEC_DISABLED_ENV = 'ROTATOR_CODEC_DISABLED';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -33,6 +43,8 @@ export const WORKER_ENV = {
   ROTATOR_STORE_ADMIN_ENDPOINT: "overrides the inventory's store.adminEndpoint (http(s)://host:port)",
   [CODEC_KEY_ENV]: 'base64 of 32 random bytes: AES-GCM payload encryption (openssl rand -base64 32)',
   [CODEC_KEY_ID_ENV]: 'id stored with each encrypted payload (default "default"), for key rotation',
+  [CODEC_DISABLED_ENV]:
+    '"true" to run without payload encryption (development only); without it the worker refuses to start with no ROTATOR_CODEC_KEY',
   PREFECT_API_KEY: "Prefect Cloud API key for the inventory's work pools (sent as a bearer token)",
   PREFECT_API_AUTH_STRING: 'a self-hosted Prefect server\'s basic-auth "user:password" for the work pools',
   ROTATOR_LOG_LEVEL: `one of ${LOG_LEVELS.join(', ')} (default info)`,
@@ -191,6 +203,7 @@ const envSchema = z.object({
     })
     .optional(),
   [SANDBOX_STATE_ENV]: nonEmpty(SANDBOX_STATE_ENV, 'the path of a sandbox state.json'),
+  [CODEC_DISABLED_ENV]: bool(CODEC_DISABLED_ENV),
 });
 
 /** How long a metrics collection is reused unless ROTATOR_METRICS_CACHE_TTL says otherwise. */
@@ -329,8 +342,21 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
   }
   // A sandbox brings its codec key: its Web UI encrypts the Start Workflow form's input
   // through the sandbox's codec server, so a worker without that key could not read it.
-  if (!env[CODEC_KEY_ENV] && sandbox?.codec?.key) {
+  if (!env[CODEC_KEY_ENV] && sandbox?.codec?.key && e[CODEC_DISABLED_ENV] !== true) {
     codec = codecFromEnv({ [CODEC_KEY_ENV]: sandbox.codec.key, [CODEC_KEY_ID_ENV]: sandbox.codec.keyId });
+  }
+  // No key fails closed: a missing Secret (or a misspelt key in it) must not silently send
+  // every input, result and Secret name to Temporal in clear. Running without encryption
+  // is a decision someone states, ROTATOR_CODEC_DISABLED=true.
+  if (e[CODEC_DISABLED_ENV] === true && env[CODEC_KEY_ENV]) {
+    problems.push(
+      `${CODEC_DISABLED_ENV}: "true" contradicts ${CODEC_KEY_ENV}, which is set; unset one of them`,
+    );
+  } else if (!codec && !env[CODEC_KEY_ENV] && e[CODEC_DISABLED_ENV] !== true) {
+    problems.push(
+      `${CODEC_KEY_ENV}: ${env[CODEC_KEY_ENV] === '' ? 'empty' : 'not set'}, so workflow payloads would reach Temporal unencrypted; set it to base64 of 32 random bytes ` +
+        `(openssl rand -base64 32; in a cluster, the rustfs-rotator-env Secret), or set ${CODEC_DISABLED_ENV}=true to run without encryption (development only)`,
+    );
   }
 
   // Kubernetes: an explicit kubeconfig wins; in a pod without one, the ServiceAccount.
@@ -366,6 +392,16 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
       const detail = err instanceof InventoryError ? err.message : String(err);
       problems.push(`ROTATOR_CONFIG: ${detail}`);
     }
+  }
+
+  // The override is held to the inventory's rule: no plain http:// admin calls to another
+  // host unless the inventory says store.allowInsecureAdmin: true.
+  if (e.ROTATOR_STORE_ADMIN_ENDPOINT && inventory) {
+    const insecure = insecureAdminProblem(
+      e.ROTATOR_STORE_ADMIN_ENDPOINT,
+      inventory.store.allowInsecureAdmin ?? false,
+    );
+    if (insecure) problems.push(`ROTATOR_STORE_ADMIN_ENDPOINT: ${insecure}`);
   }
 
   // A sink whose URL comes from the environment: checked now, not at the first incident.
@@ -425,7 +461,9 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
     prefect: c.prefect.apiKey ? 'API key' : c.prefect.authString ? 'basic auth' : 'no credentials',
     webUiUrl: c.webUiUrl ?? 'unset (notifications carry no link to the run)',
     notifications: c.inventory.notifications.map((s) => `${s.name} (${s.format}: ${s.on.join(', ')})`),
-    payloadCodec: c.codec ? 'AES-256-GCM' : 'off (set ROTATOR_CODEC_KEY to encrypt payloads)',
+    payloadCodec: c.codec
+      ? 'AES-256-GCM'
+      : `off (${CODEC_DISABLED_ENV}=true; set ${CODEC_KEY_ENV} to encrypt payloads)`,
     shutdownGraceMs: c.shutdownGraceMs,
     metrics: c.metricsAddress ?? 'off (set ROTATOR_METRICS_ADDRESS)',
     sandbox: c.sandbox ? c.sandbox.dir : undefined,

@@ -35,6 +35,7 @@ const docs = (f: string) =>
 
 interface ComposeService {
   image?: string;
+  ports?: string[];
   build?: string | { context: string };
   command?: string | string[];
   entrypoint?: string[];
@@ -45,17 +46,27 @@ interface ComposeService {
 }
 const compose = parse(read('docker-compose.yml')) as { services: Record<string, ComposeService> };
 
-/** Compose's interpolation: ${VAR}, ${VAR:-default}, $$ for a literal $. */
+/**
+ * Compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR:?message} (unset or empty: compose
+ * refuses to start, printing the message), $$ for a literal $.
+ */
 function interpolate(value: string, env: Record<string, string | undefined>): string {
   return value.replace(
-    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}/g,
-    (m, name: string, _d, def: string) => {
+    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\?)([^}]*))?\}/g,
+    (m, name: string, op: string | undefined, arg: string | undefined) => {
       if (m === '$$') return '$';
       const v = env[name];
-      return v === undefined || (v === '' && def !== undefined) ? (def ?? '') : v;
+      if (op === ':?' && !v) throw new Error(`required variable ${name} is missing a value: ${arg}`);
+      return v === undefined || (v === '' && op === ':-') ? (arg ?? '') : v;
     },
   );
 }
+
+/** What the user exports before `docker compose up` (the file's header says so). */
+const HOST_ENV = {
+  RUSTFS_ROOT_SECRET: randomBytes(20).toString('hex'),
+  ROTATOR_CODEC_KEY: randomBytes(32).toString('base64'),
+};
 
 /** An image reference pinned to a tag (or digest), never `latest` or untagged. */
 function assertPinned(image: string, where: string): void {
@@ -63,6 +74,26 @@ function assertPinned(image: string, where: string): void {
   const lastSegment = image.split('/').at(-1)!;
   const tag = lastSegment.includes(':') ? lastSegment.split(':').at(-1)!.split('@')[0] : undefined;
   assert.ok(digest || (tag && tag !== 'latest'), `${where}: image ${image} is not pinned to a tag`);
+}
+
+/** A version against an npm range of the forms package.json uses here: ">=a.b <c || >=d". */
+function satisfies(version: string, range: string): boolean {
+  const v = version.split('.').map(Number);
+  const cmp = (a: number[], b: number[]) => {
+    for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) - (b[i] ?? 0);
+    return 0;
+  };
+  return range.split('||').some((set) =>
+    set
+      .trim()
+      .split(/\s+/)
+      .every((c) => {
+        const m = /^(>=|<=|>|<|=)?(\d+(?:\.\d+){0,2})$/.exec(c);
+        assert.ok(m, `unsupported comparator ${c} in ${range}`);
+        const d = cmp(v, m[2]!.split('.').map(Number));
+        return { '>=': d >= 0, '<=': d <= 0, '>': d > 0, '<': d < 0, '=': d === 0 }[m[1] ?? '='];
+      }),
+  );
 }
 
 /** Every namespace the inventory makes the worker touch. */
@@ -120,13 +151,13 @@ describe('docker-compose.yml', () => {
   });
 
   test("the worker's environment passes the worker's configuration loader with the files compose mounts", async () => {
-    const env = composeWorkerEnv({});
+    const env = composeWorkerEnv(HOST_ENV);
     const config = await loadWorkerConfig(env);
     const [host, port] = config.temporal.address.split(':');
     assert.ok(compose.services[host!], `TEMPORAL_ADDRESS names the compose service ${host}`);
     assert.equal(port, '7233');
     assert.equal(config.temporal.taskQueue, 'rustfs-rotator');
-    assert.equal(config.codec, undefined, 'no ROTATOR_CODEC_KEY on the host: no encryption (and no error)');
+    assert.ok(config.codec, 'the worker encrypts with the key exported on the host');
     assert.equal(config.kube.kubeconfig, path.join(ROOT, 'deploy/worker/compose/kubeconfig'));
     // The kubeconfig points at the kube service's insecure port.
     const kc = parse(read('deploy/worker/compose/kubeconfig')) as {
@@ -139,11 +170,37 @@ describe('docker-compose.yml', () => {
     const store = new URL(config.inventory.store.adminEndpoint);
     assert.equal(store.hostname, 'rustfs');
     assert.equal(`0.0.0.0:${store.port}`, compose.services.rustfs!.environment!.RUSTFS_ADDRESS);
-    // With a key exported on the host, the worker encrypts.
-    const keyed = await loadWorkerConfig(
-      composeWorkerEnv({ ROTATOR_CODEC_KEY: randomBytes(32).toString('base64') }),
+  });
+
+  test('safe defaults: no root secret and no codec key of its own, every published port on 127.0.0.1', () => {
+    // Without them exported, compose refuses to start (and says which variable and how).
+    for (const [service, variable, host] of [
+      ['rustfs', 'RUSTFS_SECRET_KEY', 'RUSTFS_ROOT_SECRET'],
+      ['platform', 'ROOT_SECRET', 'RUSTFS_ROOT_SECRET'],
+      ['worker', 'ROTATOR_CODEC_KEY', 'ROTATOR_CODEC_KEY'],
+    ] as const) {
+      const raw = String(compose.services[service]!.environment![variable]);
+      assert.match(
+        raw,
+        new RegExp(`^\\$\\{${host}:\\?[^}]*${host}[^}]*openssl rand[^}]*\\}$`),
+        `${service} ${variable}`,
+      );
+      for (const missing of [{}, { [host]: '' }])
+        assert.throws(() => interpolate(raw, missing), new RegExp(`required variable ${host}`));
+      assert.equal(interpolate(raw, HOST_ENV), HOST_ENV[host]);
+    }
+    // No fixed secret and no empty key anywhere as a fallback.
+    const text = read('docker-compose.yml');
+    assert.doesNotMatch(text, /\$\{(RUSTFS_ROOT_SECRET|ROTATOR_CODEC_KEY):?-/);
+    assert.doesNotMatch(text, /change-me/);
+    // The worker refuses an empty key too, should compose ever hand one over.
+    // Published ports: host address 127.0.0.1, on every service that publishes one.
+    const published = Object.entries(compose.services).flatMap(([name, s]) =>
+      (s.ports ?? []).map((p) => [name, String(p)] as const),
     );
-    assert.ok(keyed.codec);
+    assert.deepEqual(published.map(([name]) => name).sort(), ['rustfs', 'temporal', 'temporal', 'worker']);
+    for (const [name, p] of published)
+      assert.match(p, /^127\.0\.0\.1:\d+:\d+$/, `${name} publishes ${p} beyond loopback`);
   });
 
   test('the platform job creates what the compose inventory names, with the root key RustFS starts with', async () => {
@@ -182,10 +239,10 @@ describe('docker-compose.yml', () => {
       script.includes(`-n ${root.namespace} create secret generic ${root.name}`),
       'the job creates the root Secret',
     );
-    // The root key: one default, the same in the Secret and in the RustFS container.
+    // The root key: the one exported on the host, the same in the Secret and in the RustFS container.
     assert.equal(
-      interpolate(String(platform.environment!.ROOT_SECRET), {}),
-      interpolate(String(compose.services.rustfs!.environment!.RUSTFS_SECRET_KEY), {}),
+      interpolate(String(platform.environment!.ROOT_SECRET), HOST_ENV),
+      interpolate(String(compose.services.rustfs!.environment!.RUSTFS_SECRET_KEY), HOST_ENV),
     );
     assert.ok(
       script.includes(`--from-literal=access-key=${compose.services.rustfs!.environment!.RUSTFS_ACCESS_KEY}`),
@@ -217,6 +274,27 @@ describe('Dockerfile', () => {
         assert.ok(!ignored.includes(src.replace(/\/$/, '')), `${l}: ${src} is excluded by .dockerignore`);
       }
     }
+  });
+
+  test('the image runs a supported Node line (>= 22, LTS); engines allows it and still allows 20 for development', () => {
+    const from = lines.filter((l) => l.startsWith('FROM '));
+    const majors = from.map((l) => {
+      const image = l.split(/\s+/)[1]!;
+      const m = /^node:(\d+)(?:\.\d+){0,2}-/.exec(image);
+      assert.ok(m, `${l}: an official node image with its major version`);
+      return Number(m[1]);
+    });
+    // Build and runtime on one line: native modules are built for the Node that runs them.
+    assert.equal(new Set(majors).size, 1, from.join('; '));
+    const major = majors[0]!;
+    assert.ok(
+      major >= 22 && major % 2 === 0,
+      `node:${major} is not a supported LTS line (Node 20 is past end of life)`,
+    );
+    const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
+    assert.ok(satisfies(`${major}.0.0`, engines), `engines "${engines}" allows the image's Node ${major}`);
+    assert.ok(satisfies('20.19.0', engines), `engines "${engines}" still allows Node 20 (CI machines)`);
+    assert.match(read('Dockerfile'), /engines/, 'the Dockerfile says why engines and the image differ');
   });
 
   test('the worker runs with the memory settings benchmark 5 measured', () => {
@@ -310,6 +388,13 @@ describe('deploy/', () => {
       path.posix.join(mount.mountPath, inventoryFile),
       c.env.find((e) => e.name === 'ROTATOR_CONFIG')?.value,
     );
+    // The env Secret is required: a pod without it does not start (no silent plaintext payloads).
+    for (const ref of c.envFrom)
+      assert.notEqual(
+        (ref.secretRef as { optional?: boolean }).optional,
+        true,
+        `envFrom ${ref.secretRef.name} must not be optional`,
+      );
     // The env Secret the pod reads is the one secret.example.yaml describes, and each of its keys
     // is a variable the worker reads (a misspelt key would be silently ignored in the pod).
     const envSecret = c.envFrom[0]!.secretRef.name;
@@ -327,6 +412,8 @@ describe('deploy/', () => {
     assert.equal(env.KUBECONFIG, undefined);
     assert.equal(env.ROTATOR_CONFIG, `${mount.mountPath}/inventory.yaml`);
     env.ROTATOR_CONFIG = path.join(ROOT, 'config/dashi.yaml');
+    // Without the env Secret's codec key the worker refuses to start, naming it.
+    await assert.rejects(loadWorkerConfig(env), /ROTATOR_CODEC_KEY: not set/);
     env.ROTATOR_CODEC_KEY = randomBytes(32).toString('base64'); // from the env Secret
     const config = await loadWorkerConfig(env);
     assert.deepEqual(config.kube, { inCluster: true });

@@ -19,7 +19,7 @@ const ROOT = path.join(__dirname, '..', '..');
 const VALID = `
 store:
   kind: rustfs
-  endpoint: http://rustfs.ns.svc:9000
+  endpoint: https://rustfs.ns.svc:9000
   rootSecret: { namespace: platform, name: root }
   workload: { kind: StatefulSet, namespace: platform, name: rustfs }
 zones:
@@ -174,7 +174,7 @@ describe('upper bounds, stated in the message', () => {
       /at most 63 characters/,
     );
     assertRejected(
-      VALID.replace('http://rustfs.ns.svc:9000', `http://${'a'.repeat(2048)}.svc:9000`),
+      VALID.replace('https://rustfs.ns.svc:9000', `https://${'a'.repeat(2048)}.svc:9000`),
       'store.endpoint',
       /at most 2048 characters/,
     );

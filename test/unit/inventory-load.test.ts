@@ -22,7 +22,7 @@ const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'inventory');
 const VALID = `
 store:
   kind: rustfs
-  endpoint: http://rustfs.ns.svc:9000
+  endpoint: https://rustfs.ns.svc:9000
   rootSecret: { namespace: platform, name: root }
   workload: { kind: StatefulSet, namespace: platform, name: rustfs }
 zones:
@@ -74,6 +74,8 @@ test('dashi.yaml encodes the seed runbook identity inventory', async () => {
     restartTimeoutMs: 120_000,
     pauseTimeout: '30m',
     pauseTimeoutMs: 1_800_000,
+    // Stated in the file: the in-cluster Service is plain http://.
+    allowInsecureAdmin: true,
   });
   const summary = inv.zones.map((z) => ({
     name: z.name,
@@ -174,9 +176,61 @@ test('the defaults block applies to zones that do not set the field, and zones o
   assert.equal(serving.graceMs, 90_000);
 });
 
+test('plain http:// admin calls to a non-loopback host are refused unless store.allowInsecureAdmin: true', () => {
+  const withEndpoint = (endpoint: string, extra = '') =>
+    VALID.replace('  endpoint: https://rustfs.ns.svc:9000\n', `  endpoint: ${endpoint}\n${extra}`);
+  // Located at the URL the admin calls go to, naming it and the setting; every dialect.
+  for (const adminApi of ['rustfs', 'madmin', 'auto']) {
+    const issue = assertRejected(
+      withEndpoint('http://rustfs.ns.svc:9000', `  adminApi: ${adminApi}\n`),
+      'store.endpoint',
+      /^expected https:\/\/ for the store's admin API, got plain http:\/\/ to the non-loopback host rustfs\.ns\.svc:9000 \(http:\/\/rustfs\.ns\.svc:9000\): .*set store\.allowInsecureAdmin: true/,
+      4,
+    );
+    assert.equal(issue.column, 13);
+  }
+  // adminEndpoint is what the worker calls: it is the one checked, and named.
+  assertRejected(
+    withEndpoint('https://rustfs.ns.svc:9000', '  adminEndpoint: http://10.0.0.7:9000\n'),
+    'store.adminEndpoint',
+    /non-loopback host 10\.0\.0\.7:9000 \(http:\/\/10\.0\.0\.7:9000\)/,
+    5,
+  );
+  // Consumers may get http:// when the worker's own route is https:// or loopback.
+  const viaLoopback = parseInventory(
+    withEndpoint('http://rustfs.ns.svc:9000', '  adminEndpoint: http://127.0.0.1:9000\n'),
+    'ok.yaml',
+  );
+  assert.equal(viaLoopback.store.allowInsecureAdmin, undefined);
+  for (const ok of [
+    'https://rustfs.ns.svc:9000',
+    'http://127.0.0.1:9000',
+    'http://localhost:9000',
+    'http://[::1]:9000',
+  ])
+    assert.equal(parseInventory(withEndpoint(ok), 'ok.yaml').store.adminEndpoint, ok.replace(/\/$/, ''));
+  // Allowed when stated, and the choice is kept.
+  const allowed = parseInventory(
+    withEndpoint('http://rustfs.ns.svc:9000', '  allowInsecureAdmin: true\n'),
+    'ok.yaml',
+  );
+  assert.equal(allowed.store.allowInsecureAdmin, true);
+  assertRejected(
+    withEndpoint('http://rustfs.ns.svc:9000', '  allowInsecureAdmin: yes\n'),
+    'store.allowInsecureAdmin',
+    /^expected true or false/,
+  );
+  // No store sends admin calls over plain http:// to another host by default.
+  assertRejected(
+    withEndpoint('http://rustfs.ns.svc:9000', '  allowInsecureAdmin: false\n'),
+    'store.endpoint',
+    /non-loopback host/,
+  );
+});
+
 test('missing field names the path and what belongs there', () => {
   assertRejected(
-    VALID.replace('  endpoint: http://rustfs.ns.svc:9000\n', ''),
+    VALID.replace('  endpoint: https://rustfs.ns.svc:9000\n', ''),
     'store.endpoint',
     /^expected an http\(s\) URL .*, but it is missing$/,
   );
@@ -443,17 +497,17 @@ test('consumers must live in the Secret namespace; store workload in the root Se
 
 test('endpoint must be a bare http(s) origin; credentials in the URL are refused', () => {
   assertRejected(
-    VALID.replace('http://rustfs.ns.svc:9000', 'http://admin:pw@rustfs:9000'),
+    VALID.replace('https://rustfs.ns.svc:9000', 'https://admin:pw@rustfs:9000'),
     'store.endpoint',
     /no path, query or credentials/,
   );
   assertRejected(
-    VALID.replace('http://rustfs.ns.svc:9000', 'rustfs:9000'),
+    VALID.replace('https://rustfs.ns.svc:9000', 'rustfs:9000'),
     'store.endpoint',
     /http\(s\) URL/,
   );
   assertRejected(
-    VALID.replace('http://rustfs.ns.svc:9000', 'http://rustfs:9000/s3'),
+    VALID.replace('https://rustfs.ns.svc:9000', 'https://rustfs:9000/s3'),
     'store.endpoint',
     /no path/,
   );

@@ -36,7 +36,7 @@ function zoneWith(policy: string, extra = ''): Inventory {
   return parseInventory(
     `store:
   kind: rustfs
-  endpoint: http://rustfs:9000
+  endpoint: https://rustfs:9000
   rootSecret: { namespace: p, name: root }
   workload: { kind: StatefulSet, namespace: p, name: rustfs }
 zones:

@@ -24,7 +24,11 @@ const notPem = path.join(dir, 'not.pem');
 fs.writeFileSync(notPem, 'hello');
 
 /** A valid environment; each test breaks one thing. */
-const valid = (): NodeJS.ProcessEnv => ({ ROTATOR_CONFIG: inventory, KUBECONFIG: kubeconfig });
+const valid = (): NodeJS.ProcessEnv => ({
+  ROTATOR_CONFIG: inventory,
+  KUBECONFIG: kubeconfig,
+  ROTATOR_CODEC_KEY: randomBytes(32).toString('base64'),
+});
 
 async function problems(env: NodeJS.ProcessEnv): Promise<string[]> {
   try {
@@ -116,7 +120,11 @@ describe('worker configuration', () => {
   });
 
   test('in a pod without KUBECONFIG the ServiceAccount is used', async () => {
-    const c = await loadWorkerConfig({ ROTATOR_CONFIG: inventory, KUBERNETES_SERVICE_HOST: '10.0.0.1' });
+    const c = await loadWorkerConfig({
+      ROTATOR_CONFIG: inventory,
+      KUBERNETES_SERVICE_HOST: '10.0.0.1',
+      ROTATOR_CODEC_DISABLED: 'true',
+    });
     assert.deepEqual(c.kube, { inCluster: true });
   });
 
@@ -194,6 +202,35 @@ describe('worker configuration', () => {
       { ...valid(), ROTATOR_KUBE_IN_CLUSTER: 'true' },
       /^ROTATOR_KUBE_IN_CLUSTER: "true" but this process is not in a pod/,
     ));
+
+  test('ROTATOR_STORE_ADMIN_ENDPOINT: plain http:// to a non-loopback host only when the inventory allows it', async () => {
+    const strict = path.join(dir, 'strict.yaml');
+    const text = fs.readFileSync(inventory, 'utf8');
+    assert.match(text, /\n {2}allowInsecureAdmin: true\n/);
+    fs.writeFileSync(
+      strict,
+      text
+        .replace('\n  allowInsecureAdmin: true\n', '\n')
+        .replace('endpoint: http://rustfs.', 'endpoint: https://rustfs.'),
+    );
+    await refuses(
+      { ...valid(), ROTATOR_CONFIG: strict, ROTATOR_STORE_ADMIN_ENDPOINT: 'http://10.0.0.7:9000' },
+      /^ROTATOR_STORE_ADMIN_ENDPOINT: expected https:\/\/ for the store's admin API, got plain http:\/\/ to the non-loopback host 10\.0\.0\.7:9000 .*store\.allowInsecureAdmin: true/,
+    );
+    const local = await loadWorkerConfig({
+      ...valid(),
+      ROTATOR_CONFIG: strict,
+      ROTATOR_STORE_ADMIN_ENDPOINT: 'http://127.0.0.1:9000',
+    });
+    assert.equal(local.storeAdminEndpoint, 'http://127.0.0.1:9000');
+    // config/dashi.yaml states allowInsecureAdmin: true (its in-cluster Service is http://).
+    const allowed = await loadWorkerConfig({
+      ...valid(),
+      ROTATOR_STORE_ADMIN_ENDPOINT: 'http://10.0.0.7:9000',
+    });
+    assert.equal(allowed.storeAdminEndpoint, 'http://10.0.0.7:9000');
+  });
+
   test('bad ROTATOR_STORE_ADMIN_ENDPOINT', () =>
     refuses(
       { ...valid(), ROTATOR_STORE_ADMIN_ENDPOINT: 'http://admin:pw@rustfs:9000' },
@@ -228,6 +265,50 @@ describe('worker configuration', () => {
       0,
     );
   });
+  test('no codec key: refused, naming the variable and the explicit opt-out, unless ROTATOR_CODEC_DISABLED=true', async () => {
+    const { ROTATOR_CODEC_KEY: _key, ...noKey } = valid();
+    const p = await problems(noKey);
+    assert.equal(p.length, 1, p.join('\n'));
+    assert.match(
+      p[0]!,
+      /^ROTATOR_CODEC_KEY: not set, so workflow payloads would reach Temporal unencrypted; .*openssl rand -base64 32.*or set ROTATOR_CODEC_DISABLED=true to run without encryption/,
+    );
+    // compose's old `${ROTATOR_CODEC_KEY:-}`: an empty key is no key.
+    await refuses({ ...noKey, ROTATOR_CODEC_KEY: '' }, /^ROTATOR_CODEC_KEY: empty, so workflow payloads/);
+    await refuses({ ...noKey, ROTATOR_CODEC_DISABLED: 'false' }, /^ROTATOR_CODEC_KEY: not set/);
+    await refuses(
+      { ...noKey, ROTATOR_CODEC_DISABLED: 'yes' },
+      /^ROTATOR_CODEC_DISABLED: expected "true" or "false"/,
+    );
+    // Stated: runs without encryption, and says so at start-up.
+    const off = await loadWorkerConfig({ ...noKey, ROTATOR_CODEC_DISABLED: 'true' });
+    assert.equal(off.codec, undefined);
+    assert.match(String(describeConfig(off).payloadCodec), /^off \(ROTATOR_CODEC_DISABLED=true/);
+    // A key and the opt-out together is a mistake, not a choice.
+    await refuses(
+      { ...valid(), ROTATOR_CODEC_DISABLED: 'true' },
+      /^ROTATOR_CODEC_DISABLED: "true" contradicts ROTATOR_CODEC_KEY/,
+    );
+    // A sandbox brings its own key: no variable needed.
+    const state = path.join(dir, 'sandbox-state.json');
+    fs.writeFileSync(
+      state,
+      JSON.stringify({
+        dir,
+        inventory,
+        temporal: { address: '127.0.0.1:7233', namespace: 'default', uiUrl: 'http://127.0.0.1:8233' },
+        kube: { kubeconfig },
+        codec: {
+          keyId: 'sandbox',
+          key: randomBytes(32).toString('base64'),
+          endpoint: 'http://127.0.0.1:1/x',
+        },
+      }),
+    );
+    const sandboxed = await loadWorkerConfig({ ROTATOR_SANDBOX_STATE: state });
+    assert.ok(sandboxed.codec);
+  });
+
   test('sandbox state file that does not exist', () =>
     refuses(
       { ROTATOR_SANDBOX_STATE: path.join(dir, 'state.json') },
@@ -247,8 +328,9 @@ describe('worker configuration', () => {
       timeout: 60_000,
     });
     assert.equal(r.status, 78, r.stderr);
-    assert.match(r.stderr, /invalid configuration \(2 problems\)/);
+    assert.match(r.stderr, /invalid configuration \(3 problems\)/);
     assert.match(r.stderr, /ROTATOR_CONFIG: not set/);
+    assert.match(r.stderr, /ROTATOR_CODEC_KEY: not set/);
     assert.match(r.stderr, /KUBECONFIG: not set/);
     assert.ok(!r.stderr.includes('super-secret-api-key-value'));
     const line = r.stderr.split('\n').find((l) => l.startsWith('{'))!;
