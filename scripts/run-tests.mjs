@@ -19,7 +19,7 @@
 //                                           not run: scripts/test-rustfs.ts's rounds)
 //   --summary FILE                          also write the per-file results as JSON
 //
-// Every file has a time limit (ROTATOR_TEST_FILE_TIMEOUT seconds, default 1200): a hang fails
+// Every file has a time limit (ROTATOR_TEST_FILE_TIMEOUT seconds, default 600): a hang fails
 // naming the file. The run ends with the slowest files and one line of totals.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -37,7 +37,7 @@ const summaryFile = args.includes('--summary') ? args[args.indexOf('--summary') 
 const positional = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--summary');
 const withChecks = args.includes('--checks');
 const jobs = Number(process.env.ROTATOR_TEST_JOBS ?? Math.min(2, os.cpus().length));
-const fileTimeoutS = Number(process.env.ROTATOR_TEST_FILE_TIMEOUT ?? 1200);
+const fileTimeoutS = Number(process.env.ROTATOR_TEST_FILE_TIMEOUT ?? 600);
 
 const clock = (since = started) => {
   const s = Math.round((Date.now() - since) / 1000);
