@@ -9,6 +9,7 @@ import { registerHistory } from './cli/history';
 import { registerNetpol } from './cli/netpol';
 import { CliError, EXIT, reportError } from './cli/output';
 import { registerPlan } from './cli/plan';
+import { registerRbac } from './cli/rbac';
 import { registerSandbox } from './cli/sandbox';
 import { registerSchedule } from './cli/schedule';
 import { registerStartWorkflow } from './cli/start-workflow';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerPlan(program);
   registerAudit(program);
   registerNetpol(program);
+  registerRbac(program);
   registerDemo(program);
   registerSandbox(program);
   // Sub-commands inherit the override so usage errors reach the handler below.

@@ -51,6 +51,21 @@ export class KubeForbiddenError extends KubeError {
   }
 }
 
+/**
+ * 403 from a ValidatingAdmissionPolicy (deploy/rbac/admission-policies.yaml): RBAC allowed the
+ * request, the policy refused what it would do. Names the policy; its message is kept except
+ * for Secrets (a policy's message may quote the object).
+ */
+export class KubeAdmissionDeniedError extends KubeForbiddenError {
+  readonly policy: string;
+  constructor(ctx: KubeRequestContext, policy: string, detail?: string) {
+    super(ctx);
+    this.message =
+      `Admission policy ${policy} denied: cannot ${describe(ctx)}` + (detail ? `: ${detail}` : '');
+    this.policy = policy;
+  }
+}
+
 /** 401: the token itself is rejected (expired, revoked, wrong cluster). */
 export class KubeUnauthorizedError extends KubeError {
   readonly nonRetryable = true;
@@ -177,8 +192,16 @@ export function toKubeError(err: unknown, ctx: KubeRequestContext): KubeError | 
   switch (status) {
     case 401:
       return new KubeUnauthorizedError(ctx);
-    case 403:
+    case 403: {
+      const denied = admissionDenial(body?.message);
+      if (denied)
+        return new KubeAdmissionDeniedError(
+          ctx,
+          denied.policy,
+          ctx.resource === 'secrets' ? undefined : denied.detail,
+        );
       return new KubeForbiddenError(ctx, userFromMessage(body?.message));
+    }
     case 404:
       return new KubeNotFoundError(ctx);
     case 409:
@@ -238,6 +261,14 @@ function statusBody(err: unknown): StatusBody | undefined {
 export function userFromMessage(message: string | undefined): string | undefined {
   const m = message ? /User "([^"]+)"/.exec(message) : null;
   return m?.[1];
+}
+
+/** `… is forbidden: ValidatingAdmissionPolicy 'p' with binding 'b' denied request: <message>`. */
+export function admissionDenial(message: string | undefined): { policy: string; detail: string } | undefined {
+  const m = message
+    ? /ValidatingAdmissionPolicy '([^']+)' with binding '[^']*' denied request: ([\s\S]*)$/.exec(message)
+    : null;
+  return m ? { policy: m[1]!, detail: m[2]!.trim() } : undefined;
 }
 
 /**

@@ -3,10 +3,12 @@ import {
   setHeaderOptions,
   type V1DaemonSet,
   type V1Deployment,
+  type V1Pod,
   type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { type Kube } from './client';
 import {
+  KubeConflictError,
   KubeError,
   KubeNotFoundError,
   KubeRolloutError,
@@ -272,11 +274,43 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** A pod a forced rollback deletes: its name, and its UID as the delete's precondition. */
+export interface PodToDelete {
+  name: string;
+  uid: string;
+}
+
+/**
+ * Which of `pods` a forced rollback of `sts` may delete: only pods this very StatefulSet
+ * controls (a controller ownerReference with its UID, not merely its labels: another pod, or
+ * the pod of an earlier StatefulSet of the same name, may carry the same labels), that are
+ * not Ready, belong to an older revision than the update revision, and are not already
+ * being deleted. Nothing without an update revision or a UID to compare.
+ */
+export function podsToForceDelete(sts: V1StatefulSet, pods: V1Pod[]): PodToDelete[] {
+  const uid = sts.metadata?.uid;
+  const updateRevision = sts.status?.updateRevision;
+  if (!uid || !updateRevision) return [];
+  return pods.flatMap((pod) => {
+    const controlled = (pod.metadata?.ownerReferences ?? []).some(
+      (o) => o.controller === true && o.kind === 'StatefulSet' && o.uid === uid,
+    );
+    const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    const revision = pod.metadata?.labels?.['controller-revision-hash'];
+    const name = pod.metadata?.name;
+    const podUid = pod.metadata?.uid;
+    if (!controlled || ready || revision === updateRevision || pod.metadata?.deletionTimestamp) return [];
+    return name && podUid ? [{ name, uid: podUid }] : [];
+  });
+}
+
 /**
  * Kubernetes' documented "forced rollback" for StatefulSets: a rollout whose pod never
  * became Ready is not replaced by a later template change — the controller waits for it
  * forever. After the template is reverted, the broken pods (not Ready, from an older
  * revision than the update revision) must be deleted so the controller recreates them.
+ * Only pods the StatefulSet controls (checked against its UID) are deleted, each under a UID
+ * precondition, so a pod recreated meanwhile under the same name is left alone.
  * Returns the names of the pods deleted.
  */
 export async function forceStatefulSetRollback(
@@ -292,7 +326,6 @@ export async function forceStatefulSetRollback(
     await new Promise((r) => setTimeout(r, 250));
     sts = await readWorkload(kube, ref);
   }
-  const updateRevision = (sts as V1StatefulSet).status?.updateRevision;
   const labels = (sts as V1StatefulSet).spec?.selector?.matchLabels ?? {};
   const labelSelector = Object.entries(labels)
     .map(([k, v]) => `${k}=${v}`)
@@ -303,15 +336,20 @@ export async function forceStatefulSetRollback(
       throw toKubeError(err, { verb: 'list', resource: 'pods', namespace: ref.namespace });
     });
   const deleted: string[] = [];
-  for (const pod of pods.items) {
-    const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-    const revision = pod.metadata?.labels?.['controller-revision-hash'];
-    if (ready || !updateRevision || revision === updateRevision || pod.metadata?.deletionTimestamp) continue;
-    const name = pod.metadata!.name!;
-    await kube.core.deleteNamespacedPod({ name, namespace: ref.namespace }).catch((err: unknown) => {
-      throw toKubeError(err, { verb: 'delete', resource: 'pods', namespace: ref.namespace, name });
-    });
-    deleted.push(name);
+  for (const { name, uid } of podsToForceDelete(sts as V1StatefulSet, pods.items)) {
+    try {
+      await kube.core.deleteNamespacedPod({
+        name,
+        namespace: ref.namespace,
+        body: { preconditions: { uid } },
+      });
+      deleted.push(name);
+    } catch (err) {
+      const e = toKubeError(err, { verb: 'delete', resource: 'pods', namespace: ref.namespace, name });
+      // Gone already, or replaced by a new pod of that name (UID precondition): nothing to delete.
+      if (e instanceof KubeNotFoundError || e instanceof KubeConflictError) continue;
+      throw e;
+    }
   }
   return deleted;
 }

@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException } from '@kubernetes/client-node';
 import {
+  KubeAdmissionDeniedError,
   KubeConflictError,
   KubeForbiddenError,
   KubeInvalidError,
@@ -46,6 +47,40 @@ describe('toKubeError', () => {
       namespace: 'ns',
     });
     assert.equal(err.message, 'RBAC denied: cannot list pods in namespace "ns" (user "nobody")');
+  });
+
+  test('403 from a ValidatingAdmissionPolicy names the policy and its message, not RBAC', () => {
+    const denial = (resource: string, name: string, message: string) =>
+      status(
+        403,
+        'Forbidden',
+        `${resource} "${name}" is forbidden: ValidatingAdmissionPolicy 'rustfs-rotator-restart-only' with binding 'rustfs-rotator-restart-only' denied request: ${message}`,
+      );
+    const err = toKubeError(
+      denial('deployments.apps', 'titiler', 'the rotator may change only the restart annotation'),
+      { verb: 'patch', resource: 'deployments.apps', namespace: 'dashi-serving', name: 'titiler' },
+    );
+    assert.ok(err instanceof KubeAdmissionDeniedError);
+    assert.ok(err instanceof KubeForbiddenError, 'still a 403: not retried');
+    assert.equal(err.nonRetryable, true);
+    assert.equal(err.name, 'KubeAdmissionDeniedError');
+    assert.equal(err.policy, 'rustfs-rotator-restart-only');
+    assert.equal(
+      err.message,
+      'Admission policy rustfs-rotator-restart-only denied: cannot patch deployments.apps "titiler" in namespace "dashi-serving": the rotator may change only the restart annotation',
+    );
+    // A policy's message may quote the object: for Secrets only the policy is named.
+    const secret = toKubeError(denial('secrets', 'other', 'value was hunter2'), {
+      verb: 'create',
+      resource: 'secrets',
+      namespace: 'ns',
+      name: 'other',
+    });
+    assert.ok(secret instanceof KubeAdmissionDeniedError);
+    assert.equal(
+      secret.message,
+      'Admission policy rustfs-rotator-restart-only denied: cannot create secrets "other" in namespace "ns"',
+    );
   });
 
   test('a watch failure carries statusCode only', () => {
