@@ -10,6 +10,7 @@ import {
   isAdminError,
   takenAccessKeyHolder,
 } from '../rustfs';
+import { describeRootDependents, rootServiceAccounts, type RootDependents } from '../rustfs/root-dependents';
 import { readCredential, readRoot, readZoneCredential, type CredentialSource } from './credentials';
 import { type ActivityDeps } from './deps';
 import { nonRetryable } from './failures';
@@ -20,7 +21,14 @@ import { createIamWrites } from './iam-writes';
  * `iamSurvivesRootChange` false means a root change loses every user, policy and service
  * account, which must then be recreated from their Secrets.
  */
-export type StoreIdentity = StoreCapabilities;
+export type StoreIdentity = StoreCapabilities & {
+  /**
+   * The service accounts whose parent is the root access key (access keys only) and what a
+   * root rotation does to them and to sessions (src/rustfs/root-dependents.ts). Absent from
+   * the results of runs recorded before preflight read them.
+   */
+  rootDependents?: RootDependents;
+};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -172,9 +180,14 @@ export function createStoreActivities(deps: ActivityDeps) {
     );
 
   return {
-    /** Preflight: the root credential (current, or the pending one) works; what store is this. */
+    /**
+     * Preflight: the root credential (current, or the pending one) works; what store is this;
+     * which service accounts have the root as their parent (access keys, never secrets) and
+     * what a root rotation does to them and to the sessions signed with the root secret.
+     */
     async verifyRoot(source: 'current' | 'pending' | 'previous' = 'current'): Promise<StoreIdentity> {
-      const admin = await rootAdmin(source);
+      const rootCred = await readRoot(kube, inventory, source);
+      const admin = deps.admin(rootCred);
       const caps = await admin.detectCapabilities();
       if (caps.kind !== inventory.store.kind) {
         throw nonRetryable(
@@ -182,7 +195,8 @@ export function createStoreActivities(deps: ActivityDeps) {
           'StoreKindMismatch',
         );
       }
-      return caps;
+      const accounts = await rootServiceAccounts(admin, rootCred.accessKey);
+      return { ...caps, rootDependents: describeRootDependents(caps, accounts) };
     },
 
     /** Every bucket the zones' policies and the smoke need. */

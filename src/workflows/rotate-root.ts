@@ -153,11 +153,16 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
           expectedDowntime:
             `full store downtime while ${workloadName} restarts (single replica; typically seconds, bounded by ${formatDuration(restartTimeoutMs)} before a pause)` +
             (identity.iamSurvivesRootChange ? '' : `; then ${ZONE_REFUSAL_NOTE}`),
-          notes: identity.iamSurvivesRootChange
-            ? []
-            : [
-                `${identity.kind} ${identity.version} loses IAM on root change: every zone is recreated from its Secret`,
-              ],
+          notes: [
+            ...(identity.iamSurvivesRootChange
+              ? []
+              : [
+                  `${identity.kind} ${identity.version} loses IAM on root change: every zone is recreated from its Secret`,
+                ]),
+            ...(identity.rootDependents
+              ? [identity.rootDependents.serviceAccountsEffect, identity.rootDependents.sessions]
+              : []),
+          ],
         },
       };
     }
