@@ -15,6 +15,7 @@ import { findConsumers, readSecret, type Kube } from '../kube';
 import { type PrefectClient, createPrefectClient, prefectAuthFromEnv } from '../prefect/client';
 import { describeProblems, inspectTemplate, podLabelProblem } from '../prefect/template';
 import { createAdminClient, createS3, isAdminError, type AdminClient, type Credentials } from '../rustfs';
+import { rootServiceAccounts, SESSIONS_END } from '../rustfs/root-dependents';
 import {
   connectionOptionsSchema,
   kubeFor,
@@ -51,7 +52,8 @@ export interface AuditSecret {
 }
 
 export interface Finding {
-  severity: 'violation' | 'drift';
+  /** violation: against policy; drift: the store or cluster is not what it should be; warning: a hazard. */
+  severity: 'violation' | 'drift' | 'warning';
   subject: string;
   message: string;
 }
@@ -70,7 +72,8 @@ export interface AuditReport {
   users: AuditUser[];
   secrets: AuditSecret[];
   workPools: AuditWorkPool[];
-  root: { secret: string; workloads: string[] };
+  /** serviceAccounts: access keys of the service accounts whose parent is the root (absent when unlistable). */
+  root: { secret: string; workloads: string[]; serviceAccounts?: string[] };
   /** Which pods the live NetworkPolicies let reach the store port (a static check). */
   network: NetworkAudit;
   findings: Finding[];
@@ -244,6 +247,15 @@ export async function runAudit(
     }
   }
 
+  // Service accounts of root itself: root's rights, tied to the root credential.
+  let rootAccounts: string[] | undefined;
+  try {
+    rootAccounts = await rootServiceAccounts(admin, rootAk);
+  } catch {
+    // a store that cannot list root's own accounts: nothing to say
+  }
+  findings.push(...rootServiceAccountFindings(rootAk, rootAccounts ?? []));
+
   // Store users → policies → buckets/actions, and what no zone owns.
   const zoneByUser = new Map(inventory.zones.map((z) => [z.user, z.name]));
   const policyCache = new Map<string, BucketAccess[]>();
@@ -300,10 +312,28 @@ export async function runAudit(
     users,
     secrets,
     workPools,
-    root: { secret: rootRef, workloads: rootConsumers.map((c) => `${c.kind}/${c.namespace}/${c.name}`) },
+    root: {
+      secret: rootRef,
+      workloads: rootConsumers.map((c) => `${c.kind}/${c.namespace}/${c.name}`),
+      ...(rootAccounts && { serviceAccounts: rootAccounts }),
+    },
     network,
     findings,
   };
+}
+
+/**
+ * A warning per service account whose parent is the root (src/rustfs/root-dependents.ts): it
+ * holds root's rights only while its parent equals the current root access key, a store that
+ * loses IAM on a root change (RustFS alpha.85) loses it, and RotateRoot re-creates only the
+ * zones' identities; its consumers are better served by a zone user's account.
+ */
+export function rootServiceAccountFindings(rootAccessKey: string, accessKeys: readonly string[]): Finding[] {
+  return accessKeys.map((k) => ({
+    severity: 'warning' as const,
+    subject: `service account ${k}`,
+    message: `service account ${k} has the root ${rootAccessKey} as its parent: it holds root's rights only while its parent is the current root access key, so it breaks on a root rotation that changes the root access key or on a store that loses IAM on a root change (RustFS alpha.85), and RotateRoot never re-creates it; give its consumer a zone (a user with a policy) instead. (${SESSIONS_END} on any root rotation)`,
+  }));
 }
 
 /**
@@ -381,6 +411,8 @@ export function renderAudit(r: AuditReport): string {
     ]),
   );
   lines.push(`  root ${r.root.secret}: ${r.root.workloads.join(', ') || '-'}`);
+  if (r.root.serviceAccounts)
+    lines.push(`  service accounts of root: ${r.root.serviceAccounts.join(', ') || 'none'}`);
   for (const p of r.workPools)
     lines.push(
       `  work pool ${p.pool} (${p.api}) zone ${p.zone}: ${p.error ? `unreadable: ${p.error}` : p.problems!.length ? `${p.problems!.length} problem(s)` : 'injects the zone Secret by secretKeyRef'}`,

@@ -123,3 +123,22 @@ describe('what a root rotation does to them', () => {
     assert.match(d.sessions, /^console and STS sessions signed with the root secret end/);
   });
 });
+
+describe('rotator audit', () => {
+  test('each service account of root is a warning naming it, never a secret', async () => {
+    const { rootServiceAccountFindings } = await import('../../src/cli/audit');
+    const listed = fixture('1.0.0-rc.3', 'rustfs', 'list-service-accounts-root');
+    const keys = await rootServiceAccounts(replaying('rustfs', listed).admin, FIXTURE_ROOT.accessKey);
+    const findings = rootServiceAccountFindings(FIXTURE_ROOT.accessKey, keys);
+    assert.equal(findings.length, 1);
+    assert.equal(findings[0]!.severity, 'warning');
+    assert.equal(findings[0]!.subject, `service account ${FIXTURE_ROOT_SVC.accessKey}`);
+    assert.match(
+      findings[0]!.message,
+      /has the root fixtureroot as its parent: it holds root's rights only while/,
+    );
+    assert.match(findings[0]!.message, /RotateRoot never re-creates it/);
+    assert.ok(!findings[0]!.message.includes(FIXTURE_ROOT_SVC.secretKey));
+    assert.deepEqual(rootServiceAccountFindings('root', []), []);
+  });
+});
