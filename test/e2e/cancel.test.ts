@@ -13,7 +13,7 @@ import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowStatus } from '../../src/workflows/types';
 import { json, runCli, startCliWorker, type CliFixture } from '../support/cli';
 import { eventually, readSecretData } from '../support/kube';
-import { waitPhase } from '../support/rotator';
+import { nodeAgent, waitPhase } from '../support/rotator';
 import { getStack } from '../support/stack';
 import { adminWorks, creds, storeAdmin } from '../support/store';
 
@@ -27,10 +27,7 @@ const ZONE_SECRETS = [
   ['dashi-serving', 'dashi-rustfs-serving', 'curated'],
 ] as const;
 
-async function agent(body: object): Promise<void> {
-  const res = await fetch(`${stack.agent.url}/behaviour`, { method: 'POST', body: JSON.stringify(body) });
-  assert.equal(res.status, 200);
-}
+const agent = nodeAgent(stack);
 
 const gone = (namespace: string, name: string) =>
   readSecretData(stack, namespace, name).then(
@@ -93,23 +90,25 @@ describe('cancel on the real stack', () => {
       workflowId: 'bootstrap-cluster',
       args: [{}],
     });
-    await agent({ delayMs: 0, delayCount: null, failCount: 0 });
+    await agent.reset();
   });
   after(async () => {
-    await agent({ delayMs: 0, delayCount: null, failCount: 0 }).catch(() => undefined);
+    await agent.reset().catch(() => undefined);
     await fx?.close();
   });
 
   test('a paused RotateRoot: rolled back to the previous root, CANCELED, zones work, audit clean', async () => {
     const before = creds(await readSecretData(stack, 'dashi-platform', 'rustfs-root'));
-    // The store takes longer than the restart window to come back: the run pauses.
-    await agent({ delayMs: 8000, delayCount: 1 });
+    // The store stays down past the restart window (until the undo's restart replaces its
+    // pod): the run pauses.
+    await agent.hold();
     const handle = await fx.worker.client.workflow.start('RotateRoot', {
       taskQueue: fx.taskQueue,
       workflowId: 'rotate-root',
       args: [{ approve: true, restartTimeout: '3s', pauseTimeout: '10m' }],
     });
     const paused = await waitPhase(handle, 'paused', 120_000);
+    await agent.held();
     assert.match(paused.onCancel!, /^undoes: roll back to the previous root; delete the pending root Secret/);
     await handle.cancel();
     const status = await canceledRun(handle);

@@ -13,6 +13,7 @@ import { adminKube, eventually, readSecretData } from '../support/kube';
 import {
   assertNoSecretsInHistory,
   collectSecretValues,
+  nodeAgent,
   startRotator,
   waitPhase,
   type Rotator,
@@ -110,10 +111,7 @@ function assertNoSecretIn(texts: string[], what: string): void {
   }
 }
 
-async function agent(body: object): Promise<void> {
-  const res = await fetch(`${stack.agent.url}/behaviour`, { method: 'POST', body: JSON.stringify(body) });
-  assert.equal(res.status, 200);
-}
+const agent = nodeAgent(stack);
 
 const link = (workflowId: string, runId: string) =>
   `${stack.temporal.uiUrl.replace(/\/+$/, '')}/namespaces/${stack.temporal.namespace}/workflows/${workflowId}/${runId}`;
@@ -185,13 +183,13 @@ describe('Events and notifications against the real stack', () => {
     });
     assert.deepEqual(take().map(summary), ['json completed bootstrap-cluster']);
   });
-  beforeEach(() => agent({ delayMs: 0, delayCount: null, failCount: 0 }));
+  beforeEach(() => agent.reset());
   after(async () => {
     await rotator?.client.workflow
       .getHandle('rotate-root')
       .terminate('test cleanup')
       .catch(() => undefined);
-    await agent({ delayMs: 0, delayCount: null, failCount: 0 }).catch(() => undefined);
+    await agent.reset().catch(() => undefined);
     await rotator?.close();
     await new Promise<void>((r) => server?.close(() => r()));
   });
@@ -289,7 +287,8 @@ describe('Events and notifications against the real stack', () => {
   test('RotateRoot awaiting approval → paused → rollback: each told with its deadline and commands; RootRotationPaused, RolledBack', async () => {
     const before = creds(await readSecretData(stack, 'dashi-platform', 'rustfs-root'));
     const seen = await snapshot([ROOT_SECRET, STORE]);
-    await agent({ delayMs: 8000, delayCount: 1 });
+    // The store stays down past the restart window, until the rollback's restart replaces its pod.
+    await agent.hold();
     const handle = await rotator.client.workflow.start('RotateRoot', {
       taskQueue: rotator.taskQueue,
       workflowId: 'rotate-root',
@@ -310,6 +309,7 @@ describe('Events and notifications against the real stack', () => {
 
     await handle.executeUpdate(approveUpdate, { args: [{ by: 'e2e-oncall' }] });
     await waitPhase(handle, 'paused');
+    await agent.held();
     const pause = await eventually('the pause at both sinks', async () =>
       received.length >= 2 ? take() : undefined,
     );

@@ -11,7 +11,7 @@ import { freePort } from '../../src/sandbox/ports';
 import { AesGcmCodec } from '../../src/temporal/codec';
 import { dataConverter } from '../../src/temporal/worker';
 import { rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
-import { collectSecretValues } from '../support/rotator';
+import { collectSecretValues, nodeAgent } from '../support/rotator';
 import { eventually } from '../support/kube';
 import { getStack } from '../support/stack';
 import { entryArgs } from '../support/build';
@@ -34,6 +34,8 @@ async function startWorkerProcess(address: string) {
       ROTATOR_CODEC_KEY: codecKey.toString('base64'),
       ROTATOR_METRICS_ADDRESS: address,
       ROTATOR_SHUTDOWN_GRACE: '5s',
+      // Each scrape sees the runs as they are now, not a collection up to 5 s old.
+      ROTATOR_METRICS_CACHE_TTL: '100ms',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -103,10 +105,7 @@ async function scrapeUntil(what: string, check: (s: Scrape) => boolean, timeoutM
   }
 }
 
-async function agent(body: object): Promise<void> {
-  const res = await fetch(`${stack.agent.url}/behaviour`, { method: 'POST', body: JSON.stringify(body) });
-  assert.equal(res.status, 200);
-}
+const agent = nodeAgent(stack);
 
 const zoneCompleted = { workflow: 'RotateZone', zone: 'serving', result: 'completed' };
 const rootRolledBack = { workflow: 'RotateRoot', zone: '', result: 'rolled_back' };
@@ -136,7 +135,7 @@ describe('worker metrics', () => {
       .getHandle('rotate-root')
       .terminate('test cleanup')
       .catch(() => undefined);
-    await agent({ delayMs: 0, delayCount: null, failCount: 0 }).catch(() => undefined);
+    await agent.reset().catch(() => undefined);
     await stopWorkerProcess().catch(() => worker?.child.kill('SIGKILL'));
     await connection?.close();
   });
@@ -203,7 +202,8 @@ describe('worker metrics', () => {
   });
 
   test('waiting{reason="paused"} is 1 while RotateRoot is paused and 0 after; the rollback counts as rolled_back', async () => {
-    await agent({ delayMs: 8000, delayCount: 1 });
+    // The store stays down past the restart window, until the rollback's restart replaces its pod.
+    await agent.hold();
     const handle = await client.workflow.start('RotateRoot', {
       taskQueue,
       workflowId: 'rotate-root',
@@ -214,6 +214,7 @@ describe('worker metrics', () => {
       async () => (await handle.query(statusQuery)).phase === 'paused',
       60_000,
     );
+    await agent.held();
     const paused = await scrapeUntil(
       'waiting paused = 1',
       (x) => x.value('rustfs_rotator_waiting', rootPaused) === 1,

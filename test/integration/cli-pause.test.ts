@@ -1,8 +1,8 @@
 // On-call's pause commands as subprocesses against a RotateRoot that really paused: the
-// node agent (which plays the kubelet for the store) is told to bring the store back
-// slower than the restart window. `status` shows why it waits and what answers it;
-// `resume` (human and --json) waits another window; `rollback` restores the previous
-// root; `resume` where it does not apply is refused with a non-zero exit code.
+// node agent (which plays the kubelet for the store) is told to hold the store's start
+// past the restart window, until the test releases it. `status` shows why it waits and
+// what answers it; `resume` (human and --json) waits another window; `rollback` restores
+// the previous root; `resume` where it does not apply is refused with a non-zero exit code.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowStatus } from '../../src/workflows/types';
 import { json, runCli, startCliWorker, type CliFixture, type CliRun } from '../support/cli';
 import { eventually, readSecretData } from '../support/kube';
-import { collectSecretValues } from '../support/rotator';
+import { collectSecretValues, nodeAgent } from '../support/rotator';
 import { creds, adminWorks as adminWorksFor } from '../support/store';
 import { getStack } from '../support/stack';
 import { entryArgs } from '../support/build';
@@ -23,10 +23,7 @@ let fx: CliFixture;
 const cli = (...args: string[]) => runCli(args, fx.env);
 const root = async () => creds(await readSecretData(stack, 'dashi-platform', 'rustfs-root'));
 
-async function agent(body: object): Promise<void> {
-  const res = await fetch(`${stack.agent.url}/behaviour`, { method: 'POST', body: JSON.stringify(body) });
-  assert.equal(res.status, 200);
-}
+const agent = nodeAgent(stack);
 
 const adminWorks = (c: Credentials) => adminWorksFor(stack, c);
 
@@ -66,13 +63,13 @@ describe('rotator status / resume / rollback on a paused RotateRoot', () => {
     const boot = await cli('start-workflow', 'BootstrapCluster', '--wait');
     assert.equal(boot.code, 0, boot.stderr);
   });
-  beforeEach(() => agent({ delayMs: 0, delayCount: null, failCount: 0 }));
+  beforeEach(() => agent.reset());
   after(async () => {
     await fx?.worker.client.workflow
       .getHandle('rotate-root')
       .terminate('cli pause test cleanup')
       .catch(() => undefined);
-    await agent({ delayMs: 0, delayCount: null, failCount: 0 }).catch(() => undefined);
+    await agent.reset().catch(() => undefined);
     await fx?.close();
   });
 
@@ -111,11 +108,10 @@ describe('rotator status / resume / rollback on a paused RotateRoot', () => {
   test('paused twice: resume (human) waits another window; status shows the reason and the commands; resume --json; the rotation completes', async () => {
     const before = await root();
     secrets.add(before.secretKey);
-    // The store comes back ~40 s after its restart; each restart window is 4 s, so the
-    // first window and the one after the first resume both end with the store still down,
-    // with room for the CLI processes started in between (16 s was not enough once on a
-    // loaded 2-core machine: window 2 saw the store back and the run completed).
-    await agent({ delayMs: 40_000, delayCount: 1 });
+    // The store's start is held until released below: the first window and the one after
+    // the first resume both end with the store still down, however slow the CLI processes
+    // started in between are.
+    await agent.hold();
     const started = await cli(
       'start-workflow',
       'RotateRoot',
@@ -133,6 +129,7 @@ describe('rotator status / resume / rollback on a paused RotateRoot', () => {
       pauseTimeout: '10m',
     });
     await waitPhase('paused');
+    const held = await agent.held();
     const resume = await cli('resume', 'rotate-root', '--by', 'dave', '--reason', 'image pull slow');
     assert.equal(resume.code, 0, resume.stderr);
     assert.match(resume.stdout, /^rotate-root: .*another restart window/);
@@ -166,7 +163,10 @@ describe('rotator status / resume / rollback on a paused RotateRoot', () => {
     assert.equal(statusJson.status.phase, 'paused');
     assert.deepEqual(statusJson.status.awaiting, ['resume', 'rollback']);
 
-    // The store is back with the new root now; resume again and the next window sees it.
+    // Still the same start held: the store was down all through window 2.
+    assert.equal((await agent.state()).held?.podUid, held.podUid);
+    // The store comes back with the new root now; resume again and the next window sees it.
+    await agent.release();
     const pending = await root();
     assert.notEqual(pending.secretKey, before.secretKey, 'the Secret holds the new root');
     await eventually('the store with the new root', async () => (await adminWorks(pending)) === true, 60_000);
@@ -205,7 +205,8 @@ describe('rotator status / resume / rollback on a paused RotateRoot', () => {
 
   test('paused → rollback: the previous root is restored and works; start-workflow --wait exits 3 "rolled back"', async () => {
     const before = await root();
-    await agent({ delayMs: 10_000, delayCount: 1 });
+    // Held until the rollback's restart replaces the pod.
+    await agent.hold();
     const waiting = background([
       'start-workflow',
       'RotateRoot',
@@ -217,6 +218,7 @@ describe('rotator status / resume / rollback on a paused RotateRoot', () => {
       '--wait',
     ]);
     await waitPhase('paused');
+    await agent.held();
     const status = await cli('status', 'rotate-root');
     assert.match(status.stdout, /waiting: {3}.*within 3s/);
 
