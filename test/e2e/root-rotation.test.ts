@@ -8,6 +8,7 @@ import { adminKube, eventually, readSecretData } from '../support/kube';
 import {
   assertNoSecretsInHistory,
   collectSecretValues,
+  nodeAgent,
   startRotator,
   type Rotator,
 } from '../support/rotator';
@@ -56,10 +57,7 @@ async function consumerTemplates(): Promise<Record<string, unknown>> {
   return out;
 }
 
-async function agent(body: object): Promise<void> {
-  const res = await fetch(`${stack.agent.url}/behaviour`, { method: 'POST', body: JSON.stringify(body) });
-  assert.equal(res.status, 200);
-}
+const agent = nodeAgent(stack);
 
 async function waitPhase(
   handle: WorkflowHandle,
@@ -95,14 +93,14 @@ describe('RotateRoot against the real stack', () => {
     });
     await collectSecretValues(stack, secrets);
   });
-  beforeEach(() => agent({ delayMs: 0, delayCount: null, failCount: 0 }));
+  beforeEach(() => agent.reset());
   after(async () => {
     // Leave no rotation running for the files after this one.
     await rotator?.client.workflow
       .getHandle('rotate-root')
       .terminate('test cleanup')
       .catch(() => undefined);
-    await agent({ delayMs: 0, delayCount: null, failCount: 0 }).catch(() => undefined);
+    await agent.reset().catch(() => undefined);
     await rotator?.close();
   });
 
@@ -198,9 +196,11 @@ describe('RotateRoot against the real stack', () => {
 
   test('restart slower than the window → paused → rollback: the old root works again, every zone works', async () => {
     const before = await root();
-    await agent({ delayMs: 8000, delayCount: 1 });
+    // The restarted store stays down until its pod is replaced by the rollback's restart.
+    await agent.hold();
     const handle = await startRoot({ approve: true, restartTimeout: '3s', pauseTimeout: '10m' });
     const paused = await waitPhase(handle, 'paused');
+    const held = await agent.held();
     assert.deepEqual(paused.awaiting, ['resume', 'rollback']);
     assert.match(paused.pauseReason!, /did not come back with root sha256:[0-9a-f]{12} within 3s/);
     await collectSecretValues(stack, secrets);
@@ -219,6 +219,11 @@ describe('RotateRoot against the real stack', () => {
     const after = await root();
     assert.equal(after.secretKey, before.secretKey, 'the previous root is back in the Secret');
     await eventually('the old root to work again', async () => (await adminWorks(before)) === true, 60_000);
+    assert.notEqual(
+      (await agent.state()).podUid,
+      held.podUid,
+      'the store runs for the pod the rollback restarted',
+    );
     await zonesWork();
     assert.equal((await handle.query(statusQuery)).phase, 'rolled-back');
     await assertNoSecretsInHistory(rotator, ['rotate-root'], secrets);
@@ -226,7 +231,8 @@ describe('RotateRoot against the real stack', () => {
 
   test('paused with no answer → automatic rollback at pauseTimeout', async () => {
     const before = await root();
-    await agent({ delayMs: 6000, delayCount: 1 });
+    // Held until the automatic rollback's restart replaces the pod.
+    await agent.hold();
     const handle = await startRoot({ approve: true, restartTimeout: '2s', pauseTimeout: '3s' });
     await assert.rejects(
       () => handle.result(),
@@ -241,12 +247,15 @@ describe('RotateRoot against the real stack', () => {
 
   test('paused → resume → the next window sees the store back, rotation completes', async () => {
     const before = await root();
-    await agent({ delayMs: 5000, delayCount: 1 });
+    await agent.hold();
     const handle = await startRoot({ approve: true, restartTimeout: '3s', pauseTimeout: '10m' });
     await waitPhase(handle, 'paused');
+    await agent.held();
     await collectSecretValues(stack, secrets);
-    // On-call resumes once the store is back: the next window must see it. (How long the slow
-    // start takes differs by store — an unoptimised RustFS takes seconds more than MinIO.)
+    // The store comes back only now; on-call resumes once it is back: the next window must
+    // see it. (How long the start takes differs by store — an unoptimised RustFS takes
+    // seconds more than MinIO.)
+    await agent.release();
     await eventually(
       'the store back with the new root',
       async () => (await adminWorks(await root())) === true,
@@ -270,13 +279,16 @@ describe('RotateRoot against the real stack', () => {
 
   test('worker stopped while it waits for the restarted store; a new worker resumes the wait and completes', async () => {
     const before = await root();
-    await agent({ delayMs: 6000, delayCount: 1 });
+    await agent.hold();
     const handle = await startRoot({ approve: true, restartTimeout: '90s' });
     await eventually('the store wait to start', async () =>
       (await handle.query(statusQuery)).step?.startsWith('wait for the store with the new root'),
     );
+    // The store stays down while the worker goes: only the new worker's wait can see it back.
+    await agent.held();
     await rotator.stopWorker();
     await rotator.restartWorker();
+    await agent.release();
     const result = await handle.result();
     assert.equal(result.outcome, 'completed');
     const after = await root();
@@ -289,7 +301,7 @@ describe('RotateRoot against the real stack', () => {
 
   test('a failed store restart (crash loop) pauses and rolls back; consumers never lost access', async () => {
     const before = await root();
-    await agent({ failCount: 1 });
+    await agent.behaviour({ failCount: 1 });
     const handle = await startRoot({ approve: true, restartTimeout: '3s', pauseTimeout: '2s' });
     await assert.rejects(
       () => handle.result(),
