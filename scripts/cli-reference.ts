@@ -24,7 +24,7 @@ const EXIT_MEANING: Record<keyof typeof EXIT, string> = {
   workflowFailed: 'the run failed, was rolled back, or refused the update',
   notFound: 'no such workflow or schedule',
   alreadyRunning: 'already running: the workflow ID (or schedule ID) is a lock',
-  findings: '`audit` found drift or violations; `netpol --check`: the file is stale',
+  findings: '`audit` found drift or violations; `netpol --check`, `rbac --check`: a file is stale',
   unavailable: 'Temporal unreachable',
 };
 
