@@ -10,9 +10,8 @@ import { type ManagedProcess, waitUntil } from './process';
 import { platformManifests, PLATFORM } from './platform';
 import { sandboxInventory } from './inventory';
 import { type SandboxState } from './state';
-import { type AddressInfo } from 'node:net';
 import { CODEC_KEY_ENV, CODEC_KEY_ID_ENV, codecFromEnv } from '../temporal/codec';
-import { startCodecServer } from '../temporal/codec-server';
+import { codecServerEndpoint, startCodecServer } from '../temporal/codec-server';
 import { sandboxStoreKind, StoreProcess } from './store-process';
 import { startTemporal } from './temporal-server';
 import { createSeedPool, startPrefect, type PrefectServer } from './prefect-server';
@@ -81,22 +80,29 @@ async function startSandboxOnce(opts: SandboxOptions): Promise<Sandbox> {
   };
 
   try {
-    // A codec key for this sandbox, and the codec server the Web UI decrypts payloads with.
+    // A codec key for this sandbox, and the codec server the Web UI decrypts payloads with:
+    // only the Web UI's origin (its port is chosen now, for that), a token as the endpoint's
+    // path (the UI sends no headers of ours; the endpoint is in the state file, mode 600)
+    // and bodies of at most 1 MiB.
     const codecKey = randomBytes(32).toString('base64');
+    const codecToken = randomBytes(24).toString('base64url');
+    const uiPort = await freePort();
     const codecServer = await startCodecServer(
       codecFromEnv({ [CODEC_KEY_ENV]: codecKey, [CODEC_KEY_ID_ENV]: 'sandbox' })!,
       {
         port: await freePort(),
+        allowOrigins: [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`],
+        token: codecToken,
       },
     );
     closers.push(() => new Promise<void>((resolve) => codecServer.close(() => resolve())));
-    const codecEndpoint = `http://127.0.0.1:${(codecServer.address() as AddressInfo).port}`;
+    const codecEndpoint = codecServerEndpoint(codecServer, codecToken);
     // Prefect takes the longest to start (Python imports, migrations): it runs beside
     // everything else and is awaited only at the end.
     const prefectStarting = startPrefect(dir, log, { started: processes });
     prefectStarting.catch(() => undefined);
     const [temporal, control] = await Promise.all([
-      startTemporal(dir, log, { codecEndpoint, started: processes }),
+      startTemporal(dir, log, { codecEndpoint, uiPort, started: processes }),
       startControlPlane(dir, log, processes),
     ]);
 

@@ -29,11 +29,16 @@ function tcpOpen(port: number): Promise<boolean> {
 export async function startTemporal(
   dir: string,
   log: (msg: string) => void,
-  opts: { codecEndpoint?: string; started?: ManagedProcess[] } = {},
+  opts: {
+    codecEndpoint?: string;
+    /** The Web UI's port, when the caller needs it first (the codec server allows its origin). */
+    uiPort?: number;
+    started?: ManagedProcess[];
+  } = {},
 ): Promise<TemporalServer> {
   const [port, uiPort, httpPort, metricsPort] = await Promise.all([
     freePort(),
-    freePort(),
+    opts.uiPort ?? freePort(),
     freePort(),
     freePort(),
   ]);
