@@ -50,6 +50,7 @@ describe('ensureZoneIdentity against the real store', () => {
   let inventory: Inventory;
   let client: Client;
   let root: AdminClient;
+  let rootAccessKey: string;
   let activities: ReturnType<typeof createStoreActivities>;
   const createdAccounts: string[] = [];
 
@@ -114,6 +115,7 @@ describe('ensureZoneIdentity against the real store', () => {
     });
     const get = (k: string) => Buffer.from(secret.data?.[k] ?? '', 'base64').toString('utf8');
     root = deps.admin({ accessKey: get('access-key'), secretKey: get('secret-key') });
+    rootAccessKey = get('access-key');
     const s3 = deps.s3({ accessKey: get('access-key'), secretKey: get('secret-key') });
     try {
       await s3.createBucket(bucket);
@@ -170,6 +172,42 @@ describe('ensureZoneIdentity against the real store', () => {
     assert.ok(expected, `no expectation for store ${release}`);
     for (const [k, v] of Object.entries(expected)) assert.deepEqual(id[k as keyof typeof id], v, k);
     assert.ok(id.detectedBy.length >= 2, 'says how it found out');
+  });
+
+  test('preflight names the service accounts whose parent is the root, never their secrets', async () => {
+    const before = await activities.verifyRoot();
+    const mine = generateCredentials();
+    await root.addServiceAccount({
+      parentUser: rootAccessKey,
+      accessKey: mine.accessKey,
+      secretKey: mine.secretKey,
+      name: 'rotator-test-root-sa',
+      description: 'rustfs-rotator integration test',
+    });
+    createdAccounts.push(mine.accessKey);
+    const id = await activities.verifyRoot();
+    const deps = id.rootDependents!;
+    assert.ok(deps, 'preflight states the root dependents');
+    assert.deepEqual(
+      deps.serviceAccounts,
+      [...before.rootDependents!.serviceAccounts, mine.accessKey].sort(),
+      'the new account is named',
+    );
+    assert.ok(!JSON.stringify(id).includes(mine.secretKey), 'no secret in the result');
+    const n = deps.serviceAccounts.length;
+    assert.match(
+      deps.serviceAccountsEffect,
+      new RegExp(`^${n} service account\\(s\\) whose parent is the root \\(`),
+    );
+    assert.ok(deps.serviceAccountsEffect.includes(mine.accessKey));
+    assert.match(
+      deps.serviceAccountsEffect,
+      id.iamSurvivesRootChange ? /keep root's rights/ : /are lost .* NOT re-created/,
+    );
+    assert.match(deps.sessions, /^console and STS sessions signed with the root secret end/);
+    // Deleted: no longer named.
+    await root.deleteServiceAccount(mine.accessKey);
+    assert.ok(!(await activities.verifyRoot()).rootDependents!.serviceAccounts.includes(mine.accessKey));
   });
 
   let cred: Credentials;
