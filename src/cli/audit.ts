@@ -12,7 +12,7 @@ import { fingerprint } from '../fingerprint';
 import { auditNetworkPolicies, type NetworkAudit } from '../netpol/audit';
 import { insecureAdminProblem, ZONE_CLIENT_LABEL, type Inventory } from '../inventory';
 import { findConsumers, readSecret, type Kube } from '../kube';
-import { type PrefectClient, createPrefectClient, prefectAuthFromEnv } from '../prefect/client';
+import { type PrefectClient, createPrefectClient, prefectCredentialsFromEnv } from '../prefect/client';
 import { describeProblems, inspectTemplate, podLabelProblem } from '../prefect/template';
 import { createAdminClient, createS3, isAdminError, type AdminClient, type Credentials } from '../rustfs';
 import { rootServiceAccounts, SESSIONS_END } from '../rustfs/root-dependents';
@@ -467,9 +467,12 @@ export function registerAudit(program: Command): void {
     const inventory = await requireInventory(conn);
     const kube = kubeFor(conn);
     const prefect = createPrefectClient(
-      prefectAuthFromEnv(
+      prefectCredentialsFromEnv(
         process.env,
-        conn.sandbox?.prefect && { authString: conn.sandbox.prefect.authString },
+        conn.sandbox?.prefect && {
+          api: conn.sandbox.prefect.api,
+          auth: { authString: conn.sandbox.prefect.authString },
+        },
       ),
     );
     if (raw.byNamespace) {

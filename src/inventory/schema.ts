@@ -249,15 +249,34 @@ const poolName = z
   .refine((n) => ![...n].some((c) => '/%&><'.includes(c) || c.charCodeAt(0) < 0x20), {
     error: `expected ${POOL_NAME_HINT}`,
   });
-const workPoolRef = z.strictObject(
-  {
-    api: url(PREFECT_API_HINT)
-      .refine(isPrefectApi, { error: `expected ${PREFECT_API_HINT}` })
-      .transform((u) => u.replace(/\/+$/, '')),
-    pool: poolName,
-  },
-  { error: 'expected a mapping {api, pool} naming a Prefect work pool' },
-);
+const workPoolRef = z
+  .strictObject(
+    {
+      api: url(PREFECT_API_HINT)
+        .refine(isPrefectApi, { error: `expected ${PREFECT_API_HINT}` })
+        .transform((u) => u.replace(/\/+$/, '')),
+      pool: poolName,
+      // Plain http:// to a non-loopback Prefect API is refused unless this says so.
+      allowInsecureApi: z
+        .boolean({
+          error: 'expected true or false (true allows plain http:// to a non-loopback Prefect API)',
+        })
+        .optional(),
+    },
+    { error: 'expected a mapping {api, pool} naming a Prefect work pool' },
+  )
+  .superRefine((ref, ctx) => {
+    const api = httpUrl(ref.api);
+    if (ref.allowInsecureApi || !api || api.protocol !== 'http:' || isLoopbackHost(api.hostname)) return;
+    ctx.addIssue({
+      code: 'custom',
+      path: ['api'],
+      message:
+        `expected https:// for the Prefect API, got plain http:// to the non-loopback host ${api.host}: ` +
+        "the worker's Prefect credential would cross the network in clear. Use https://, or set " +
+        'allowInsecureApi: true on this work pool if that path is private (e.g. an in-cluster Service)',
+    });
+  });
 
 // ---------------------------------------------------------------------------------------
 // Policy

@@ -1,22 +1,95 @@
 // Prefect's REST API, only the calls the rotator makes: read a work pool, write its base job
-// template. Credentials come from the worker's environment, never from the inventory.
+// template. Credentials come from the worker's environment, never from the inventory, and each
+// goes only to the Prefect API it is for.
 
-/** PREFECT_API_KEY (Prefect Cloud, bearer) or PREFECT_API_AUTH_STRING (a self-hosted server's "user:password"). */
+/** One Prefect server's credential: an API key (Prefect Cloud, bearer) or a self-hosted server's "user:password". */
 export interface PrefectAuth {
   apiKey?: string;
   authString?: string;
 }
 
-/** From the environment; `fallback` (a sandbox's own server) only when neither variable is set. */
-export function prefectAuthFromEnv(
+/**
+ * Which credential goes to which Prefect API, keyed by the API URL (no trailing slash, as the
+ * inventory keeps it). An API with no entry gets no credential: one server's key never
+ * reaches another host the inventory names.
+ */
+export type PrefectCredentials = ReadonlyMap<string, PrefectAuth>;
+
+/** The form an API URL is compared in: without a trailing slash. */
+export const prefectApiKey = (api: string) => api.replace(/\/+$/, '');
+
+export const PREFECT_CREDENTIAL_VARIABLES = {
+  PREFECT_API_URL: 'the Prefect API that PREFECT_API_KEY or PREFECT_API_AUTH_STRING is for',
+  PREFECT_API_KEY: 'Prefect Cloud API key (bearer), sent only to PREFECT_API_URL',
+  PREFECT_API_AUTH_STRING:
+    'a self-hosted Prefect server\'s basic-auth "user:password", sent only to PREFECT_API_URL',
+  ROTATOR_PREFECT_CREDENTIALS:
+    'several Prefect servers: a JSON object {"<api url>": {"apiKey": "…"} or {"authString": "…"}, …}',
+} as const;
+
+/**
+ * From the environment: PREFECT_API_URL with PREFECT_API_KEY or PREFECT_API_AUTH_STRING (Prefect's
+ * own variables: that credential, for that API) and ROTATOR_PREFECT_CREDENTIALS for several
+ * servers. `fallback` (a sandbox's own server) only when none is set. A bad value throws naming
+ * the variable, never quoting it.
+ */
+export function prefectCredentialsFromEnv(
   env: NodeJS.ProcessEnv = process.env,
-  fallback: PrefectAuth = {},
-): PrefectAuth {
-  const fromEnv = {
-    apiKey: env.PREFECT_API_KEY || undefined,
-    authString: env.PREFECT_API_AUTH_STRING || undefined,
-  };
-  return fromEnv.apiKey || fromEnv.authString ? fromEnv : fallback;
+  fallback?: { api: string; auth: PrefectAuth },
+): PrefectCredentials {
+  const credentials = new Map<string, PrefectAuth>();
+  const apiKey = env.PREFECT_API_KEY || undefined;
+  const authString = env.PREFECT_API_AUTH_STRING || undefined;
+  if (apiKey && authString)
+    throw new Error('PREFECT_API_KEY and PREFECT_API_AUTH_STRING are both set: a server takes one of them');
+  if (apiKey || authString) {
+    const variable = apiKey ? 'PREFECT_API_KEY' : 'PREFECT_API_AUTH_STRING';
+    if (!env.PREFECT_API_URL)
+      throw new Error(
+        `${variable} is sent only to the Prefect API that PREFECT_API_URL names: set PREFECT_API_URL ` +
+          '(several servers: ROTATOR_PREFECT_CREDENTIALS)',
+      );
+    credentials.set(prefectApiKey(env.PREFECT_API_URL), apiKey ? { apiKey } : { authString });
+  }
+  if (env.ROTATOR_PREFECT_CREDENTIALS) {
+    for (const [api, auth] of parseCredentialMap(env.ROTATOR_PREFECT_CREDENTIALS)) {
+      if (credentials.has(api))
+        throw new Error(
+          `ROTATOR_PREFECT_CREDENTIALS: ${api} is also PREFECT_API_URL; give its credential once`,
+        );
+      credentials.set(api, auth);
+    }
+  }
+  if (credentials.size === 0 && fallback) credentials.set(prefectApiKey(fallback.api), fallback.auth);
+  return credentials;
+}
+
+function parseCredentialMap(text: string): [string, PrefectAuth][] {
+  const bad = (why: string) =>
+    new Error(
+      `ROTATOR_PREFECT_CREDENTIALS: ${why}; expected ${PREFECT_CREDENTIAL_VARIABLES.ROTATOR_PREFECT_CREDENTIALS}`,
+    );
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw bad('not JSON');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw bad('not a JSON object');
+  return Object.entries(parsed).map(([api, auth]) => {
+    if (!/^https?:\/\//.test(api)) throw bad(`key "${api.slice(0, 100)}" is not an http(s) URL`);
+    const a = auth as Record<string, unknown> | null;
+    const keys = a && typeof a === 'object' ? Object.keys(a) : [];
+    const [key] = keys;
+    if (
+      keys.length !== 1 ||
+      (key !== 'apiKey' && key !== 'authString') ||
+      typeof a![key] !== 'string' ||
+      !a![key]
+    )
+      throw bad(`the value for ${api} must hold exactly one non-empty "apiKey" or "authString"`);
+    return [prefectApiKey(api), { [key]: a![key] as string }];
+  });
 }
 
 export interface WorkPool {
@@ -39,11 +112,17 @@ export class PrefectError extends Error {
 
 const TIMEOUT_MS = 15_000;
 
-export function createPrefectClient(auth: PrefectAuth) {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (auth.apiKey) headers.authorization = `Bearer ${auth.apiKey}`;
-  else if (auth.authString)
-    headers.authorization = `Basic ${Buffer.from(auth.authString).toString('base64')}`;
+export function createPrefectClient(credentials: PrefectCredentials) {
+  const headersFor = (api: string): Record<string, string> => {
+    const auth = credentials.get(prefectApiKey(api));
+    if (auth?.apiKey) return { 'content-type': 'application/json', authorization: `Bearer ${auth.apiKey}` };
+    if (auth?.authString)
+      return {
+        'content-type': 'application/json',
+        authorization: `Basic ${Buffer.from(auth.authString).toString('base64')}`,
+      };
+    return { 'content-type': 'application/json' };
+  };
 
   const call = async (api: string, method: string, path: string, body?: unknown): Promise<unknown> => {
     const url = `${api}${path}`;
@@ -51,25 +130,32 @@ export function createPrefectClient(auth: PrefectAuth) {
     try {
       res = await fetch(url, {
         method,
-        headers,
+        headers: headersFor(api),
         body: body === undefined ? undefined : JSON.stringify(body),
+        // A redirect would carry the credential to wherever it points.
+        redirect: 'manual',
         signal: AbortSignal.timeout(TIMEOUT_MS),
       });
     } catch (err) {
       throw new PrefectError(`Prefect API ${method} ${url}: ${(err as Error).message}`, undefined, true);
     }
     if (res.ok) return res.status === 204 ? undefined : res.json();
-    // Prefect's own `detail` says what it refused; nothing the rotator sends is secret.
-    const detail = await res.text().then(
-      (t) => t.slice(0, 300),
-      () => '',
-    );
+    // Neither the body nor a redirect's target reaches the failure: a failure is recorded in
+    // the workflow history, and a server's answer may echo what it was sent.
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.status >= 300 && res.status < 400)
+      throw new PrefectError(
+        `Prefect API ${method} ${url}: HTTP ${res.status}, a redirect: not followed (the credential for ${api} goes nowhere else); ` +
+          "set the work pool's api to the URL Prefect serves",
+        res.status,
+        false,
+      );
     const hint =
       res.status === 401 || res.status === 403
-        ? ' (set PREFECT_API_KEY or PREFECT_API_AUTH_STRING in the worker environment)'
+        ? ` (set the credential for ${api} in the worker environment: PREFECT_API_URL with PREFECT_API_KEY or PREFECT_API_AUTH_STRING, or ROTATOR_PREFECT_CREDENTIALS)`
         : '';
     throw new PrefectError(
-      `Prefect API ${method} ${url}: HTTP ${res.status}${hint} ${detail}`.trim(),
+      `Prefect API ${method} ${url}: HTTP ${res.status}${hint}`,
       res.status,
       res.status >= 500 || res.status === 429,
     );

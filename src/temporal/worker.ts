@@ -5,7 +5,7 @@ import { type DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { type Inventory } from '../inventory';
-import { createPrefectClient, prefectAuthFromEnv, type PrefectAuth } from '../prefect/client';
+import { createPrefectClient, prefectCredentialsFromEnv, type PrefectCredentials } from '../prefect/client';
 import { createKube, loadKubeConfig, type KubeConnectionOptions } from '../kube';
 import { createAdminClient, createS3, MadminAlgorithm, type Credentials } from '../rustfs';
 import { type AesGcmCodec } from './codec';
@@ -38,8 +38,8 @@ export function buildDeps(opts: {
   store: StoreConnection;
   client: Client;
   namespace: string;
-  /** Credentials for Prefect's API; PREFECT_API_KEY / PREFECT_API_AUTH_STRING by default. */
-  prefect?: PrefectAuth;
+  /** Credentials per Prefect API; from the environment by default (prefectCredentialsFromEnv). */
+  prefect?: PrefectCredentials;
   webUiUrl?: string;
   pollIntervalMs?: number;
 }): ActivityDeps {
@@ -59,7 +59,7 @@ export function buildDeps(opts: {
       }),
     s3: (credentials: Credentials) =>
       createS3({ endpoint: opts.store.endpoint, region: opts.store.region, credentials }),
-    prefect: createPrefectClient(opts.prefect ?? prefectAuthFromEnv()),
+    prefect: createPrefectClient(opts.prefect ?? prefectCredentialsFromEnv()),
     temporal: { client: opts.client, namespace: opts.namespace },
     webUiUrl: opts.webUiUrl,
     pollIntervalMs: opts.pollIntervalMs,

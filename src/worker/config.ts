@@ -15,7 +15,7 @@ import {
 } from '../inventory';
 import { sinkUrl } from '../notify/send';
 import { type KubeConnectionOptions } from '../kube';
-import { prefectAuthFromEnv, type PrefectAuth } from '../prefect/client';
+import { PREFECT_CREDENTIAL_VARIABLES, prefectCredentialsFromEnv, type PrefectCredentials } from '../prefect/client';
 import { SANDBOX_STATE_ENV, type SandboxState } from '../sandbox/state';
 import { CODEC_KEY_ENV, CODEC_KEY_ID_ENV, codecFromEnv, type AesGcmCodec } from '../temporal/codec';
 import { DEFAULT_TASK_QUEUE } from '../temporal/worker';
@@ -45,8 +45,7 @@ export const WORKER_ENV = {
   [CODEC_KEY_ID_ENV]: 'id stored with each encrypted payload (default "default"), for key rotation',
   [CODEC_DISABLED_ENV]:
     '"true" to run without payload encryption (development only); without it the worker refuses to start with no ROTATOR_CODEC_KEY',
-  PREFECT_API_KEY: "Prefect Cloud API key for the inventory's work pools (sent as a bearer token)",
-  PREFECT_API_AUTH_STRING: 'a self-hosted Prefect server\'s basic-auth "user:password" for the work pools',
+  ...PREFECT_CREDENTIAL_VARIABLES,
   ROTATOR_LOG_LEVEL: `one of ${LOG_LEVELS.join(', ')} (default info)`,
   ROTATOR_SHUTDOWN_GRACE: 'how long in-flight activities get to finish on SIGTERM (default 30s)',
   ROTATOR_WEB_UI_URL:
@@ -76,7 +75,7 @@ export interface WorkerConfig {
   kube: KubeConnectionOptions;
   storeAdminEndpoint?: string;
   /** Credentials for the Prefect API of the inventory's work pools. */
-  prefect: PrefectAuth;
+  prefect: PrefectCredentials;
   /** Notifications link to runs here (ROTATOR_WEB_UI_URL, or the sandbox's Web UI). */
   webUiUrl?: string;
   codec?: AesGcmCodec;
@@ -413,6 +412,16 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     }
   }
 
+  let prefect: PrefectCredentials = new Map();
+  try {
+    prefect = prefectCredentialsFromEnv(
+      env,
+      sandbox?.prefect && { api: sandbox.prefect.api, auth: { authString: sandbox.prefect.authString } },
+    );
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+
   if (problems.length) throw new WorkerConfigError(problems);
 
   return {
@@ -427,7 +436,7 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     },
     kube,
     storeAdminEndpoint: e.ROTATOR_STORE_ADMIN_ENDPOINT,
-    prefect: prefectAuthFromEnv(env, sandbox?.prefect && { authString: sandbox.prefect.authString }),
+    prefect,
     webUiUrl: e.ROTATOR_WEB_UI_URL ?? sandbox?.temporal.uiUrl,
     codec,
     logLevel: e.ROTATOR_LOG_LEVEL ?? 'info',
@@ -458,7 +467,9 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
       apiKey: c.temporal.apiKey ? 'set' : 'unset',
     },
     kube: c.kube.inCluster ? 'in-cluster ServiceAccount' : `kubeconfig ${c.kube.kubeconfig}`,
-    prefect: c.prefect.apiKey ? 'API key' : c.prefect.authString ? 'basic auth' : 'no credentials',
+    prefect: c.prefect.size
+      ? [...c.prefect].map(([api, a]) => `${api} (${a.apiKey ? 'API key' : 'basic auth'})`)
+      : 'no credentials',
     webUiUrl: c.webUiUrl ?? 'unset (notifications carry no link to the run)',
     notifications: c.inventory.notifications.map((s) => `${s.name} (${s.format}: ${s.on.join(', ')})`),
     payloadCodec: c.codec

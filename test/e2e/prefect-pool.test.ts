@@ -28,7 +28,7 @@ import { getStack } from '../support/stack';
 import { canList, creds } from '../support/store';
 
 const stack = getStack();
-const prefect = createPrefectClient({ authString: stack.prefect.authString });
+const prefect = createPrefectClient(new Map([[stack.prefect.api, { authString: stack.prefect.authString }]]));
 const api = stack.prefect.api;
 const SECRET = 'dashi-rustfs-pipeline';
 const NAMESPACE = 'dashi-data';

@@ -90,7 +90,7 @@ export async function startRotator(stack: SandboxState, opts: RotatorOptions = {
     store: storeConnection(inventory, opts.storeEndpoint),
     client,
     namespace: stack.temporal.namespace,
-    prefect: { authString: stack.prefect.authString },
+    prefect: new Map([[stack.prefect.api, { authString: stack.prefect.authString }]]),
     webUiUrl: opts.webUiUrl ?? stack.temporal.uiUrl,
     pollIntervalMs: 200,
   });

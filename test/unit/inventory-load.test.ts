@@ -601,7 +601,13 @@ test('workPools: the seed pool on the pipeline zone, none elsewhere; URL, name a
       ['ingest', []],
       [
         'pipeline',
-        [{ api: 'http://prefect-server.dashi-data.svc.cluster.local:4200/api', pool: 'dashi-default' }],
+        [
+          {
+            api: 'http://prefect-server.dashi-data.svc.cluster.local:4200/api',
+            pool: 'dashi-default',
+            allowInsecureApi: true,
+          },
+        ],
       ],
       ['serving', []],
     ],
@@ -616,29 +622,45 @@ test('workPools: the seed pool on the pipeline zone, none elsewhere; URL, name a
     'ok.yaml',
   );
   assert.deepEqual(ok.zones[0]!.workPools, [{ api: 'https://prefect.example/api', pool: 'dashi-default' }]);
+  // A credential goes to the API in clear over plain http:// unless that is loopback or allowed.
   assertRejected(
-    withPools('[{ api: "http://user:key@prefect/api", pool: p }]'),
+    withPools('[{ api: "http://prefect/api", pool: p }]'),
+    'zones[0].workPools[0].api',
+    /expected https:\/\/ for the Prefect API, got plain http:\/\/ to the non-loopback host prefect.*allowInsecureApi: true/,
+  );
+  assert.deepEqual(
+    parseInventory(withPools('[{ api: "http://prefect/api", pool: p, allowInsecureApi: true }]'), 'ok.yaml')
+      .zones[0]!.workPools,
+    [{ api: 'http://prefect/api', pool: 'p', allowInsecureApi: true }],
+  );
+  assert.equal(
+    parseInventory(withPools('[{ api: "http://127.0.0.1:4200/api", pool: p }]'), 'ok.yaml').zones[0]!
+      .workPools[0]!.api,
+    'http://127.0.0.1:4200/api',
+  );
+  assertRejected(
+    withPools('[{ api: "https://user:key@prefect/api", pool: p }]'),
     'zones[0].workPools[0].api',
     /no credentials/,
   );
   assertRejected(
-    withPools('[{ api: "http://prefect/api", pool: "a/b" }]'),
+    withPools('[{ api: "https://prefect/api", pool: "a/b" }]'),
     'zones[0].workPools[0].pool',
     /work pool name/,
   );
   assertRejected(
-    withPools('[{ api: "http://prefect/api" }]'),
+    withPools('[{ api: "https://prefect/api" }]'),
     'zones[0].workPools[0].pool',
     /work pool name/,
   );
   assertRejected(
-    withPools('[{ api: "http://prefect/api", pool: p }, { api: "http://prefect/api", pool: p }]'),
+    withPools('[{ api: "https://prefect/api", pool: p }, { api: "https://prefect/api", pool: p }]'),
     'zones[0].workPools[1]',
     /listed twice/,
   );
-  const twoZones = withPools('[{ api: "http://prefect/api", pool: p }]').replace(
+  const twoZones = withPools('[{ api: "https://prefect/api", pool: p }]').replace(
     'secret: { namespace: web, name: serving-s3 }',
-    'secret: { namespace: web, name: serving-s3 }\n    workPools: [{ api: "http://prefect/api", pool: p }]',
+    'secret: { namespace: web, name: serving-s3 }\n    workPools: [{ api: "https://prefect/api", pool: p }]',
   );
   assertRejected(twoZones, 'zones[1].workPools[0]', /in one zone only.*also in zones\[0\]\.workPools/);
 });
