@@ -322,7 +322,13 @@ async function main() {
   }
   for (const r of failedChecks) console.log(`[run-tests] ${r.name} FAILED`);
   for (const r of broken) console.log(`[run-tests] FAILED: ${r.name}${r.timedOut ? ' (timed out)' : ''}`);
-  log(`${tests.length} files, ${sum('pass') + sum('fail') + sum('skipped')} tests in ${clock()}`);
+  const ran = (rs) => rs.reduce((n, r) => n + r.pass + r.fail, 0);
+  const onStack = tests.filter((r) => r.lane !== 'none');
+  log(
+    `${tests.length} files, ${sum('pass') + sum('fail') + sum('skipped')} tests in ${clock()}: ` +
+      `${ran(onStack)} ran on the real stack (${onStack.length} files), ${ran(tests) - ran(onStack)} without it` +
+      `${process.env.ROTATOR_STORE_BIN ? ` (store: ${process.env.ROTATOR_STORE_BIN})` : ''}`,
+  );
   if (summaryFile) {
     fs.writeFileSync(
       summaryFile,
