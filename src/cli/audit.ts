@@ -67,6 +67,14 @@ export interface AuditWorkPool {
   error?: string;
 }
 
+/**
+ * The exit code of `rotator audit`: EXIT.findings for drift or a violation. A warning names a
+ * hazard, not a broken state (a service account whose parent is the root): listed, exit 0.
+ */
+export function auditExitCode(findings: readonly Pick<Finding, 'severity'>[]): number {
+  return findings.some((f) => f.severity !== 'warning') ? EXIT.findings : 0;
+}
+
 export interface AuditReport {
   store: { endpoint: string; kind: string };
   users: AuditUser[];
@@ -491,6 +499,6 @@ export function registerAudit(program: Command): void {
       runAudit(inventory, kube, endpoint, (ref) => runState(client, ref), prefect),
     );
     emit(opts, report, renderAudit);
-    if (report.findings.length) process.exitCode = EXIT.findings;
+    process.exitCode = auditExitCode(report.findings);
   });
 }
