@@ -30,7 +30,13 @@ export function sandboxInventory(
     for (const zone of zones.items)
       if (isMap(zone)) {
         const pools = zone.get('workPools');
-        if (isSeq(pools)) for (const p of pools.items) if (isMap(p)) p.set('api', sandbox.prefect.api);
+        // The sandbox's Prefect is on loopback: plain http:// needs no exception there.
+        if (isSeq(pools))
+          for (const p of pools.items)
+            if (isMap(p)) {
+              p.set('api', sandbox.prefect.api);
+              p.delete('allowInsecureApi');
+            }
       }
   doc.setIn(['store', 'kind'], store.kind);
   doc.setIn(['store', 'endpoint'], store.endpoint);
