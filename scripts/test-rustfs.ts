@@ -13,7 +13,8 @@ import path from 'node:path';
 import { rustfsBinaries, startRustfs } from '../test/support/rustfs-binaries';
 
 const root = path.join(__dirname, '..');
-const SHARED = path.join(root, '..', 'shared', 'rustfs');
+// CI lays the release binaries beside the clone; ROTATOR_RUSTFS_RELEASES_DIR points elsewhere.
+const SHARED = process.env.ROTATOR_RUSTFS_RELEASES_DIR ?? path.join(root, '..', 'shared', 'rustfs');
 const MINIO_ROUND = 'the MinIO round (npm test)';
 
 /**
