@@ -13,27 +13,9 @@ import { InventoryError, loadInventory, parseInventory, type InventoryIssue } fr
 import { entryArgs } from '../support/build';
 import { SANDBOX_STATE_ENV } from '../../src/sandbox/state';
 import { runCli } from '../support/cli';
+import { VALID_INVENTORY } from '../support/inventory';
 
 const ROOT = path.join(__dirname, '..', '..');
-
-const VALID = `
-store:
-  kind: rustfs
-  endpoint: https://rustfs.ns.svc:9000
-  rootSecret: { namespace: platform, name: root }
-  workload: { kind: StatefulSet, namespace: platform, name: rustfs }
-zones:
-  - name: ingest
-    user: ingest-user
-    policy:
-      readWrite: [landing]
-    secret: { namespace: data, name: ingest-s3 }
-  - name: serving
-    user: serving-user
-    policy:
-      readOnly: [landing]
-    secret: { namespace: web, name: serving-s3 }
-`;
 
 function issuesOf(text: string): { error: InventoryError; issues: InventoryIssue[] } {
   try {
@@ -59,7 +41,7 @@ function assertRejected(text: string, at: string, expected: RegExp): InventoryIs
 const accepts = (text: string) => assert.doesNotThrow(() => parseInventory(text, 'ok.yaml'));
 
 /** The serving zone's Secret replaced by `ref`. */
-const servingSecret = (ref: string) => VALID.replace('{ namespace: web, name: serving-s3 }', ref);
+const servingSecret = (ref: string) => VALID_INVENTORY.replace('{ namespace: web, name: serving-s3 }', ref);
 
 describe('Secrets that collide', () => {
   test("a zone Secret named like another zone's pending record: refused, naming both zones", async () => {
@@ -70,7 +52,10 @@ describe('Secrets that collide', () => {
     );
     // The other way round (the earlier zone takes the later one's pending name) is found too.
     assertRejected(
-      VALID.replace('{ namespace: data, name: ingest-s3 }', '{ namespace: web, name: serving-s3-pending }'),
+      VALID_INVENTORY.replace(
+        '{ namespace: data, name: ingest-s3 }',
+        '{ namespace: web, name: serving-s3-pending }',
+      ),
       'zones[0].secret',
       /web\/serving-s3-pending of zone "ingest" is the pending record of zone "serving"/,
     );
@@ -87,7 +72,7 @@ describe('Secrets that collide', () => {
       /platform\/root-pending of zone "serving" is the pending record of the root credential \(store\.rootSecret\)/,
     );
     assertRejected(
-      VALID.replace(
+      VALID_INVENTORY.replace(
         'rootSecret: { namespace: platform, name: root }',
         'rootSecret: { namespace: data, name: ingest-s3-pending }',
       ).replace(
@@ -124,12 +109,14 @@ describe('upper bounds, stated in the message', () => {
   ];
   const withDuration = (at: string, value: string) => {
     const key = at.split('.').pop()!;
-    if (at.startsWith('store.')) return VALID.replace('  rootSecret:', `  ${key}: ${value}\n  rootSecret:`);
-    if (at.startsWith('defaults.')) return VALID.replace('zones:', `defaults:\n  ${key}: ${value}\nzones:`);
+    if (at.startsWith('store.'))
+      return VALID_INVENTORY.replace('  rootSecret:', `  ${key}: ${value}\n  rootSecret:`);
+    if (at.startsWith('defaults.'))
+      return VALID_INVENTORY.replace('zones:', `defaults:\n  ${key}: ${value}\nzones:`);
     // A zone's grace needs a maxGrace at least as long (checked on its own).
     const extra =
       key === 'grace' ? `\n    ${key}: ${value}\n    maxGrace: ${value}` : `\n    ${key}: ${value}`;
-    return VALID.replace('name: serving-s3 }', `name: serving-s3 }${extra}`);
+    return VALID_INVENTORY.replace('name: serving-s3 }', `name: serving-s3 }${extra}`);
   };
   for (const [what, at, ok, over, message] of durations) {
     test(`${what}: ${ok} accepted, ${over} refused`, () => {
@@ -151,37 +138,37 @@ describe('upper bounds, stated in the message', () => {
       (_, i) =>
         `  - name: z${i}\n    user: user-${i}\n    policy: { readOnly: [landing] }\n    secret: { namespace: data, name: s${i} }`,
     ).join('\n');
-    const many = VALID.slice(0, VALID.indexOf('zones:')) + `zones:\n${zones}\n`;
+    const many = VALID_INVENTORY.slice(0, VALID_INVENTORY.indexOf('zones:')) + `zones:\n${zones}\n`;
     assertRejected(many, 'zones', /expected at most 1000 zones, got a list of 1001/);
     const consumers = Array.from(
       { length: 101 },
       (_, i) => `{ kind: Deployment, namespace: web, name: d${i} }`,
     ).join(', ');
     assertRejected(
-      VALID.replace('name: serving-s3 }', `name: serving-s3 }\n    consumers: [${consumers}]`),
+      VALID_INVENTORY.replace('name: serving-s3 }', `name: serving-s3 }\n    consumers: [${consumers}]`),
       'zones[1].consumers',
       /expected at most 100 consumers/,
     );
     const buckets = Array.from({ length: 101 }, (_, i) => `b-${i}x`).join(', ');
     assertRejected(
-      VALID.replace('readOnly: [landing]', `readOnly: [${buckets}]`),
+      VALID_INVENTORY.replace('readOnly: [landing]', `readOnly: [${buckets}]`),
       'zones[1].policy.readOnly',
       /expected at most 100 buckets/,
     );
     assertRejected(
-      VALID.replace('  rootSecret:', `  region: ${'r'.repeat(64)}\n  rootSecret:`),
+      VALID_INVENTORY.replace('  rootSecret:', `  region: ${'r'.repeat(64)}\n  rootSecret:`),
       'store.region',
       /at most 63 characters/,
     );
     assertRejected(
-      VALID.replace('https://rustfs.ns.svc:9000', `https://${'a'.repeat(2048)}.svc:9000`),
+      VALID_INVENTORY.replace('https://rustfs.ns.svc:9000', `https://${'a'.repeat(2048)}.svc:9000`),
       'store.endpoint',
       /at most 2048 characters/,
     );
     // A webhook URL may carry a token: its bound is stated without the value.
     const secretUrl = `https://hooks.example/${'t'.repeat(2100)}`;
     const { error } = issuesOf(
-      VALID.replace('zones:', `notifications:\n  - { name: oncall, url: "${secretUrl}" }\nzones:`),
+      VALID_INVENTORY.replace('zones:', `notifications:\n  - { name: oncall, url: "${secretUrl}" }\nzones:`),
     );
     assert.match(
       error.message,

@@ -12,31 +12,11 @@ import {
   type Inventory,
   type InventoryIssue,
 } from '../../src/inventory';
+import { VALID_INVENTORY } from '../support/inventory';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DASHI = path.join(ROOT, 'config', 'dashi.yaml');
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'inventory');
-
-// A valid inventory each malformed case below changes in one place, so a failure names
-// exactly the rule under test.
-const VALID = `
-store:
-  kind: rustfs
-  endpoint: https://rustfs.ns.svc:9000
-  rootSecret: { namespace: platform, name: root }
-  workload: { kind: StatefulSet, namespace: platform, name: rustfs }
-zones:
-  - name: ingest
-    user: ingest-user
-    policy:
-      readWrite: [landing]
-    secret: { namespace: data, name: ingest-s3 }
-  - name: serving
-    user: serving-user
-    policy:
-      readOnly: [landing]
-    secret: { namespace: web, name: serving-s3 }
-`;
 
 function issuesOf(text: string, file = 'bad.yaml'): { error: InventoryError; issues: InventoryIssue[] } {
   try {
@@ -153,12 +133,12 @@ test('defaults: adminEndpoint, adminApi auto, region, timeouts, zone fields', as
   assert.equal(zone.graceMs, 600_000);
   assert.deepEqual(zone.policy, { readWrite: ['data'], readOnly: [], statements: [] });
 
-  const rustfs = parseInventory(VALID, 'valid.yaml');
+  const rustfs = parseInventory(VALID_INVENTORY, 'valid.yaml');
   assert.equal(rustfs.store.adminApi, 'auto');
 });
 
 test('the defaults block applies to zones that do not set the field, and zones override it', () => {
-  const text = VALID.replace(
+  const text = VALID_INVENTORY.replace(
     'zones:',
     'defaults:\n  strategy: in-place\n  grace: 1h30m\n  consumers: []\nzones:',
   ).replace(
@@ -178,7 +158,7 @@ test('the defaults block applies to zones that do not set the field, and zones o
 
 test('plain http:// admin calls to a non-loopback host are refused unless store.allowInsecureAdmin: true', () => {
   const withEndpoint = (endpoint: string, extra = '') =>
-    VALID.replace('  endpoint: https://rustfs.ns.svc:9000\n', `  endpoint: ${endpoint}\n${extra}`);
+    VALID_INVENTORY.replace('  endpoint: https://rustfs.ns.svc:9000\n', `  endpoint: ${endpoint}\n${extra}`);
   // Located at the URL the admin calls go to, naming it and the setting; every dialect.
   for (const adminApi of ['rustfs', 'madmin', 'auto']) {
     const issue = assertRejected(
@@ -230,18 +210,21 @@ test('plain http:// admin calls to a non-loopback host are refused unless store.
 
 test('missing field names the path and what belongs there', () => {
   assertRejected(
-    VALID.replace('  endpoint: https://rustfs.ns.svc:9000\n', ''),
+    VALID_INVENTORY.replace('  endpoint: https://rustfs.ns.svc:9000\n', ''),
     'store.endpoint',
     /^expected an http\(s\) URL .*, but it is missing$/,
   );
   assertRejected(
-    VALID.replace('rootSecret: { namespace: platform, name: root }', 'rootSecret: { namespace: platform }'),
+    VALID_INVENTORY.replace(
+      'rootSecret: { namespace: platform, name: root }',
+      'rootSecret: { namespace: platform }',
+    ),
     'store.rootSecret.name',
     /expected a Kubernetes object name \(RFC 1123 .*\), but it is missing/,
     5,
   );
   assertRejected(
-    VALID.replace(/ {4}user: serving-user\n/, ''),
+    VALID_INVENTORY.replace(/ {4}user: serving-user\n/, ''),
     'zones[1].user',
     /expected a RustFS user name.*missing/,
   );
@@ -249,34 +232,34 @@ test('missing field names the path and what belongs there', () => {
 
 test('wrong type says what was expected and what was found', () => {
   assertRejected(
-    VALID.replace('readWrite: [landing]', 'readWrite: [landing, 42]'),
+    VALID_INVENTORY.replace('readWrite: [landing]', 'readWrite: [landing, 42]'),
     'zones[0].policy.readWrite[1]',
     /expected an S3 bucket name .*, got number 42$/,
     11,
   );
   assertRejected(
-    VALID.replace('readWrite: [landing]', 'readWrite: landing'),
+    VALID_INVENTORY.replace('readWrite: [landing]', 'readWrite: landing'),
     'zones[0].policy.readWrite',
     /expected a list of bucket names, got "landing"/,
   );
   assertRejected(
-    VALID.replace(/zones:[\s\S]*/, 'zones: {}\n'),
+    VALID_INVENTORY.replace(/zones:[\s\S]*/, 'zones: {}\n'),
     'zones',
     /expected a list of zones, got a mapping/,
   );
   assertRejected(
-    VALID.replace('kind: rustfs', 'kind: ceph'),
+    VALID_INVENTORY.replace('kind: rustfs', 'kind: ceph'),
     'store.kind',
     /expected "rustfs" or "minio", got "ceph"/,
   );
 });
 
 test('duplicate zone name, user and Secret are rejected with the other occurrence', () => {
-  const dupName = VALID.replace('- name: serving', '- name: ingest');
+  const dupName = VALID_INVENTORY.replace('- name: serving', '- name: ingest');
   assertRejected(dupName, 'zones[1].name', /unique zone name, but "ingest" is also zones\[0\]\.name/, 13);
-  const dupUser = VALID.replace('user: serving-user', 'user: ingest-user');
+  const dupUser = VALID_INVENTORY.replace('user: serving-user', 'user: ingest-user');
   assertRejected(dupUser, 'zones[1].user', /unique user, but "ingest-user" is also zones\[0\]\.user/);
-  const dupSecret = VALID.replace(
+  const dupSecret = VALID_INVENTORY.replace(
     '{ namespace: web, name: serving-s3 }',
     '{ namespace: data, name: ingest-s3 }',
   );
@@ -285,7 +268,7 @@ test('duplicate zone name, user and Secret are rejected with the other occurrenc
     'zones[1].secret',
     /unique Secret, but data\/ingest-s3 of zone "serving" is also zones\[0\]\.secret of zone "ingest"/,
   );
-  const rootAsZone = VALID.replace(
+  const rootAsZone = VALID_INVENTORY.replace(
     '{ namespace: web, name: serving-s3 }',
     '{ namespace: platform, name: root }',
   );
@@ -298,24 +281,24 @@ test('duplicate zone name, user and Secret are rejected with the other occurrenc
 
 test('bad durations are rejected with examples of good ones', () => {
   assertRejected(
-    VALID.replace('  rootSecret:', '  restartTimeout: 2 minutes\n  rootSecret:'),
+    VALID_INVENTORY.replace('  rootSecret:', '  restartTimeout: 2 minutes\n  rootSecret:'),
     'store.restartTimeout',
     /expected a non-zero duration like "90s", "10m", "1h30m".*got "2 minutes"/,
   );
   assertRejected(
-    VALID.replace('  rootSecret:', '  pauseTimeout: 0s\n  rootSecret:'),
+    VALID_INVENTORY.replace('  rootSecret:', '  pauseTimeout: 0s\n  rootSecret:'),
     'store.pauseTimeout',
     /non-zero duration.*got "0s"/,
   );
   assertRejected(
-    VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    grace: 10'),
+    VALID_INVENTORY.replace('name: serving-s3 }', 'name: serving-s3 }\n    grace: 10'),
     'zones[1].grace',
     /expected a duration like .*got number 10$/,
   );
   // Zero grace is legal: revoke as soon as no old pod still uses the key.
   assert.equal(
-    parseInventory(VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    grace: 0s'), 'x').zones[1]
-      ?.graceMs,
+    parseInventory(VALID_INVENTORY.replace('name: serving-s3 }', 'name: serving-s3 }\n    grace: 0s'), 'x')
+      .zones[1]?.graceMs,
     0,
   );
 });
@@ -325,7 +308,7 @@ test('maxGrace bounds the grace wait: 24h by default, set per zone or in default
   assert.equal(minimal.zones[0]?.maxGrace, '24h');
   assert.equal(minimal.zones[0]?.maxGraceMs, 24 * 3_600_000);
   const inv = parseInventory(
-    VALID.replace('zones:', 'defaults:\n  maxGrace: 12h\nzones:').replace(
+    VALID_INVENTORY.replace('zones:', 'defaults:\n  maxGrace: 12h\nzones:').replace(
       'name: serving-s3 }',
       'name: serving-s3 }\n    maxGrace: 2d',
     ),
@@ -339,38 +322,38 @@ test('maxGrace bounds the grace wait: 24h by default, set per zone or in default
     ],
   );
   assertRejected(
-    VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    maxGrace: 0s'),
+    VALID_INVENTORY.replace('name: serving-s3 }', 'name: serving-s3 }\n    maxGrace: 0s'),
     'zones[1].maxGrace',
     /expected a non-zero duration like .*got "0s"/,
   );
   assertRejected(
-    VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    maxGrace: soon'),
+    VALID_INVENTORY.replace('name: serving-s3 }', 'name: serving-s3 }\n    maxGrace: soon'),
     'zones[1].maxGrace',
     /expected a non-zero duration like .*got "soon"/,
   );
   assertRejected(
-    VALID.replace('zones:', 'defaults:\n  maxGrace: 1 day\nzones:'),
+    VALID_INVENTORY.replace('zones:', 'defaults:\n  maxGrace: 1 day\nzones:'),
     'defaults.maxGrace',
     /expected a non-zero duration/,
   );
   // Shorter than grace: located where the bound was written, or at the grace that exceeds the default.
   assertRejected(
-    VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    grace: 2h\n    maxGrace: 1h'),
+    VALID_INVENTORY.replace('name: serving-s3 }', 'name: serving-s3 }\n    grace: 2h\n    maxGrace: 1h'),
     'zones[1].maxGrace',
     /expected maxGrace \(1h\) at least as long as grace \(2h\) for zone "serving"/,
   );
   assertRejected(
-    VALID.replace('zones:', 'defaults:\n  maxGrace: 5m\nzones:'),
+    VALID_INVENTORY.replace('zones:', 'defaults:\n  maxGrace: 5m\nzones:'),
     'defaults.maxGrace',
     /expected maxGrace \(5m\) at least as long as grace \(10m\) for zone "ingest"/,
   );
   assertRejected(
-    VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    grace: 2d'),
+    VALID_INVENTORY.replace('name: serving-s3 }', 'name: serving-s3 }\n    grace: 2d'),
     'zones[1].grace',
     /expected maxGrace \(24h\) at least as long as grace \(2d\) for zone "serving"/,
   );
   assertRejected(
-    VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    maxGrce: 2h'),
+    VALID_INVENTORY.replace('name: serving-s3 }', 'name: serving-s3 }\n    maxGrce: 2h'),
     'zones[1].maxGrce',
     /unknown field "maxGrce" \(did you mean "maxGrace"\?\)/,
   );
@@ -378,22 +361,28 @@ test('maxGrace bounds the grace wait: 24h by default, set per zone or in default
 
 test('Kubernetes names follow RFC 1123', () => {
   assertRejected(
-    VALID.replace('{ namespace: web, name: serving-s3 }', '{ namespace: Web_Apps, name: serving-s3 }'),
+    VALID_INVENTORY.replace(
+      '{ namespace: web, name: serving-s3 }',
+      '{ namespace: Web_Apps, name: serving-s3 }',
+    ),
     'zones[1].secret.namespace',
     /expected a Kubernetes namespace \(RFC 1123 label.*got "Web_Apps"/,
   );
   assertRejected(
-    VALID.replace('{ namespace: web, name: serving-s3 }', '{ namespace: web, name: serving-s3- }'),
+    VALID_INVENTORY.replace('{ namespace: web, name: serving-s3 }', '{ namespace: web, name: serving-s3- }'),
     'zones[1].secret.name',
     /RFC 1123 subdomain.*got "serving-s3-"/,
   );
   assertRejected(
-    VALID.replace('namespace: platform, name: rustfs', `namespace: platform, name: ${'a'.repeat(254)}`),
+    VALID_INVENTORY.replace(
+      'namespace: platform, name: rustfs',
+      `namespace: platform, name: ${'a'.repeat(254)}`,
+    ),
     'store.workload.name',
     /at most 253/,
   );
   assertRejected(
-    VALID.replace('- name: serving', '- name: Serving'),
+    VALID_INVENTORY.replace('- name: serving', '- name: Serving'),
     'zones[1].name',
     /expected a zone name.*got "Serving"/,
   );
@@ -401,24 +390,24 @@ test('Kubernetes names follow RFC 1123', () => {
 
 test('unknown keys are rejected with a did-you-mean and the allowed keys', () => {
   const typo = assertRejected(
-    VALID.replace('readOnly: [landing]', 'readonly: [landing]'),
+    VALID_INVENTORY.replace('readOnly: [landing]', 'readonly: [landing]'),
     'zones[1].policy.readonly',
     /^unknown field "readonly" \(did you mean "readOnly"\?\); expected one of: readWrite, readOnly, statements$/,
   );
   assert.equal(typo.line, 16);
   assert.equal(typo.column, 7);
   assertRejected(
-    VALID.replace('  rootSecret:', '  pauseTimout: 30m\n  rootSecret:'),
+    VALID_INVENTORY.replace('  rootSecret:', '  pauseTimout: 30m\n  rootSecret:'),
     'store.pauseTimout',
     /did you mean "pauseTimeout"/,
   );
   assertRejected(
-    VALID.replace('zones:', 'zone_list: []\nzones:'),
+    VALID_INVENTORY.replace('zones:', 'zone_list: []\nzones:'),
     'zone_list',
     /^unknown field "zone_list"; expected one of: store, defaults, smoke, notifications, networkPolicies, zones$/,
   );
   assertRejected(
-    VALID.replace(
+    VALID_INVENTORY.replace(
       'readOnly: [landing]',
       'readOnly: [landing]\n      statements: [{ Effect: Allow, action: "s3:GetObject", Resource: "*" }]',
     ),
@@ -429,12 +418,12 @@ test('unknown keys are rejected with a did-you-mean and the allowed keys', () =>
 
 test('enum typos get a suggestion', () => {
   assertRejected(
-    VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    strategy: inplace'),
+    VALID_INVENTORY.replace('name: serving-s3 }', 'name: serving-s3 }\n    strategy: inplace'),
     'zones[1].strategy',
     /got "inplace" \(did you mean "in-place"\?\)/,
   );
   assertRejected(
-    VALID.replace(
+    VALID_INVENTORY.replace(
       'name: serving-s3 }',
       'name: serving-s3 }\n    consumers: [{ kind: deployment, namespace: web, name: api }]',
     ),
@@ -445,27 +434,27 @@ test('enum typos get a suggestion', () => {
 
 test('policy rules: at least one grant, no bucket in both lists, valid bucket names, outside bucket reserved', () => {
   assertRejected(
-    VALID.replace('readOnly: [landing]', 'readOnly: []'),
+    VALID_INVENTORY.replace('readOnly: [landing]', 'readOnly: []'),
     'zones[1].policy',
     /at least one bucket in readWrite or readOnly, or one statement/,
   );
   assertRejected(
-    VALID.replace('readOnly: [landing]', 'readOnly: [landing]\n      readWrite: [landing]'),
+    VALID_INVENTORY.replace('readOnly: [landing]', 'readOnly: [landing]\n      readWrite: [landing]'),
     'zones[1].policy.readOnly[0]',
     /"landing" is in both readWrite and readOnly/,
   );
   assertRejected(
-    VALID.replace('readWrite: [landing]', 'readWrite: [Landing]'),
+    VALID_INVENTORY.replace('readWrite: [landing]', 'readWrite: [Landing]'),
     'zones[0].policy.readWrite[0]',
     /expected an S3 bucket name.*got "Landing"/,
   );
   assertRejected(
-    VALID.replace('readWrite: [landing]', 'readWrite: [rotator-smoke-outside]'),
+    VALID_INVENTORY.replace('readWrite: [landing]', 'readWrite: [rotator-smoke-outside]'),
     'zones[0].policy.readWrite[0]',
     /reserves for checking that access outside the policy is denied/,
   );
   assertRejected(
-    VALID.replace(
+    VALID_INVENTORY.replace(
       'readOnly: [landing]',
       'readOnly: [landing]\n      statements: [{ Effect: Allow, Resource: "*" }]',
     ),
@@ -476,7 +465,7 @@ test('policy rules: at least one grant, no bucket in both lists, valid bucket na
 
 test('consumers must live in the Secret namespace; store workload in the root Secret namespace', () => {
   assertRejected(
-    VALID.replace(
+    VALID_INVENTORY.replace(
       'name: serving-s3 }',
       'name: serving-s3 }\n    consumers: [{ kind: Deployment, namespace: data, name: api }]',
     ),
@@ -484,12 +473,12 @@ test('consumers must live in the Secret namespace; store workload in the root Se
     /expected the Secret's namespace "web" .*got "data"/,
   );
   assertRejected(
-    VALID.replace('namespace: platform, name: rustfs', 'namespace: storage, name: rustfs'),
+    VALID_INVENTORY.replace('namespace: platform, name: rustfs', 'namespace: storage, name: rustfs'),
     'store.workload.namespace',
     /root Secret's namespace "platform"/,
   );
   assertRejected(
-    VALID.replace('name: serving-s3 }', 'name: serving-s3 }\n    consumers: "none"'),
+    VALID_INVENTORY.replace('name: serving-s3 }', 'name: serving-s3 }\n    consumers: "none"'),
     'zones[1].consumers',
     /expected "auto" .* or a list of \{kind, namespace, name\}.*got "none"/,
   );
@@ -497,17 +486,17 @@ test('consumers must live in the Secret namespace; store workload in the root Se
 
 test('endpoint must be a bare http(s) origin; credentials in the URL are refused', () => {
   assertRejected(
-    VALID.replace('https://rustfs.ns.svc:9000', 'https://admin:pw@rustfs:9000'),
+    VALID_INVENTORY.replace('https://rustfs.ns.svc:9000', 'https://admin:pw@rustfs:9000'),
     'store.endpoint',
     /no path, query or credentials/,
   );
   assertRejected(
-    VALID.replace('https://rustfs.ns.svc:9000', 'rustfs:9000'),
+    VALID_INVENTORY.replace('https://rustfs.ns.svc:9000', 'rustfs:9000'),
     'store.endpoint',
     /http\(s\) URL/,
   );
   assertRejected(
-    VALID.replace('https://rustfs.ns.svc:9000', 'https://rustfs:9000/s3'),
+    VALID_INVENTORY.replace('https://rustfs.ns.svc:9000', 'https://rustfs:9000/s3'),
     'store.endpoint',
     /no path/,
   );
@@ -558,7 +547,7 @@ test('empty and unreadable files give a clear message', async () => {
 });
 
 test('every problem is reported at once, in file order', () => {
-  const text = VALID.replace('kind: rustfs', 'kind: ceph')
+  const text = VALID_INVENTORY.replace('kind: rustfs', 'kind: ceph')
     .replace('user: serving-user', 'user: x')
     .replace('readWrite: [landing]', 'readWrite: [Landing]');
   const { error, issues } = issuesOf(text);
@@ -613,7 +602,7 @@ test('workPools: the seed pool on the pipeline zone, none elsewhere; URL, name a
     ],
   );
   const withPools = (pools: string, zone = 'ingest') =>
-    VALID.replace(
+    VALID_INVENTORY.replace(
       `secret: { namespace: data, name: ${zone}-s3 }`,
       `secret: { namespace: data, name: ${zone}-s3 }\n    workPools: ${pools}`,
     );
