@@ -249,12 +249,15 @@ const poolName = z
   .refine((n) => ![...n].some((c) => '/%&><'.includes(c) || c.charCodeAt(0) < 0x20), {
     error: `expected ${POOL_NAME_HINT}`,
   });
+/** The form a Prefect API URL is kept and compared in (inventory, credentials): no trailing slash. */
+export const canonicalPrefectApi = (api: string) => api.replace(/\/+$/, '');
+
 const workPoolRef = z
   .strictObject(
     {
       api: url(PREFECT_API_HINT)
         .refine(isPrefectApi, { error: `expected ${PREFECT_API_HINT}` })
-        .transform((u) => u.replace(/\/+$/, '')),
+        .transform(canonicalPrefectApi),
       pool: poolName,
       // Plain http:// to a non-loopback Prefect API is refused unless this says so.
       allowInsecureApi: z

@@ -1,6 +1,7 @@
 // Prefect's REST API, only the calls the rotator makes: read a work pool, write its base job
 // template. Credentials come from the worker's environment, never from the inventory, and each
 // goes only to the Prefect API it is for.
+import { canonicalPrefectApi } from '../inventory/schema';
 
 /** One Prefect server's credential: an API key (Prefect Cloud, bearer) or a self-hosted server's "user:password". */
 export interface PrefectAuth {
@@ -14,9 +15,6 @@ export interface PrefectAuth {
  * reaches another host the inventory names.
  */
 export type PrefectCredentials = ReadonlyMap<string, PrefectAuth>;
-
-/** The form an API URL is compared in: without a trailing slash. */
-export const prefectApiKey = (api: string) => api.replace(/\/+$/, '');
 
 export const PREFECT_CREDENTIAL_VARIABLES = {
   PREFECT_API_URL: 'the Prefect API that PREFECT_API_KEY or PREFECT_API_AUTH_STRING is for',
@@ -49,7 +47,7 @@ export function prefectCredentialsFromEnv(
         `${variable} is sent only to the Prefect API that PREFECT_API_URL names: set PREFECT_API_URL ` +
           '(several servers: ROTATOR_PREFECT_CREDENTIALS)',
       );
-    credentials.set(prefectApiKey(env.PREFECT_API_URL), apiKey ? { apiKey } : { authString });
+    credentials.set(canonicalPrefectApi(env.PREFECT_API_URL), apiKey ? { apiKey } : { authString });
   }
   if (env.ROTATOR_PREFECT_CREDENTIALS) {
     for (const [api, auth] of parseCredentialMap(env.ROTATOR_PREFECT_CREDENTIALS)) {
@@ -60,7 +58,7 @@ export function prefectCredentialsFromEnv(
       credentials.set(api, auth);
     }
   }
-  if (credentials.size === 0 && fallback) credentials.set(prefectApiKey(fallback.api), fallback.auth);
+  if (credentials.size === 0 && fallback) credentials.set(canonicalPrefectApi(fallback.api), fallback.auth);
   return credentials;
 }
 
@@ -88,7 +86,7 @@ function parseCredentialMap(text: string): [string, PrefectAuth][] {
       !a![key]
     )
       throw bad(`the value for ${api} must hold exactly one non-empty "apiKey" or "authString"`);
-    return [prefectApiKey(api), { [key]: a![key] as string }];
+    return [canonicalPrefectApi(api), { [key]: a![key] as string }];
   });
 }
 
@@ -114,7 +112,7 @@ const TIMEOUT_MS = 15_000;
 
 export function createPrefectClient(credentials: PrefectCredentials) {
   const headersFor = (api: string): Record<string, string> => {
-    const auth = credentials.get(prefectApiKey(api));
+    const auth = credentials.get(canonicalPrefectApi(api));
     if (auth?.apiKey) return { 'content-type': 'application/json', authorization: `Bearer ${auth.apiKey}` };
     if (auth?.authString)
       return {

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createPrefectClient, prefectApiKey, type PrefectAuth } from '../prefect/client';
+import { canonicalPrefectApi } from '../inventory/schema';
+import { createPrefectClient, type PrefectAuth } from '../prefect/client';
 import { freePort } from './ports';
 import { ManagedProcess, waitUntil } from './process';
 import { toolPath } from './tools';
@@ -65,7 +66,7 @@ export async function startPrefect(
  * default Kubernetes template, no injection yet (BootstrapCluster installs it).
  */
 export async function createSeedPool(api: string, auth: PrefectAuth, pool: string): Promise<void> {
-  const prefect = createPrefectClient(new Map([[prefectApiKey(api), auth]]));
+  const prefect = createPrefectClient(new Map([[canonicalPrefectApi(api), auth]]));
   const template = await prefect.defaultTemplate(api, 'kubernetes');
   await prefect.createPool(api, pool, 'kubernetes', template);
 }

@@ -200,7 +200,9 @@ describe('madmin crypto: Argon2id key derivation', () => {
     await decryptMadmin(v.secretKey, Buffer.from(v.ciphertextBase64, 'base64'));
     done = true;
     // A synchronous derivation (64 MiB, tens of milliseconds at least) would allow a turn or two.
-    assert.ok(turns >= 100, `only ${turns} event-loop turns during the derivation`);
+    // How many more turns fit depends on the machine's load (29 were seen beside other test
+    // files on 2 cores), so the bound is the one a blocked loop cannot reach, not a speed.
+    assert.ok(turns >= 5, `only ${turns} event-loop turns during the derivation`);
   });
 
   test('concurrent derivations all finish, and one that fails does not hold up the others', async () => {
