@@ -8,7 +8,7 @@ import { createKubernetesActivities } from '../src/activities/kubernetes';
 import { createSmokeActivities } from '../src/activities/smoke';
 import { createStoreActivities } from '../src/activities/store';
 import { waitForRollout } from '../src/kube';
-import { dataConverter } from '../src/temporal/worker';
+import { dataConverter } from '../src/temporal/data-converter';
 import { type WorkflowResult } from '../src/workflows/types';
 import { type Rotator } from '../test/support/rotator';
 import * as floorActivities from './floor/activities';

@@ -13,7 +13,7 @@ import { sandboxInventory } from '../src/sandbox/inventory';
 import { ManagedProcess } from '../src/sandbox/process';
 import { type SandboxState } from '../src/sandbox/state';
 import { AesGcmCodec } from '../src/temporal/codec';
-import { dataConverter } from '../src/temporal/worker';
+import { dataConverter } from '../src/temporal/data-converter';
 import { type WorkflowResult } from '../src/workflows/types';
 import { policyName, ZONE_CLIENT_LABEL } from '../src/inventory';
 import { createAdminClient } from '../src/rustfs';

@@ -12,7 +12,8 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadInventory } from '../src/inventory';
 import { AesGcmCodec } from '../src/temporal/codec';
-import { buildDeps, createRotatorWorker, dataConverter, storeConnection } from '../src/temporal/worker';
+import { dataConverter } from '../src/temporal/data-converter';
+import { buildDeps, createRotatorWorker, storeConnection } from '../src/temporal/worker';
 import { instrumentArgon2 } from './lib';
 
 /** The repository: compiled, this file sits in dist/bench-worker/bench/, else in bench/. */

@@ -7,13 +7,8 @@
 import os from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import {
-  buildDeps,
-  createRotatorWorker,
-  dataConverter,
-  prebuiltWorkflowBundle,
-  storeConnection,
-} from './temporal/worker';
+import { dataConverter } from './temporal/data-converter';
+import { buildDeps, createRotatorWorker, prebuiltWorkflowBundle, storeConnection } from './temporal/worker';
 import { MetricsCollector } from './metrics/collect';
 import { rotatorRegistry, startMetricsServer, type MetricsServer } from './metrics/server';
 import { freePort } from './sandbox/ports';

@@ -10,7 +10,7 @@ import { InventoryError, loadInventory, type Inventory } from '../inventory';
 import { createKube, loadKubeConfig, type Kube, type KubeConnectionOptions } from '../kube';
 import { SANDBOX_STATE_ENV, type SandboxState } from '../sandbox/state';
 import { AesGcmCodec, CODEC_KEY_ENV, CODEC_KEY_ID_ENV, codecFromEnv } from '../temporal/codec';
-import { DEFAULT_TASK_QUEUE, dataConverter } from '../temporal/worker';
+import { DEFAULT_TASK_QUEUE, dataConverter } from '../temporal/data-converter';
 import { readSandboxState, temporalTlsFromEnv } from '../worker/config';
 import { CliError, EXIT } from './output';
 

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Client } from '@temporalio/client';
-import { type DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { type Inventory } from '../inventory';
@@ -9,13 +8,8 @@ import { createPrefectClient, prefectCredentialsFromEnv, type PrefectCredentials
 import { createKube, loadKubeConfig, type KubeConnectionOptions } from '../kube';
 import { createAdminClient, createS3, MadminAlgorithm, type Credentials } from '../rustfs';
 import { type AesGcmCodec } from './codec';
-
-export const DEFAULT_TASK_QUEUE = 'rustfs-rotator';
-
-/** The data converter the worker and every client share: the codec when a key is set. */
-export function dataConverter(codec: AesGcmCodec | undefined): DataConverter | undefined {
-  return codec ? { payloadCodecs: [codec] } : undefined;
-}
+import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from './workflow-code';
+import { dataConverter } from './data-converter';
 
 export interface StoreConnection {
   /** The admin (and smoke) endpoint the worker calls. */
@@ -82,7 +76,10 @@ export function prebuiltWorkflowBundle(): string | undefined {
  * start costs ~75 MB of peak memory and seconds of CPU (bench/RESULTS.md §5).
  */
 export async function writeWorkflowBundle(file = WORKFLOW_BUNDLE): Promise<void> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows') });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES],
+  });
   fs.writeFileSync(file, code);
 }
 
@@ -103,7 +100,10 @@ export async function createRotatorWorker(opts: {
     taskQueue: opts.taskQueue,
     ...(opts.workflowBundle
       ? { workflowBundle: { codePath: opts.workflowBundle } }
-      : { workflowsPath: require.resolve('../workflows') }),
+      : {
+          workflowsPath: WORKFLOWS_PATH,
+          interceptors: { workflowModules: [...WORKFLOW_INTERCEPTOR_MODULES] },
+        }),
     activities: createActivities(opts.deps),
     dataConverter: dataConverter(opts.codec),
     // The SDK sizes its default from the V8 heap limit, which falls to 10 workflows when the

@@ -18,7 +18,7 @@ import { type KubeConnectionOptions } from '../kube';
 import { PREFECT_CREDENTIAL_VARIABLES, prefectCredentialsFromEnv, type PrefectCredentials } from '../prefect/client';
 import { SANDBOX_STATE_ENV, type SandboxState } from '../sandbox/state';
 import { CODEC_KEY_ENV, CODEC_KEY_ID_ENV, codecFromEnv, type AesGcmCodec } from '../temporal/codec';
-import { DEFAULT_TASK_QUEUE } from '../temporal/worker';
+import { DEFAULT_TASK_QUEUE } from '../temporal/data-converter';
 
 /** The explicit opt-out of payload encryption: without a codec key and without this, the worker refuses to start. */
 export const CODEC_DISABLED_ENV = 'ROTATOR_CODEC_DISABLED';

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { Client, Connection, type WorkflowFailedError } from '@temporalio/client';
 import { freePort } from '../../src/sandbox/ports';
 import { AesGcmCodec } from '../../src/temporal/codec';
-import { dataConverter } from '../../src/temporal/worker';
+import { dataConverter } from '../../src/temporal/data-converter';
 import { rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
 import { collectSecretValues, nodeAgent } from '../support/rotator';
 import { eventually } from '../support/kube';

@@ -12,7 +12,8 @@ import { type AgentBehaviour, type AgentState, type HeldStart } from '../../src/
 import { sandboxInventory } from '../../src/sandbox/inventory';
 import { type SandboxState } from '../../src/sandbox/state';
 import { AesGcmCodec } from '../../src/temporal/codec';
-import { buildDeps, createRotatorWorker, dataConverter, storeConnection } from '../../src/temporal/worker';
+import { dataConverter } from '../../src/temporal/data-converter';
+import { buildDeps, createRotatorWorker, storeConnection } from '../../src/temporal/worker';
 import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowStatus } from '../../src/workflows/types';
 import { adminKube, eventually } from './kube';
