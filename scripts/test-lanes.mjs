@@ -22,6 +22,8 @@ export const ISOLATED = new Set([
   'test/integration/kube-secrets.test.ts',
   'test/integration/rustfs-admin.test.ts',
   'test/integration/rustfs-madmin-live.test.ts',
+  'test/integration/rustfs-store-identity.test.ts',
+  'test/integration/worker-process.test.ts',
 ]);
 
 /** 'none' (needs no stack), 'isolated' or 'exclusive'. */
