@@ -1,4 +1,5 @@
 import { createAnnounceActivities } from './announce';
+import { createDecisionActivities } from './decisions';
 import { type ActivityDeps } from './deps';
 import { historySafe, type InventorySnapshot } from '../inventory';
 import { withTypedFailures } from './failures';
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPrefectActivities(deps),
     ...createNetworkPolicyActivities(deps),
     ...createAnnounceActivities(deps),
+    ...createDecisionActivities(deps),
     /**
      * The inventory the worker runs with, recorded once in each workflow's history: without
      * the notification sinks, whose URLs may be credentials (the announce activity reads them).

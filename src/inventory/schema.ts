@@ -625,6 +625,43 @@ const networkPoliciesSchema = z.strictObject(
 );
 
 // ---------------------------------------------------------------------------------------
+// Approvals (docs/design.md "Who may decide")
+
+/**
+ * Who authenticates the decisions a run waits for (approve, resume, rollback, revoke-now):
+ * `kubernetes` (a RotationDecision object the apiserver admitted for the identity it
+ * authenticated, checked against an RBAC verb), or `any-temporal-client` (whoever may send an
+ * update in the Temporal namespace; the name in `by` is only claimed, and recorded as such).
+ */
+export const APPROVAL_AUTHORITIES = ['kubernetes', 'any-temporal-client'] as const;
+export type ApprovalAuthority = (typeof APPROVAL_AUTHORITIES)[number];
+export const APPROVALS_DEFAULTS = {
+  authority: 'kubernetes',
+  namespace: 'rustfs-rotator',
+  allowSelfApproval: false,
+  allowInputApproval: false,
+} as const;
+
+const approvalsSchema = z.strictObject(
+  {
+    authority: z
+      .enum(APPROVAL_AUTHORITIES, { error: 'expected "kubernetes" or "any-temporal-client"' })
+      .default(APPROVALS_DEFAULTS.authority),
+    namespace: namespaceName.default(APPROVALS_DEFAULTS.namespace),
+    allowSelfApproval: z
+      .boolean({ error: 'expected true (the starter of a RotateRoot may approve it) or false' })
+      .default(APPROVALS_DEFAULTS.allowSelfApproval),
+    allowInputApproval: z
+      .boolean({ error: 'expected true (approve: true in the input, and pre-approved schedules) or false' })
+      .default(APPROVALS_DEFAULTS.allowInputApproval),
+  },
+  {
+    error:
+      'expected an approvals mapping with any of authority, namespace, allowSelfApproval, allowInputApproval',
+  },
+);
+
+// ---------------------------------------------------------------------------------------
 // Notifications
 
 /** What a sink can be told about; `completed` only when its `on` asks for it. */
@@ -724,6 +761,7 @@ export const inventorySchema = z
         'expected a list of notification sinks',
       ).default(() => []),
       networkPolicies: networkPoliciesSchema.optional(),
+      approvals: approvalsSchema.default(() => ({ ...APPROVALS_DEFAULTS })),
       zones: boundedList(zoneSchema, SIZE_BOUNDS.zones, 'zones', 'expected a list of zones').min(1, {
         error: 'expected at least one zone',
       }),
@@ -860,6 +898,7 @@ export const inventorySchema = z
       smoke: inv.smoke,
       notifications: inv.notifications,
       networkPolicies: inv.networkPolicies,
+      approvals: inv.approvals,
       zones,
       buckets,
     };

@@ -12,3 +12,4 @@ export * from './secret-refs';
 export * from './consumers';
 export * from './network-policies';
 export * from './pod-templates';
+export * from './decisions';

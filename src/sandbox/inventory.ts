@@ -7,6 +7,14 @@ import { type StoreKind } from './store-process';
 export const DASHI_INVENTORY = path.join(PACKAGE_ROOT, 'config', 'dashi.yaml');
 
 /**
+ * The sandbox runs its demo and tests unattended: decisions (approve, resume, rollback,
+ * revoke-now) come from any Temporal client, and `approve: true` is allowed. A real inventory
+ * keeps the default (Kubernetes authorizes each decision; docs/configuring.md "approvals");
+ * test/e2e/approvals.test.ts runs a worker with that default on this stack.
+ */
+export const SANDBOX_APPROVALS = { authority: 'any-temporal-client', allowInputApproval: true } as const;
+
+/**
  * The seed's inventory pointed at the sandbox: same zones, Secrets and consumers, with
  * the store section naming the local store process and work pools the sandbox's Prefect. Comments are kept, so the file reads
  * like the original.
@@ -19,6 +27,8 @@ export function sandboxInventory(
     pauseTimeout?: string;
     /** The inventory's notification sinks, as written in YAML. */
     notifications?: object[];
+    /** The inventory's approvals section (YAML shape); default SANDBOX_APPROVALS. */
+    approvals?: object;
   } = {},
   source = DASHI_INVENTORY,
 ): string {
@@ -45,5 +55,6 @@ export function sandboxInventory(
   if (overrides.restartTimeout) doc.setIn(['store', 'restartTimeout'], overrides.restartTimeout);
   if (overrides.pauseTimeout) doc.setIn(['store', 'pauseTimeout'], overrides.pauseTimeout);
   if (overrides.notifications) doc.set('notifications', doc.createNode(overrides.notifications));
+  doc.set('approvals', doc.createNode(overrides.approvals ?? SANDBOX_APPROVALS));
   return doc.toString();
 }

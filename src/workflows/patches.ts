@@ -187,3 +187,16 @@ export async function everyZone<Z extends { name: string }>(
     message: `${failed.length} of ${zones.length} zone(s) not ${what}: ${failed.join(', ')}`,
   });
 }
+
+/**
+ * Decisions are authorized (src/workflows/approvals.ts): approve, resume, rollback and revokeNow
+ * take effect only for an identity the inventory's approvals.authority authenticated (with
+ * `kubernetes`, the update's handler reads the run's RotationDecisions through an activity), the
+ * requester of a RotateRoot may not approve it unless the inventory allows it, and `approve: true`
+ * in the input is refused unless approvals.allowInputApproval. Each decision is recorded in the
+ * status and the steps. A run started before its deploy has no marker and takes updates as before.
+ *
+ * Retire when: no RotateRoot or RotateZone started before its deploy is still open (RotateRoot:
+ * approvalTimeout + pauseTimeout at most; RotateZone: its grace wait, up to maxGrace).
+ */
+export const AUTHORIZED_DECISIONS = 'authorized-decisions';

@@ -1,7 +1,10 @@
 import { ApplicationFailure, condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { formatDuration, parseDuration } from '../inventory/duration';
 import { acts, smoke, waits } from './activities';
-import { everyZone, IAM_REBUILD, RUN_LOCKS, ZONES_CONCURRENTLY } from './patches';
+import { ROOT_TARGET } from '../approvals/decisions';
+import type { InventorySnapshot } from '../inventory/lookup';
+import { DecisionGate, decisionText, inputApproval } from './approvals';
+import { AUTHORIZED_DECISIONS, everyZone, IAM_REBUILD, RUN_LOCKS, ZONES_CONCURRENTLY } from './patches';
 import { approveUpdate, resumeUpdate, rollbackUpdate, type UpdateArg } from './definitions';
 import { strictInput } from './patches';
 import { errorMessage, errorType, Runbook } from './runbook';
@@ -36,40 +39,85 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
   const rb = new Runbook('RotateRoot');
   return rb.run(async () => {
     const info = workflowInfo();
-    let approval: UpdateArg | undefined = input.approve ? { by: 'input (approve: true)' } : undefined;
+    // Decisions authorized by the inventory's approvals.authority (src/workflows/approvals.ts).
+    const authorized = patched(AUTHORIZED_DECISIONS);
+    let approval: UpdateArg | undefined =
+      input.approve && !authorized ? { by: 'input (approve: true)' } : undefined;
     let decision: { kind: 'resume' | 'rollback'; arg: UpdateArg } | undefined;
 
+    // Set once the inventory is loaded: no update is accepted before (the validators check the phase).
+    let approvals: InventorySnapshot['approvals'] | undefined;
+    const gate = new DecisionGate(
+      () => approvals!,
+      () => ROOT_TARGET,
+    );
+    /**
+     * The update's arg, with who decided as the authority says (a refusal throws: the run keeps
+     * waiting). A run without the patch takes the arg as it comes, synchronously, as it always did.
+     */
+    const decide = <T>(
+      action: 'approve' | 'resume' | 'rollback',
+      phase: string,
+      arg: UpdateArg | undefined,
+      apply: (decided: UpdateArg) => T,
+    ): T | Promise<T> => (authorized ? authorize(action, phase, arg).then(apply) : apply(arg ?? {}));
+    const authorize = async (
+      action: 'approve' | 'resume' | 'rollback',
+      phase: string,
+      arg: UpdateArg | undefined,
+    ) => {
+      const record = await gate.authorize(action, arg);
+      // The phase may have moved on while the decisions were read (a timeout, another update).
+      if (rb.status.phase !== phase)
+        throw ApplicationFailure.nonRetryable(
+          `${action} is accepted only in phase "${phase}"; phase is "${rb.status.phase}"`,
+          'WrongPhase',
+        );
+      (rb.status.decisions ??= []).push(record);
+      return { by: decisionText(record), ...(arg?.reason ? { reason: arg.reason } : {}) };
+    };
     const onlyWhen = (phase: string, what: string) => (_arg: UpdateArg) => {
       if (rb.status.phase !== phase)
         throw new Error(`${what} is accepted only in phase "${phase}"; phase is "${rb.status.phase}"`);
     };
     setHandler(
       approveUpdate,
-      (arg) => {
-        approval = arg ?? {};
-        return `root rotation approved${arg?.by ? ` by ${arg.by}` : ''}`;
-      },
+      (arg) =>
+        decide('approve', 'awaiting-approval', arg, (decided) => {
+          approval = decided;
+          return `root rotation approved${decided.by ? ` by ${decided.by}` : ''}`;
+        }),
       { validator: onlyWhen('awaiting-approval', 'approve') },
     );
     setHandler(
       resumeUpdate,
-      (arg) => {
-        decision = { kind: 'resume', arg: arg ?? {} };
-        return 'waiting another restart window';
-      },
+      (arg) =>
+        decide('resume', 'paused', arg, (decided) => {
+          decision = { kind: 'resume', arg: decided };
+          return `waiting another restart window${authorized ? ` (resumed by ${decided.by})` : ''}`;
+        }),
       { validator: onlyWhen('paused', 'resume') },
     );
     setHandler(
       rollbackUpdate,
-      (arg) => {
-        decision = { kind: 'rollback', arg: arg ?? {} };
-        return 'rolling back to the previous root';
-      },
+      (arg) =>
+        decide('rollback', 'paused', arg, (decided) => {
+          decision = { kind: 'rollback', arg: decided };
+          return `rolling back to the previous root${authorized ? ` (by ${decided.by})` : ''}`;
+        }),
       { validator: onlyWhen('paused', 'rollback') },
     );
 
     const inventory = await rb.step('load inventory', () => acts.inventorySnapshot());
     const restartTimeoutMs = durationOr(input.restartTimeout, inventory.store.restartTimeoutMs);
+    if (authorized) {
+      approvals = inventory.approvals;
+      if (input.approve) {
+        const record = inputApproval(approvals);
+        (rb.status.decisions ??= []).push(record);
+        approval = { by: decisionText(record) };
+      }
+    }
     const pauseTimeoutMs = durationOr(input.pauseTimeout, inventory.store.pauseTimeoutMs);
     const approvalTimeoutMs = durationOr(input.approvalTimeout, DEFAULT_APPROVAL_TIMEOUT_MS);
     const workload = { ...inventory.store.workload };

@@ -10,9 +10,11 @@ import {
 import type { PendingRef } from '../activities/kubernetes';
 import type { WorkloadRef } from '../kube/rollout-status';
 import { parseDuration, formatDuration } from '../inventory/duration';
-import { findZone } from '../inventory/lookup';
+import { zoneTarget } from '../approvals/decisions';
+import { findZone, type InventorySnapshot } from '../inventory/lookup';
 import { ZONE_DEFAULTS, type Zone } from '../inventory/schema';
 import { waits } from './activities';
+import { DecisionGate, decisionText } from './approvals';
 import { revokeNowUpdate, type UpdateArg } from './definitions';
 import {
   boundedGraceWait,
@@ -22,6 +24,7 @@ import {
   type Rotation,
 } from './grace-wait';
 import {
+  AUTHORIZED_DECISIONS,
   durableCalls,
   GRACE_BOUND,
   refuseForgedContinuation,
@@ -265,19 +268,35 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
       return new Date(lastRestartMs).toISOString();
     };
     let revokeNow: { by?: string; reason?: string } | undefined;
+    // Decisions authorized by the inventory's approvals.authority (src/workflows/approvals.ts); a
+    // run continuing a grace wait reads the inventory when the first revokeNow arrives.
+    const authorized = patched(AUTHORIZED_DECISIONS);
+    let approvals: InventorySnapshot['approvals'] | undefined;
+    const gate = new DecisionGate(
+      () => approvals,
+      () => zoneTarget(input.zone),
+    );
+    const wrongPhase = () =>
+      `revokeNow is accepted only while the previous key waits out its grace period; phase is "${rb.status.phase}"`;
+    const revoke = (decided: UpdateArg) => {
+      revokeNow = decided;
+      return `previous key of zone ${input.zone} will be revoked now${decided.by ? ` (requested by ${decided.by})` : ''}`;
+    };
     setHandler(
       revokeNowUpdate,
       (arg) => {
-        revokeNow = arg ?? {};
-        return `previous key of zone ${input.zone} will be revoked now${arg?.by ? ` (requested by ${arg.by})` : ''}`;
+        if (!authorized) return revoke(arg ?? {});
+        return gate.authorize('revoke-now', arg).then((record) => {
+          // The wait may have ended while the decisions were read.
+          if (rb.status.phase !== 'waiting-grace')
+            throw ApplicationFailure.nonRetryable(wrongPhase(), 'WrongPhase');
+          (rb.status.decisions ??= []).push(record);
+          return revoke({ by: decisionText(record), ...(arg?.reason ? { reason: arg.reason } : {}) });
+        });
       },
       {
         validator: (_arg: UpdateArg) => {
-          if (rb.status.phase !== 'waiting-grace') {
-            throw new Error(
-              `revokeNow is accepted only while the previous key waits out its grace period; phase is "${rb.status.phase}"`,
-            );
-          }
+          if (rb.status.phase !== 'waiting-grace') throw new Error(wrongPhase());
         },
       },
     );
@@ -290,6 +309,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
     }
 
     const inventory = await rb.step('load inventory', () => acts.inventorySnapshot());
+    if (authorized) approvals = inventory.approvals;
     let zone: Zone;
     try {
       zone = findZone(inventory, input.zone);

@@ -72,6 +72,25 @@ export interface WorkflowStatus {
   workPools?: string[];
   /** Events or notifications that could not be delivered (the run went on without them). */
   announceErrors?: string[];
+  /** Who decided each accepted approve, resume, rollback or revokeNow (src/workflows/approvals.ts). */
+  decisions?: DecisionRecord[];
+}
+
+/** An accepted decision: who an authority authenticated, next to the `by` the client claimed. */
+export interface DecisionRecord {
+  action: 'approve' | 'resume' | 'rollback' | 'revoke-now';
+  at: string;
+  /** approvals.authority when it was taken. */
+  authority: 'kubernetes' | 'any-temporal-client';
+  /** The authenticated identities (empty when no authority authenticated anyone). */
+  users: string[];
+  /** The RotationDecision objects it took. */
+  decisions?: string[];
+  /** The run's authenticated requester, when there is one. */
+  starter?: string;
+  selfApproved?: boolean;
+  claimedBy?: string;
+  reason?: string;
 }
 
 /** What a run did on its own at a bound, and what on-call should look at. */

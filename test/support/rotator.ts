@@ -60,6 +60,8 @@ export interface RotatorOptions {
   env?: Record<string, string>;
   /** Where notifications link runs to (the sandbox's Web UI by default). */
   webUiUrl?: string;
+  /** The inventory's approvals section (YAML shape; default: the sandbox's, any Temporal client decides). */
+  approvals?: object;
 }
 
 /** A real worker on the sandbox's Temporal server, configured like production but faster to poll. */
@@ -74,6 +76,7 @@ export async function startRotator(stack: SandboxState, opts: RotatorOptions = {
       restartTimeout: opts.restartTimeout,
       pauseTimeout: opts.pauseTimeout,
       notifications: opts.notifications,
+      approvals: opts.approvals,
     }),
   );
   const inventory = await loadInventory(inventoryFile);
