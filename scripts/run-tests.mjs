@@ -27,7 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { laneOf, NO_STACK_DIRS } from './test-lanes.mjs';
+import { isMultiNode, laneOf, mayStartBeside, MULTI_NODE_STORE_NODES, NO_STACK_DIRS } from './test-lanes.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
@@ -72,6 +72,16 @@ if (files.length === 0) {
   process.exit(1);
 }
 const needsStack = files.some((f) => laneOf(f) !== 'none');
+// test/multinode needs the distributed store, the other stack files one store process: one
+// stack cannot serve both.
+const multiNode = files.filter(isMultiNode);
+if (multiNode.length && files.some((f) => !isMultiNode(f) && laneOf(f) !== 'none')) {
+  console.error(
+    `run-tests: ${multiNode.join(', ')} need a distributed store and the other stack files one store process; run them apart`,
+  );
+  process.exit(1);
+}
+if (multiNode.length) process.env.ROTATOR_STORE_NODES ??= MULTI_NODE_STORE_NODES;
 
 /** src/ as JavaScript in a tree of its own (same depth as src/), plus the workflow bundle. */
 async function buildOnce() {
@@ -246,6 +256,7 @@ async function main() {
     // Stack files first: they take the next free slot once the stack is up (the serial chain of
     // exclusive files is the run's critical path); files that need no stack fill the slots
     // before that and beside them.
+    ...files.filter((f) => laneOf(f) === 'private'),
     ...files.filter((f) => laneOf(f) === 'isolated'),
     ...files.filter((f) => laneOf(f) === 'exclusive'),
     ...files.filter((f) => laneOf(f) === 'none'),
@@ -267,8 +278,7 @@ async function main() {
           if (active.size >= jobs) return false;
           if (j.lane === 'none') return true;
           if (!stackSettled) return false;
-          if (j.lane === 'exclusive') return !lanes.some((l) => l !== 'none');
-          return !lanes.includes('exclusive');
+          return mayStartBeside(j.lane, lanes);
         });
         if (idx < 0) break;
         const [job] = queue.splice(idx, 1);

@@ -7,12 +7,29 @@
 //   own (random or test-unique names). They neither restart the store, change its root, drive
 //   the node agent, nor touch the dashi zones or the run locks, so they may share the stack
 //   with one another.
+// - PRIVATE: stack files that bring their own store process, their own Kubernetes
+//   namespaces and their own Temporal namespace (test/support/private-namespace.ts), and use
+//   the apiserver and the Temporal server only inside those. Nothing another file does (a root
+//   rotation, a store restart, a run lock, an outage it plays) reaches them, and nothing they
+//   do reaches another file: they run beside any file, the exclusive ones included. Long
+//   waits (outages held for minutes) belong here, off the exclusive chain.
 // - everything else on the stack (the dashi zones, the root, the node agent, the locks, the
 //   schedules): one file at a time, with no other stack file beside it (a file that needs no
-//   stack may share the machine with it).
+//   stack, or a PRIVATE one, may share the machine with it).
 import path from 'node:path';
 
 export const NO_STACK_DIRS = ['test/unit', 'test/replay'];
+
+/**
+ * Files that need the distributed store (a 4-node sandbox: ROTATOR_STORE_NODES=4, RustFS):
+ * not part of the default run, which has one store process; scripts/test-rustfs.ts's
+ * multi-node round runs them.
+ */
+export const MULTI_NODE_DIR = 'test/multinode';
+export const MULTI_NODE_STORE_NODES = '4';
+
+export const isMultiNode = (file) =>
+  path.normalize(file).split(path.sep).join('/').startsWith(`${MULTI_NODE_DIR}/`);
 
 export const ISOLATED = new Set([
   'test/integration/kube-consumers.test.ts',
@@ -26,9 +43,20 @@ export const ISOLATED = new Set([
   'test/integration/worker-process.test.ts',
 ]);
 
-/** 'none' (needs no stack), 'isolated' or 'exclusive'. */
+export const PRIVATE = new Set([]);
+
+/** 'none' (needs no stack), 'private', 'isolated' or 'exclusive'. */
 export function laneOf(file) {
   const f = path.normalize(file).split(path.sep).join('/');
   if (NO_STACK_DIRS.some((d) => f.startsWith(`${d}/`))) return 'none';
+  if (PRIVATE.has(f)) return 'private';
   return ISOLATED.has(f) ? 'isolated' : 'exclusive';
+}
+
+/** Whether a file of `lane` may start while files of `activeLanes` run. */
+export function mayStartBeside(lane, activeLanes) {
+  const others = activeLanes.filter((l) => l !== 'none' && l !== 'private');
+  if (lane === 'none' || lane === 'private') return true;
+  if (lane === 'exclusive') return others.length === 0;
+  return !others.includes('exclusive');
 }

@@ -1,0 +1,7 @@
+// Types of scripts/test-lanes.mjs (plain JavaScript: the runner starts before any build).
+export type Lane = 'none' | 'private' | 'isolated' | 'exclusive';
+export declare const NO_STACK_DIRS: string[];
+export declare const ISOLATED: Set<string>;
+export declare const PRIVATE: Set<string>;
+export declare function laneOf(file: string): Lane;
+export declare function mayStartBeside(lane: Lane, activeLanes: Lane[]): boolean;
