@@ -4,6 +4,7 @@
 // a stack); the process ends by itself with process.exitCode, never process.exit().
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT, reportError } from './cli/output';
+import type * as approvalsCommand from './cli/approvals';
 import type * as auditCommand from './cli/audit';
 import type * as demoCommand from './cli/demo';
 import type * as historyCommand from './cli/history';
@@ -51,6 +52,10 @@ const COMMANDS: Array<{ names: string[]; load: () => Register }> = [
     load: () => (require('./cli/netpol') as typeof netpolCommand).registerNetpol,
   },
   { names: ['rbac'], load: () => (require('./cli/rbac') as typeof rbacCommand).registerRbac },
+  {
+    names: ['approvals'],
+    load: () => (require('./cli/approvals') as typeof approvalsCommand).registerApprovals,
+  },
   { names: ['demo'], load: () => (require('./cli/demo') as typeof demoCommand).registerDemo },
   {
     names: ['sandbox'],

@@ -12,6 +12,7 @@ import { SANDBOX_STATE_ENV, type SandboxState } from '../sandbox/state';
 import { AesGcmCodec, CODEC_KEY_ENV, CODEC_KEY_ID_ENV, codecFromEnv } from '../temporal/codec';
 import { DEFAULT_TASK_QUEUE, dataConverter } from '../temporal/data-converter';
 import { readSandboxState, temporalTlsFromEnv } from '../worker/config';
+import { CLI_IDENTITY_PREFIX } from '../temporal/identity';
 import { CliError, EXIT } from './output';
 
 export const connectionOptionsSchema = z.object({
@@ -163,9 +164,6 @@ export function whoami(): string {
   }
   return `${user}@${os.hostname()}`;
 }
-
-/** The identity workflows started by the CLI carry; `history` recognises the prefix. */
-export const CLI_IDENTITY_PREFIX = 'rotator-cli:';
 
 export interface Connected {
   client: Client;

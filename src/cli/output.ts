@@ -1,4 +1,4 @@
-import { formatDuration } from '../inventory/duration';
+import { formatElapsed } from '../inventory/duration';
 
 /** Every command prints either a human rendering or, with --json, one JSON document. */
 export interface OutputOptions {
@@ -53,12 +53,7 @@ export function clock(d: Date | string | undefined): string {
   return date.toISOString().slice(11, 19);
 }
 
-export function ms(n: number | undefined): string {
-  if (n === undefined || !Number.isFinite(n)) return '-';
-  if (n < 1000) return `${Math.round(n)}ms`;
-  if (n < 60_000) return `${(n / 1000).toFixed(1)}s`;
-  return formatDuration(Math.round(n / 1000) * 1000);
-}
+export const ms = formatElapsed;
 
 /** Left-aligned columns for tables in human output. */
 export function table(rows: string[][], indent = '  '): string {

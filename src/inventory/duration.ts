@@ -22,6 +22,14 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(total);
 }
 
+/** A measured time as output shows it: "-" when unknown, "850ms", "12.3s", else formatDuration. */
+export function formatElapsed(n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n)) return '-';
+  if (n < 1000) return `${Math.round(n)}ms`;
+  if (n < 60_000) return `${(n / 1000).toFixed(1)}s`;
+  return formatDuration(Math.round(n / 1000) * 1000);
+}
+
 /** Compact human form ("1h30m", "45s", "250ms") for status output and plans. */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return `${ms}ms`;

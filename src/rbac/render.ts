@@ -16,6 +16,7 @@ import type {
 } from '@kubernetes/client-node';
 import { Document, isNode, isPair, isScalar, isSeq, visit } from 'yaml';
 import { CONSUMER_KINDS, pendingSecretName, type ConsumerKind, type Inventory } from '../inventory';
+import { DECISION_GROUP, DECISION_PLURAL } from '../approvals/decisions';
 import { RESTARTED_AT_ANNOTATION } from '../kube/rollout';
 import {
   ADMISSION_POLICY_NAMES,
@@ -43,6 +44,8 @@ export interface NamespaceGrants {
   restartAnyFor: string[];
   /** In the store's namespace: the StatefulSet whose pods a forced rollback may delete. */
   storeStatefulSet?: string;
+  /** In approvals.namespace (approvals.authority kubernetes): the RotationDecisions a run reads. */
+  readDecisions?: boolean;
 }
 
 const sorted = (xs: Iterable<string>) => [...new Set(xs)].sort();
@@ -67,6 +70,7 @@ export function rbacGrants(inventory: Inventory): NamespaceGrants[] {
   at(rootSecret.namespace).secrets.push(rootSecret.name, pendingSecretName(rootSecret.name));
   at(workload.namespace).restart[workload.kind].push(workload.name);
   at(workload.namespace).storeStatefulSet = workload.name;
+  if (inventory.approvals.authority === 'kubernetes') at(inventory.approvals.namespace).readDecisions = true;
   for (const zone of inventory.zones) {
     const g = at(zone.secret.namespace);
     g.secrets.push(zone.secret.name, pendingSecretName(zone.secret.name));
@@ -88,13 +92,27 @@ export function rbacGrants(inventory: Inventory): NamespaceGrants[] {
 }
 
 /** A rule with the reason it is there (rendered as a comment above it). */
-interface Commented<T> {
+export interface Commented<T> {
   value: T;
   comment: string;
 }
 
 function roleRules(g: NamespaceGrants): Array<Commented<V1PolicyRule>> {
   const rules: Array<Commented<V1PolicyRule>> = [];
+  if (g.readDecisions)
+    rules.push({
+      comment:
+        'The RotationDecisions people create (deploy/approvals/): read, never created. Each update a run\n' +
+        'waits for takes effect only for a decision the admission policy admitted.',
+      value: { apiGroups: [DECISION_GROUP], resources: [DECISION_PLURAL], verbs: ['get', 'list'] },
+    });
+  const touched =
+    g.secrets.length ||
+    g.restartAnyFor.length ||
+    g.storeStatefulSet ||
+    CONSUMER_KINDS.some((k) => g.restart[k].length);
+  // The approvals namespace, when the inventory touches nothing else there: decisions only.
+  if (!touched) return rules;
   const { secrets: secretPolicy, workloads: workloadPolicy, pods: podPolicy } = ADMISSION_POLICY_NAMES;
   if (g.secrets.length) {
     rules.push(
@@ -358,7 +376,7 @@ export interface RenderedRbac {
   yaml: (source: string) => Record<RbacFileName, string>;
 }
 
-interface RenderedFile {
+export interface RenderedFile {
   head: string[];
   objects: Array<Commented<KubernetesObject>>;
   /** Comments above each rule of a Role, in order. */
@@ -467,9 +485,9 @@ const yamlComment = (text: string) =>
     .map((l) => ` ${l}`)
     .join('\n');
 
-function fileYaml(file: RenderedFile, source: string): string {
+export function fileYaml(file: RenderedFile, source: string, command = 'rotator rbac'): string {
   const head = [
-    `# Rendered by \`rotator rbac\` from ${source}; do not edit: change the inventory and re-render.`,
+    `# Rendered by \`${command}\` from ${source}; do not edit: change the inventory and re-render.`,
     ...file.head.map((l) => `# ${l}`),
   ].join('\n');
   const docs = file.objects.map(({ value, comment }) => {

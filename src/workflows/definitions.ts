@@ -1,18 +1,19 @@
 // Every message a person can send a workflow, defined once and imported by the
 // workflows and the CLI alike.
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { UPDATE } from './names';
 import { type WorkflowStatus } from './types';
 
 export const statusQuery = defineQuery<WorkflowStatus>('status');
 
 /** RotateRoot: let the root rotation proceed past its approval gate. */
-export const approveUpdate = defineUpdate<string, [UpdateArg]>('approve');
+export const approveUpdate = defineUpdate<string, [UpdateArg]>(UPDATE.approve);
 /** RotateRoot while paused: wait another restart window. */
-export const resumeUpdate = defineUpdate<string, [UpdateArg]>('resume');
+export const resumeUpdate = defineUpdate<string, [UpdateArg]>(UPDATE.resume);
 /** RotateRoot while paused: restore the previous root and restart the store with it. */
-export const rollbackUpdate = defineUpdate<string, [UpdateArg]>('rollback');
+export const rollbackUpdate = defineUpdate<string, [UpdateArg]>(UPDATE.rollback);
 /** RotateZone while waiting out the grace period: revoke the previous key now. */
-export const revokeNowUpdate = defineUpdate<string, [UpdateArg]>('revokeNow');
+export const revokeNowUpdate = defineUpdate<string, [UpdateArg]>(UPDATE.revokeNow);
 
 export interface UpdateArg {
   by?: string;

@@ -6,6 +6,7 @@ import type { Activities } from '../activities';
 import type { Strategy } from '../inventory/schema';
 import { type UpdateArg } from './definitions';
 import { type Runbook } from './runbook';
+import { WAIT } from './summaries';
 import { type Escalation, type GraceWaitState, type RotateZoneInput } from './types';
 
 export const POD_POLL_START_MS = 15_000;
@@ -124,7 +125,7 @@ export async function boundedGraceWait(
       : `previous key stays valid while pods started before the switch still run, ${bound}`,
     ['revokeNow'],
   );
-  if (Date.now() < graceUntil) await condition(asked, graceUntil - Date.now());
+  if (Date.now() < graceUntil) await condition(asked, graceUntil - Date.now(), { summary: WAIT.grace });
 
   // A continued run has waited a while already: the pods it waits for are slow ones.
   let pollMs = r.resume ? POD_POLL_MAX_MS : POD_POLL_START_MS;
@@ -179,7 +180,7 @@ export async function boundedGraceWait(
       `previous key stays valid while ${holders.length} pod(s) started before the switch still run: ${holders.slice(0, 5).join(', ')}; ${bound}`,
       ['revokeNow'],
     );
-    await condition(asked, Math.min(pollMs, boundUntil - Date.now()));
+    await condition(asked, Math.min(pollMs, boundUntil - Date.now()), { summary: WAIT.gracePoll });
     pollMs = Math.min(pollMs * 2, POD_POLL_MAX_MS);
   }
   rb.setPhase('running');

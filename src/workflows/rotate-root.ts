@@ -8,6 +8,7 @@ import { AUTHORIZED_DECISIONS, everyZone, IAM_REBUILD, RUN_LOCKS, ZONES_CONCURRE
 import { approveUpdate, resumeUpdate, rollbackUpdate, type UpdateArg } from './definitions';
 import { strictInput } from './patches';
 import { errorMessage, errorType, Runbook } from './runbook';
+import { WAIT } from './summaries';
 import { type RotateRootInput, type WorkflowResult } from './types';
 
 const DEFAULT_APPROVAL_TIMEOUT_MS = 24 * 3600_000;
@@ -231,7 +232,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
         },
         commands: [`rotator approve ${info.workflowId} --by <you> --reason <change ticket>`],
       });
-      if (!(await condition(() => approval !== undefined, approvalTimeoutMs))) {
+      if (!(await condition(() => approval !== undefined, approvalTimeoutMs, { summary: WAIT.approval }))) {
         throw rb.failure(
           new Error(`not approved within ${formatDuration(approvalTimeoutMs)}; nothing was changed`),
           'NotApproved',
@@ -363,7 +364,9 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
               ],
             },
           );
-          const answered = await condition(() => decision !== undefined, pauseTimeoutMs);
+          const answered = await condition(() => decision !== undefined, pauseTimeoutMs, {
+            summary: WAIT.pause,
+          });
           const d = decision as { kind: 'resume' | 'rollback'; arg: UpdateArg } | undefined;
           const who = d?.arg.by ? ` by ${d.arg.by}` : '';
           if (answered && d?.kind === 'resume') {

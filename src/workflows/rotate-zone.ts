@@ -33,6 +33,7 @@ import {
   zoneRunbookCalls,
 } from './patches';
 import { invalidInput, Runbook } from './runbook';
+import { WAIT } from './summaries';
 import {
   type ClusterEvent,
   type Escalation,
@@ -66,7 +67,7 @@ async function untilNoPodHolds(
         'KeyStillHeld',
       );
     }
-    await sleep(delayMs);
+    await sleep(delayMs, { summary: WAIT.undoPodCheck });
   }
 }
 
@@ -454,7 +455,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
         // later second than the promotion to be told apart from pods that hold the previous key.
         const secondOf = (ms: number) => Math.floor(ms / 1000);
         if (secondOf(Date.now()) === secondOf(Date.parse(promotedAt)))
-          await sleep(1000 - (Date.now() % 1000));
+          await sleep(1000 - (Date.now() % 1000), { summary: WAIT.nextSecond });
         restartAt = new Date().toISOString();
       }
       // A zone without consumers has nothing to roll: no round trip through the server for it.
@@ -557,7 +558,8 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
       rb.setPhase('waiting-grace', `previous key stays valid for ${formatDuration(graceMs)} (grace)`, [
         'revokeNow',
       ]);
-      if (!v2 || graceMs > 0) await condition(() => revokeNow !== undefined, graceMs);
+      if (!v2 || graceMs > 0)
+        await condition(() => revokeNow !== undefined, graceMs, { summary: WAIT.grace });
       let pollMs = POD_POLL_START_MS;
       while (revokeNow === undefined) {
         const holders = await rb.step(
@@ -571,7 +573,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
           `previous key stays valid while ${holders.length} pod(s) started before the switch still run: ${holders.slice(0, 5).join(', ')}`,
           ['revokeNow'],
         );
-        await condition(() => revokeNow !== undefined, pollMs);
+        await condition(() => revokeNow !== undefined, pollMs, { summary: WAIT.gracePoll });
         pollMs = Math.min(pollMs * 2, POD_POLL_MAX_MS);
       }
       rb.setPhase('running');

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../src/temporal/workflow-code';
 import { testWorkflowBundle } from '../support/build';
 
 // Committed histories of real runs, replayed against today's workflow code: a change that
@@ -29,7 +30,10 @@ test('committed histories of every workflow replay deterministically', async () 
     {
       ...(testWorkflowBundle()
         ? { workflowBundle: { codePath: testWorkflowBundle()! } }
-        : { workflowsPath: require.resolve('../../src/workflows') }),
+        : {
+            workflowsPath: WORKFLOWS_PATH,
+            interceptors: { workflowModules: [...WORKFLOW_INTERCEPTOR_MODULES] },
+          }),
       replayName: 'committed-histories',
     },
     histories,

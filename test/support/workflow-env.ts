@@ -15,6 +15,7 @@ import { temporal } from '@temporalio/proto';
 import { createActivities, type Activities, type ActivityDeps } from '../../src/activities';
 import { SEARCH_ATTRIBUTE_KIND, SEARCH_ATTRIBUTE_ZONE } from '../../src/workflows/definitions';
 import { toolPath } from '../../src/sandbox/tools';
+import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../src/temporal/workflow-code';
 import { testWorkflowBundle } from './build';
 
 /** Every activity name the worker registers, taken from the real factory (deps are not touched). */
@@ -81,7 +82,8 @@ function workflowBundle(): Promise<WorkflowBundleWithSourceMap | { codePath: str
   bundle ??= built
     ? Promise.resolve({ codePath: built })
     : bundleWorkflowCode({
-        workflowsPath: require.resolve('../../src/workflows'),
+        workflowsPath: WORKFLOWS_PATH,
+        workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES],
         logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
       });
   return bundle;

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { cronProblem } from '../../src/cli/cron';
 import { CliError, EXIT } from '../../src/cli/output';
 import { accessOf } from '../../src/cli/audit';
-import { classifyTrigger } from '../../src/cli/history';
+import { classifyTrigger } from '../../src/timeline/trigger';
 import { prepareStart } from '../../src/cli/workflow-input';
 import { loadInventory } from '../../src/inventory';
 

@@ -16,6 +16,7 @@ import type {
 } from '@kubernetes/client-node';
 import { EXIT } from '../../src/cli/output';
 import { parseInventory } from '../../src/inventory';
+import { APPROVAL_OBJECT_NAMES, APPROVALS_FILE, renderApprovals } from '../../src/approvals/render';
 import { ADMISSION_POLICY_NAMES, DEFAULT_WORKER_ACCOUNT, RBAC_FILES } from '../../src/rbac/names';
 import { rbacGrants, renderRbac } from '../../src/rbac/render';
 import { SANDBOX_STATE_ENV } from '../../src/sandbox/state';
@@ -114,6 +115,8 @@ describe('rotator rbac', () => {
         'apps/daemonsets': workloads,
         ...common,
       },
+      // approvals.namespace: the RotationDecisions a run reads, nothing else (never create).
+      'rustfs-rotator': { 'rotator.dev/rotationdecisions': { get: undefined, list: undefined } },
     });
     for (const b of r.files['rolebinding.yaml']) {
       const rb = b as KubernetesObject & { subjects: unknown; roleRef: unknown };
@@ -245,7 +248,7 @@ describe('rotator rbac', () => {
     const grants = rbacGrants(inv);
     assert.deepEqual(
       grants.map((g) => g.namespace),
-      ['dashi-data', 'dashi-jobs', 'dashi-platform', 'dashi-serving'],
+      ['dashi-data', 'dashi-jobs', 'dashi-platform', 'dashi-serving', 'rustfs-rotator'],
     );
     const jobs = grants.find((g) => g.namespace === 'dashi-jobs')!;
     assert.deepEqual(jobs.secrets, [], 'no Secret there: no Secret rule');
@@ -308,5 +311,49 @@ describe('rotator rbac --check and --write', () => {
     const run = await runCli(['rbac', '--config', config, '--service-account', 'just-a-name'], env);
     assert.equal(run.code, EXIT.usage);
     assert.match(run.stderr, /--service-account expects <namespace>\/<name>/);
+  });
+});
+
+describe('rotator approvals', () => {
+  test('deploy/approvals/approvals.yaml is what config/dashi.yaml renders, and --check says when it is not', async () => {
+    const text = renderApprovals(dashi()).yaml('config/dashi.yaml');
+    assert.equal(
+      fs.readFileSync(path.join(ROOT, 'deploy', 'approvals', APPROVALS_FILE), 'utf8'),
+      text,
+      'stale deploy/approvals/approvals.yaml: rotator approvals --config config/dashi.yaml --write deploy/approvals',
+    );
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'approvals-check-'));
+    const env = { [SANDBOX_STATE_ENV]: '' };
+    const config = path.join(ROOT, 'config', 'dashi.yaml');
+    fs.writeFileSync(path.join(dir, APPROVALS_FILE), text.replace('verbs: [approve, resume, rollback]', 'verbs: [approve]'));
+    const stale = await runCli(['approvals', '--config', config, '--check', dir], env);
+    assert.equal(stale.code, EXIT.findings, stale.stdout + stale.stderr);
+    assert.match(stale.stdout, /approvals\.yaml is out of date: re-render it with rotator approvals/);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  test('the worker reads decisions only where and when the inventory takes them from Kubernetes', () => {
+    const inv = dashi();
+    inv.approvals = { ...inv.approvals, authority: 'any-temporal-client' };
+    const r = renderRbac(inv, DEFAULT_WORKER_ACCOUNT);
+    assert.deepEqual(
+      r.files['role.yaml'].map((o) => o.metadata!.namespace),
+      ['dashi-data', 'dashi-platform', 'dashi-serving'],
+    );
+    const all = JSON.stringify(r.files);
+    assert.ok(!all.includes('rotationdecisions'), 'no decision rule without the kubernetes authority');
+  });
+
+  test('the policy admits a decision only for its authenticated creator holding the verb, and refuses spec changes', () => {
+    const objects = renderApprovals(dashi()).objects;
+    const policy = objects.find((o) => o.kind === 'ValidatingAdmissionPolicy') as V1ValidatingAdmissionPolicy;
+    assert.equal(policy.spec!.failurePolicy, 'Fail');
+    assert.equal(policy.spec!.matchConditions, undefined, 'applies to everyone who creates a decision');
+    const cel = policy.spec!.validations!.map((v) => v.expression);
+    assert.ok(cel.some((e) => e.includes('object.spec.user == request.userInfo.username')));
+    assert.ok(cel.some((e) => /authorizer\.group\('rotator\.dev'\)\.resource\('rotations'\)/.test(e)));
+    assert.ok(cel.some((e) => e.includes('object.spec == oldObject.spec')));
+    const revoker = objects.find((o) => o.metadata!.name === APPROVAL_OBJECT_NAMES.revoker) as V1Role;
+    assert.deepEqual(revoker.rules![1]!.resourceNames, ['zone-ingest', 'zone-pipeline', 'zone-serving']);
   });
 });

@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { temporal } from '@temporalio/proto';
+import { AesGcmCodec } from '../../src/temporal/codec';
+import { LOCAL_ACTIVITY_MARKER } from '../../src/temporal/local-activity-marker';
+import { decodeHistory } from '../../src/timeline/decode';
+import { timelineFromHistory, type Timeline } from '../../src/timeline/timeline';
+import { UPDATE } from '../../src/workflows/names';
+import { activitySummary, WAIT } from '../../src/workflows/summaries';
+
+const EventType = temporal.api.enums.v1.EventType;
+type Event = temporal.api.history.v1.IHistoryEvent;
+
+const REPLAY = path.join(__dirname, '..', 'replay');
+const committed = fs.readdirSync(REPLAY).filter((f) => f.endsWith('.json'));
+const load = (file: string) => historyFromJSON(JSON.parse(fs.readFileSync(path.join(REPLAY, file), 'utf8')));
+const timelineOf = (file: string): Timeline =>
+  timelineFromHistory(load(file), { workflowId: file.replace(/\..*$/, '') });
+
+test('every committed history renders: its type, how it ended, a step per activity', () => {
+  assert.ok(committed.length >= 20, 'the committed histories are found');
+  for (const file of committed) {
+    const history = load(file);
+    const events = history.events!;
+    const t = timelineFromHistory(history, { workflowId: file });
+    assert.equal(
+      t.workflowType,
+      events[0]!.workflowExecutionStartedEventAttributes!.workflowType!.name,
+      file,
+    );
+    const last = events.at(-1)!.eventType;
+    const ended: Partial<Record<number, Timeline['outcome']>> = {
+      [EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED]: 'completed',
+      [EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED]: 'failed',
+      [EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED]: 'canceled',
+      [EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW]: 'continued-as-new',
+    };
+    assert.equal(t.outcome, ended[last!] ?? 'running', file);
+    const scheduled = events.filter(
+      (e) =>
+        e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED ||
+        e.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER,
+    ).length;
+    assert.equal(t.entries.filter((e) => e.kind === 'activity').length, scheduled, file);
+    for (const e of t.entries.filter((x) => x.kind === 'activity'))
+      assert.match(e.name, /^[a-z][A-Za-z]+[(: ]/, `${file}: ${e.name}`);
+  }
+});
+
+test('a history from before summaries: the pause, the approval and what ended them, as before', () => {
+  const t = timelineOf('rotate-root-pause-resume.json');
+  const approval = t.entries.find((e) => e.kind === 'approval');
+  assert.ok(approval, 'the approval gate');
+  assert.match(approval.name, /^awaiting approval \(up to /);
+  assert.equal(approval.detail, 'ended by approve from recorder');
+  const pause = t.entries.find((e) => e.kind === 'pause');
+  assert.ok(pause, 'the pause');
+  assert.match(pause.name, /^PAUSED: waiting for resume or rollback \(up to /);
+  assert.equal(pause.detail, 'ended by resume from recorder');
+  assert.ok(t.entries.some((e) => e.kind === 'update' && e.name === 'update resume' && e.by === 'recorder'));
+  assert.equal(t.trigger.kind, 'client');
+});
+
+test('a history from before summaries: local steps named by type, the grace period by the update', () => {
+  const boot = timelineOf('bootstrap-cluster.zone-runbook-v2.json');
+  const secrets = boot.entries.filter((e) => e.name === 'ensureZoneSecret (local)');
+  assert.equal(secrets.length, 3, 'one per zone, as recorded then (no zone)');
+  const zone = timelineOf('rotate-zone-overlap.json');
+  const grace = zone.entries.find((e) => e.kind === 'grace');
+  assert.ok(grace);
+  assert.equal(grace.detail, 'ended by revokeNow from recorder');
+});
+
+// A history written as the workflows write it now: every step and wait with its summary.
+let eventId = 0;
+const at = (s: number) => ({ seconds: 1_800_000_000 + s, nanos: 0 });
+const summary = (s: string) => ({ summary: defaultPayloadConverter.toPayload(s) });
+const started = (): Event => ({
+  eventId: ++eventId,
+  eventTime: at(0),
+  eventType: EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
+  workflowExecutionStartedEventAttributes: {
+    workflowType: { name: 'BootstrapCluster' },
+    identity: 'rotator-cli:alice@laptop',
+    originalExecutionRunId: 'run-1',
+    input: { payloads: [defaultPayloadConverter.toPayload({})] },
+  },
+});
+const localStep = (type: string, args: unknown[], s: number): Event => ({
+  eventId: ++eventId,
+  eventTime: at(s + 1),
+  eventType: EventType.EVENT_TYPE_MARKER_RECORDED,
+  userMetadata: summary(activitySummary(type, args)),
+  markerRecordedEventAttributes: {
+    markerName: LOCAL_ACTIVITY_MARKER,
+    details: {
+      data: {
+        payloads: [
+          defaultPayloadConverter.toPayload({
+            activity_type: type,
+            attempt: 1,
+            original_schedule_time: at(s),
+            complete_time: at(s + 1),
+          }),
+        ],
+      },
+    },
+  },
+});
+const timer = (id: string, wait: string, s: number): Event => ({
+  eventId: ++eventId,
+  eventTime: at(s),
+  eventType: EventType.EVENT_TYPE_TIMER_STARTED,
+  userMetadata: summary(wait),
+  timerStartedEventAttributes: { timerId: id, startToFireTimeout: { seconds: 3600 } },
+});
+const update = (name: string, by: string, s: number): Event => ({
+  eventId: ++eventId,
+  eventTime: at(s),
+  eventType: EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+  workflowExecutionUpdateAcceptedEventAttributes: {
+    acceptedRequest: { input: { name, args: { payloads: [defaultPayloadConverter.toPayload({ by })] } } },
+  },
+});
+const history = (...events: Event[]) => ({ events });
+
+test('each step is named by its own summary: two steps swapped keep their zones', () => {
+  const steps = [
+    localStep('ensureZoneSecret', ['ingest', { workflowId: 'w', at: 'x' }], 10),
+    localStep('ensureZoneSecret', ['serving', { workflowId: 'w', at: 'x' }], 20),
+  ] as const;
+  const forward = timelineFromHistory(history(started(), steps[0], steps[1]), { workflowId: 'b' });
+  const swapped = timelineFromHistory(history(started(), steps[1], steps[0]), { workflowId: 'b' });
+  assert.deepEqual(
+    forward.entries.map((e) => e.name),
+    ['ensureZoneSecret: zone ingest (local)', 'ensureZoneSecret: zone serving (local)'],
+  );
+  assert.deepEqual(
+    swapped.entries.map((e) => e.name),
+    ['ensureZoneSecret: zone serving (local)', 'ensureZoneSecret: zone ingest (local)'],
+  );
+  assert.equal(forward.trigger.kind, 'cli');
+  assert.equal(forward.runId, 'run-1');
+});
+
+test('an update ends the wait of its kind, not the newest timer: the order of waits cannot mislabel', () => {
+  const approval = timer('1', WAIT.approval, 5);
+  const poll = timer('2', WAIT.gracePoll, 6);
+  for (const order of [
+    [approval, poll],
+    [poll, approval],
+  ]) {
+    const t = timelineFromHistory(history(started(), ...order, update(UPDATE.approve, 'bob', 9)), {
+      workflowId: 'r',
+    });
+    const gate = t.entries.find((e) => e.kind === 'approval')!;
+    assert.equal(gate.name, 'awaiting approval (up to 1h)');
+    assert.equal(gate.detail, 'ended by approve from bob');
+    const other = t.entries.find((e) => e.summary === WAIT.gracePoll)!;
+    assert.equal(other.kind, 'grace');
+    assert.equal(other.detail, undefined, 'the poll was not what approve ended');
+  }
+});
+
+test('a wait summary is read by equality: a timer with another summary is a plain timer', () => {
+  const t = timelineFromHistory(history(started(), timer('1', `${WAIT.pause} (not quite)`, 1)), {
+    workflowId: 'r',
+  });
+  assert.equal(t.entries[0]!.kind, 'timer');
+});
+
+test('summaries and inputs encrypted by the codec are read after decodeHistory', async () => {
+  const codec = new AesGcmCodec(new Map([['k1', randomBytes(32)]]), 'k1');
+  const step = localStep('smokeZone', ['serving', 'pending'], 1);
+  const [encrypted] = await codec.encode([step.userMetadata!.summary as never]);
+  const h = history(started(), { ...step, userMetadata: { summary: encrypted } });
+  const raw = timelineFromHistory(h, { workflowId: 'z' });
+  assert.equal(raw.entries[0]!.name, 'smokeZone (local)', 'without the key: the type alone');
+  const t = timelineFromHistory(await decodeHistory(h, codec), { workflowId: 'z' });
+  assert.equal(t.entries[0]!.name, 'smokeZone: zone serving (pending) (local)');
+});
+
+test('an activity summary names zones and workloads, never more than three workloads', () => {
+  assert.equal(activitySummary('verifyRoot', []), 'verifyRoot: root (current)');
+  assert.equal(activitySummary('ensureBuckets', []), 'ensureBuckets');
+  const refs = ['a', 'b', 'c', 'd'].map((name) => ({ kind: 'Deployment', namespace: 'ns', name }));
+  assert.equal(
+    activitySummary('restartWorkloads', [refs, '2026-01-01T00:00:00Z']),
+    'restartWorkloads: Deployment ns/a, Deployment ns/b, Deployment ns/c and 1 more',
+  );
+  assert.equal(activitySummary('someFutureActivity', ['x']), 'someFutureActivity');
+});
