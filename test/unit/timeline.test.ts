@@ -14,7 +14,8 @@ import { UPDATE } from '../../src/workflows/names';
 import { activitySummary, WAIT } from '../../src/workflows/summaries';
 
 const EventType = temporal.api.enums.v1.EventType;
-type Event = temporal.api.history.v1.IHistoryEvent;
+// Events written as plain objects (numbers for ids and times), as History.fromObject takes them.
+type Event = { eventId?: number; userMetadata?: { summary: unknown } } & Record<string, unknown>;
 
 const REPLAY = path.join(__dirname, '..', 'replay');
 const committed = fs.readdirSync(REPLAY).filter((f) => f.endsWith('.json'));
@@ -127,7 +128,7 @@ const update = (name: string, by: string, s: number): Event => ({
     acceptedRequest: { input: { name, args: { payloads: [defaultPayloadConverter.toPayload({ by })] } } },
   },
 });
-const history = (...events: Event[]) => ({ events });
+const history = (...events: Event[]) => temporal.api.history.v1.History.fromObject({ events });
 
 test('each step is named by its own summary: two steps swapped keep their zones', () => {
   const steps = [
@@ -177,7 +178,9 @@ test('a wait summary is read by equality: a timer with another summary is a plai
 test('summaries and inputs encrypted by the codec are read after decodeHistory', async () => {
   const codec = new AesGcmCodec(new Map([['k1', randomBytes(32)]]), 'k1');
   const step = localStep('smokeZone', ['serving', 'pending'], 1);
-  const [encrypted] = await codec.encode([step.userMetadata!.summary as never]);
+  const [encrypted] = await codec.encode([
+    defaultPayloadConverter.toPayload(activitySummary('smokeZone', ['serving', 'pending'])),
+  ]);
   const h = history(started(), { ...step, userMetadata: { summary: encrypted } });
   const raw = timelineFromHistory(h, { workflowId: 'z' });
   assert.equal(raw.entries[0]!.name, 'smokeZone (local)', 'without the key: the type alone');
