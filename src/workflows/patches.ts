@@ -11,6 +11,11 @@
 // returning nothing. Each patch below says which runs keep it alive (the longest: a RotateZone
 // grace wait up to its maxGrace, continued as new, and a RotateRoot awaiting approval and
 // paused, up to approvalTimeout + pauseTimeout).
+//
+// Not every change to a command needs a patch: the summaries commands carry (summaries.ts,
+// set by interceptors.ts and at each timer) are user metadata, which replay does not compare
+// with the history; every committed history, recorded without them, replays with them added
+// (test/replay). They were added without a patch, and changing a summary needs none.
 import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { acts, localActs, localSmoke, smoke } from './activities';
