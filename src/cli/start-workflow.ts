@@ -1,6 +1,7 @@
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { type Command } from 'commander';
+import { ROOT_TARGET } from '../approvals/decisions';
 import { z } from 'zod';
 import { SEARCH_ATTRIBUTE_KIND, SEARCH_ATTRIBUTE_ZONE } from '../workflows/definitions';
 import { type StepRecord, type WorkflowResult } from '../workflows/types';
@@ -13,6 +14,7 @@ import {
   withConnection,
   type ResolvedConnection,
 } from './connection';
+import { recordDecision, type RecordedDecision } from './decisions';
 import { follow } from './follow';
 import { CliError, emit, EXIT } from './output';
 import { renderResult, workflowFailure } from './render';
@@ -68,12 +70,35 @@ export async function startPrepared(
   }
 }
 
+/**
+ * A RotateRoot started here records who requested it (a RotationDecision with the user's own
+ * Kubernetes credentials), so that identity cannot also approve it. When that fails the run
+ * still starts, with no authenticated requester: it then needs two different approvers.
+ */
+async function recordRequest(
+  conn: ResolvedConnection,
+  p: PreparedStart,
+  workflowId: string,
+  runId: string,
+): Promise<RecordedDecision | undefined> {
+  if (p.workflowType !== 'RotateRoot' || p.input.dryRun) return undefined;
+  try {
+    return await recordDecision(conn, { workflowId, runId, action: 'request', target: ROOT_TARGET });
+  } catch (err) {
+    if (!(err instanceof CliError)) throw err;
+    process.stderr.write(
+      `rotator: warning: ${err.message}. ${workflowId} has no authenticated requester: two different authorized identities must approve it\n`,
+    );
+    return undefined;
+  }
+}
+
 export function registerStartWorkflow(program: Command): void {
   const cmd = program
     .command('start-workflow <workflow>')
     .description('start BootstrapCluster, RotateZone or RotateRoot (the same JSON input as the Web UI form)');
   withInputFlags(cmd);
-  withConnection(cmd)
+  withConnection(cmd, { kube: true })
     .option('--wait', 'wait for the result')
     .option('--follow', 'print each step as it happens, then the result')
     .addHelpText(
@@ -87,6 +112,7 @@ export function registerStartWorkflow(program: Command): void {
       const prepared = prepareStart(workflow, raw, inventory);
       await withClient(conn, async (client) => {
         const handle = await startPrepared(client, conn.taskQueue, prepared);
+        const requested = await recordRequest(conn, prepared, handle.workflowId, handle.firstExecutionRunId);
         const started = {
           workflowId: handle.workflowId,
           runId: handle.firstExecutionRunId,
@@ -94,12 +120,16 @@ export function registerStartWorkflow(program: Command): void {
           input: prepared.input,
           taskQueue: conn.taskQueue,
           webUi: webUiLink(conn, handle.workflowId),
+          ...(requested ? { requestedBy: requested.user, decision: requested.name } : {}),
         };
         if (!opts.wait && !opts.follow) {
           emit(opts, started, (s) =>
             [
               `started ${s.workflowType} ${s.workflowId} (run ${s.runId})`,
               `  input: ${JSON.stringify(s.input)}`,
+              ...(s.requestedBy
+                ? [`  requested by ${s.requestedBy} (RotationDecision ${s.decision}): another identity approves`]
+                : []),
               `  follow:  rotator status ${s.workflowId}`,
               `  history: rotator history ${s.workflowId}`,
               ...(s.webUi ? [`  Web UI:  ${s.webUi}`] : []),

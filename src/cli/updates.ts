@@ -6,6 +6,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { type UpdateDefinition } from '@temporalio/common';
 import { type Command } from 'commander';
 import { z } from 'zod';
+import { type DecisionAction } from '../approvals/decisions';
 import {
   approveUpdate,
   resumeUpdate,
@@ -23,31 +24,42 @@ import {
 } from './connection';
 import { CliError, emit, EXIT } from './output';
 import { rootCause } from './render';
+import { firstRunId, recordDecision, targetOf } from './decisions';
 
 const options = connectionOptionsSchema.extend({
   by: z.string().min(1, { error: '--by needs a name' }).optional(),
   reason: z.string().optional(),
 });
 
-const UPDATES: Array<{ command: string; def: UpdateDefinition<string, [UpdateArg]>; description: string }> = [
+const UPDATES: Array<{
+  command: string;
+  def: UpdateDefinition<string, [UpdateArg]>;
+  description: string;
+  /** A decision the run takes only from an authorized identity (src/cli/decisions.ts). */
+  decision?: Exclude<DecisionAction, 'request'>;
+}> = [
   {
     command: 'approve',
     def: approveUpdate,
+    decision: 'approve',
     description: 'RotateRoot awaiting approval: let the root rotation proceed',
   },
   {
     command: 'resume',
     def: resumeUpdate,
+    decision: 'resume',
     description: 'RotateRoot paused: wait another restart window for the store',
   },
   {
     command: 'rollback',
     def: rollbackUpdate,
+    decision: 'rollback',
     description: 'RotateRoot paused: restore the previous root and restart the store with it',
   },
   {
     command: 'revoke-now',
     def: revokeNowUpdate,
+    decision: 'revoke-now',
     description: 'RotateZone in its grace period: revoke the previous key now',
   },
 ];
@@ -67,6 +79,7 @@ export function registerUpdates(program: Command): void {
       await withClient(conn, async (client) => {
         const handle = client.workflow.getHandle(id);
         const desc = await handle.describe().catch((err: unknown) => notFound(err, id));
+      { kube: Boolean(u.decision) },
         if (desc.status.name !== 'RUNNING') {
           throw new CliError(
             `${id} is not running (${desc.status.name}); ${u.command} applies to a running workflow`,
@@ -80,6 +93,16 @@ export function registerUpdates(program: Command): void {
           if (err instanceof WorkflowUpdateFailedError) {
             throw new CliError(
               `${u.command} refused by ${id}: ${rootCause(err)}. Check: rotator status ${id}`,
+        // With your own Kubernetes credentials, before the update: the run acts only on an admitted decision.
+        const decision = u.decision
+          ? await recordDecision(conn, {
+              workflowId: id,
+              runId: firstRunId(desc),
+              action: u.decision,
+              target: targetOf(u.decision, desc),
+              ...(opts.reason ? { reason: opts.reason } : {}),
+            })
+          : undefined;
               EXIT.workflowFailed,
             );
           }
@@ -87,7 +110,7 @@ export function registerUpdates(program: Command): void {
         }
         emit(
           opts,
-          { workflowId: id, update: u.def.name, by: arg.by, reason: arg.reason, response },
+          { workflowId: id, update: u.def.name, by: arg.by, reason: arg.reason, decision, response },
           (v) => `${id}: ${v.response}`,
         );
       });

@@ -21,7 +21,7 @@ import {
   type RotateZoneInput,
   type WorkflowType,
 } from '../workflows/types';
-import { CliError } from './output';
+import { CliError, EXIT } from './output';
 
 export function parseWorkflowType(name: string): WorkflowType {
   const found =
@@ -199,6 +199,14 @@ function fromFlags(workflowName: string, rawFlags: unknown, inventory: Inventory
       refuse(f, ['zone', 'strategy', 'grace', 'maxGrace', 'rotate', 'parallelism'], workflowType);
       const input: RotateRootInput = {};
       if (f.dryRun) input.dryRun = true;
+      // The workflow refuses it too (InvalidInput); refused here, nothing is started or scheduled.
+      if (f.approve && !inventory.approvals.allowInputApproval)
+        throw new CliError(
+          '--approve (approve: true, a pre-approved run or schedule) is refused: the inventory does not allow it ' +
+            '(approvals.allowInputApproval is false); start without --approve and have an authorized identity ' +
+            'approve the run (rotator approve <workflowId>)',
+          EXIT.usage,
+        );
       if (f.approve) input.approve = true;
       if (f.restartTimeout) input.restartTimeout = f.restartTimeout;
       if (f.pauseTimeout) input.pauseTimeout = f.pauseTimeout;

@@ -52,9 +52,18 @@ describe('workflow input from flags', async () => {
     );
     assert.equal(z.workflowId, 'rotate-zone-serving');
     assert.deepEqual(z.input, { zone: 'serving', dryRun: true, strategy: 'in-place', grace: '0s' });
-    const r = prepareStart('rotateroot', { approve: true, restartTimeout: '45s' }, inventory);
+    const r = prepareStart('rotateroot', { restartTimeout: '45s' }, inventory);
     assert.equal(r.workflowType, 'RotateRoot');
-    assert.deepEqual(r.input, { approve: true, restartTimeout: '45s' });
+    assert.deepEqual(r.input, { restartTimeout: '45s' });
+  });
+  test('--approve only where the inventory allows input approval', async () => {
+    const inventory = await loadInventory(inventoryFile);
+    usage(
+      () => prepareStart('RotateRoot', { approve: true }, inventory),
+      /--approve .* is refused: the inventory does not allow it \(approvals\.allowInputApproval is false\)/,
+    );
+    const allowing = { ...inventory, approvals: { ...inventory.approvals, allowInputApproval: true } };
+    assert.deepEqual(prepareStart('RotateRoot', { approve: true }, allowing).input, { approve: true });
   });
   test('unknown workflow, with a suggestion', () =>
     usage(
