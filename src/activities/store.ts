@@ -13,6 +13,7 @@ import {
 import { describeRootDependents, rootServiceAccounts, type RootDependents } from '../rustfs/root-dependents';
 import { readCredential, readRoot, readZoneCredential, type CredentialSource } from './credentials';
 import { type ActivityDeps } from './deps';
+import { FAILURE } from '../workflows/names';
 import { nonRetryable } from './failures';
 import { createIamWrites } from './iam-writes';
 
@@ -337,7 +338,7 @@ export function createStoreActivities(deps: ActivityDeps) {
         if (Date.now() >= deadline) {
           throw nonRetryable(
             `the store did not come back with root ${opts.expectFingerprint} within ${Math.round(opts.timeoutMs / 1000)}s: ${last}`,
-            'RestartWindowExceeded',
+            FAILURE.restartWindowExceeded,
           );
         }
         await Promise.race([

@@ -1,6 +1,7 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type ActivityDeps } from './deps';
+import { FAILURE } from '../workflows/names';
 import { nonRetryable } from './failures';
 import { readSecret } from '../kube';
 import { pendingRecords, recordOwner, type RunRef } from './pending-records';
@@ -48,7 +49,7 @@ export function conflictingRotation(what: string, holder: RunRef): ApplicationFa
     message:
       `${what} is held by ${describeRunRef(holder)}, which is still running: wait for it, or inspect it with ` +
       `rotator status ${holder.workflowId}`,
-    type: 'ConflictingRotation',
+    type: FAILURE.conflictingRotation,
     nonRetryable: true,
     details: [{ workflowId: holder.workflowId, runId: holder.runId, workflowType: holder.workflowType }],
   });
@@ -103,7 +104,7 @@ export function createTemporalActivities(deps: ActivityDeps) {
           `${self.workflowType} refused: ${wf.type} ${wf.workflowId} is running (started ${wf.startTime.toISOString()})` +
             `${wf.type === 'RotateRoot' ? ' and holds the root' : ''}; root and zone rotations never overlap. ` +
             `Wait for it or inspect it with: rotator status ${wf.workflowId}`,
-          'ConflictingRotation',
+          FAILURE.conflictingRotation,
         );
       }
     },

@@ -1,6 +1,7 @@
 // Human renderings shared by several commands: results, plans, status.
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
+import { FAILURE } from '../workflows/names';
 import { type Plan, type StepRecord, type WorkflowResult, type WorkflowStatus } from '../workflows/types';
 import { CliError, clock, EXIT, ms, table } from './output';
 
@@ -125,7 +126,7 @@ export function workflowFailure(err: unknown, id: string): CliError {
   if (err instanceof WorkflowFailedError) {
     const cause = err.cause as { message?: string; type?: string } | undefined;
     return new CliError(
-      `${id} ${err.cause instanceof CancelledFailure ? 'was canceled' : cause?.type === 'RolledBack' ? 'was rolled back' : 'failed'}: ${cause?.message ?? rootCause(err)}\n` +
+      `${id} ${err.cause instanceof CancelledFailure ? 'was canceled' : cause?.type === FAILURE.rolledBack ? 'was rolled back' : 'failed'}: ${cause?.message ?? rootCause(err)}\n` +
         `  inspect: rotator history ${id}`,
       EXIT.workflowFailed,
     );

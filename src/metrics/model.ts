@@ -2,6 +2,7 @@
 // (never from this process's memory): every worker computes the same values, a restarted
 // worker computes them again, and replay cannot count anything twice. Pure: the collector
 // (collect.ts) gathers the inputs, this turns them into samples.
+import { FAILURE } from '../workflows/names';
 import { type WorkflowType } from '../workflows/types';
 
 /** How a run ended, in the vocabulary of the metrics' `result` label. */
@@ -110,7 +111,7 @@ export function resultOf(run: ClosedRun): RotationResult | undefined {
     case 'CANCELLED':
       return 'canceled';
     case 'FAILED':
-      return run.failureType === 'RolledBack' ? 'rolled_back' : 'failed';
+      return run.failureType === FAILURE.rolledBack ? 'rolled_back' : 'failed';
     case 'TERMINATED':
     case 'TIMED_OUT':
       return 'failed';

@@ -12,6 +12,7 @@ import { waits } from './activities';
 import { NETWORK_POLICIES, PREFECT_POOLS, RUN_LOCKS, strictInput, zoneRunbookCalls } from './patches';
 import { errorMessage, errorType, Runbook } from './runbook';
 import { STORE_POLICY_NAME } from '../netpol/names';
+import { FAILURE } from './names';
 import { RotateZone } from './rotate-zone';
 import { type BootstrapInput, type Plan, type WorkflowResult, type ZoneResult, workflowIds } from './types';
 
@@ -38,7 +39,7 @@ type Holder = NonNullable<ZoneResult['heldBy']>;
 /** The run a refusal names: from the ConflictingRotation failure's details, anywhere in its causes. */
 function holderOf(err: unknown): Holder | undefined {
   for (let e = err as { cause?: unknown } | undefined; e; e = e.cause as typeof e) {
-    if (e instanceof ApplicationFailure && e.type === 'ConflictingRotation' && e.details?.length)
+    if (e instanceof ApplicationFailure && e.type === FAILURE.conflictingRotation && e.details?.length)
       return e.details[0] as Holder;
   }
   return undefined;

@@ -7,6 +7,7 @@ import { DecisionGate, decisionText, inputApproval } from './approvals';
 import { AUTHORIZED_DECISIONS, everyZone, IAM_REBUILD, RUN_LOCKS, ZONES_CONCURRENTLY } from './patches';
 import { approveUpdate, resumeUpdate, rollbackUpdate, type UpdateArg } from './definitions';
 import { strictInput } from './patches';
+import { FAILURE } from './names';
 import { errorMessage, errorType, Runbook } from './runbook';
 import { WAIT } from './summaries';
 import { type RotateRootInput, type WorkflowResult } from './types';
@@ -336,7 +337,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
           storeBackAt = Date.now();
           break;
         } catch (err) {
-          if (errorType(err) !== 'RestartWindowExceeded') throw err;
+          if (errorType(err) !== FAILURE.restartWindowExceeded) throw err;
           decision = undefined;
           rb.setPhase(
             'paused',
@@ -382,7 +383,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
           rolledBackOnRequest = answered
             ? `rollback requested${who}${d?.arg.reason ? `: ${d.arg.reason}` : ''}`
             : `no answer within pauseTimeout ${formatDuration(pauseTimeoutMs)}: automatic rollback`;
-          throw ApplicationFailure.nonRetryable(rolledBackOnRequest, 'RolledBack');
+          throw ApplicationFailure.nonRetryable(rolledBackOnRequest, FAILURE.rolledBack);
         }
       }
       rb.announcer.send([
@@ -406,7 +407,9 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
       await rb.compensate(err);
       throw rb.failure(
         err,
-        rolledBackOnRequest && !rb.status.compensationErrors.length ? 'RolledBack' : 'RotationFailed',
+        rolledBackOnRequest && !rb.status.compensationErrors.length
+          ? FAILURE.rolledBack
+          : FAILURE.rotationFailed,
       );
     }
 

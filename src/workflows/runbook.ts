@@ -15,6 +15,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { Announcer } from './announce';
+import { FAILURE } from './names';
 import { MEMO_OUTCOME, SEARCH_ATTRIBUTE_KIND, SEARCH_ATTRIBUTE_ZONE, statusQuery } from './definitions';
 import { COMPENSATION_V2 } from './patches';
 import {
@@ -214,7 +215,7 @@ export class Runbook {
    * undo completed (or that had nothing to undo) ends CANCELED with a summary of what was
    * undone; a cancel whose undo failed ends FAILED, since the state needs a person.
    */
-  failure(cause: unknown, type = 'RotationFailed'): Error {
+  failure(cause: unknown, type: string = FAILURE.rotationFailed): Error {
     const comp = this.status.compensationErrors;
     const where = comp.length && this.whereKeys ? ` Where the keys are: ${this.whereKeys()}.` : '';
     const undo = comp.length
@@ -224,8 +225,8 @@ export class Runbook {
         : '';
     const canceled = isCancellation(cause) && this.undoV2();
     if (canceled && !comp.length) return this.canceled(this.undoneSummary());
-    if (canceled) type = 'CompensationFailed';
-    this.setPhase(type === 'RolledBack' ? 'rolled-back' : 'failed');
+    if (canceled) type = FAILURE.compensationFailed;
+    this.setPhase(type === FAILURE.rolledBack ? 'rolled-back' : 'failed');
     this.status.lastError = (canceled ? 'cancel requested' : errorMessage(cause)) + undo;
     const failure = ApplicationFailure.create({
       message: `${this.status.workflow}${this.status.zone ? ` ${this.status.zone}` : ''}: ${canceled ? 'cancel requested' : errorMessage(cause)}.${undo}`,
@@ -298,7 +299,7 @@ export class Runbook {
       const type = errorType(err);
       throw this.failure(
         err,
-        type === 'InvalidInput' || type === 'ConflictingRotation' ? type : 'RotationFailed',
+        type === FAILURE.invalidInput || type === FAILURE.conflictingRotation ? type : FAILURE.rotationFailed,
       );
     }
     if (CancellationScope.current().consideredCancelled && this.undoV2())
@@ -369,4 +370,5 @@ export class Runbook {
   }
 }
 
-export const invalidInput = (message: string) => ApplicationFailure.nonRetryable(message, 'InvalidInput');
+export const invalidInput = (message: string) =>
+  ApplicationFailure.nonRetryable(message, FAILURE.invalidInput);

@@ -198,3 +198,54 @@ test('an activity summary names zones and workloads, never more than three workl
   );
   assert.equal(activitySummary('someFutureActivity', ['x']), 'someFutureActivity');
 });
+
+test('a history recorded with summaries: each zone step names its zone, in the CLI as in the Web UI', () => {
+  const t = timelineOf('bootstrap-cluster.summaries.json');
+  const secrets = t.entries.filter((e) => e.summary?.startsWith('ensureZoneSecret'));
+  assert.deepEqual(secrets.map((e) => e.name).sort(), [
+    'ensureZoneSecret: zone ingest (local)',
+    'ensureZoneSecret: zone pipeline (local)',
+    'ensureZoneSecret: zone serving (local)',
+  ]);
+  for (const e of t.entries.filter((x) => x.kind === 'activity'))
+    assert.ok(e.summary, `${e.name} has its summary`);
+});
+
+test('a history recorded with summaries: approval and pause are the waits the run recorded', () => {
+  const t = timelineOf('rotate-root-pause-resume.summaries.json');
+  const approval = t.entries.filter((e) => e.kind === 'approval');
+  assert.equal(approval.length, 1);
+  assert.equal(approval[0]!.summary, WAIT.approval);
+  assert.equal(approval[0]!.detail, 'ended by approve from recorder');
+  const pause = t.entries.filter((e) => e.kind === 'pause');
+  assert.equal(pause.length, 1);
+  assert.equal(pause[0]!.summary, WAIT.pause);
+  assert.equal(pause[0]!.detail, 'ended by resume from recorder');
+  assert.equal(t.entries.filter((e) => e.kind === 'timer').length, 0, 'no wait left unexplained');
+  const zone = timelineOf('rotate-zone-overlap.summaries.json');
+  const grace = zone.entries.find((e) => e.kind === 'grace');
+  assert.equal(grace?.summary, WAIT.grace);
+  assert.equal(grace?.detail, 'ended by revokeNow from recorder');
+});
+
+test('a recorded history with two zone steps swapped: neither is mislabelled', () => {
+  const h = load('bootstrap-cluster.summaries.json');
+  const events = h.events!;
+  const i = events.findIndex((e) => summaryText(e) === 'ensureZoneSecret: zone ingest');
+  const j = events.findIndex((e) => summaryText(e) === 'ensureZoneSecret: zone serving');
+  assert.ok(i > 0 && j > 0);
+  [events[i], events[j]] = [events[j]!, events[i]!];
+  const names = timelineFromHistory(h, { workflowId: 'b' })
+    .entries.filter((e) => e.summary?.startsWith('ensureZoneSecret'))
+    .map((e) => e.name);
+  const original = timelineOf('bootstrap-cluster.summaries.json')
+    .entries.filter((e) => e.summary?.startsWith('ensureZoneSecret'))
+    .map((e) => e.name);
+  assert.notDeepEqual(names, original, 'the order changed');
+  assert.deepEqual([...names].sort(), [...original].sort(), 'each step kept its own zone');
+});
+
+function summaryText(e: temporal.api.history.v1.IHistoryEvent): string | undefined {
+  const p = e.userMetadata?.summary;
+  return p ? (defaultPayloadConverter.fromPayload(p as never) as string) : undefined;
+}
