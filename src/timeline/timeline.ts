@@ -176,6 +176,19 @@ class Walk {
             lastFailure: failureMessage(failure),
           });
         }
+        // What the run answered: for a decision, who an authority authenticated (src/workflows/approvals.ts).
+        const answer = fromPayloads(
+          e.workflowExecutionUpdateCompletedEventAttributes?.outcome?.success?.payloads as
+            Payload[] | undefined,
+        )[0];
+        if (!failure && typeof answer === 'string')
+          this.entries.push({
+            at: at.toISOString(),
+            kind: 'update',
+            name: 'update answered',
+            state: 'completed',
+            detail: answer,
+          });
         return;
       }
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: {

@@ -5,9 +5,11 @@ import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
-import { approveUpdate, statusQuery } from '../../src/workflows/definitions';
-import { inventory } from '../support/dashi';
+import { type Decision } from '../../src/approvals/decisions';
+import { approveUpdate, resumeUpdate, rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
+import { dashiInventory, inventory } from '../support/dashi';
 import { mockActivities, withWorker, workflowTestEnv } from '../support/workflow-env';
+import { ending, Fake, storeNeverBack, untilPhase } from '../support/workflow-mocks';
 
 function rootActivities(calls: string[]) {
   const record =
@@ -83,5 +85,227 @@ describe('RotateRoot approval gate (time-skipping)', () => {
       await handle.terminate('test done');
       await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{}] }));
     });
+  });
+});
+
+/** config/dashi.yaml's approvals as committed: Kubernetes authorizes, no self- or input approval. */
+const committed = { ...inventory, approvals: dashiInventory.approvals };
+
+describe('RotateRoot decisions authorized by Kubernetes (time-skipping)', () => {
+  let env: TestWorkflowEnvironment;
+  before(async () => {
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  /** A fake whose inventory is `inv` and whose apiserver holds `decisions`. */
+  const withDecisions = (fake: Fake, decisions: Decision[], inv: object = committed) =>
+    fake.on('inventorySnapshot', async () => inv).on('readDecisions', async () => decisions);
+  let n = 0;
+  const decision = (runId: string, action: Decision['action'], user: string): Decision => ({
+    name: `${action}-${++n}`,
+    workflowId: 'rotate-root',
+    runId,
+    action,
+    target: 'root',
+    user,
+    createdAt: new Date(Date.UTC(2026, 11, 6, 23, 0, n)).toISOString(),
+  });
+  const failureOf = async (p: Promise<unknown>): Promise<string> =>
+    p.then(
+      () => assert.fail('the update was accepted'),
+      (err: Error) => String((err.cause as Error | undefined)?.message),
+    );
+
+  it('approve: true is refused as InvalidInput before anything changes, unless the inventory allows it', async () => {
+    const fake = withDecisions(new Fake(), []);
+    await withWorker(env, fake.activities(), async (client, taskQueue) => {
+      await client.workflow.start('RotateRoot', {
+        taskQueue,
+        workflowId: 'rotate-root',
+        args: [{ approve: true }],
+      });
+      const end = await ending(client, 'rotate-root');
+      assert.equal(end.type, 'InvalidInput');
+      assert.match(
+        end.message!,
+        /approve: true in the input .* is refused: .*approvals\.allowInputApproval is false/,
+      );
+    });
+    assert.deepEqual(fake.names(), ['inventorySnapshot']);
+
+    const allowing = { ...committed, approvals: { ...committed.approvals, allowInputApproval: true } };
+    const allowed = withDecisions(new Fake(), [], allowing);
+    await withWorker(env, allowed.activities(), async (client, taskQueue) => {
+      const handle = await client.workflow.start('RotateRoot', {
+        taskQueue,
+        workflowId: 'rotate-root',
+        args: [{ approve: true }],
+      });
+      await handle.result();
+      const status = await handle.query(statusQuery);
+      assert.match(
+        status.decisions![0]!.claimedBy!,
+        /input \(approve: true, allowed by approvals\.allowInputApproval\)/,
+      );
+    });
+    assert.equal(allowed.count('readDecisions'), 0);
+  });
+
+  it("refuses an approval with no decision and the requester's own, keeps waiting, and takes another approver's", async () => {
+    const decisions: Decision[] = [];
+    const fake = withDecisions(new Fake(), decisions);
+    await withWorker(env, fake.activities(), async (client, taskQueue) => {
+      const handle = await client.workflow.start('RotateRoot', {
+        taskQueue,
+        workflowId: 'rotate-root',
+        args: [{}],
+      });
+      const runId = handle.firstExecutionRunId;
+      await untilPhase(client, 'rotate-root', 'awaiting-approval');
+      assert.match(
+        await failureOf(handle.executeUpdate(approveUpdate, { args: [{ by: 'someone' }] })),
+        new RegExp(
+          `^no approve by an authorized identity exists for run ${runId} of rotate-root: create one with \`rotator approve rotate-root\``,
+        ),
+      );
+      decisions.push(decision(runId, 'request', 'alice'), decision(runId, 'approve', 'alice'));
+      assert.match(
+        await failureOf(handle.executeUpdate(approveUpdate, { args: [{ by: 'alice' }] })),
+        /alice requested run .* and may not approve it/,
+      );
+      // A decision for another run of the same workflow ID answers nothing here.
+      decisions.push(decision('an-earlier-run', 'approve', 'bob'));
+      await failureOf(handle.executeUpdate(approveUpdate, { args: [{}] }));
+      const waiting = await handle.query(statusQuery);
+      assert.equal(waiting.phase, 'awaiting-approval');
+      assert.equal(waiting.decisions, undefined);
+      assert.equal(fake.count('lockRootPending'), 0, 'nothing changed');
+
+      decisions.push(decision(runId, 'approve', 'bob'));
+      const answer = await handle.executeUpdate(approveUpdate, {
+        args: [{ by: 'alice@laptop', reason: 'CHG-1' }],
+      });
+      assert.equal(
+        answer,
+        'root rotation approved by bob (authenticated by Kubernetes; claimed: alice@laptop)',
+      );
+      await handle.result();
+      const status = await handle.query(statusQuery);
+      assert.deepEqual(
+        status.decisions!.map((d) => [d.action, d.users, d.starter, d.claimedBy, d.reason]),
+        [['approve', ['bob'], 'alice', 'alice@laptop', 'CHG-1']],
+      );
+      assert.ok(
+        status.steps.some(
+          (s) => s.name === 'approved by bob (authenticated by Kubernetes; claimed: alice@laptop): CHG-1',
+        ),
+      );
+    });
+    assert.equal(fake.count('readDecisions'), 4);
+  });
+
+  it('a run with no authenticated requester needs two approvers; allowSelfApproval lets the requester approve, recorded', async () => {
+    const decisions: Decision[] = [];
+    await withWorker(env, withDecisions(new Fake(), decisions).activities(), async (client, taskQueue) => {
+      const handle = await client.workflow.start('RotateRoot', {
+        taskQueue,
+        workflowId: 'rotate-root',
+        args: [{}],
+      });
+      const runId = handle.firstExecutionRunId;
+      await untilPhase(client, 'rotate-root', 'awaiting-approval');
+      decisions.push(decision(runId, 'approve', 'bob'));
+      assert.match(
+        await failureOf(handle.executeUpdate(approveUpdate, { args: [{}] })),
+        /no authenticated requester .* two different authorized identities, and so far only bob approved/,
+      );
+      decisions.push(decision(runId, 'approve', 'carol'));
+      assert.match(
+        await handle.executeUpdate(approveUpdate, { args: [{}] }),
+        /^root rotation approved by bob and carol \(authenticated by Kubernetes\)$/,
+      );
+      await handle.result();
+    });
+
+    const self = { ...committed, approvals: { ...committed.approvals, allowSelfApproval: true } };
+    const own: Decision[] = [];
+    await withWorker(env, withDecisions(new Fake(), own, self).activities(), async (client, taskQueue) => {
+      const handle = await client.workflow.start('RotateRoot', {
+        taskQueue,
+        workflowId: 'rotate-root',
+        args: [{}],
+      });
+      const runId = handle.firstExecutionRunId;
+      await untilPhase(client, 'rotate-root', 'awaiting-approval');
+      own.push(decision(runId, 'request', 'alice'), decision(runId, 'approve', 'alice'));
+      assert.match(
+        await handle.executeUpdate(approveUpdate, { args: [{}] }),
+        /approved by alice \(authenticated by Kubernetes; self-approved, allowed by approvals\.allowSelfApproval\)/,
+      );
+      await handle.result();
+      assert.equal((await handle.query(statusQuery)).decisions![0]!.selfApproved, true);
+    });
+  });
+
+  it('paused: resume and rollback each need a decision of their own, each decision answering once', async () => {
+    const decisions: Decision[] = [];
+    const fake = withDecisions(storeNeverBack(), decisions, {
+      ...committed,
+      approvals: { ...committed.approvals, allowInputApproval: true },
+    });
+    await withWorker(env, fake.activities(), async (client, taskQueue) => {
+      const handle = await client.workflow.start('RotateRoot', {
+        taskQueue,
+        workflowId: 'rotate-root',
+        args: [{ approve: true, restartTimeout: '3s', pauseTimeout: '1h' }],
+      });
+      const runId = handle.firstExecutionRunId;
+      await untilPhase(client, 'rotate-root', 'paused');
+      decisions.push(decision(runId, 'approve', 'bob'));
+      assert.match(
+        await failureOf(handle.executeUpdate(resumeUpdate, { args: [{}] })),
+        /^no resume by an authorized identity/,
+      );
+      decisions.push(decision(runId, 'resume', 'bob'));
+      assert.match(
+        await handle.executeUpdate(resumeUpdate, { args: [{}] }),
+        /resumed by bob \(authenticated by Kubernetes\)/,
+      );
+      await untilPhase(client, 'rotate-root', 'paused');
+      // bob's resume answered the first pause; the second needs a decision of its own.
+      assert.match(
+        await failureOf(handle.executeUpdate(resumeUpdate, { args: [{}] })),
+        /^no resume by an authorized identity/,
+      );
+      decisions.push(decision(runId, 'rollback', 'carol'));
+      assert.match(
+        await handle.executeUpdate(rollbackUpdate, { args: [{}] }),
+        /\(by carol \(authenticated by Kubernetes\)\)/,
+      );
+      const end = await ending(client, 'rotate-root');
+      assert.equal(end.type, 'RolledBack');
+      assert.match(end.message!, /rollback requested by carol \(authenticated by Kubernetes\)/);
+    });
+  });
+
+  it('with approvals.authority any-temporal-client the claimed name is taken, recorded as not authenticated', async () => {
+    const fake = new Fake();
+    await withWorker(env, fake.activities(), async (client, taskQueue) => {
+      const handle = await client.workflow.start('RotateRoot', {
+        taskQueue,
+        workflowId: 'rotate-root',
+        args: [{}],
+      });
+      await untilPhase(client, 'rotate-root', 'awaiting-approval');
+      assert.equal(
+        await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice' }] }),
+        'root rotation approved by alice (claimed, not authenticated: approvals.authority is any-temporal-client)',
+      );
+      await handle.result();
+    });
+    assert.equal(fake.count('readDecisions'), 0);
   });
 });
