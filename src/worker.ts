@@ -106,8 +106,9 @@ async function serveMetrics(
 function connectionOptions(config: WorkerConfig) {
   return {
     address: config.temporal.address,
-    tls: config.temporal.tls ?? (config.temporal.apiKey ? true : undefined),
+    tls: config.temporal.tls,
     apiKey: config.temporal.apiKey,
+    metadata: config.temporal.grpcMeta,
   };
 }
 

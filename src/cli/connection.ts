@@ -1,6 +1,6 @@
-// Where a command connects: flags first, then the environment the worker also reads, then
-// a sandbox state file (`--sandbox <state.json>` or ROTATOR_SANDBOX_STATE), which supplies
-// everything at once for the local stack.
+// Where a command connects: Temporal by the one rule of src/temporal/connection-settings.ts
+// (flags, a named sandbox, the environment, the Temporal config file's profile, defaults),
+// the inventory and Kubernetes by the same order, and the payload codec.
 import fs from 'node:fs';
 import os from 'node:os';
 import { Client, Connection, type TLSConfig, WorkflowNotFoundError } from '@temporalio/client';
@@ -11,13 +11,15 @@ import { createKube, loadKubeConfig, type Kube, type KubeConnectionOptions } fro
 import { SANDBOX_STATE_ENV, type SandboxState } from '../sandbox/state';
 import { AesGcmCodec, CODEC_KEY_ENV, CODEC_KEY_ID_ENV, codecFromEnv } from '../temporal/codec';
 import { DEFAULT_TASK_QUEUE, dataConverter } from '../temporal/data-converter';
-import { readSandboxState, temporalTlsFromEnv } from '../worker/config';
+import { temporalSettings } from '../temporal/connection-settings';
+import { readSandboxState } from '../worker/config';
 import { CLI_IDENTITY_PREFIX } from '../temporal/identity';
 import { CliError, EXIT } from './output';
 
 export const connectionOptionsSchema = z.object({
   address: z.string().optional(),
   namespace: z.string().optional(),
+  profile: z.string().optional(),
   taskQueue: z.string().optional(),
   config: z.string().optional(),
   sandbox: z.string().optional(),
@@ -31,6 +33,10 @@ export function withConnection(cmd: Command, opts: { kube?: boolean } = {}): Com
   cmd
     .option('--address <host:port>', 'Temporal frontend (env TEMPORAL_ADDRESS, default localhost:7233)')
     .option('--namespace <ns>', 'Temporal namespace (env TEMPORAL_NAMESPACE, default "default")')
+    .option(
+      '--profile <name>',
+      'profile of the Temporal client config file (env TEMPORAL_PROFILE; file TEMPORAL_CONFIG_FILE)',
+    )
     .option(
       '--task-queue <queue>',
       `worker task queue (env TEMPORAL_TASK_QUEUE, default "${DEFAULT_TASK_QUEUE}")`,
@@ -69,33 +75,12 @@ export interface ResolvedConnection {
   configFile?: string;
   kube: KubeConnectionOptions;
   apiKey?: string;
-  /** false, true (system CAs), or the mTLS pair / private CA / server name from the env. */
+  /** false, true (system CAs), or the mTLS pair / private CA / server name. */
   tls: boolean | TLSConfig;
+  grpcMeta?: Record<string, string>;
   sandbox?: SandboxState;
   sandboxFile?: string;
   codec?: AesGcmCodec;
-}
-
-/**
- * TLS to Temporal from the same variables the worker reads (temporalTlsFromEnv): false for
- * plaintext, true for TLS with the system CAs, or the mTLS pair / private CA / server name.
- */
-export function tlsFromEnv(env: NodeJS.ProcessEnv, apiKey?: string): boolean | TLSConfig {
-  const problems: string[] = [];
-  const tls = temporalTlsFromEnv(
-    {
-      TEMPORAL_TLS: env.TEMPORAL_TLS === 'true' || undefined,
-      TEMPORAL_TLS_CERT: env.TEMPORAL_TLS_CERT || undefined,
-      TEMPORAL_TLS_KEY: env.TEMPORAL_TLS_KEY || undefined,
-      TEMPORAL_TLS_CA: env.TEMPORAL_TLS_CA || undefined,
-      TEMPORAL_TLS_SERVER_NAME: env.TEMPORAL_TLS_SERVER_NAME || undefined,
-      TEMPORAL_API_KEY: apiKey,
-    },
-    problems,
-  );
-  if (problems.length) throw new CliError(problems.join('; '), EXIT.usage);
-  if (!tls) return false;
-  return tls.clientCertPair || tls.serverRootCACertificate || tls.serverNameOverride ? tls : true;
 }
 
 export function resolveConnection(
@@ -118,13 +103,16 @@ export function resolveConnection(
     throw new CliError((err as Error).message, EXIT.usage);
   }
   const kubeconfig = flags.kubeconfig ?? (sandbox ? sandbox.kube.kubeconfig : env.KUBECONFIG);
-  // The sandbox's Temporal is plaintext on loopback: Cloud credentials in the env are not for it.
-  const toSandbox = Boolean(sandbox && !flags.address);
-  const apiKey = toSandbox ? undefined : env.TEMPORAL_API_KEY || undefined;
+  const temporal = temporalSettings({
+    flags,
+    env,
+    sandbox: sandbox && sandboxFile ? { file: sandboxFile, state: sandbox } : undefined,
+  });
+  if (!temporal.ok) throw new CliError(temporal.problems.join('; '), EXIT.usage);
+  const { address, namespace, apiKey, tls, grpcMeta } = temporal.settings;
   return {
-    address: flags.address ?? (sandbox ? sandbox.temporal.address : env.TEMPORAL_ADDRESS) ?? 'localhost:7233',
-    namespace:
-      flags.namespace ?? (sandbox ? sandbox.temporal.namespace : env.TEMPORAL_NAMESPACE) ?? 'default',
+    address,
+    namespace,
     taskQueue: flags.taskQueue ?? env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
     configFile: flags.config ?? (sandbox ? sandbox.inventory : env.ROTATOR_CONFIG),
     kube: kubeconfig
@@ -133,7 +121,8 @@ export function resolveConnection(
         ? { inCluster: true }
         : {},
     apiKey,
-    tls: toSandbox ? false : tlsFromEnv(env, apiKey),
+    tls: tls ?? false,
+    grpcMeta,
     sandbox,
     sandboxFile,
     codec,
@@ -177,6 +166,7 @@ export async function connect(conn: ResolvedConnection): Promise<Connected> {
       address: conn.address,
       apiKey: conn.apiKey,
       tls: conn.tls === false ? undefined : conn.tls,
+      metadata: conn.grpcMeta,
       connectTimeout: '5s',
     });
   } catch (err) {

@@ -15,9 +15,14 @@ import {
 } from '../inventory';
 import { sinkUrl } from '../notify/send';
 import { type KubeConnectionOptions } from '../kube';
-import { PREFECT_CREDENTIAL_VARIABLES, prefectCredentialsFromEnv, type PrefectCredentials } from '../prefect/client';
+import {
+  PREFECT_CREDENTIAL_VARIABLES,
+  prefectCredentialsFromEnv,
+  type PrefectCredentials,
+} from '../prefect/client';
 import { SANDBOX_STATE_ENV, type SandboxState } from '../sandbox/state';
 import { CODEC_KEY_ENV, CODEC_KEY_ID_ENV, codecFromEnv, type AesGcmCodec } from '../temporal/codec';
+import { temporalSettings, type TemporalSettings } from '../temporal/connection-settings';
 import { DEFAULT_TASK_QUEUE } from '../temporal/data-converter';
 
 /** The explicit opt-out of payload encryption: without a codec key and without this, the worker refuses to start. */
@@ -32,12 +37,21 @@ export const WORKER_ENV = {
   TEMPORAL_ADDRESS: 'host:port of the Temporal frontend (default localhost:7233)',
   TEMPORAL_NAMESPACE: 'Temporal namespace (default "default")',
   TEMPORAL_TASK_QUEUE: `task queue the worker polls (default "${DEFAULT_TASK_QUEUE}")`,
-  TEMPORAL_TLS: '"true" to use TLS without a client certificate (implied by the cert/key or the API key)',
-  TEMPORAL_TLS_CERT: 'path of the mTLS client certificate (PEM); needs TEMPORAL_TLS_KEY',
-  TEMPORAL_TLS_KEY: 'path of the mTLS client private key (PEM); needs TEMPORAL_TLS_CERT',
-  TEMPORAL_TLS_CA: 'path of the CA bundle that signed the server certificate (self-hosted with a private CA)',
+  TEMPORAL_TLS:
+    '"true" to use TLS without a client certificate (implied by the cert/key or the API key), "false" for plaintext',
+  TEMPORAL_TLS_CLIENT_CERT_PATH:
+    'path of the mTLS client certificate (PEM); needs TEMPORAL_TLS_CLIENT_KEY_PATH',
+  TEMPORAL_TLS_CLIENT_KEY_PATH:
+    'path of the mTLS client private key (PEM); needs TEMPORAL_TLS_CLIENT_CERT_PATH',
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH:
+    'path of the CA bundle that signed the server certificate (self-hosted with a private CA)',
+  TEMPORAL_TLS_CERT: 'alias of TEMPORAL_TLS_CLIENT_CERT_PATH (the name this project used first)',
+  TEMPORAL_TLS_KEY: 'alias of TEMPORAL_TLS_CLIENT_KEY_PATH',
+  TEMPORAL_TLS_CA: 'alias of TEMPORAL_TLS_SERVER_CA_CERT_PATH',
   TEMPORAL_TLS_SERVER_NAME: 'TLS server name override (SNI)',
   TEMPORAL_API_KEY: 'Temporal Cloud API key (sent as a bearer token; implies TLS)',
+  TEMPORAL_PROFILE: 'profile of the Temporal client config file to use (default "default")',
+  TEMPORAL_CONFIG_FILE: 'Temporal client config file (TOML; default ~/.config/temporalio/temporal.toml)',
   KUBECONFIG: 'kubeconfig path; unset inside a pod means the ServiceAccount (in-cluster)',
   ROTATOR_KUBE_IN_CLUSTER: '"true" forces the in-cluster ServiceAccount, "false" forbids it',
   ROTATOR_STORE_ADMIN_ENDPOINT: "overrides the inventory's store.adminEndpoint (http(s)://host:port)",
@@ -65,12 +79,11 @@ export interface WorkerConfig {
     address: string;
     namespace: string;
     taskQueue: string;
-    tls?: {
-      serverNameOverride?: string;
-      serverRootCACertificate?: Buffer;
-      clientCertPair?: { crt: Buffer; key: Buffer };
-    };
+    tls?: TemporalSettings['tls'];
     apiKey?: string;
+    grpcMeta?: Record<string, string>;
+    /** Where the connection settings came from (src/temporal/connection-settings.ts). */
+    source: string;
   };
   kube: KubeConnectionOptions;
   storeAdminEndpoint?: string;
@@ -208,84 +221,6 @@ const envSchema = z.object({
 /** How long a metrics collection is reused unless ROTATOR_METRICS_CACHE_TTL says otherwise. */
 export const DEFAULT_METRICS_CACHE_TTL_MS = 5000;
 
-function readFileOr(
-  problems: string[],
-  variable: string,
-  path: string | undefined,
-  what: string,
-): Buffer | undefined {
-  if (!path) return undefined;
-  try {
-    const data = fs.readFileSync(path);
-    if (!data.length) {
-      problems.push(`${variable}: ${what} ${path} is empty`);
-      return undefined;
-    }
-    return data;
-  } catch (err) {
-    problems.push(
-      `${variable}: cannot read ${what} ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
-    );
-    return undefined;
-  }
-}
-
-export type TemporalTls = NonNullable<WorkerConfig['temporal']['tls']>;
-
-/**
- * TLS to Temporal from TEMPORAL_TLS, TEMPORAL_TLS_CERT/KEY (mTLS, both or neither),
- * TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME and TEMPORAL_API_KEY (implies TLS); undefined
- * for plaintext. The worker and the CLI read the same variables through this; each problem
- * names its variable and is pushed to `problems`, never thrown.
- */
-export function temporalTlsFromEnv(
-  e: {
-    TEMPORAL_TLS?: boolean;
-    TEMPORAL_TLS_CERT?: string;
-    TEMPORAL_TLS_KEY?: string;
-    TEMPORAL_TLS_CA?: string;
-    TEMPORAL_TLS_SERVER_NAME?: string;
-    TEMPORAL_API_KEY?: string;
-  },
-  problems: string[],
-): TemporalTls | undefined {
-  if (e.TEMPORAL_TLS_CERT && !e.TEMPORAL_TLS_KEY) {
-    problems.push(
-      'TEMPORAL_TLS_KEY: not set, but TEMPORAL_TLS_CERT is; mTLS needs both the certificate and its key',
-    );
-  }
-  if (e.TEMPORAL_TLS_KEY && !e.TEMPORAL_TLS_CERT) {
-    problems.push(
-      'TEMPORAL_TLS_CERT: not set, but TEMPORAL_TLS_KEY is; mTLS needs both the certificate and its key',
-    );
-  }
-  const crt = readFileOr(problems, 'TEMPORAL_TLS_CERT', e.TEMPORAL_TLS_CERT, 'client certificate');
-  const key = readFileOr(problems, 'TEMPORAL_TLS_KEY', e.TEMPORAL_TLS_KEY, 'client key');
-  const ca = readFileOr(problems, 'TEMPORAL_TLS_CA', e.TEMPORAL_TLS_CA, 'CA bundle');
-  if (crt && !crt.toString('utf8').includes('-----BEGIN CERTIFICATE-----')) {
-    problems.push(
-      `TEMPORAL_TLS_CERT: ${e.TEMPORAL_TLS_CERT} is not a PEM certificate (no "BEGIN CERTIFICATE" block)`,
-    );
-  }
-  if (key && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key.toString('utf8'))) {
-    problems.push(
-      `TEMPORAL_TLS_KEY: ${e.TEMPORAL_TLS_KEY} is not a PEM private key (no "BEGIN ... PRIVATE KEY" block)`,
-    );
-  }
-  if (e.TEMPORAL_TLS === false && (crt || key || e.TEMPORAL_API_KEY)) {
-    problems.push(
-      'TEMPORAL_TLS: "false" contradicts TEMPORAL_TLS_CERT/KEY or TEMPORAL_API_KEY, which need TLS',
-    );
-  }
-  const wantsTls = Boolean(crt || ca || e.TEMPORAL_API_KEY || e.TEMPORAL_TLS || e.TEMPORAL_TLS_SERVER_NAME);
-  if (!wantsTls) return undefined;
-  return {
-    serverNameOverride: e.TEMPORAL_TLS_SERVER_NAME,
-    serverRootCACertificate: ca,
-    clientCertPair: crt && key ? { crt, key } : undefined,
-  };
-}
-
 export function readSandboxState(file: string): SandboxState {
   let parsed: unknown;
   try {
@@ -331,7 +266,11 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     );
   }
 
-  const tls = temporalTlsFromEnv(e, problems);
+  const connection = temporalSettings({
+    env,
+    sandbox: sandbox && e[SANDBOX_STATE_ENV] ? { file: e[SANDBOX_STATE_ENV], state: sandbox } : undefined,
+  });
+  if (!connection.ok) problems.push(...connection.problems);
 
   let codec: AesGcmCodec | undefined;
   try {
@@ -428,11 +367,8 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     inventoryFile: inventoryFile!,
     inventory: inventory!,
     temporal: {
-      address: e.TEMPORAL_ADDRESS ?? sandbox?.temporal.address ?? 'localhost:7233',
-      namespace: e.TEMPORAL_NAMESPACE ?? sandbox?.temporal.namespace ?? 'default',
+      ...(connection as Extract<typeof connection, { ok: true }>).settings,
       taskQueue: e.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
-      tls,
-      apiKey: e.TEMPORAL_API_KEY,
     },
     kube,
     storeAdminEndpoint: e.ROTATOR_STORE_ADMIN_ENDPOINT,
@@ -463,8 +399,13 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
       address: c.temporal.address,
       namespace: c.temporal.namespace,
       taskQueue: c.temporal.taskQueue,
-      tls: c.temporal.tls ? (c.temporal.tls.clientCertPair ? 'mTLS' : 'TLS') : 'off',
+      tls: !c.temporal.tls
+        ? 'off'
+        : c.temporal.tls !== true && c.temporal.tls.clientCertPair
+          ? 'mTLS'
+          : 'TLS',
       apiKey: c.temporal.apiKey ? 'set' : 'unset',
+      from: c.temporal.source,
     },
     kube: c.kube.inCluster ? 'in-cluster ServiceAccount' : `kubeconfig ${c.kube.kubeconfig}`,
     prefect: c.prefect.size

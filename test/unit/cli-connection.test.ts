@@ -1,4 +1,4 @@
-// Where the CLI connects and with what: TLS from the same variables the worker reads, and
+// Where the CLI connects and with what: Temporal by the rule the worker follows too, and
 // the payload codec (its own key, the sandbox's key, or both).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { cliCodec, resolveConnection, tlsFromEnv } from '../../src/cli/connection';
+import { cliCodec, resolveConnection } from '../../src/cli/connection';
 import { CliError } from '../../src/cli/output';
 import { AesGcmCodec } from '../../src/temporal/codec';
 
@@ -42,19 +42,25 @@ function usageError(fn: () => unknown, pattern: RegExp): void {
   });
 }
 
-describe('CLI connection: TLS from the environment', () => {
-  test('mTLS pair, private CA and server name, as the worker reads them', () => {
-    const tls = tlsFromEnv({
-      TEMPORAL_TLS_CERT: cert,
-      TEMPORAL_TLS_KEY: key,
-      TEMPORAL_TLS_CA: ca,
-      TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
-    });
-    assert.ok(typeof tls === 'object');
-    assert.equal(tls.clientCertPair?.crt.toString(), fs.readFileSync(cert, 'utf8'));
-    assert.equal(tls.clientCertPair?.key.toString(), fs.readFileSync(key, 'utf8'));
-    assert.equal(tls.serverRootCACertificate?.toString(), fs.readFileSync(ca, 'utf8'));
-    assert.equal(tls.serverNameOverride, 'temporal.internal');
+describe('CLI connection: Temporal by the one rule the worker follows too', () => {
+  const tlsOf = (env: NodeJS.ProcessEnv) => resolveConnection({ json: false }, env).tls;
+
+  test("mTLS pair, private CA and server name, by Temporal's variable names or the older aliases", () => {
+    for (const env of [
+      { TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_KEY: key, TEMPORAL_TLS_CA: ca },
+      {
+        TEMPORAL_TLS_CLIENT_CERT_PATH: cert,
+        TEMPORAL_TLS_CLIENT_KEY_PATH: key,
+        TEMPORAL_TLS_SERVER_CA_CERT_PATH: ca,
+      },
+    ]) {
+      const tls = tlsOf({ ...env, TEMPORAL_TLS_SERVER_NAME: 'temporal.internal' });
+      assert.ok(typeof tls === 'object');
+      assert.equal(tls.clientCertPair?.crt.toString(), fs.readFileSync(cert, 'utf8'));
+      assert.equal(tls.clientCertPair?.key.toString(), fs.readFileSync(key, 'utf8'));
+      assert.equal(tls.serverRootCACertificate?.toString(), fs.readFileSync(ca, 'utf8'));
+      assert.equal(tls.serverNameOverride, 'temporal.internal');
+    }
     const conn = resolveConnection(
       { json: false },
       { TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_KEY: key },
@@ -64,26 +70,31 @@ describe('CLI connection: TLS from the environment', () => {
   });
 
   test('API key or TEMPORAL_TLS=true: TLS with the system CAs; nothing set: plaintext', () => {
-    assert.equal(tlsFromEnv({}, 'an-api-key'), true);
-    assert.equal(tlsFromEnv({ TEMPORAL_TLS: 'true' }), true);
-    assert.equal(tlsFromEnv({}), false);
+    assert.equal(tlsOf({ TEMPORAL_API_KEY: 'an-api-key' }), true);
+    assert.equal(tlsOf({ TEMPORAL_TLS: 'true' }), true);
+    assert.equal(tlsOf({}), false);
     const conn = resolveConnection({ json: false }, { TEMPORAL_API_KEY: 'k' });
     assert.equal(conn.apiKey, 'k');
     assert.equal(conn.tls, true);
   });
 
-  test('a certificate without its key, or an unreadable file, is a usage error naming the variable', () => {
+  test('a certificate without its key, an unreadable file, a bad TEMPORAL_TLS: a usage error naming the variable', () => {
     usageError(
-      () => tlsFromEnv({ TEMPORAL_TLS_CERT: cert }),
+      () => tlsOf({ TEMPORAL_TLS_CERT: cert }),
       /^TEMPORAL_TLS_KEY: not set, but TEMPORAL_TLS_CERT is/,
     );
     usageError(
-      () => tlsFromEnv({ TEMPORAL_TLS_KEY: key }),
-      /^TEMPORAL_TLS_CERT: not set, but TEMPORAL_TLS_KEY is/,
+      () => tlsOf({ TEMPORAL_TLS_CLIENT_KEY_PATH: key }),
+      /^TEMPORAL_TLS_CLIENT_CERT_PATH: not set, but TEMPORAL_TLS_CLIENT_KEY_PATH is/,
     );
     usageError(
-      () => tlsFromEnv({ TEMPORAL_TLS_CA: path.join(dir, 'missing.pem') }),
+      () => tlsOf({ TEMPORAL_TLS_CA: path.join(dir, 'missing.pem') }),
       /^TEMPORAL_TLS_CA: cannot read .*missing\.pem \(ENOENT\)/,
+    );
+    usageError(() => tlsOf({ TEMPORAL_TLS: 'yes' }), /^TEMPORAL_TLS: expected "true" or "false"/);
+    usageError(
+      () => tlsOf({ TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_CLIENT_CERT_PATH: ca }),
+      /^TEMPORAL_TLS_CERT: set to .* but TEMPORAL_TLS_CLIENT_CERT_PATH, which it is an alias of/,
     );
   });
 
@@ -95,6 +106,36 @@ describe('CLI connection: TLS from the environment', () => {
     assert.equal(conn.address, '127.0.0.1:7999');
     assert.equal(conn.tls, false);
     assert.equal(conn.apiKey, undefined);
+  });
+
+  test('flags over the environment over the profile of the Temporal config file over the defaults', () => {
+    const toml = file(
+      'temporal.toml',
+      '[profile.default]\naddress = "file-default:7233"\n[profile.prod]\naddress = "prod:7233"\nnamespace = "prod-ns"\n' +
+        '[profile.prod.grpc_meta]\nx-team = "platform"\n',
+    );
+    const env = { TEMPORAL_CONFIG_FILE: toml };
+    assert.equal(resolveConnection({ json: false }, env).address, 'file-default:7233', 'the default profile');
+    const prod = resolveConnection({ json: false, profile: 'prod' }, env);
+    assert.equal(prod.address, 'prod:7233');
+    assert.equal(prod.namespace, 'prod-ns');
+    assert.deepEqual(prod.grpcMeta, { 'x-team': 'platform' });
+    const viaEnv = resolveConnection(
+      { json: false },
+      { ...env, TEMPORAL_PROFILE: 'prod', TEMPORAL_NAMESPACE: 'env-ns' },
+    );
+    assert.equal(viaEnv.address, 'prod:7233');
+    assert.equal(viaEnv.namespace, 'env-ns', 'the environment over the profile');
+    const flagged = resolveConnection({ json: false, profile: 'prod', address: 'flag:7233' }, env);
+    assert.equal(flagged.address, 'flag:7233', 'a flag over everything');
+    assert.equal(flagged.namespace, 'prod-ns');
+    const none = resolveConnection({ json: false }, {});
+    assert.equal(none.address, 'localhost:7233');
+    assert.equal(none.namespace, 'default');
+    usageError(
+      () => resolveConnection({ json: false, profile: 'staging' }, env),
+      /^TEMPORAL_CONFIG_FILE \(.*temporal\.toml\): Profile 'staging' not found/,
+    );
   });
 });
 

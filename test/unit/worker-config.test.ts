@@ -115,7 +115,7 @@ describe('worker configuration', () => {
 
   test('mTLS: cert and key are read and imply TLS', async () => {
     const c = await loadWorkerConfig({ ...valid(), TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_KEY: key });
-    assert.ok(c.temporal.tls?.clientCertPair);
+    assert.ok(c.temporal.tls !== true && c.temporal.tls?.clientCertPair);
     assert.equal(describeConfig(c).temporal && (describeConfig(c).temporal as { tls: string }).tls, 'mTLS');
   });
 
@@ -307,6 +307,47 @@ describe('worker configuration', () => {
     );
     const sandboxed = await loadWorkerConfig({ ROTATOR_SANDBOX_STATE: state });
     assert.ok(sandboxed.codec);
+  });
+
+  test('the connection follows the one rule: a named sandbox over the environment, the environment over the config file', async () => {
+    const state = path.join(dir, 'rule-state.json');
+    fs.writeFileSync(
+      state,
+      JSON.stringify({
+        dir,
+        inventory,
+        temporal: { address: '127.0.0.1:7999', namespace: 'sandbox-ns' },
+        kube: { kubeconfig },
+      }),
+    );
+    const toml = path.join(dir, 'rule.toml');
+    fs.writeFileSync(
+      toml,
+      '[profile.prod]\naddress = "prod.example:7233"\nnamespace = "prod-ns"\napi_key = "file-key"\n',
+    );
+    const sandboxed = await loadWorkerConfig({
+      ...valid(),
+      ROTATOR_SANDBOX_STATE: state,
+      TEMPORAL_ADDRESS: 'cloud.example:7233',
+      TEMPORAL_API_KEY: 'env-key',
+    });
+    assert.equal(sandboxed.temporal.address, '127.0.0.1:7999', 'the named sandbox, not the environment');
+    assert.equal(sandboxed.temporal.namespace, 'sandbox-ns');
+    assert.equal(sandboxed.temporal.apiKey, undefined, 'Cloud credentials are not sent to the sandbox');
+    const profiled = await loadWorkerConfig({
+      ...valid(),
+      TEMPORAL_CONFIG_FILE: toml,
+      TEMPORAL_PROFILE: 'prod',
+      TEMPORAL_NAMESPACE: 'env-ns',
+    });
+    assert.equal(profiled.temporal.address, 'prod.example:7233', 'the profile of the config file');
+    assert.equal(profiled.temporal.namespace, 'env-ns', 'the environment over the profile');
+    assert.equal(profiled.temporal.apiKey, 'file-key');
+    assert.equal(profiled.temporal.tls, true, 'an API key implies TLS');
+    await refuses(
+      { ...valid(), TEMPORAL_CONFIG_FILE: toml, TEMPORAL_PROFILE: 'staging' },
+      /^TEMPORAL_CONFIG_FILE \(.*rule\.toml\): Profile 'staging' not found/,
+    );
   });
 
   test('sandbox state file that does not exist', () =>
