@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type V1Deployment } from '@kubernetes/client-node';
-import { deploymentManifest, envConsumer } from '../src/kube/testing';
+import { deploymentManifest, envConsumer } from '../test/support/kube-fixtures';
 import { Client, Connection } from '@temporalio/client';
 import { parseDocument } from 'yaml';
 import { sandboxInventory } from '../src/sandbox/inventory';

@@ -1,4 +1,3 @@
-import { fingerprint } from '../fingerprint';
 import { pendingSecretName, type Inventory, type Zone } from '../inventory';
 import { type Kube, readSecret } from '../kube';
 import { type Credentials } from '../rustfs';
@@ -50,8 +49,3 @@ export const readRoot = (kube: Kube, inv: Inventory, source: CredentialSource = 
 
 export const readZoneCredential = (kube: Kube, zone: Zone, source: CredentialSource) =>
   readCredential(kube, zone.secret, source);
-
-export const describeCredential = (c: Credentials) => ({
-  accessKey: c.accessKey,
-  fingerprint: fingerprint(c.secretKey),
-});

@@ -12,7 +12,7 @@ import { DECISION_GROUP, DECISION_PLURAL, DECISION_VERSION } from '../../src/app
 import { createKube, loadKubeConfig } from '../../src/kube/client';
 import { createDecision, listDecisions, whoAmI, type NewDecision } from '../../src/kube/decisions';
 import { KubeAdmissionDeniedError, KubeError, KubeForbiddenError } from '../../src/kube/errors';
-import { randomSuffix } from '../../src/kube/testing';
+import { randomSuffix } from '../support/kube-fixtures';
 import { DEFAULT_WORKER_ACCOUNT } from '../../src/rbac/names';
 import { renderRbac } from '../../src/rbac/render';
 import { installApprovals, type Approvals, type Person } from '../support/approvals';

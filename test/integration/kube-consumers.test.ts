@@ -17,7 +17,7 @@ import {
   envConsumer,
   randomSuffix,
   statefulSetManifest,
-} from '../../src/kube/testing';
+} from '../support/kube-fixtures';
 
 const stack = getStack();
 const kube = createKube(loadKubeConfig({ kubeconfig: stack.kube.kubeconfig }));

@@ -13,7 +13,7 @@ import {
   envConsumer,
   randomSuffix,
   statefulSetManifest,
-} from '../../src/kube/testing';
+} from '../support/kube-fixtures';
 import { auditNetworkPolicies, type NetworkAudit } from '../../src/netpol/audit';
 import { NAMESPACE_NAME_LABEL, STORE_POLICY_NAME } from '../../src/netpol/names';
 

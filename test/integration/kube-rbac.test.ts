@@ -54,7 +54,7 @@ import {
   envConsumer,
   randomSuffix,
   statefulSetManifest,
-} from '../../src/kube/testing';
+} from '../support/kube-fixtures';
 
 const stack = getStack();
 const admin = createKube(loadKubeConfig({ kubeconfig: stack.kube.kubeconfig }));

@@ -21,7 +21,7 @@ import {
   deploymentManifest,
   randomSuffix,
   statefulSetManifest,
-} from '../../src/kube/testing';
+} from '../support/kube-fixtures';
 
 const stack = getStack();
 const kube = createKube(loadKubeConfig({ kubeconfig: stack.kube.kubeconfig }));

@@ -9,7 +9,7 @@ import {
   rotationAnnotations,
   updateSecret,
 } from '../../src/kube/secrets';
-import { createNamespace, deleteNamespace, randomSuffix } from '../../src/kube/testing';
+import { createNamespace, deleteNamespace, randomSuffix } from '../support/kube-fixtures';
 import { fingerprint } from '../../src/fingerprint';
 
 const stack = getStack();

@@ -13,7 +13,7 @@ import {
 import { APPROVAL_OBJECT_NAMES, renderApprovals } from '../../src/approvals/render';
 import { parseInventory } from '../../src/inventory';
 import { createKube, loadKubeConfig, type Kube } from '../../src/kube/client';
-import { createNamespace, deleteNamespace } from '../../src/kube/testing';
+import { createNamespace, deleteNamespace } from './kube-fixtures';
 import { type SandboxState } from '../../src/sandbox/state';
 import { DASHI_YAML } from './dashi';
 

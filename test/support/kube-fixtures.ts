@@ -1,6 +1,6 @@
 /**
- * Fixtures for the integration tests (and demos) that run against the sandbox's control
- * plane. Production code does not import this module.
+ * Fixtures for the integration tests (and the benchmarks) that run against the sandbox's
+ * control plane: namespaces, workloads and consumers of their own.
  */
 import { randomBytes } from 'node:crypto';
 import type {
@@ -10,10 +10,10 @@ import type {
   V1PodSpec,
   V1StatefulSet,
 } from '@kubernetes/client-node';
-import { type Kube } from './client';
+import { type Kube } from '../../src/kube/client';
+import { NEVER_READY_ANNOTATION } from '../../src/sandbox/kwok-stages';
 
-/** The sandbox's kwok contract: such pods run but never become Ready. */
-export const NEVER_READY_ANNOTATION = 'sandbox.rotator.dev/never-ready';
+export { NEVER_READY_ANNOTATION };
 
 export function randomSuffix(): string {
   return randomBytes(3).toString('hex');
