@@ -455,7 +455,8 @@ describe('deploy/', () => {
     const bindings = objects.filter((o) => o.kind === 'RoleBinding');
     assert.deepEqual(
       new Set(roles.map((r) => r.metadata.namespace)),
-      inventoryNamespaces(inv),
+      // And approvals.namespace, where the worker reads RotationDecisions.
+      new Set([...inventoryNamespaces(inv), inv.approvals.namespace]),
       'one Role per namespace the inventory names, and no other',
     );
     type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };

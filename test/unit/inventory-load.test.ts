@@ -404,7 +404,7 @@ test('unknown keys are rejected with a did-you-mean and the allowed keys', () =>
   assertRejected(
     VALID_INVENTORY.replace('zones:', 'zone_list: []\nzones:'),
     'zone_list',
-    /^unknown field "zone_list"; expected one of: store, defaults, smoke, notifications, networkPolicies, zones$/,
+    /^unknown field "zone_list"; expected one of: store, defaults, smoke, notifications, networkPolicies, (retries, )?approvals, zones$/,
   );
   assertRejected(
     VALID_INVENTORY.replace(
