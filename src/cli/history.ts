@@ -3,7 +3,8 @@ import { type Client } from '@temporalio/client';
 import { type Command } from 'commander';
 import { type AesGcmCodec } from '../temporal/codec';
 import { decodeHistory } from '../timeline/decode';
-import { timelineFromHistory, type Timeline, type TimelineEntry } from '../timeline/timeline';
+import { timelineFromHistory } from '../timeline/timeline';
+import { type Timeline, type TimelineEntry } from '../timeline/types';
 import {
   connectionOptionsSchema,
   notFound,
@@ -13,7 +14,7 @@ import {
 } from './connection';
 import { clock, emit, ms } from './output';
 
-export type { Timeline } from '../timeline/timeline';
+export type { Timeline } from '../timeline/types';
 
 /** The timeline of a run (the latest, or `runId`), its payloads decoded with `codec`. */
 export async function fetchTimeline(

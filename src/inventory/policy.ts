@@ -3,13 +3,11 @@
 //
 // Pure: no Node APIs and only type imports, so workflows can import it to build plans
 // and smoke expectations deterministically from the inventory they were given.
-import type { IamStatement, Inventory, SmokeSettings, Zone } from './schema';
+import { SMOKE_DEFAULTS, type IamStatement, type Inventory, type SmokeSettings, type Zone } from './schema';
 
 export const POLICY_VERSION = '2012-10-17';
 /** Canned policies the rotator owns are recognisable by this prefix (and safe to update). */
 export const POLICY_NAME_PREFIX = 'rotator-';
-
-export const SMOKE_DEFAULTS = { outsideBucket: 'rotator-smoke-outside', prefix: 'rotator-smoke/' } as const;
 
 // Multipart operations are listed because large uploads (GeoTIFFs, parquet) go multipart
 // and a policy without them fails only on big objects, long after a smoke passed.

@@ -3,7 +3,6 @@
 // Messages start with "expected ..." and the loader appends what it found.
 import { z } from 'zod';
 import { DURATION_HINT, parseDuration } from './duration';
-import { SMOKE_DEFAULTS } from './policy';
 
 // ---------------------------------------------------------------------------------------
 // Bounds
@@ -539,6 +538,9 @@ const defaultsSchema = z.strictObject(
   },
   { error: 'expected a defaults mapping with any of consumers, strategy, grace, maxGrace' },
 );
+
+/** The smoke's bucket outside every zone and the key prefix it writes under, unless the inventory says otherwise. */
+export const SMOKE_DEFAULTS = { outsideBucket: 'rotator-smoke-outside', prefix: 'rotator-smoke/' } as const;
 
 const SMOKE_PREFIX_HINT = 'an object key prefix ending in "/", like "rotator-smoke/"';
 const smokeSchema = z.strictObject(

@@ -5,7 +5,7 @@
 // since is read from its summaries alone.
 import { FAILURE } from '../workflows/names';
 import { WAIT, WAIT_ENDED_BY } from '../workflows/summaries';
-import { type TimelineEntry } from './timeline';
+import { type TimelineEntry } from './types';
 
 /** The last activity failure seen in the walk: its type and its event's index. */
 export interface FailureSeen {

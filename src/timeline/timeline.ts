@@ -12,54 +12,12 @@ import { localActivityMs, localActivityRecord } from '../temporal/local-activity
 import { MEMO_OUTCOME } from '../workflows/definitions';
 import { WAIT, WAIT_ENDED_BY, waitKindOf, type WaitKind } from '../workflows/summaries';
 import { legacyUpdateEndsWait, legacyTimerIsPause, type FailureSeen } from './legacy';
-import { classifyTrigger, type Trigger } from './trigger';
+import { classifyTrigger } from './trigger';
+import { type EntryKind, type Timeline, type TimelineEntry } from './types';
 
 const EventType = temporal.api.enums.v1.EventType;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 type Failure = temporal.api.failure.v1.IFailure;
-
-export type EntryKind =
-  'activity' | 'timer' | 'pause' | 'approval' | 'grace' | 'update' | 'signal' | 'child' | 'cancel-request';
-
-export interface TimelineEntry {
-  at: string;
-  kind: EntryKind;
-  name: string;
-  /** The summary the command recorded (steps: "<activity>: <zone or target>"; waits: what for). */
-  summary?: string;
-  state:
-    | 'running'
-    | 'completed'
-    | 'failed'
-    | 'timed-out'
-    | 'canceled'
-    | 'fired'
-    | 'accepted'
-    | 'rejected'
-    | 'started';
-  durationMs?: number;
-  attempts?: number;
-  lastFailure?: string;
-  detail?: string;
-  by?: string;
-  reason?: string;
-}
-
-export interface Timeline {
-  workflowId: string;
-  runId: string;
-  workflowType: string;
-  startedAt: string;
-  closedAt?: string;
-  durationMs?: number;
-  outcome: 'running' | 'completed' | 'failed' | 'terminated' | 'canceled' | 'timed-out' | 'continued-as-new';
-  outcomeDetail?: string;
-  trigger: Trigger;
-  input?: unknown;
-  entries: TimelineEntry[];
-}
-
-export type { Trigger, TriggerKind } from './trigger';
 
 /** The kind of timeline entry each recorded wait is shown as. */
 const WAIT_ENTRY: Record<WaitKind, EntryKind> = {

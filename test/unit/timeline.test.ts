@@ -9,7 +9,8 @@ import { temporal } from '@temporalio/proto';
 import { AesGcmCodec } from '../../src/temporal/codec';
 import { LOCAL_ACTIVITY_MARKER } from '../../src/temporal/local-activity-marker';
 import { decodeHistory } from '../../src/timeline/decode';
-import { timelineFromHistory, type Timeline } from '../../src/timeline/timeline';
+import { timelineFromHistory } from '../../src/timeline/timeline';
+import { type Timeline } from '../../src/timeline/types';
 import { UPDATE } from '../../src/workflows/names';
 import { activitySummary, WAIT } from '../../src/workflows/summaries';
 
