@@ -2,6 +2,9 @@
 // plain (unencrypted) payloads so the replay test needs no key. Run against a sandbox:
 //   node --import tsx src/cli.ts sandbox up --state-file /tmp/s.json &
 //   ROTATOR_SANDBOX_STATE=/tmp/s.json npx tsx test/replay/record-histories.ts [TAG] [--undo]
+// --decisions records runs whose decisions Kubernetes authorizes (approvals.authority
+// kubernetes, deploy/approvals/ installed under a prefix): a RotateRoot refused an approval by
+// its requester, approved by another identity, paused and resumed; a RotateZone revoked early.
 // --undo records the compensation and cancel paths instead (after a bootstrap): a paused root
 // rotation rolled back on request and one cancelled, a zone rotation cancelled in its grace
 // wait, and one whose consumer never rolls out (its undo fails, the pending record is kept).
@@ -9,6 +12,7 @@
 // the histories recorded before stay: every version a running workflow may have started
 // under keeps replaying. Never re-record an existing file to make a replay failure go away.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { toolPath } from '../../src/sandbox/tools';
@@ -21,12 +25,17 @@ import {
   rollbackUpdate,
   statusQuery,
 } from '../../src/workflows/definitions';
+import { ROOT_TARGET, zoneTarget, type DecisionAction } from '../../src/approvals/decisions';
+import { createDecision } from '../../src/kube/decisions';
+import { randomSuffix } from '../support/kube-fixtures';
+import { installApprovals } from '../support/approvals';
 import { adminKube, eventually } from '../support/kube';
 import { startRotator } from '../support/rotator';
 import { getStack } from '../support/stack';
 
 async function main() {
   const stack = getStack();
+  if (process.argv.includes('--decisions')) return recordDecisions(stack);
   const rotator = await startRotator(stack, { grace: '1h', plainPayloads: true });
   const { client, taskQueue } = rotator;
   // The Temporal CLI's JSON export: the same format the Web UI downloads.
@@ -104,6 +113,101 @@ async function main() {
 }
 
 type Rotator = Awaited<ReturnType<typeof startRotator>>;
+
+async function recordDecisions(stack: ReturnType<typeof getStack>) {
+  const tag = process.argv.slice(2).find((a) => !a.startsWith('--'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'record-decisions-'));
+  const approvals = await installApprovals(stack, `record-${randomSuffix()}`, dir);
+  const rotator = await startRotator(stack, {
+    grace: '1h',
+    plainPayloads: true,
+    approvals: { authority: 'kubernetes', namespace: approvals.namespace },
+  });
+  const { client, taskQueue } = rotator;
+  const save = (id: string, name: string) => {
+    const file = tag ? name.replace(/\.json$/, `.${tag}.json`) : name;
+    const json = execFileSync(
+      toolPath('temporal'),
+      ['workflow', 'show', '-w', id, '--output', 'json', '--address', stack.temporal.address],
+      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+    );
+    fs.writeFileSync(path.join(__dirname, file), json);
+    console.log(`recorded ${file} (${JSON.parse(json).events.length} events)`);
+  };
+  const phase = (id: string, want: string) =>
+    eventually(
+      `${id} in ${want}`,
+      async () => (await client.workflow.getHandle(id).query(statusQuery)).phase === want,
+      120_000,
+    );
+  try {
+    const alice = await approvals.person('alice', ['requester', 'approver', 'revoker']);
+    const bob = await approvals.person('bob', ['approver']);
+    const decide = async (
+      who: typeof alice,
+      workflowId: string,
+      runId: string,
+      action: DecisionAction,
+      target: string,
+    ) => {
+      for (let i = 0; ; i++) {
+        try {
+          return await createDecision(who.kube, approvals.namespace, {
+            workflowId,
+            runId,
+            action,
+            target,
+            user: who.user,
+          });
+        } catch (err) {
+          if (i > 60) throw err; // RBAC just bound: a moment until the authorizer sees it
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    };
+    await fetch(`${stack.agent.url}/behaviour`, {
+      method: 'POST',
+      body: JSON.stringify({ delayMs: 5000, delayCount: 1 }),
+    });
+    const root = await client.workflow.start('RotateRoot', {
+      taskQueue,
+      workflowId: 'rotate-root',
+      args: [{ restartTimeout: '3s' }],
+    });
+    const runId = root.firstExecutionRunId;
+    await decide(alice, 'rotate-root', runId, 'request', ROOT_TARGET);
+    await phase('rotate-root', 'awaiting-approval');
+    await decide(alice, 'rotate-root', runId, 'approve', ROOT_TARGET);
+    await root.executeUpdate(approveUpdate, { args: [{ by: 'recorder' }] }).then(
+      () => {
+        throw new Error("the requester's own approval was accepted");
+      },
+      () => undefined,
+    );
+    await decide(bob, 'rotate-root', runId, 'approve', ROOT_TARGET);
+    await root.executeUpdate(approveUpdate, { args: [{ by: 'recorder' }] });
+    await phase('rotate-root', 'paused');
+    await decide(bob, 'rotate-root', runId, 'resume', ROOT_TARGET);
+    await root.executeUpdate(resumeUpdate, { args: [{ by: 'recorder' }] });
+    await root.result();
+    save('rotate-root', 'rotate-root-decisions.json');
+
+    const zone = await client.workflow.start('RotateZone', {
+      taskQueue,
+      workflowId: 'rotate-zone-serving',
+      args: [{ zone: 'serving' }],
+    });
+    await phase('rotate-zone-serving', 'waiting-grace');
+    await decide(alice, 'rotate-zone-serving', zone.firstExecutionRunId, 'revoke-now', zoneTarget('serving'));
+    await zone.executeUpdate(revokeNowUpdate, { args: [{ by: 'recorder' }] });
+    await zone.result();
+    save('rotate-zone-serving', 'rotate-zone-decisions.json');
+  } finally {
+    await rotator.close();
+    await approvals.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 async function recordUndoPaths(
   stack: ReturnType<typeof getStack>,
