@@ -10,7 +10,7 @@ import { temporal } from '@temporalio/proto';
 import { pendingRecords } from '../activities/pending-records';
 import { smokeMismatchOf, SMOKE_MISMATCH } from '../activities/smoke';
 import { runState } from '../activities/temporal';
-import { runAudit } from '../cli/audit';
+import { runAudit } from '../audit/report';
 import { type Inventory } from '../inventory';
 import { type Kube, readSecret, ROTATION_ANNOTATIONS } from '../kube';
 import { type PrefectClient } from '../prefect/client';

@@ -9,7 +9,7 @@ import { BatchV1Api, type V1Job } from '@kubernetes/client-node';
 import { WorkflowFailedError } from '@temporalio/client';
 import { runState } from '../../src/activities/temporal';
 import { secretUseByNamespace, type WorkloadUse } from '../../src/audit/by-namespace';
-import { runAudit, type AuditReport } from '../../src/cli/audit';
+import { runAudit, type AuditReport } from '../../src/audit/report';
 import { ZONE_CLIENT_LABEL } from '../../src/inventory';
 import { rootCause } from '../../src/cli/render';
 import { createPrefectClient } from '../../src/prefect/client';

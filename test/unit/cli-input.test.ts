@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { cronProblem } from '../../src/cli/cron';
 import { CliError, EXIT } from '../../src/cli/output';
-import { accessOf } from '../../src/cli/audit';
+import { accessOf } from '../../src/audit/report';
 import { classifyTrigger } from '../../src/timeline/trigger';
 import { prepareStart } from '../../src/cli/workflow-input';
 import { loadInventory } from '../../src/inventory';
