@@ -5,6 +5,7 @@ import { allHandlersFinished, condition, workflowInfo } from '@temporalio/workfl
 import type { Activities } from '../activities';
 import type { Strategy } from '../inventory/schema';
 import { type UpdateArg } from './definitions';
+import { UPDATE } from './names';
 import { type Runbook } from './runbook';
 import { WAIT } from './summaries';
 import { type Escalation, type GraceWaitState, type RotateZoneInput } from './types';
@@ -123,7 +124,7 @@ export async function boundedGraceWait(
     Date.now() < graceUntil
       ? `previous key stays valid until ${state.graceUntil} (grace), then while pods started before the switch still run, ${bound}`
       : `previous key stays valid while pods started before the switch still run, ${bound}`,
-    ['revokeNow'],
+    [UPDATE.revokeNow],
   );
   if (Date.now() < graceUntil) await condition(asked, graceUntil - Date.now(), { summary: WAIT.grace });
 
@@ -178,7 +179,7 @@ export async function boundedGraceWait(
     rb.setPhase(
       'waiting-grace',
       `previous key stays valid while ${holders.length} pod(s) started before the switch still run: ${holders.slice(0, 5).join(', ')}; ${bound}`,
-      ['revokeNow'],
+      [UPDATE.revokeNow],
     );
     await condition(asked, Math.min(pollMs, boundUntil - Date.now()), { summary: WAIT.gracePoll });
     pollMs = Math.min(pollMs * 2, POD_POLL_MAX_MS);

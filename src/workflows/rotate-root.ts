@@ -7,7 +7,7 @@ import { DecisionGate, decisionText, inputApproval } from './approvals';
 import { AUTHORIZED_DECISIONS, everyZone, IAM_REBUILD, RUN_LOCKS, ZONES_CONCURRENTLY } from './patches';
 import { approveUpdate, resumeUpdate, rollbackUpdate, type UpdateArg } from './definitions';
 import { strictInput } from './patches';
-import { FAILURE } from './names';
+import { FAILURE, UPDATE } from './names';
 import { errorMessage, errorType, Runbook } from './runbook';
 import { WAIT } from './summaries';
 import { type RotateRootInput, type WorkflowResult } from './types';
@@ -221,7 +221,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
       rb.setPhase(
         'awaiting-approval',
         `root rotation needs approval (expires in ${formatDuration(approvalTimeoutMs)})`,
-        ['approve'],
+        [UPDATE.approve],
       );
       rb.announcer.send([], {
         kind: 'awaiting-approval',
@@ -342,7 +342,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
           rb.setPhase(
             'paused',
             `${errorMessage(err)}. Automatic rollback in ${formatDuration(pauseTimeoutMs)} unless answered`,
-            ['resume', 'rollback'],
+            [UPDATE.resume, UPDATE.rollback],
           );
           const rollbackAt = new Date(Date.now() + pauseTimeoutMs).toISOString();
           rb.announcer.send(

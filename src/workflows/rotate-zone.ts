@@ -33,6 +33,7 @@ import {
   zoneRunbookCalls,
 } from './patches';
 import { invalidInput, Runbook } from './runbook';
+import { UPDATE } from './names';
 import { WAIT } from './summaries';
 import {
   type ClusterEvent,
@@ -556,7 +557,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
     async function unboundedGraceWait(r: Rotation): Promise<void> {
       const graceMs = r.grace!.graceMs;
       rb.setPhase('waiting-grace', `previous key stays valid for ${formatDuration(graceMs)} (grace)`, [
-        'revokeNow',
+        UPDATE.revokeNow,
       ]);
       if (!v2 || graceMs > 0)
         await condition(() => revokeNow !== undefined, graceMs, { summary: WAIT.grace });
@@ -571,7 +572,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
         rb.setPhase(
           'waiting-grace',
           `previous key stays valid while ${holders.length} pod(s) started before the switch still run: ${holders.slice(0, 5).join(', ')}`,
-          ['revokeNow'],
+          [UPDATE.revokeNow],
         );
         await condition(() => revokeNow !== undefined, pollMs, { summary: WAIT.gracePoll });
         pollMs = Math.min(pollMs * 2, POD_POLL_MAX_MS);
