@@ -5,3 +5,6 @@ export declare const ISOLATED: Set<string>;
 export declare const PRIVATE: Set<string>;
 export declare function laneOf(file: string): Lane;
 export declare function mayStartBeside(lane: Lane, activeLanes: Lane[]): boolean;
+export declare const MULTI_NODE_DIR: string;
+export declare const MULTI_NODE_STORE_NODES: string;
+export declare function isMultiNode(file: string): boolean;

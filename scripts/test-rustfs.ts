@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { rustfsBinaries, startRustfs } from '../test/support/rustfs-binaries';
+import { MULTI_NODE_DIR } from './test-lanes.mjs';
 
 const root = path.join(__dirname, '..');
 // CI lays the release binaries beside the clone; ROTATOR_RUSTFS_RELEASES_DIR points elsewhere.
@@ -66,6 +67,18 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const roundArgs = () =>
   ROUND.map(({ file, tests }) => (tests ? `${file}::^(?:${tests.map(escape).join('|')})$` : file));
 
+/**
+ * The multi-node round: every file of test/multinode, on a sandbox whose store is a 4-node
+ * distributed cluster of the release (run-tests starts it so for these files). They run only
+ * here: the MinIO test command has one store process and does not list test/multinode.
+ */
+const multiNodeArgs = () =>
+  fs
+    .readdirSync(path.join(root, MULTI_NODE_DIR))
+    .filter((f) => f.endsWith('.test.ts'))
+    .sort()
+    .map((f) => `${MULTI_NODE_DIR}/${f}`);
+
 const log = (msg: string) => console.error(`[test-rustfs ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 interface Summary {
@@ -75,8 +88,8 @@ interface Summary {
   files: { name: string; notRun: string[] }[];
 }
 
-function runRound(bin: string, summaryFile: string): Promise<number> {
-  const child = spawn(process.execPath, ['scripts/run-tests.mjs', ...roundArgs(), '--summary', summaryFile], {
+function runRound(bin: string, files: string[], summaryFile: string): Promise<number> {
+  const child = spawn(process.execPath, ['scripts/run-tests.mjs', ...files, '--summary', summaryFile], {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, ROTATOR_STORE_BIN: bin, ROTATOR_RUSTFS_BIN: bin },
@@ -104,7 +117,10 @@ async function main(): Promise<void> {
     log(`${SHARED} holds no RustFS release: nothing to test on (CI provides it)`);
     return;
   }
-  log(`releases: ${bins.map((b) => b.tag).join(', ')}; ${ROUND.length} store-dependent suites each`);
+  log(
+    `releases: ${bins.map((b) => b.tag).join(', ')}; ${ROUND.length} store-dependent suites each, then ` +
+      `${multiNodeArgs().length} on a 4-node store`,
+  );
   const results: string[] = [];
   for (const { tag, path: bin } of bins) {
     const since = Date.now();
@@ -121,23 +137,30 @@ async function main(): Promise<void> {
       process.exitCode = 1;
       continue;
     }
-    const summaryFile = path.join(
-      fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-rustfs-round-')),
-      'summary.json',
-    );
-    const code = await runRound(bin, summaryFile);
-    const took = `${Math.round((Date.now() - since) / 1000)} s`;
-    const summary: Summary | undefined = fs.existsSync(summaryFile)
-      ? (JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as Summary)
-      : undefined;
-    const counts = summary ? `${summary.pass} passed, ${summary.fail} failed` : 'no summary';
-    const notRun = summary?.files.flatMap((f) => f.notRun.map((t) => `${f.name} › ${t}`)) ?? [];
-    results.push(
-      `RustFS ${tag}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} — ${counts}, ${notRun.length} left to ${MINIO_ROUND} — in ${took}`,
-    );
-    log(results.at(-1)!);
-    if (notRun.length) log(`not in this round, run by ${MINIO_ROUND}:\n  ${notRun.join('\n  ')}`);
-    if (code !== 0) process.exitCode = 1;
+    for (const [round, files] of [
+      ['one node', roundArgs()],
+      ['4 nodes', multiNodeArgs()],
+    ] as const) {
+      const roundSince = Date.now();
+      const summaryFile = path.join(
+        fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-rustfs-round-')),
+        'summary.json',
+      );
+      const code = await runRound(bin, [...files], summaryFile);
+      const took = `${Math.round((Date.now() - roundSince) / 1000)} s`;
+      const summary: Summary | undefined = fs.existsSync(summaryFile)
+        ? (JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as Summary)
+        : undefined;
+      const counts = summary ? `${summary.pass} passed, ${summary.fail} failed` : 'no summary';
+      const notRun = summary?.files.flatMap((f) => f.notRun.map((t) => `${f.name} › ${t}`)) ?? [];
+      results.push(
+        `RustFS ${tag} (${round}): ${code === 0 ? 'passed' : `FAILED (exit ${code})`} — ${counts}, ${notRun.length} left to ${MINIO_ROUND} — in ${took}`,
+      );
+      log(results.at(-1)!);
+      if (notRun.length) log(`not in this round, run by ${MINIO_ROUND}:\n  ${notRun.join('\n  ')}`);
+      if (code !== 0) process.exitCode = 1;
+    }
+    log(`RustFS ${tag}: both rounds in ${Math.round((Date.now() - since) / 1000)} s`);
   }
   log(`summary:\n  ${results.join('\n  ')}`);
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { type Command } from 'commander';
 import { z } from 'zod';
 import { startSandbox } from '../sandbox/sandbox';
+import { parseStoreNodes, STORE_NODES_ENV } from '../sandbox/store-process';
 import { type SandboxState } from '../sandbox/state';
 import { emit } from './output';
 
@@ -10,6 +11,7 @@ const options = z.object({
   keep: z.boolean().default(false),
   json: z.boolean().default(false),
   quietEndpoints: z.boolean().default(false),
+  storeNodes: z.string().optional(),
 });
 
 export function describeEndpoints(s: SandboxState): string {
@@ -18,7 +20,8 @@ export function describeEndpoints(s: SandboxState): string {
     `Temporal address    ${s.temporal.address}  (namespace ${s.temporal.namespace})`,
     `kubeconfig          ${s.kube.kubeconfig}  (kubectl --kubeconfig ${s.kube.kubeconfig} get pods -A)`,
     `Kubernetes API      ${s.kube.server}`,
-    `object store        ${s.store.endpoint}  (${s.store.kind}; root key in Secret ${s.store.rootSecret.namespace}/${s.store.rootSecret.name})`,
+    `object store        ${s.store.endpoint}  (${s.store.kind}${s.store.nodes ? `, ${s.store.nodes.length} nodes behind this load balancer` : ''}; root key in Secret ${s.store.rootSecret.namespace}/${s.store.rootSecret.name})`,
+    ...(s.store.nodes ?? []).map((n) => `  store node        ${n.endpoint}  (pod ${n.pod})`),
     ...(s.codec
       ? [
           `codec server        ${s.codec.endpoint}  (the Web UI decodes payloads through it; key id ${s.codec.keyId}, the key is in the state file)`,
@@ -54,9 +57,17 @@ export function registerSandbox(program: Command): void {
     .option('--keep', 'keep the data and log directory after stopping')
     .option('--quiet-endpoints', 'do not print the endpoint table (used by the test runner)')
     .option('--json', 'print the state as JSON')
+    .option(
+      '--store-nodes <n>',
+      `store nodes: 1, or 4 to 16 for a distributed store (one process per StatefulSet pod, behind a loopback load balancer) (env ${STORE_NODES_ENV}; default 1)`,
+    )
     .action(async (raw) => {
       const opts = options.parse(raw);
-      const box = await startSandbox({ keepDir: opts.keep });
+      const storeNodes =
+        opts.storeNodes !== undefined
+          ? parseStoreNodes(opts.storeNodes, '--store-nodes')
+          : parseStoreNodes(process.env[STORE_NODES_ENV]);
+      const box = await startSandbox({ keepDir: opts.keep, storeNodes });
       const stop = untilSignal();
       try {
         if (opts.stateFile) fs.copyFileSync(box.stateFile, opts.stateFile);

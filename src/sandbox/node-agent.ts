@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { type CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { PodEnvError, resolveContainerEnv } from './pod-env';
 import { type StoreProcess } from './store-process';
 
 /**
@@ -27,10 +28,27 @@ export interface AgentBehaviour {
 /** A store start waiting for POST /release. */
 export interface HeldStart {
   podUid: string;
+  /** The StatefulSet pod whose store start waits (rustfs-0, rustfs-1, …). */
+  pod: string;
   since: string;
 }
 
+/** One store pod and the process that plays it. */
+export interface AgentNodeState {
+  pod: string;
+  podUid: string | null;
+  /** http://127.0.0.1:<port> of this node's process. */
+  endpoint: string;
+  storeRunning: boolean;
+  storePid: number | null;
+  /** The agent reports the pod Ready (its process started and answered its readiness check). */
+  ready: boolean;
+  /** Times this pod's store was started (or its start attempted). */
+  restarts: number;
+}
+
 export interface AgentState {
+  /** The first pod's (rustfs-0) uid, process and pid; every pod is in `nodes`. */
   podUid: string | null;
   storeRunning: boolean;
   storePid: number | null;
@@ -38,19 +56,31 @@ export interface AgentState {
   failedRestarts: number;
   lastStartedAt: string | null;
   lastError: string | null;
-  /** The store start being held now, if any. */
+  /** The store start being held now, if any (the first, when several are). */
   held: HeldStart | null;
   /** Store starts held so far (released or ended by their pod going away). */
   heldStarts: number;
   behaviour: AgentBehaviour;
+  nodes: AgentNodeState[];
+}
+
+/**
+ * The store's Service (load-balancer.ts): a node takes connections only while its pod is
+ * Ready, and is drained before its process stops.
+ */
+export interface StoreService {
+  setReady(port: number, ready: boolean): void;
+  drain(port: number): Promise<void>;
 }
 
 export interface NodeAgentOptions {
   core: CoreV1Api;
-  store: StoreProcess;
+  /** One process per StatefulSet pod, in ordinal order: stores[i] plays `<statefulSet>-<i>`. */
+  stores: StoreProcess[];
   namespace: string;
   statefulSet: string;
   rootSecret: string;
+  service?: StoreService;
   log: (msg: string) => void;
 }
 
@@ -64,11 +94,34 @@ const defaultBehaviour = (): AgentBehaviour => ({
 /** How often a held or delayed start checks that its pod is still there. */
 const POD_CHECK_MS = 250;
 
+/** What the agent knows of one pod and its process. */
+class Slot {
+  podUid: string | null = null;
+  /** The store was started for the current pod and answered its readiness check. */
+  storeStarted = false;
+  busy = false;
+  restarts = 0;
+  /** Ends this pod's held start (POST /release, /reset, stop). */
+  releaseHeld: (() => void) | undefined;
+  held: HeldStart | null = null;
+
+  constructor(
+    readonly pod: string,
+    readonly store: StoreProcess,
+  ) {}
+
+  get port(): number {
+    return this.store.port;
+  }
+}
+
 /**
- * Plays the kubelet for the object store: when the store's StatefulSet pod is replaced
- * (a rollout restart), it stops the store process and starts it again with the root
- * credentials the Secret holds now, then reports the pod Ready once the store answers
- * its readiness endpoint — as a readiness probe would.
+ * Plays the kubelet for the object store: when a pod of the store's StatefulSet is replaced
+ * (a rollout restart replaces them one at a time; a deletion, all at once), it stops that
+ * pod's store process and starts it again with the root credentials the Secret holds now and
+ * the rest of the pod's environment (RUSTFS_RPC_SECRET, when the pod sets it), then reports the
+ * pod Ready once its process answers its readiness endpoint — as a readiness probe would. Each
+ * pod is reconciled on its own: one held start does not hold the others.
  */
 export class NodeAgent {
   private behaviour = defaultBehaviour();
@@ -83,28 +136,37 @@ export class NodeAgent {
     held: null,
     heldStarts: 0,
     behaviour: this.behaviour,
+    nodes: [],
   };
-  /** Ends the held start (POST /release, /reset, stop). */
-  private releaseHeld: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private busy = false;
   private stopped = false;
   private server: http.Server | undefined;
-  private readonly podName: string;
-  /** The store was started for the current pod and answered its readiness check. */
-  private storeStarted = false;
+  private readonly slots: Slot[];
 
   constructor(private readonly opts: NodeAgentOptions) {
-    this.podName = `${opts.statefulSet}-0`;
+    if (opts.stores.length === 0) throw new Error('the node agent needs at least one store process');
+    this.slots = opts.stores.map((store, i) => new Slot(`${opts.statefulSet}-${i}`, store));
   }
 
   snapshot(): AgentState {
+    const first = this.slots[0]!;
+    const held = this.slots.find((s) => s.held)?.held ?? null;
     return {
       ...this.state,
-      storeRunning: this.opts.store.running,
-      storePid: this.opts.store.pid ?? null,
-      held: this.state.held && { ...this.state.held },
+      podUid: first.podUid,
+      storeRunning: first.store.running,
+      storePid: first.store.pid ?? null,
+      held: held && { ...held },
       behaviour: { ...this.behaviour },
+      nodes: this.slots.map((s) => ({
+        pod: s.pod,
+        podUid: s.podUid,
+        endpoint: s.store.endpoint,
+        storeRunning: s.store.running,
+        storePid: s.store.pid ?? null,
+        ready: s.storeStarted && s.store.running,
+        restarts: s.restarts,
+      })),
     };
   }
 
@@ -112,15 +174,17 @@ export class NodeAgent {
     this.behaviour = { ...this.behaviour, ...patch };
   }
 
-  /** Lets the held store start go on, and holds no further start. */
+  /** Lets the held store starts go on, and holds no further start. */
   release(): void {
     this.behaviour.holdCount = 0;
-    this.releaseHeld?.();
+    for (const slot of this.slots) slot.releaseHeld?.();
   }
 
   /** Starts the reconcile loop and the control API; resolves with the API's URL. */
   async start(port: number): Promise<string> {
-    this.timer = setInterval(() => void this.tick(), 250);
+    this.timer = setInterval(() => {
+      for (const slot of this.slots) void this.tick(slot);
+    }, 250);
     this.server = http.createServer((req, res) => void this.handle(req, res));
     await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
     return `http://127.0.0.1:${port}`;
@@ -129,9 +193,9 @@ export class NodeAgent {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    this.releaseHeld?.();
+    for (const slot of this.slots) slot.releaseHeld?.();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    await this.opts.store.stop();
+    await Promise.all(this.slots.map((s) => s.store.stop()));
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -147,7 +211,7 @@ export class NodeAgent {
         return reply(200, this.snapshot());
       }
       if (req.method === 'POST' && req.url === '/release') {
-        const released = this.state.held !== null;
+        const released = this.slots.some((s) => s.held !== null);
         this.release();
         return reply(200, { ...this.snapshot(), released });
       }
@@ -182,83 +246,92 @@ export class NodeAgent {
     }
   }
 
-  private async tick(): Promise<void> {
-    if (this.busy || this.stopped) return;
-    this.busy = true;
+  private async tick(slot: Slot): Promise<void> {
+    if (slot.busy || this.stopped) return;
+    slot.busy = true;
     try {
-      await this.reconcile();
+      await this.reconcile(slot);
     } catch (err) {
       this.state.lastError = (err as Error).message;
     } finally {
-      this.busy = false;
+      slot.busy = false;
     }
   }
 
-  private async readPod(): Promise<V1Pod | null> {
+  private async readPod(slot: Slot): Promise<V1Pod | null> {
     try {
-      return await this.opts.core.readNamespacedPod({ name: this.podName, namespace: this.opts.namespace });
+      return await this.opts.core.readNamespacedPod({ name: slot.pod, namespace: this.opts.namespace });
     } catch (err) {
       if ((err as { code?: number }).code === 404) return null;
       throw err;
     }
   }
 
-  private async reconcile(): Promise<void> {
-    const pod = await this.readPod();
+  /** Takes the node out of the Service, lets its connections end, then stops its process. */
+  private async stopStore(slot: Slot): Promise<void> {
+    this.opts.service?.setReady(slot.port, false);
+    if (slot.store.running) await this.opts.service?.drain(slot.port);
+    await slot.store.stop();
+  }
+
+  private async reconcile(slot: Slot): Promise<void> {
+    const pod = await this.readPod(slot);
     const live = pod && !pod.metadata?.deletionTimestamp ? pod : null;
-    if (!live || live.metadata?.uid !== this.state.podUid) {
-      if (this.opts.store.running) {
-        this.opts.log('node agent: store pod going away, stopping the store');
-        await this.opts.store.stop();
+    if (!live || live.metadata?.uid !== slot.podUid) {
+      if (slot.store.running) {
+        this.opts.log(`node agent: store pod ${slot.pod} going away, stopping its store`);
+        await this.stopStore(slot);
       }
-      this.state.podUid = null;
+      slot.podUid = null;
     }
     if (!live || !live.spec?.nodeName) return;
-    if (live.metadata?.uid === this.state.podUid) {
+    if (live.metadata?.uid === slot.podUid) {
       // Keep Ready in step with the process, as a readiness probe would (and retry a
-      // status write that lost a conflict).
-      const shouldBeReady = this.storeStarted && this.opts.store.running;
+      // status write that lost a conflict); the Service follows the pod's readiness.
+      const shouldBeReady = slot.storeStarted && slot.store.running;
+      this.opts.service?.setReady(slot.port, shouldBeReady);
       if (isReady(live) !== shouldBeReady) {
-        await this.setPodStatus(live, shouldBeReady, shouldBeReady ? 'ready' : 'store process exited');
+        await this.setPodStatus(slot, live, shouldBeReady, shouldBeReady ? 'ready' : 'store process exited');
       }
       return;
     }
-    this.state.podUid = live.metadata!.uid!;
-    this.storeStarted = false;
+    slot.podUid = live.metadata!.uid!;
+    slot.storeStarted = false;
     try {
-      await this.startFor(live);
+      await this.startFor(slot, live);
     } catch (err) {
       // As a kubelet restarts a container that failed to start: forget the pod so the next
       // tick starts the store for it again, instead of leaving it not ready for good.
       this.state.lastError = (err as Error).message;
-      this.opts.log(`node agent: starting the store failed (${this.state.lastError}); retrying`);
-      this.state.podUid = null;
-      await this.opts.store.stop();
+      this.opts.log(`node agent: starting the store of ${slot.pod} failed (${this.state.lastError}); retrying`);
+      slot.podUid = null;
+      await this.stopStore(slot);
     }
   }
 
-  private async startFor(pod: V1Pod): Promise<void> {
+  private async startFor(slot: Slot, pod: V1Pod): Promise<void> {
     this.state.restarts += 1;
-    await this.setPodStatus(pod, false, 'starting');
+    slot.restarts += 1;
+    await this.setPodStatus(slot, pod, false, 'starting');
     if (this.behaviour.failCount > 0) {
       this.behaviour.failCount -= 1;
       this.state.failedRestarts += 1;
       this.state.lastError = 'restart failed on request (failCount)';
-      this.opts.log('node agent: failing this store restart, as asked');
-      await this.setPodStatus(pod, false, 'CrashLoopBackOff');
+      this.opts.log(`node agent: failing this store restart of ${slot.pod}, as asked`);
+      await this.setPodStatus(slot, pod, false, 'CrashLoopBackOff');
       return;
     }
     if (this.behaviour.holdCount > 0) {
       this.behaviour.holdCount -= 1;
       this.state.heldStarts += 1;
-      this.state.held = { podUid: pod.metadata!.uid!, since: new Date().toISOString() };
-      this.opts.log('node agent: holding the store start until released, as asked');
-      const released = new Promise<void>((r) => (this.releaseHeld = r));
+      slot.held = { podUid: pod.metadata!.uid!, pod: slot.pod, since: new Date().toISOString() };
+      this.opts.log(`node agent: holding the store start of ${slot.pod} until released, as asked`);
+      const released = new Promise<void>((r) => (slot.releaseHeld = r));
       try {
-        if (!(await this.whilePodStays(pod, released))) return;
+        if (!(await this.whilePodStays(slot, pod, released))) return;
       } finally {
-        this.state.held = null;
-        this.releaseHeld = undefined;
+        slot.held = null;
+        slot.releaseHeld = undefined;
       }
     }
     const delay = this.behaviour.delayCount === 0 ? 0 : this.behaviour.delayMs;
@@ -268,7 +341,7 @@ export class NodeAgent {
       let timer: NodeJS.Timeout | undefined;
       const elapsed = new Promise<void>((r) => (timer = setTimeout(r, delay)));
       try {
-        if (!(await this.whilePodStays(pod, elapsed))) return;
+        if (!(await this.whilePodStays(slot, pod, elapsed))) return;
       } finally {
         clearTimeout(timer);
       }
@@ -281,25 +354,45 @@ export class NodeAgent {
     const root = { accessKey: decode('access-key'), secretKey: decode('secret-key') };
     if (!root.accessKey || !root.secretKey) {
       this.state.lastError = `Secret ${this.opts.namespace}/${this.opts.rootSecret} lacks access-key or secret-key`;
-      await this.setPodStatus(pod, false, 'CreateContainerConfigError');
+      await this.setPodStatus(slot, pod, false, 'CreateContainerConfigError');
       return;
     }
-    await this.opts.store.start(root, () => {
-      this.state.lastError = 'store process exited';
-    });
+    // The rest of the container's environment, as the kubelet resolves it (the root keys
+    // above are the rotator's contract and come from its Secret).
+    let env: Record<string, string> = {};
+    const container = pod.spec?.containers?.[0];
     try {
-      await this.opts.store.waitReady(60_000);
+      if (container) env = await resolveContainerEnv(this.opts.core, this.opts.namespace, container);
     } catch (err) {
-      await this.setPodStatus(pod, false, 'store not ready');
+      if (!(err instanceof PodEnvError)) throw err;
+      this.state.lastError = err.message;
+      await this.setPodStatus(slot, pod, false, 'CreateContainerConfigError');
+      return;
+    }
+    delete env.RUSTFS_ACCESS_KEY;
+    delete env.RUSTFS_SECRET_KEY;
+    await slot.store.start(
+      root,
+      () => {
+        this.state.lastError = `store process of ${slot.pod} exited`;
+      },
+      env,
+    );
+    try {
+      await slot.store.waitReady(60_000);
+    } catch (err) {
+      await this.setPodStatus(slot, pod, false, 'store not ready');
       throw err;
     }
-    this.storeStarted = true;
+    slot.storeStarted = true;
     this.state.lastStartedAt = new Date().toISOString();
     this.state.lastError = null;
-    this.opts.log('node agent: store started with the root key the Secret holds now');
-    const current = await this.readPod();
-    if (current && current.metadata?.uid === pod.metadata?.uid)
-      await this.setPodStatus(current, true, 'ready');
+    this.opts.log(`node agent: store of ${slot.pod} started with the root key the Secret holds now`);
+    const current = await this.readPod(slot);
+    if (current && current.metadata?.uid === pod.metadata?.uid) {
+      await this.setPodStatus(slot, current, true, 'ready');
+      this.opts.service?.setReady(slot.port, true);
+    }
   }
 
   /**
@@ -307,26 +400,26 @@ export class NodeAgent {
    * its pod is deleted or replaced, as a kubelet stops starting a container whose pod went
    * away). True when `until` came and the pod is still the one to start the store for.
    */
-  private async whilePodStays(pod: V1Pod, until: Promise<void>): Promise<boolean> {
+  private async whilePodStays(slot: Slot, pod: V1Pod, until: Promise<void>): Promise<boolean> {
     let done = false;
     void until.then(() => (done = true));
     while (!done && !this.stopped) {
       await Promise.race([until, new Promise((r) => setTimeout(r, POD_CHECK_MS))]);
       if (done || this.stopped) break;
-      const current = await this.readPod().catch(() => pod);
+      const current = await this.readPod(slot).catch(() => pod);
       if (current?.metadata?.uid !== pod.metadata?.uid || current?.metadata?.deletionTimestamp) {
         this.opts.log('node agent: the pod went away while its store start waited; not starting it');
         return false;
       }
     }
     if (this.stopped) return false;
-    const current = await this.readPod();
+    const current = await this.readPod(slot);
     return current?.metadata?.uid === pod.metadata?.uid && !current?.metadata?.deletionTimestamp;
   }
 
-  private async setPodStatus(pod: V1Pod, ready: boolean, reason: string): Promise<void> {
+  private async setPodStatus(slot: Slot, pod: V1Pod, ready: boolean, reason: string): Promise<void> {
     const now = new Date();
-    const fresh = (await this.readPod()) ?? pod;
+    const fresh = (await this.readPod(slot)) ?? pod;
     if (fresh.metadata?.uid !== pod.metadata?.uid) return;
     const cond = (type: string, status: boolean) => ({
       type,
@@ -358,7 +451,7 @@ export class NodeAgent {
     };
     try {
       await this.opts.core.replaceNamespacedPodStatus({
-        name: this.podName,
+        name: slot.pod,
         namespace: this.opts.namespace,
         body: fresh,
       });

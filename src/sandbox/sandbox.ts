@@ -12,7 +12,14 @@ import { sandboxInventory } from './inventory';
 import { type SandboxState } from './state';
 import { CODEC_KEY_ENV, CODEC_KEY_ID_ENV, codecFromEnv } from '../temporal/codec';
 import { codecServerEndpoint, startCodecServer } from '../temporal/codec-server';
-import { sandboxStoreKind, StoreProcess } from './store-process';
+import { LoadBalancer } from './load-balancer';
+import {
+  parseStoreNodes,
+  sandboxStoreKind,
+  STORE_NODES_ENV,
+  StoreProcess,
+  volumeUrl,
+} from './store-process';
 import { startTemporal } from './temporal-server';
 import { createSeedPool, startPrefect, type PrefectServer } from './prefect-server';
 
@@ -29,6 +36,38 @@ export interface SandboxOptions {
   /** Keep the dir after stop (for post-mortems). */
   keepDir?: boolean;
   log?: (msg: string) => void;
+  /**
+   * Store nodes: 1 (default; ROTATOR_STORE_NODES when set), or 4 to 16 for a distributed store
+   * behind a loopback load balancer (see storeProcesses).
+   */
+  storeNodes?: number;
+}
+
+/** Distinct free loopback ports. */
+async function freePorts(n: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}
+
+/**
+ * The store's processes: one on a data directory, or — for `nodes` > 1 — one per StatefulSet
+ * pod in distributed mode (every node's drive listed on every node, one cluster), with a
+ * loopback load balancer in front that plays the store's Service. The inventory's store
+ * endpoint is the balancer's, as a Service address would be.
+ */
+async function storeProcesses(kind: ReturnType<typeof sandboxStoreKind>, nodes: number, dir: string) {
+  const logs = path.join(dir, 'logs');
+  if (nodes === 1) {
+    return { stores: [new StoreProcess(kind, await freePort(), path.join(dir, 'store-data'), logs)] };
+  }
+  const ports = await freePorts(nodes);
+  const dataDirs = ports.map((_, i) => path.join(dir, 'store-data', `n${i}`));
+  const volumes = ports.map((port, i) => volumeUrl(port, dataDirs[i]!));
+  const stores = ports.map(
+    (port, i) => new StoreProcess(kind, port, dataDirs[i]!, logs, { volumes, name: String(i) }),
+  );
+  return { stores, balancer: new LoadBalancer(await freePort()) };
 }
 
 /** The work pool config/dashi.yaml's pipeline zone names. */
@@ -123,30 +162,40 @@ async function startSandboxOnce(opts: SandboxOptions): Promise<Sandbox> {
     log(`kwok node ${FAKE_NODE_NAME} Ready`);
 
     const kind = sandboxStoreKind();
-    const store = new StoreProcess(
-      kind,
-      await freePort(),
-      path.join(dir, 'store-data'),
-      path.join(dir, 'logs'),
-    );
+    const nodes = opts.storeNodes ?? parseStoreNodes(process.env[STORE_NODES_ENV]);
+    const { stores, balancer } = await storeProcesses(kind, nodes, dir);
+    if (balancer) {
+      await balancer.start();
+      closers.push(() => balancer.stop());
+    }
+    const endpoint = balancer?.endpoint ?? stores[0]!.endpoint;
     const root = {
       'access-key': 'rustfs-root',
       'secret-key': randomBytes(30).toString('base64url').slice(0, 40),
-      endpoint: store.endpoint,
+      endpoint,
     };
-    const manifests = platformManifests(root);
+    // A distributed RustFS gets its node-to-node secret pinned apart from the root (MinIO's
+    // nodes have none: they must agree on the root itself).
+    const manifests = platformManifests(root, {
+      replicas: nodes,
+      ...(nodes > 1 && kind === 'rustfs' ? { rpcSecret: randomBytes(24).toString('base64url') } : {}),
+    });
     for (const ns of manifests.namespaces)
       await createIgnoringExisting(() => core.createNamespace({ body: ns }));
-    await createIgnoringExisting(() =>
-      core.createNamespacedSecret({ namespace: PLATFORM.namespace, body: manifests.rootSecret }),
-    );
+    for (const secret of [manifests.rootSecret, manifests.rpcSecret]) {
+      if (!secret) continue;
+      await createIgnoringExisting(() =>
+        core.createNamespacedSecret({ namespace: PLATFORM.namespace, body: secret }),
+      );
+    }
 
     agent = new NodeAgent({
       core,
-      store,
+      stores,
       namespace: PLATFORM.namespace,
       statefulSet: PLATFORM.statefulSet,
       rootSecret: PLATFORM.rootSecret,
+      ...(balancer ? { service: balancer } : {}),
       log,
     });
     const agentUrl = await agent.start(await freePort());
@@ -158,11 +207,17 @@ async function startSandboxOnce(opts: SandboxOptions): Promise<Sandbox> {
         apps.createNamespacedDeployment({ namespace: d.metadata!.namespace!, body: d }),
       );
     }
-    await waitUntil('object store started by the node agent', () => store.ready(), {
-      timeoutMs: 90_000,
-      intervalMs: 300,
-    });
-    log(`object store (${kind}) ready on ${store.endpoint}`);
+    const started = agent;
+    await waitUntil(
+      nodes === 1 ? 'object store started by the node agent' : `all ${nodes} store nodes Ready`,
+      async () => started.snapshot().nodes.every((n) => n.ready),
+      { timeoutMs: 90_000 + 30_000 * (nodes - 1), intervalMs: 300 },
+    );
+    log(
+      nodes === 1
+        ? `object store (${kind}) ready on ${endpoint}`
+        : `object store (${kind}, ${nodes} nodes: ${stores.map((s) => s.endpoint).join(' ')}) ready behind ${endpoint}`,
+    );
     const prefect: PrefectServer = await prefectStarting;
     // The seed's `make prefect-up`: the pipeline zone's pool exists before any bootstrap.
     await createSeedPool(prefect.api, { authString: prefect.authString }, SEED_POOL);
@@ -181,7 +236,10 @@ async function startSandboxOnce(opts: SandboxOptions): Promise<Sandbox> {
       },
       store: {
         kind,
-        endpoint: store.endpoint,
+        endpoint,
+        ...(nodes > 1
+          ? { nodes: stores.map((s, i) => ({ pod: `${PLATFORM.statefulSet}-${i}`, endpoint: s.endpoint })) }
+          : {}),
         region: 'us-east-1',
         rootSecret: { namespace: PLATFORM.namespace, name: PLATFORM.rootSecret },
         workload: { kind: 'StatefulSet', namespace: PLATFORM.namespace, name: PLATFORM.statefulSet },

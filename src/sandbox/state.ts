@@ -24,8 +24,13 @@ export interface SandboxState {
   };
   store: {
     kind: 'minio' | 'rustfs';
-    /** http://127.0.0.1:<port> — S3 and admin API. */
+    /** http://127.0.0.1:<port> — S3 and admin API (a distributed store's load balancer). */
     endpoint: string;
+    /**
+     * A distributed store's nodes, one per StatefulSet pod, each reached directly (not through
+     * the load balancer). Absent for a single store process.
+     */
+    nodes?: Array<{ pod: string; endpoint: string }>;
     region: string;
     rootSecret: { namespace: string; name: string };
     workload: { kind: 'StatefulSet'; namespace: string; name: string };

@@ -10,6 +10,23 @@ export interface RootCredentials {
   secretKey: string;
 }
 
+/**
+ * One node of a distributed store: every node is started with the same list of drives (one per
+ * node, `http://127.0.0.1:<port><dir>`, listed explicitly, as RustFS's own e2e harness does on
+ * one host), and serves on its own port, which is its address in that list.
+ */
+export interface ClusterMember {
+  /** Every node's drive, in node order; this node's is the one on its own port. */
+  volumes: string[];
+  /** The node's name in its log file (store-<name>.log). */
+  name: string;
+}
+
+/** The drive URL of a node on `port` keeping its data in `dataDir`. */
+export function volumeUrl(port: number, dataDir: string): string {
+  return `http://127.0.0.1:${port}${path.resolve(dataDir)}`;
+}
+
 /** Which store the sandbox runs: MinIO by default, RustFS when its binary is provided. */
 export function sandboxStoreKind(): StoreKind {
   const explicit = process.env.ROTATOR_STORE_KIND;
@@ -17,6 +34,24 @@ export function sandboxStoreKind(): StoreKind {
   if (explicit) throw new Error(`ROTATOR_STORE_KIND must be "minio" or "rustfs", got "${explicit}"`);
   const bin = process.env.ROTATOR_STORE_BIN;
   return bin && path.basename(bin).toLowerCase().includes('rustfs') ? 'rustfs' : 'minio';
+}
+
+export const STORE_NODES_ENV = 'ROTATOR_STORE_NODES';
+
+/**
+ * How many store nodes the sandbox runs (`source` names where `raw` came from, for the error):
+ * 1, one process on a data directory; or 4 to 16, a distributed store with one drive per node,
+ * at least 4 for an erasure set that keeps serving with a node down.
+ */
+export function parseStoreNodes(raw: string | undefined, source = STORE_NODES_ENV): number {
+  if (raw === undefined || raw === '') return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || !(n === 1 || (n >= 4 && n <= 16))) {
+    throw new Error(
+      `${source} must be 1 (one store process) or 4 to 16 (a distributed store, one drive per node), got "${raw}"`,
+    );
+  }
+  return n;
 }
 
 export function readinessPath(kind: StoreKind): string {
@@ -33,9 +68,10 @@ export class StoreProcess {
 
   constructor(
     readonly kind: StoreKind,
-    private readonly port: number,
+    readonly port: number,
     private readonly dataDir: string,
     private readonly logDir: string,
+    private readonly member?: ClusterMember,
   ) {
     this.endpoint = `http://127.0.0.1:${port}`;
     fs.mkdirSync(dataDir, { recursive: true });
@@ -49,45 +85,66 @@ export class StoreProcess {
     return this.proc?.pid;
   }
 
-  async start(root: RootCredentials, onExit: () => void): Promise<void> {
+  /**
+   * `env` is the rest of the pod's environment (RUSTFS_RPC_SECRET, for one); the root reaches the
+   * process under the names its kind reads.
+   */
+  async start(root: RootCredentials, onExit: () => void, env: Record<string, string> = {}): Promise<void> {
     const address = `127.0.0.1:${this.port}`;
-    const [args, env] =
+    const drives = this.member?.volumes ?? [this.dataDir];
+    const [args, storeEnv] =
       this.kind === 'minio'
         ? [
-            ['server', this.dataDir, '--address', address, '--quiet'],
+            ['server', ...drives, '--address', address, '--quiet'],
             { MINIO_ROOT_USER: root.accessKey, MINIO_ROOT_PASSWORD: root.secretKey, MINIO_BROWSER: 'off' },
           ]
         : [
-            ['--address', address, this.dataDir],
+            this.member ? [] : ['--address', address, this.dataDir],
             {
               RUSTFS_ACCESS_KEY: root.accessKey,
               RUSTFS_SECRET_KEY: root.secretKey,
               RUSTFS_CONSOLE_ENABLE: 'false',
+              // Distributed mode: the drives of every node, this node's address among them, and
+              // no distinct-disk check (all drives share one filesystem here, as in RustFS's e2e).
+              ...(this.member
+                ? {
+                    RUSTFS_VOLUMES: drives.join(' '),
+                    RUSTFS_ADDRESS: address,
+                    RUSTFS_UNSAFE_BYPASS_DISK_CHECK: 'true',
+                  }
+                : {}),
             },
           ];
     this.proc = new ManagedProcess({
-      name: 'store',
+      name: this.member ? `store-${this.member.name}` : 'store',
       command: toolPath('minio'),
       args,
-      env,
+      env: { ...env, ...storeEnv },
       logDir: this.logDir,
     });
     this.proc.start(onExit);
   }
 
   async waitReady(timeoutMs: number): Promise<void> {
-    await waitUntil(
-      'object store',
-      async () => (await fetch(`${this.endpoint}${readinessPath(this.kind)}`)).ok,
-      { timeoutMs, process: this.proc },
-    );
+    await waitUntil('object store', () => this.ready(), { timeoutMs, process: this.proc });
   }
 
+  /**
+   * The readiness endpoint answers 200 and the S3 API no longer refuses with 503: a RustFS node
+   * of a distributed store (1.0.0-rc.3) answers /health/ready 200 about a second before it
+   * stops answering requests with 503 "Service not ready: waiting for startup_finalization".
+   * An anonymous `GET /` is refused (403) once the API serves.
+   */
   async ready(): Promise<boolean> {
     try {
-      return (
-        await fetch(`${this.endpoint}${readinessPath(this.kind)}`, { signal: AbortSignal.timeout(2000) })
-      ).ok;
+      const health = await fetch(`${this.endpoint}${readinessPath(this.kind)}`, {
+        signal: AbortSignal.timeout(2000),
+      });
+      await health.arrayBuffer();
+      if (!health.ok) return false;
+      const api = await fetch(`${this.endpoint}/`, { signal: AbortSignal.timeout(2000) });
+      await api.arrayBuffer();
+      return api.status !== 503;
     } catch {
       return false;
     }

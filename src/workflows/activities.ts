@@ -1,5 +1,7 @@
-// Activity proxies with named option sets: each says how long a kind of call may take
-// and how often it is retried before the workflow sees the failure.
+// Activity proxies, one per option set, each typed with only the activities that option set is
+// for: a two-hour heartbeating wait cannot be called under a one-minute timeout, nor a quick
+// step under a two-hour one. Per-call options (a summary, say) go through each function's
+// executeWithOptions, which the budgeted proxies (retry-budgets.ts) pass through.
 import {
   proxyActivities,
   proxyLocalActivities,
@@ -7,6 +9,19 @@ import {
   type LocalActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+
+/** Waits that heartbeat: rollouts, the store restarting. */
+type LongWaitName = 'waitForRollouts' | 'waitForStoreWithRoot';
+export type LongWaits = Pick<Activities, LongWaitName>;
+/** Policy conformance through S3 with a zone's key. */
+export type Smokes = Pick<Activities, 'smokeZone'>;
+export type Announces = Pick<Activities, 'announce'>;
+/** Reads and writes against the apiserver, the admin API, Temporal or Prefect: each returns within a minute. */
+export type QuickSteps = Omit<Activities, LongWaitName | 'smokeZone' | 'announce'>;
+
+// ---------------------------------------------------------------------------------------
+// Runs started before outage-budgets: each step's own bounded retries, then the workflow sees
+// the failure. Kept as they were for those runs (run-constants.ts).
 
 /** Reads and writes against the apiserver or the admin API: fast, retried a few times. */
 export const quickCall: ActivityOptions = {
@@ -52,9 +67,41 @@ export const announceCall: ActivityOptions = {
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '4s', maximumAttempts: 3 },
 };
 
-export const acts = proxyActivities<Activities>(quickCall);
-export const announcing = proxyActivities<Pick<Activities, 'announce'>>(announceCall);
-export const smoke = proxyActivities<Activities>(smokeCall);
-export const waits = proxyActivities<Activities>(longWait);
-export const localActs = proxyLocalActivities<Activities>(localQuickCall);
-export const localSmoke = proxyLocalActivities<Activities>(localSmokeCall);
+export const acts = proxyActivities<QuickSteps>(quickCall);
+export const announcing = proxyActivities<Announces>(announceCall);
+export const smoke = proxyActivities<Smokes>(smokeCall);
+export const waits = proxyActivities<LongWaits>(longWait);
+export const localActs = proxyLocalActivities<QuickSteps>(localQuickCall);
+export const localSmoke = proxyLocalActivities<Smokes>(localSmokeCall);
+
+// ---------------------------------------------------------------------------------------
+// outage-budgets: one attempt per call; the workflow retries (retry-budgets.ts), so it knows
+// every attempt and its error, tells on-call, and keeps the budget its era fixed.
+
+const once = { maximumAttempts: 1 };
+
+/** Single attempts, by option set, for the budgeted proxies. */
+export const attempts = {
+  quick: proxyActivities<QuickSteps>({ startToCloseTimeout: quickCall.startToCloseTimeout, retry: once }),
+  localQuick: proxyLocalActivities<QuickSteps>({
+    startToCloseTimeout: quickCall.startToCloseTimeout,
+    retry: once,
+  }),
+  smoke: proxyActivities<Smokes>({ startToCloseTimeout: smokeCall.startToCloseTimeout, retry: once }),
+  localSmoke: proxyLocalActivities<Smokes>({
+    startToCloseTimeout: smokeCall.startToCloseTimeout,
+    retry: once,
+  }),
+  waits: proxyActivities<LongWaits>({
+    startToCloseTimeout: longWait.startToCloseTimeout,
+    heartbeatTimeout: longWait.heartbeatTimeout,
+    retry: once,
+  }),
+};
+
+/** What a workflow calls its steps through: proxies of one era. */
+export interface StepProxies {
+  acts: QuickSteps;
+  smoke: Smokes;
+  waits: LongWaits;
+}

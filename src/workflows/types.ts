@@ -14,6 +14,7 @@ export const workflowIds = {
 
 // Inputs are defined once, as the schemas the workflows and the CLI validate them with.
 import type { NotifyKind } from '../inventory/schema';
+import type { StepKind } from './run-constants';
 export type { NotifyKind };
 export type { BootstrapInput, GraceWaitState, RotateRootInput, RotateZoneInput } from './inputs';
 
@@ -72,6 +73,8 @@ export interface WorkflowStatus {
   workPools?: string[];
   /** Events or notifications that could not be delivered (the run went on without them). */
   announceErrors?: string[];
+  /** Steps failing right now and retried within their budget (retry-budgets.ts); absent when none. */
+  retrying?: RetryingStep[];
   /** Who decided each accepted approve, resume, rollback or revokeNow (src/workflows/approvals.ts). */
   decisions?: DecisionRecord[];
 }
@@ -91,6 +94,28 @@ export interface DecisionRecord {
   selfApproved?: boolean;
   claimedBy?: string;
   reason?: string;
+}
+
+/** A step that keeps failing: what on-call sees while the run retries it. */
+export interface RetryingStep {
+  step: string;
+  /** The activity that fails. */
+  activity: string;
+  /** Whose budget it retries within (run-constants.ts). */
+  kind: StepKind;
+  /** Attempts that failed so far. */
+  attempts: number;
+  /** The first failure. */
+  since: string;
+  lastError: string;
+  lastErrorType?: string;
+  nextAttemptAt?: string;
+  /** No attempt starts after this: the step then fails. */
+  givesUpAt: string;
+  /** Whether a person was told (after the run's escalateAfter). */
+  escalated: boolean;
+  /** What on-call can do. */
+  advice: string;
 }
 
 /** What a run did on its own at a bound, and what on-call should look at. */
@@ -164,6 +189,8 @@ export const EVENT_REASONS = [
   'RotationFailed',
   'RootRotationPaused',
   'RolledBack',
+  /** A step keeps failing past the run's escalateAfter (retry-budgets.ts). */
+  'StepRetrying',
 ] as const;
 export type EventReason = (typeof EVENT_REASONS)[number];
 

@@ -93,7 +93,7 @@ describe('sandbox node agent', () => {
     store = new FakeStore();
     agent = new NodeAgent({
       core: cluster.core,
-      store: store as unknown as StoreProcess,
+      stores: [store as unknown as StoreProcess],
       namespace: 'dashi-platform',
       statefulSet: 'rustfs',
       rootSecret: 'rustfs-root',

@@ -6,10 +6,12 @@ import { after, before, describe, it } from 'node:test';
 import { type WorkflowHandle } from '@temporalio/client';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { revokeNowUpdate, statusQuery } from '../../src/workflows/definitions';
-import { POLLS_PER_RUN } from '../../src/workflows/grace-wait';
+import { ERAS } from '../../src/workflows/run-constants';
 import { type WorkflowResult, type WorkflowStatus } from '../../src/workflows/types';
 import { withWorker, workflowTestEnv } from '../support/workflow-env';
 import { NEW, OLD, ROTATION, zoneActivities } from '../support/zone-activities';
+
+const POLLS_PER_RUN = ERAS.outageBudgets.pollsPerRun;
 
 const STUCK = 'dashi-serving/titiler-old-7d9f (Unknown)';
 
