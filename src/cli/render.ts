@@ -100,6 +100,15 @@ export function renderStatus(
   if (s.workPools?.length) lines.push(...s.workPools.map((p) => `  ${p}`));
   if (s.pauseReason) lines.push(`  waiting:   ${s.pauseReason}`);
   if (s.escalation) lines.push(`  ESCALATED: ${s.escalation.message}`);
+  for (const r of s.retrying ?? []) {
+    lines.push(
+      `  RETRYING:  ${r.step} (${r.activity}): ${r.attempts} failed attempt(s) since ${r.since}${r.escalated ? ', people told' : ''}`,
+      `             last error: ${r.lastError}`,
+      `             next attempt ${r.nextAttemptAt ?? 'now'}; gives up at ${r.givesUpAt} (${r.kind} budget)`,
+      `             ${r.advice}`,
+      `             stop retrying: rotator stop-retrying ${id} --by <you> --reason <why>`,
+    );
+  }
   const next = nextActions(id, s);
   if (next.length) lines.push('  answer with:', ...next.map((n) => `    ${n}`));
   if (s.onCancel) lines.push(`  on cancel: ${s.onCancel}`);

@@ -12,6 +12,7 @@ import {
   resumeUpdate,
   revokeNowUpdate,
   rollbackUpdate,
+  stopRetryingUpdate,
   type UpdateArg,
 } from '../workflows/definitions';
 import {
@@ -61,6 +62,11 @@ const UPDATES: Array<{
     def: revokeNowUpdate,
     decision: 'revoke-now',
     description: 'RotateZone in its grace period: revoke the previous key now',
+  },
+  {
+    command: 'stop-retrying',
+    def: stopRetryingUpdate,
+    description: 'a run retrying a failing step: stop, the step fails now with its last error',
   },
 ];
 

@@ -3,6 +3,7 @@
 // Messages start with "expected ..." and the loader appends what it found.
 import { z } from 'zod';
 import { DURATION_HINT, parseDuration } from './duration';
+import { retriesSchema } from './retries';
 
 // ---------------------------------------------------------------------------------------
 // Bounds
@@ -763,6 +764,7 @@ export const inventorySchema = z
         'expected a list of notification sinks',
       ).default(() => []),
       networkPolicies: networkPoliciesSchema.optional(),
+      retries: retriesSchema.optional(),
       approvals: approvalsSchema.default(() => ({ ...APPROVALS_DEFAULTS })),
       zones: boundedList(zoneSchema, SIZE_BOUNDS.zones, 'zones', 'expected a list of zones').min(1, {
         error: 'expected at least one zone',
@@ -900,6 +902,8 @@ export const inventorySchema = z
       smoke: inv.smoke,
       notifications: inv.notifications,
       networkPolicies: inv.networkPolicies,
+      // Only when set: an inventory without it is recorded in runs as before.
+      ...(inv.retries ? { retries: inv.retries } : {}),
       approvals: inv.approvals,
       zones,
       buckets,

@@ -141,7 +141,13 @@ export class MetricsCollector {
         work.push(async () => {
           try {
             const handle = this.o.client.workflow.getHandle(info.workflowId, info.runId);
-            run.phase = (await handle.query(statusQuery)).phase;
+            const status = await handle.query(statusQuery);
+            run.phase = status.phase;
+            run.retrying = status.retrying?.map((r) => ({
+              kind: r.kind,
+              attempts: r.attempts,
+              escalated: r.escalated,
+            }));
           } catch {
             // No worker answered (all stopped, or this one busy): the wait is unknown, not 0.
           }

@@ -52,6 +52,8 @@ export interface OpenRun {
   type: WorkflowType;
   zone?: string;
   phase?: string;
+  /** Steps the run retries right now (its status query's `retrying`). */
+  retrying?: Array<{ kind: string; attempts: number; escalated: boolean }>;
 }
 
 export interface ScheduleFacts {
@@ -277,6 +279,26 @@ export function waiting(s: Snapshot): Sample[] {
           value: counts.get(key({ ...l, reason })) ?? 0,
         })),
   );
+}
+
+/**
+ * rustfs_rotator_retrying_steps{workflow,zone,kind,escalated}: steps of open runs that keep
+ * failing and are retried within their budget (escalated: failing longer than the run's
+ * escalateAfter, people told); rustfs_rotator_retry_attempts: their failed attempts so far.
+ * Only what runs retry now: a kind nobody retries has no series.
+ */
+export function retrying(s: Snapshot, what: 'steps' | 'attempts'): Sample[] {
+  const sums = new Map<string, Sample>();
+  for (const run of s.open) {
+    for (const r of run.retrying ?? []) {
+      const labels = { ...labelsOf(s, run), kind: r.kind, escalated: String(r.escalated) };
+      const k = key(labels);
+      const sample = sums.get(k) ?? { labels, value: 0 };
+      sample.value += what === 'steps' ? 1 : r.attempts;
+      sums.set(k, sample);
+    }
+  }
+  return [...sums.values()];
 }
 
 /** rustfs_rotator_previous_key_valid{zone}: 1 while the zone's pending record holds a second valid key. */

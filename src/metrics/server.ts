@@ -102,6 +102,18 @@ export function rotatorRegistry(collector: MetricsCollector): RotatorRegistry {
     model.waiting,
   );
   gauge(
+    'retrying_steps',
+    'Steps of open runs that keep failing and are retried within their budget, by kind (quick, smoke, wait, pastSwitch, compensation) and whether people were told (escalated)',
+    ['workflow', 'zone', 'kind', 'escalated'],
+    (s) => model.retrying(s, 'steps'),
+  );
+  gauge(
+    'retry_attempts',
+    'Failed attempts so far of the steps open runs are retrying',
+    ['workflow', 'zone', 'kind', 'escalated'],
+    (s) => model.retrying(s, 'attempts'),
+  );
+  gauge(
     'previous_key_valid',
     "1 while the zone's pending record exists: two keys of the zone are valid (a rotation in progress, or one whose undo did not finish)",
     ['zone'],

@@ -18,7 +18,6 @@ import { type BootstrapInput, type Plan, type WorkflowResult, type ZoneResult, w
 
 /** Zones handled at once by default: keeps the apiserver and the store responsive on small clusters. */
 const ZONE_PARALLELISM = 8;
-const ROLLOUT_TIMEOUT_MS = 10 * 60_000;
 
 async function forEachBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
@@ -113,13 +112,17 @@ const toTheEnd =
 export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<WorkflowResult> {
   const input = strictInput('BootstrapCluster', raw);
   const parallelism = input.parallelism ?? ZONE_PARALLELISM;
-  const { v2, acts, smoke } = zoneRunbookCalls();
+  const zoneCalls = zoneRunbookCalls();
+  const { v2 } = zoneCalls;
   const rb = new Runbook('BootstrapCluster');
+  const steps = rb.proxies({ ...zoneCalls, waits }, v2);
+  const { acts, smoke } = steps;
   rb.cancelNote =
     'starts no new zone and lets the zones in flight finish (ensuring is idempotent: nothing to undo); RotateZone children undo their own rotation';
   return rb.run(async () => {
     const info = workflowInfo();
     const inventory = await rb.step('load inventory', () => acts.inventorySnapshot());
+    rb.configureRetries(inventory.retries);
     const zones = inventory.zones.map((z) => z.name);
 
     await rb.step('check no conflicting rotation runs', () =>
@@ -289,7 +292,7 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
             acts.restartWorkloads(consumers, at),
           );
           await rb.step(`wait for rollouts of zone ${name}`, () =>
-            waits.waitForRollouts(consumers, ROLLOUT_TIMEOUT_MS),
+            steps.waits.waitForRollouts(consumers, rb.constants.rolloutTimeoutMs),
           );
         }
       }

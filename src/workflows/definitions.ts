@@ -14,6 +14,11 @@ export const resumeUpdate = defineUpdate<string, [UpdateArg]>(UPDATE.resume);
 export const rollbackUpdate = defineUpdate<string, [UpdateArg]>(UPDATE.rollback);
 /** RotateZone while waiting out the grace period: revoke the previous key now. */
 export const revokeNowUpdate = defineUpdate<string, [UpdateArg]>(UPDATE.revokeNow);
+/**
+ * Any run while a step keeps failing (outage-budgets): stop retrying it; the step fails now with
+ * its last error. Grants nothing a cancel or terminate does not: a run only ends sooner.
+ */
+export const stopRetryingUpdate = defineUpdate<string, [UpdateArg]>('stopRetrying');
 
 export interface UpdateArg {
   by?: string;

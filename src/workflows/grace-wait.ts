@@ -2,25 +2,23 @@
 // period, then as long as pods started before the switch still reference the Secret — but
 // never longer than maxGrace, and never in one ever-growing history.
 import { allHandlersFinished, condition, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
 import type { Strategy } from '../inventory/schema';
+import type { QuickSteps } from './activities';
 import { type UpdateArg } from './definitions';
 import { UPDATE } from './names';
 import { type Runbook } from './runbook';
 import { WAIT } from './summaries';
 import { type Escalation, type GraceWaitState, type RotateZoneInput } from './types';
 
-export const POD_POLL_START_MS = 15_000;
-export const POD_POLL_MAX_MS = 5 * 60_000;
-/**
- * Pod checks per run before the wait continues as new: about 8 hours at the longest
- * interval and a few hundred history events, far below the server's limits.
- */
-export const POLLS_PER_RUN = 100;
+// The pod check interval (doubling from podPollStartMs to podPollMaxMs) and the checks per run
+// before the wait continues as new (pollsPerRun: about 8 hours at the longest interval and a few
+// hundred history events, far below the server's limits) are the run's era's (run-constants.ts).
 
 /** What the revocation needs, from the run that rotated or from the one it continued as. */
 export interface Rotation {
   strategy: Strategy;
+  /** The previous key's access-key ID (absent in a grace wait continued before outage-budgets). */
+  previousAccessKey?: string;
   previousFingerprint: string;
   pendingFingerprint: string;
   /** When the Secret was switched: pods started before it may hold the previous key. */
@@ -80,6 +78,7 @@ export function resumeGraceWait(rb: Runbook, state: GraceWaitState): Rotation {
   rb.status.steps.push(...state.steps);
   return {
     strategy: state.strategy,
+    ...(state.previousAccessKey ? { previousAccessKey: state.previousAccessKey } : {}),
     previousFingerprint: state.previousFingerprint,
     pendingFingerprint: state.pendingFingerprint,
     promotedAt: state.promotedAt,
@@ -99,11 +98,12 @@ export async function boundedGraceWait(
   r: Rotation,
   zone: string,
   revokeNow: () => UpdateArg | undefined,
-  acts: Activities,
+  acts: QuickSteps,
 ): Promise<GraceWaitOutcome> {
   const startedAt = Date.now();
   const state: GraceWaitState = r.resume ?? {
     strategy: r.strategy,
+    ...(r.previousAccessKey && rb.retryBudgets ? { previousAccessKey: r.previousAccessKey } : {}),
     previousFingerprint: r.previousFingerprint,
     pendingFingerprint: r.pendingFingerprint,
     promotedAt: r.promotedAt,
@@ -129,7 +129,8 @@ export async function boundedGraceWait(
   if (Date.now() < graceUntil) await condition(asked, graceUntil - Date.now(), { summary: WAIT.grace });
 
   // A continued run has waited a while already: the pods it waits for are slow ones.
-  let pollMs = r.resume ? POD_POLL_MAX_MS : POD_POLL_START_MS;
+  const { podPollStartMs, podPollMaxMs, pollsPerRun } = rb.constants;
+  let pollMs = r.resume ? podPollMaxMs : podPollStartMs;
   for (let polls = 1; !asked(); polls++) {
     const holders = await rb.step(
       'check pods still holding the previous key',
@@ -158,7 +159,7 @@ export async function boundedGraceWait(
       });
       return { escalation };
     }
-    if (polls >= POLLS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+    if (polls >= pollsPerRun || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
       if (asked()) break;
       const now = new Date().toISOString();
@@ -172,7 +173,13 @@ export async function boundedGraceWait(
       return {
         continueWith: {
           zone,
-          continued: { ...state, steps: rb.status.steps, generation: state.generation + 1 },
+          continued: {
+            ...state,
+            steps: rb.status.steps,
+            generation: state.generation + 1,
+            // The budgets this rotation resolved when it started travel with it.
+            ...(rb.retryBudgets ? { retries: rb.retryBudgets } : {}),
+          },
         },
       };
     }
@@ -182,7 +189,7 @@ export async function boundedGraceWait(
       [UPDATE.revokeNow],
     );
     await condition(asked, Math.min(pollMs, boundUntil - Date.now()), { summary: WAIT.gracePoll });
-    pollMs = Math.min(pollMs * 2, POD_POLL_MAX_MS);
+    pollMs = Math.min(pollMs * 2, podPollMaxMs);
   }
   rb.setPhase('running');
   return {};

@@ -13,6 +13,7 @@ import {
   ZONE_NAME_HINT,
   type BoundedDuration,
 } from '../inventory/schema';
+import { STEP_KINDS, type StepKind } from './run-constants';
 import { type StepRecord, type WorkflowType } from './types';
 
 export const MAX_PARALLELISM = 64;
@@ -79,6 +80,16 @@ const stepRecord: z.ZodType<StepRecord> = z.strictObject({
   error: z.string().optional(),
 });
 
+const ms = z.number().int().min(0);
+const stepBudget = z.strictObject({ budgetMs: ms, initialMs: ms, maxIntervalMs: ms });
+/** The retry budgets a rotation resolved when it started (run-constants.ts). */
+const retryBudgets = z.strictObject({
+  steps: z.strictObject(
+    Object.fromEntries(STEP_KINDS.map((k) => [k, stepBudget])) as Record<StepKind, typeof stepBudget>,
+  ),
+  escalateAfterMs: ms,
+});
+
 /**
  * What a RotateZone run hands to the run it continues as new while waiting out the grace
  * period: the rotation is done (the new key is in the Secret and verified); the next run only
@@ -86,6 +97,8 @@ const stepRecord: z.ZodType<StepRecord> = z.strictObject({
  */
 export const graceWaitStateSchema = z.strictObject({
   strategy: strategy,
+  /** The previous key's access-key ID, for a failure that leaves it valid (since outage-budgets). */
+  previousAccessKey: z.string().optional(),
   previousFingerprint: fingerprint,
   pendingFingerprint: fingerprint,
   /** When the Secret was switched: pods started before it may hold the previous key. */
@@ -102,6 +115,8 @@ export const graceWaitStateSchema = z.strictObject({
   steps: z.array(stepRecord),
   /** How many runs of this rotation continued as new before this one. */
   generation: z.number().int().min(1),
+  /** The rotation's retry budgets (since outage-budgets). */
+  retries: retryBudgets.optional(),
 });
 
 export const rotateZoneInputSchema = z

@@ -17,11 +17,11 @@
 // with the history; every committed history, recorded without them, replays with them added
 // (test/replay). They were added without a patch, and changing a summary needs none.
 import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import { acts, localActs, localSmoke, smoke } from './activities';
+import { acts, attempts, localActs, localSmoke, smoke, type QuickSteps, type Smokes } from './activities';
 import { forgedContinuation } from './grace-wait';
 import { checkWorkflowInput, type RotateZoneInput, type WorkflowInputs } from './inputs';
-import { errorMessage, invalidInput } from './runbook';
+import { budgeted } from './retry-budgets';
+import { errorMessage, invalidInput, type Runbook } from './runbook';
 import { type WorkflowType } from './types';
 
 /**
@@ -46,8 +46,8 @@ export const COMPENSATION_V2 = 'compensation-v2';
 
 export interface StepCalls {
   v2: boolean;
-  acts: Activities;
-  smoke: Activities;
+  acts: QuickSteps;
+  smoke: Smokes;
 }
 
 /** Call at the very start of a workflow, before its first command. */
@@ -124,10 +124,24 @@ export const RUN_LOCKS = 'run-locks';
  * regular activity: its schedule is in the history before it runs. A local activity's result is
  * recorded only when its workflow task completes; a cancel arriving meanwhile fails that task,
  * and the run would replay without the call and undo a rotation whose previous key it revoked.
+ * Since outage-budgets: a regular activity too, retried by the run within its budget.
  */
-export function durableCalls(calls: StepCalls): Activities {
+export function durableCalls(calls: StepCalls, rb: Runbook): QuickSteps {
+  if (rb.retryBudgets) return budgeted(rb, attempts.quick, 'quick');
   return patched(COMPENSATION_V2) ? acts : calls.acts;
 }
+
+/**
+ * Retries sized for outages (retry-budgets.ts, run-constants.ts): every step is one attempt per
+ * activity call, retried by the run with backoff within the budget of its kind (minutes before
+ * the switch, hours past it, an undo until it succeeds or a person stops it), shown in the
+ * status, the Web UI and the metrics while it fails, and told to people after escalateAfter. A
+ * failure past the switch ends as PreviousKeyStillValid, naming the key and how to revoke it.
+ * The run's waits and budgets are those of this era (run-constants.ts), whatever deploys later.
+ *
+ * Retire when: no run of any workflow started before its deploy is still open.
+ */
+export const OUTAGE_BUDGETS = 'outage-budgets';
 
 /**
  * RotateRoot on a store whose IAM is sealed with the root (RustFS before the 1.0 beta line):

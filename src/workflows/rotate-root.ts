@@ -1,6 +1,6 @@
 import { ApplicationFailure, condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { formatDuration, parseDuration } from '../inventory/duration';
-import { acts, smoke, waits } from './activities';
+import { acts as legacyActs, smoke as legacySmoke, waits as legacyWaits } from './activities';
 import { ROOT_TARGET } from '../approvals/decisions';
 import type { InventorySnapshot } from '../inventory/lookup';
 import { DecisionGate, decisionText, inputApproval } from './approvals';
@@ -12,14 +12,7 @@ import { errorMessage, errorType, Runbook } from './runbook';
 import { WAIT } from './summaries';
 import { type RotateRootInput, type WorkflowResult } from './types';
 
-const DEFAULT_APPROVAL_TIMEOUT_MS = 24 * 3600_000;
 const UNDO_ROOT = 'roll back to the previous root';
-/**
- * The way back waits at least this long for the store on the previous root: a short forward
- * window (a test's seconds) must not fail the rollback of a store that starts slowly (a
- * RustFS restarting twice in a row takes longer than MinIO).
- */
-const MIN_ROLLBACK_WAIT_MS = 2 * 60_000;
 
 /** What consumers see after the store is back on a store that lost IAM (benchmark 6 measures it). */
 const ZONE_REFUSAL_NOTE =
@@ -39,6 +32,10 @@ function durationOr(text: string | undefined, fallback: number): number {
 export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowResult> {
   const input = strictInput('RotateRoot', raw);
   const rb = new Runbook('RotateRoot');
+  const { acts, smoke, waits } = rb.proxies(
+    { acts: legacyActs, smoke: legacySmoke, waits: legacyWaits },
+    false,
+  );
   return rb.run(async () => {
     const info = workflowInfo();
     // Decisions authorized by the inventory's approvals.authority (src/workflows/approvals.ts).
@@ -111,6 +108,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
     );
 
     const inventory = await rb.step('load inventory', () => acts.inventorySnapshot());
+    rb.configureRetries(inventory.retries);
     const restartTimeoutMs = durationOr(input.restartTimeout, inventory.store.restartTimeoutMs);
     if (authorized) {
       approvals = inventory.approvals;
@@ -121,7 +119,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
       }
     }
     const pauseTimeoutMs = durationOr(input.pauseTimeout, inventory.store.pauseTimeoutMs);
-    const approvalTimeoutMs = durationOr(input.approvalTimeout, DEFAULT_APPROVAL_TIMEOUT_MS);
+    const approvalTimeoutMs = durationOr(input.approvalTimeout, rb.constants.approvalTimeoutMs);
     const workload = { ...inventory.store.workload };
     const workloadName = `${workload.kind}/${workload.namespace}/${workload.name}`;
 
@@ -308,7 +306,9 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
           await acts.forceRollback(workload);
         }
         await waits.waitForStoreWithRoot({
-          timeoutMs: Math.max(restartTimeoutMs * 2, MIN_ROLLBACK_WAIT_MS),
+          // A short forward window (a test's seconds) must not fail the rollback of a store that
+          // starts slowly (a RustFS restarting twice in a row takes longer than MinIO).
+          timeoutMs: Math.max(restartTimeoutMs * 2, rb.constants.minRollbackWaitMs),
           expectFingerprint: root.fingerprint!,
         });
         if (!storeRestarted && rb.careful) return;

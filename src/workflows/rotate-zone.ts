@@ -13,16 +13,10 @@ import { parseDuration, formatDuration } from '../inventory/duration';
 import { zoneTarget } from '../approvals/decisions';
 import { findZone, type InventorySnapshot } from '../inventory/lookup';
 import { ZONE_DEFAULTS, type Zone } from '../inventory/schema';
-import { waits } from './activities';
+import { waits as legacyWaits } from './activities';
 import { DecisionGate, decisionText } from './approvals';
 import { revokeNowUpdate, type UpdateArg } from './definitions';
-import {
-  boundedGraceWait,
-  POD_POLL_MAX_MS,
-  POD_POLL_START_MS,
-  resumeGraceWait,
-  type Rotation,
-} from './grace-wait';
+import { boundedGraceWait, resumeGraceWait, type Rotation } from './grace-wait';
 import {
   AUTHORIZED_DECISIONS,
   durableCalls,
@@ -46,16 +40,14 @@ import {
 const UNDO_RESTORE = 'restore the previous Secret and restart consumers';
 const UNDO_NEW_CREDENTIAL = 'remove the new credential from the store';
 const UNDO_USER_SECRET = 'put the previous user secret back';
-/** After the undo's rollouts: how long pods that could hold the new key get to go away. */
-const UNDO_POD_CHECKS_MS = [5_000, 10_000, 20_000, 40_000, 60_000];
-
 /** Waits (bounded) until no pod that could hold the new key runs; else the key is kept. */
 async function untilNoPodHolds(
   rb: Runbook,
   holders: () => Promise<string[]>,
   pending: PendingRef,
 ): Promise<void> {
-  for (const delayMs of [...UNDO_POD_CHECKS_MS, 0]) {
+  // After the undo's rollouts: how long pods that could hold the new key get to go away.
+  for (const delayMs of [...rb.constants.undoPodChecksMs, 0]) {
     const pods = await rb.step(
       'check pods that could hold the new key',
       holders,
@@ -139,9 +131,6 @@ function rotatedEvents(
   return events;
 }
 
-/** How long consumers get to roll out before the rotation is undone. */
-const ROLLOUT_TIMEOUT_MS = 10 * 60_000;
-
 /** How a work pool's flow runs meet a rotation: for the plan and the status. */
 export function workPoolNotes(zone: Zone, strategy: 'overlap' | 'in-place'): string[] {
   const inFlight =
@@ -161,6 +150,7 @@ function zonePlan(
   maxGraceMs: number,
   consumers: string[],
   secret: string,
+  rolloutTimeoutMs: number,
 ): Plan {
   const pools = workPoolNotes(zone, strategy);
   const restart = consumers.length
@@ -238,7 +228,7 @@ function zonePlan(
       { action: 'delete', target: `Secret ${pending}`, detail: 'clean-up' },
     ],
     expectedDowntime: consumers.length
-      ? `consumers fail from the store change until their restarted pods are ready (typically the rollout time; up to ${formatDuration(ROLLOUT_TIMEOUT_MS)} before the rotation is undone)`
+      ? `consumers fail from the store change until their restarted pods are ready (typically the rollout time; up to ${formatDuration(rolloutTimeoutMs)} before the rotation is undone)`
       : 'clients holding the old key fail from the store change until they re-read the Secret',
     notes: [
       'in-place keeps the seed contract (access-key = user name) at the cost of a failure window; prefer overlap',
@@ -258,8 +248,10 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
   const input = strictInput('RotateZone', raw);
   refuseForgedContinuation(input);
   const calls = zoneRunbookCalls();
-  const { v2, acts, smoke } = calls;
+  const { v2 } = calls;
   const rb = new Runbook('RotateZone', input.zone);
+  const { acts, smoke, waits } = rb.proxies({ ...calls, waits: legacyWaits }, v2);
+  const rolloutTimeoutMs = rb.constants.rolloutTimeoutMs;
   return rb.run(async () => {
     const info = workflowInfo();
     // Every restart of this run carries a distinct, later restartedAt: with local steps the
@@ -307,11 +299,14 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
       rb.cancelNote =
         'this run continues a grace wait: both keys stay valid and the pending record stays for the next RotateZone of the zone to reconcile (rotator audit lists it)';
       rb.eventSubject = { secretOf: 'zone' };
+      // The budgets the rotating run resolved (a continuation is this rotation, not a new one).
+      if (input.continued.retries && rb.retryBudgets) rb.retryBudgets = input.continued.retries;
       return waitThenRevoke(resumeGraceWait(rb, input.continued));
     }
 
     const inventory = await rb.step('load inventory', () => acts.inventorySnapshot());
     if (authorized) approvals = inventory.approvals;
+    rb.configureRetries(inventory.retries);
     let zone: Zone;
     try {
       zone = findZone(inventory, input.zone);
@@ -359,7 +354,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
     const consumerNames = consumers.map((c) => `${c.kind}/${c.namespace}/${c.name}`);
 
     if (input.dryRun) {
-      const plan = zonePlan(zone, strategy, graceMs, maxGraceMs, consumerNames, secretName);
+      const plan = zonePlan(zone, strategy, graceMs, maxGraceMs, consumerNames, secretName, rolloutTimeoutMs);
       rb.setPhase('completed');
       return {
         workflow: 'RotateZone',
@@ -438,7 +433,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
         restoredAt = new Date(Date.parse(at) - 1).toISOString();
         if (v2 && !consumers.length) return;
         await acts.restartWorkloads(consumers, at);
-        await waits.waitForRollouts(consumers, ROLLOUT_TIMEOUT_MS);
+        await waits.waitForRollouts(consumers, rolloutTimeoutMs);
       });
       promotedAt = new Date().toISOString();
       const promoted = await rb.step(`promote: patch Secret ${secretName}`, () =>
@@ -468,7 +463,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
         );
         await rb.step(
           'wait for rollouts',
-          () => waits.waitForRollouts(consumers, ROLLOUT_TIMEOUT_MS),
+          () => waits.waitForRollouts(consumers, rolloutTimeoutMs),
           (r) => r.join('; ') || 'none',
         );
       }
@@ -488,6 +483,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
     // pods started before the switch may still use.
     return waitThenRevoke({
       strategy,
+      previousAccessKey: current.accessKey,
       previousFingerprint: current.fingerprint!,
       pendingFingerprint: rb.status.fingerprints.pending!,
       promotedAt,
@@ -498,6 +494,10 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
     /** After the switch: the grace wait (overlap), the revocation and the result. */
     async function waitThenRevoke(r: Rotation): Promise<WorkflowResult> {
       let escalation: Escalation | undefined;
+      let revoked = false;
+      // in-place replaced the previous secret at the switch: only overlap leaves a previous key valid.
+      if (rb.retryBudgets && r.strategy === 'overlap')
+        rb.stillValid = () => (revoked ? undefined : stillValid(r));
       if (r.strategy === 'overlap') {
         if (r.resume || patched(GRACE_BOUND)) {
           const wait = await boundedGraceWait(rb, r, input.zone, () => revokeNow, acts);
@@ -510,21 +510,22 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
       rb.commit('the previous key is being revoked: revocation and clean-up finish, the new key stays');
       // in-place revokes too: when the zone moves off a service account, that account must not
       // outlive the switch (the user's own key was already replaced in the store).
-      const revoked = await rb.step(
+      const revocation = await rb.step(
         revokeNow
           ? `revoke previous credential (revokeNow${revokeNow.by ? ` by ${revokeNow.by}` : ''})`
           : escalation
             ? 'revoke previous credential (maxGrace reached: escalated)'
             : 'revoke previous credential',
-        () => durableCalls(calls).revokePrevious(input.zone),
+        () => durableCalls(calls, rb).revokePrevious(input.zone),
         (res) => res,
       );
+      revoked = true;
       rb.announcer.queue({
         target: { secretOf: 'zone' },
         type: escalation ? 'Warning' : 'Normal',
         reason: 'PreviousKeyRevoked',
         message:
-          `previous key ${r.previousFingerprint} revoked (${revoked})` +
+          `previous key ${r.previousFingerprint} revoked (${revocation})` +
           (revokeNow ? `: revokeNow${revokeNow.by ? ` by ${revokeNow.by}` : ''}` : '') +
           (escalation ? `; ESCALATED: ${escalation.message}` : '') +
           `; the Secret holds ${r.pendingFingerprint}`,
@@ -542,7 +543,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
             previousFingerprint: r.previousFingerprint,
             newFingerprint: r.pendingFingerprint,
             restarted: r.restarted,
-            revoked,
+            revoked: revocation,
             smoke: 'passed',
             ...(escalation ? { escalation } : {}),
           },
@@ -550,6 +551,22 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
         summary:
           `zone ${input.zone} rotated (${r.strategy}): ${r.previousFingerprint} → ${r.pendingFingerprint}` +
           (escalation ? `; ESCALATED: ${escalation.message}` : ''),
+      };
+    }
+
+    /** A failure past the switch names the key it leaves valid, and how to revoke it. */
+    function stillValid(r: Rotation): { message: string; commands: string[] } {
+      const key = r.previousAccessKey
+        ? `${r.previousAccessKey} (${r.previousFingerprint})`
+        : r.previousFingerprint;
+      const revoke = `rotator start-workflow RotateZone --zone ${input.zone}`;
+      return {
+        message:
+          `The previous key ${key} of zone ${input.zone} is STILL VALID in the store: consumers are on the new key ${r.pendingFingerprint}, ` +
+          `and the pending record (the zone Secret's name + "-pending") is kept with both. Revoke it with \`${revoke}\` ` +
+          "(its first step reconciles the record: it revokes the previous key, then rotates again); the schedule's next run does the same, " +
+          'and `rotator audit` lists the record until then.',
+        commands: [revoke, 'rotator audit'],
       };
     }
 
@@ -561,7 +578,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
       ]);
       if (!v2 || graceMs > 0)
         await condition(() => revokeNow !== undefined, graceMs, { summary: WAIT.grace });
-      let pollMs = POD_POLL_START_MS;
+      let pollMs = rb.constants.podPollStartMs;
       while (revokeNow === undefined) {
         const holders = await rb.step(
           'check pods still holding the previous key',
@@ -575,7 +592,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
           [UPDATE.revokeNow],
         );
         await condition(() => revokeNow !== undefined, pollMs, { summary: WAIT.gracePoll });
-        pollMs = Math.min(pollMs * 2, POD_POLL_MAX_MS);
+        pollMs = Math.min(pollMs * 2, rb.constants.podPollMaxMs);
       }
       rb.setPhase('running');
     }

@@ -13,16 +13,35 @@ import {
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { Announcer } from './announce';
 import { FAILURE } from './names';
-import { MEMO_OUTCOME, SEARCH_ATTRIBUTE_KIND, SEARCH_ATTRIBUTE_ZONE, statusQuery } from './definitions';
-import { COMPENSATION_V2 } from './patches';
+import { attempts, type StepProxies } from './activities';
+import {
+  MEMO_OUTCOME,
+  SEARCH_ATTRIBUTE_KIND,
+  SEARCH_ATTRIBUTE_ZONE,
+  statusQuery,
+  stopRetryingUpdate,
+  type UpdateArg,
+} from './definitions';
+import { COMPENSATION_V2, OUTAGE_BUDGETS } from './patches';
+import { budgeted } from './retry-budgets';
+import {
+  ERAS,
+  withOverrides,
+  type RetryBudgets,
+  type RetryOverrides,
+  type RunConstants,
+  type StepKind,
+} from './run-constants';
 import {
   type ClusterEvent,
   type EventTarget,
   type NotifyKind,
   type Phase,
+  type RetryingStep,
   type StepRecord,
   type WorkflowResult,
   type WorkflowStatus,
@@ -80,12 +99,25 @@ export class Runbook {
   /** Where each key is, for a failure whose undo did not complete (fingerprints and IDs only). */
   whereKeys: (() => string) | undefined;
   private v2: boolean | undefined;
+  /** The commands a failure names for on-call (the revocation of a key still valid). */
+  private endCommands: string[] | undefined;
   /** Events and notifications (see announce.ts). */
   readonly announcer: Announcer;
   /** The object a failure or rollback is recorded on (the zone or root Secret), once known. */
   eventSubject: EventTarget | undefined;
   /** Further Events for the end of the run (e.g. the workloads an undo restarted). */
   endEvents: ((kind: NotifyKind) => ClusterEvent[]) | undefined;
+  /** The waits and retry budgets of the era this run started in (run-constants.ts). */
+  readonly constants: RunConstants;
+  /** The era's budgets with the inventory's overrides, once loaded; undefined before outage-budgets. */
+  retryBudgets: RetryBudgets | undefined;
+  /** Each accepted stopRetrying, in order: a step retrying when one arrives fails at once. */
+  readonly stopRequests: UpdateArg[] = [];
+  /**
+   * Set once consumers are on the new key: what is still valid until the run has revoked it,
+   * and the commands that revoke it. A failure from then on says so (PreviousKeyStillValid).
+   */
+  stillValid: (() => { message: string; commands: string[] } | undefined) | undefined;
 
   constructor(workflow: WorkflowType, zone?: string) {
     this.status = {
@@ -99,6 +131,22 @@ export class Runbook {
     };
     this.announcer = new Announcer(this.status, errorMessage);
     setHandler(statusQuery, () => this.status);
+    this.constants = patched(OUTAGE_BUDGETS) ? ERAS.outageBudgets : ERAS.before;
+    this.retryBudgets = this.constants.budgets;
+    setHandler(
+      stopRetryingUpdate,
+      (arg) => {
+        this.stopRequests.push(arg ?? {});
+        const steps = (this.status.retrying ?? []).map((r) => r.step);
+        return `stops retrying: ${steps.join('; ')}${arg?.by ? ` (requested by ${arg.by})` : ''}`;
+      },
+      {
+        validator: (_arg: UpdateArg) => {
+          if (!this.status.retrying?.length)
+            throw new Error('stopRetrying is accepted only while a step is being retried; none is');
+        },
+      },
+    );
     upsertSearchAttributes([
       { key: kindKey, value: workflow },
       ...(zone ? [{ key: zoneKey, value: zone }] : []),
@@ -155,6 +203,73 @@ export class Runbook {
     this.compensations = [];
     this.finishOnCancel = onCancel;
     this.publish();
+  }
+
+  /** The inventory's `retries` overrides, read by the run's "load inventory" step (so recorded with it). */
+  configureRetries(overrides: RetryOverrides | undefined): void {
+    if (this.retryBudgets) this.retryBudgets = withOverrides(this.retryBudgets, overrides);
+  }
+
+  /** The budget a step of kind `base` retries within now: an undo's, or past the switch. */
+  retryKind(base: StepKind): StepKind {
+    if (this.status.phase === 'compensating') return 'compensation';
+    if (this.stillValid || this.finishOnCancel !== undefined) return 'pastSwitch';
+    return base;
+  }
+
+  /**
+   * The proxies a run calls its steps through. Before outage-budgets: `legacy`, each call with
+   * its own bounded retries. Since: single attempts retried by the run within their budgets;
+   * `local` runs the quick steps and smokes as local activities (zone-runbook-v2).
+   */
+  proxies(legacy: StepProxies, local: boolean): StepProxies {
+    if (!this.retryBudgets) return legacy;
+    return {
+      acts: budgeted(this, local ? attempts.localQuick : attempts.quick, 'quick'),
+      smoke: budgeted(this, local ? attempts.localSmoke : attempts.smoke, 'smoke'),
+      waits: budgeted(this, attempts.waits, 'wait'),
+    };
+  }
+
+  /** A step failed again and will be retried: shown until it succeeds or gives up. */
+  retrying(r: RetryingStep): void {
+    const list = (this.status.retrying ??= []);
+    if (!list.includes(r)) list.push(r);
+    this.publish();
+  }
+
+  retryEnded(r: RetryingStep): void {
+    const list = (this.status.retrying ?? []).filter((x) => x !== r);
+    this.status.retrying = list.length ? list : undefined;
+    this.publish();
+  }
+
+  /** Tells people (notification) and the cluster (an Event on the run's Secret) that a step keeps failing. */
+  escalateRetry(r: RetryingStep): void {
+    const what = `${this.status.workflow}${this.status.zone ? ` zone ${this.status.zone}` : ''}`;
+    const text =
+      `step "${r.step}" has failed ${r.attempts} time(s) since ${r.since} and is retried until ${r.givesUpAt} ` +
+      `(${r.kind} budget); last error: ${r.lastError}. What to do: ${r.advice}`;
+    const id = workflowInfo().workflowId;
+    this.announcer.send(
+      this.eventSubject
+        ? [
+            {
+              target: this.eventSubject,
+              type: 'Warning',
+              reason: 'StepRetrying',
+              message: `${what}: ${text} (${id})`,
+            },
+          ]
+        : [],
+      {
+        kind: 'escalated',
+        title: `${what}: step "${r.step}" keeps failing (${r.attempts} attempts)`,
+        text,
+        deadline: { at: r.givesUpAt, what: `the step fails (${r.kind} budget spent)` },
+        commands: [`rotator status ${id}`, `rotator stop-retrying ${id} --by <you> --reason <why>`],
+      },
+    );
   }
 
   /**
@@ -218,7 +333,7 @@ export class Runbook {
   failure(cause: unknown, type: string = FAILURE.rotationFailed): Error {
     const comp = this.status.compensationErrors;
     const where = comp.length && this.whereKeys ? ` Where the keys are: ${this.whereKeys()}.` : '';
-    const undo = comp.length
+    let undo = comp.length
       ? ` Compensation FAILED for: ${comp.join('; ')} — manual attention needed.${where}`
       : this.undoneSteps().length
         ? ' Compensation completed: consumers are back on the previous credential.'
@@ -226,6 +341,13 @@ export class Runbook {
     const canceled = isCancellation(cause) && this.undoV2();
     if (canceled && !comp.length) return this.canceled(this.undoneSummary());
     if (canceled) type = FAILURE.compensationFailed;
+    // Past the switch: the run ends without having revoked what it promised to revoke.
+    const still = canceled ? undefined : this.stillValid?.();
+    if (still) {
+      type = 'PreviousKeyStillValid';
+      undo += ` ${still.message}`;
+      this.endCommands = still.commands;
+    }
     this.setPhase(type === FAILURE.rolledBack ? 'rolled-back' : 'failed');
     this.status.lastError = (canceled ? 'cancel requested' : errorMessage(cause)) + undo;
     const failure = ApplicationFailure.create({
@@ -339,7 +461,12 @@ export class Runbook {
       'awaiting-approval': 'awaits approval',
       escalated: 'escalated',
     };
-    this.announcer.send(events, { kind, title: `${what} ${verb[kind]}`, text });
+    this.announcer.send(events, {
+      kind,
+      title: `${what} ${verb[kind]}`,
+      text,
+      ...(this.endCommands ? { commands: this.endCommands } : {}),
+    });
   }
 
   /** What a cancel does now: for the status query, the Web UI and the step list. */
@@ -362,6 +489,11 @@ export class Runbook {
       s.fingerprints.previous ? `previous key: ${s.fingerprints.previous}` : '',
       s.fingerprints.pending ? `new key: ${s.fingerprints.pending}` : '',
       s.lastError ? `last error: ${s.lastError}` : '',
+      ...(s.retrying ?? []).map(
+        (r) =>
+          `⟳ retrying "${r.step}" (${r.activity}): ${r.attempts} failed attempt(s) since ${r.since}; last error: ${r.lastError}; ` +
+          `next attempt ${r.nextAttemptAt ?? 'now'}, gives up at ${r.givesUpAt} (${r.kind} budget). ${r.advice}`,
+      ),
       s.escalation ? `⚠ escalated: ${s.escalation.message}` : '',
       s.summary ? `outcome: ${s.summary}` : '',
       ENDED.includes(s.phase) ? '' : `on cancel: ${s.onCancel}`,
