@@ -11,10 +11,10 @@ import type { Activities } from '../activities';
 import { waits } from './activities';
 import { NETWORK_POLICIES, PREFECT_POOLS, RUN_LOCKS, strictInput, zoneRunbookCalls } from './patches';
 import { errorMessage, errorType, Runbook } from './runbook';
-import { STORE_POLICY_NAME } from '../netpol/names';
 import { FAILURE } from './names';
 import { RotateZone } from './rotate-zone';
-import { type BootstrapInput, type Plan, type WorkflowResult, type ZoneResult, workflowIds } from './types';
+import { bootstrapPlan, type ZoneFacts } from './plans';
+import { type BootstrapInput, type WorkflowResult, type ZoneResult, workflowIds } from './types';
 
 /** Zones handled at once by default: keeps the apiserver and the store responsive on small clusters. */
 const ZONE_PARALLELISM = 8;
@@ -139,75 +139,22 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
     );
 
     if (input.dryRun) {
-      const actions: Plan['actions'] = [
-        { action: 'create', target: `buckets ${inventory.buckets.join(', ')}`, detail: 'when missing' },
-      ];
+      const facts: ZoneFacts[] = [];
       for (const name of zones) {
         const [secret, identity, consumers] = await Promise.all([
           acts.describeZoneSecret(name),
           acts.describeZoneIdentity(name),
           acts.zoneConsumers(name),
         ]);
-        const zone = inventory.zones.find((z) => z.name === name)!;
-        actions.push({
-          action: identity.userExists ? 'verify' : 'create',
-          target: `user ${zone.user} + policy rotator-${name}`,
-          detail: identity.userExists ? 'exists; policy re-applied' : 'missing',
-        });
-        if (!secret.exists) {
-          actions.push({
-            action: 'create',
-            target: `Secret ${zone.secret.namespace}/${zone.secret.name}`,
-            detail: 'new credential',
-          });
-          for (const c of consumers)
-            actions.push({
-              action: 'restart',
-              target: `${c.kind}/${c.namespace}/${c.name}`,
-              detail: 'its Secret is new',
-            });
-        } else {
-          actions.push({
-            action: 'verify',
-            target: `Secret ${zone.secret.namespace}/${zone.secret.name}`,
-            detail: `${secret.accessKey} ${secret.fingerprint} re-ensured in the store${secret.endpointMatches ? '' : '; endpoint corrected'}`,
-          });
-          if (!secret.endpointMatches)
-            for (const c of consumers)
-              actions.push({
-                action: 'restart',
-                target: `${c.kind}/${c.namespace}/${c.name}`,
-                detail: 'endpoint changed',
-              });
-        }
-        for (const p of zone.workPools ?? [])
-          actions.push({
-            action: 'patch',
-            target: `work pool ${p.pool} (${p.api})`,
-            detail: `base job template env ← secretKeyRef ${zone.secret.name}, when missing`,
-          });
-        if (input.rotate)
-          actions.push({ action: 'patch', target: `zone ${name}`, detail: `RotateZone (${zone.strategy})` });
+        facts.push({ name, secret, identity, consumers });
       }
-      const np = inventory.networkPolicies;
-      if (np?.apply)
-        actions.push({
-          action: 'patch',
-          target: `NetworkPolicy ${inventory.store.workload.namespace}/${STORE_POLICY_NAME}`,
-          detail: `store port ${np.port} admits only the zone clients, the store and the worker (refused if it would cut off a current consumer)`,
-        });
       rb.setPhase('completed');
       return {
         workflow: 'BootstrapCluster',
         outcome: 'planned',
         zones: [],
         summary: 'bootstrap plan',
-        plan: {
-          workflow: 'BootstrapCluster',
-          actions,
-          expectedDowntime: 'none for existing consumers (new Secrets only reach restarted pods)',
-          notes: [],
-        },
+        plan: bootstrapPlan(inventory, facts, Boolean(input.rotate)),
       };
     }
 

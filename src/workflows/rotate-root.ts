@@ -8,6 +8,7 @@ import { AUTHORIZED_DECISIONS, everyZone, IAM_REBUILD, RUN_LOCKS, ZONES_CONCURRE
 import { approveUpdate, resumeUpdate, rollbackUpdate, type UpdateArg } from './definitions';
 import { strictInput } from './patches';
 import { FAILURE, UPDATE } from './names';
+import { rootPlan } from './plans';
 import { errorMessage, errorType, Runbook } from './runbook';
 import { WAIT } from './summaries';
 import { type RotateRootInput, type WorkflowResult } from './types';
@@ -15,9 +16,6 @@ import { type RotateRootInput, type WorkflowResult } from './types';
 const UNDO_ROOT = 'roll back to the previous root';
 
 /** What consumers see after the store is back on a store that lost IAM (benchmark 6 measures it). */
-const ZONE_REFUSAL_NOTE =
-  "every zone's keys are refused until its zone is re-created from its Secret (policies first, then each zone in turn; the run's result reports the window)";
-
 /** A duration the input schema already checked, or the fallback. */
 function durationOr(text: string | undefined, fallback: number): number {
   return text === undefined ? fallback : (parseDuration(text) ?? fallback);
@@ -145,73 +143,19 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
 
     if (input.dryRun) {
       rb.setPhase('completed');
-      const ns = inventory.store.rootSecret;
       return {
         workflow: 'RotateRoot',
         outcome: 'planned',
         zones: [],
         summary: 'plan for the root rotation',
-        plan: {
-          workflow: 'RotateRoot',
-          actions: [
-            {
-              action: 'wait',
-              target: 'approval',
-              detail: input.approve
-                ? 'pre-approved'
-                : `approve update, up to ${formatDuration(approvalTimeoutMs)}`,
-            },
-            {
-              action: 'create',
-              target: `Secret ${ns.namespace}/${ns.name}-pending`,
-              detail: 'new root secret and the previous one',
-            },
-            {
-              action: 'patch',
-              target: `Secret ${ns.namespace}/${ns.name}`,
-              detail: 'secret-key ← new root secret',
-            },
-            {
-              action: 'restart',
-              target: workloadName,
-              detail: 'rollout restart: the store restarts with the new root',
-            },
-            {
-              action: 'wait',
-              target: 'store',
-              detail: `rollout, readiness and the NEW root accepted, within ${formatDuration(restartTimeoutMs)}; else PAUSE (resume/rollback; automatic rollback after ${formatDuration(pauseTimeoutMs)})`,
-            },
-            ...(identity.iamSurvivesRootChange
-              ? []
-              : [
-                  {
-                    action: 'create' as const,
-                    target: 'every zone policy',
-                    detail: 'IAM is lost on the root change: policies are re-created before any zone user',
-                  },
-                ]),
-            ...inventory.zones.map((z) => ({
-              action: 'verify' as const,
-              target: `zone ${z.name}`,
-              detail:
-                'users, policy and service account re-ensured from the keys its Secret holds (no consumer restart), then policy smoke',
-            })),
-            { action: 'delete', target: `Secret ${ns.namespace}/${ns.name}-pending`, detail: 'clean-up' },
-          ],
-          expectedDowntime:
-            `full store downtime while ${workloadName} restarts (single replica; typically seconds, bounded by ${formatDuration(restartTimeoutMs)} before a pause)` +
-            (identity.iamSurvivesRootChange ? '' : `; then ${ZONE_REFUSAL_NOTE}`),
-          notes: [
-            ...(identity.iamSurvivesRootChange
-              ? []
-              : [
-                  `${identity.kind} ${identity.version} loses IAM on root change: every zone is recreated from its Secret`,
-                ]),
-            ...(identity.rootDependents
-              ? [identity.rootDependents.serviceAccountsEffect, identity.rootDependents.sessions]
-              : []),
-          ],
-        },
+        plan: rootPlan(inventory, {
+          approve: Boolean(input.approve),
+          approvalTimeoutMs,
+          restartTimeoutMs,
+          pauseTimeoutMs,
+          workloadName,
+          identity,
+        }),
       };
     }
 

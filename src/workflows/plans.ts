@@ -1,0 +1,162 @@
+// The plans a dry run returns (`rotator plan`, `dryRun: true`): what a run would create, patch,
+// restart and revoke, and the downtime to expect, built from what the run read before it. Pure
+// and deterministic, so the workflows call them and the tests check them without a run.
+import type { CredentialRef } from '../activities/kubernetes';
+import type { StoreIdentity } from '../activities/store';
+import { formatDuration } from '../inventory/duration';
+import type { InventorySnapshot } from '../inventory/lookup';
+import type { WorkloadRef } from '../kube/rollout-status';
+import { STORE_POLICY_NAME } from '../netpol/names';
+import type { Plan } from './types';
+
+/** What a root change costs the zones on a store whose IAM is sealed with the root. */
+export const ZONE_REFUSAL_NOTE =
+  "every zone's keys are refused until its zone is re-created from its Secret (policies first, then each zone in turn; the run's result reports the window)";
+
+export interface RootPlanFacts {
+  /** Pre-approved in the input. */
+  approve: boolean;
+  approvalTimeoutMs: number;
+  restartTimeoutMs: number;
+  pauseTimeoutMs: number;
+  /** "StatefulSet/<ns>/<name>": the store's workload. */
+  workloadName: string;
+  identity: Pick<StoreIdentity, 'iamSurvivesRootChange' | 'kind' | 'version' | 'rootDependents'>;
+}
+
+export function rootPlan(inventory: Pick<InventorySnapshot, 'store' | 'zones'>, f: RootPlanFacts): Plan {
+  const ns = inventory.store.rootSecret;
+  const { identity } = f;
+  return {
+    workflow: 'RotateRoot',
+    actions: [
+      {
+        action: 'wait',
+        target: 'approval',
+        detail: f.approve ? 'pre-approved' : `approve update, up to ${formatDuration(f.approvalTimeoutMs)}`,
+      },
+      {
+        action: 'create',
+        target: `Secret ${ns.namespace}/${ns.name}-pending`,
+        detail: 'new root secret and the previous one',
+      },
+      {
+        action: 'patch',
+        target: `Secret ${ns.namespace}/${ns.name}`,
+        detail: 'secret-key ← new root secret',
+      },
+      {
+        action: 'restart',
+        target: f.workloadName,
+        detail: 'rollout restart: the store restarts with the new root',
+      },
+      {
+        action: 'wait',
+        target: 'store',
+        detail: `rollout, readiness and the NEW root accepted, within ${formatDuration(f.restartTimeoutMs)}; else PAUSE (resume/rollback; automatic rollback after ${formatDuration(f.pauseTimeoutMs)})`,
+      },
+      ...(identity.iamSurvivesRootChange
+        ? []
+        : [
+            {
+              action: 'create' as const,
+              target: 'every zone policy',
+              detail: 'IAM is lost on the root change: policies are re-created before any zone user',
+            },
+          ]),
+      ...inventory.zones.map((z) => ({
+        action: 'verify' as const,
+        target: `zone ${z.name}`,
+        detail:
+          'users, policy and service account re-ensured from the keys its Secret holds (no consumer restart), then policy smoke',
+      })),
+      { action: 'delete', target: `Secret ${ns.namespace}/${ns.name}-pending`, detail: 'clean-up' },
+    ],
+    expectedDowntime:
+      `full store downtime while ${f.workloadName} restarts (single replica; typically seconds, bounded by ${formatDuration(f.restartTimeoutMs)} before a pause)` +
+      (identity.iamSurvivesRootChange ? '' : `; then ${ZONE_REFUSAL_NOTE}`),
+    notes: [
+      ...(identity.iamSurvivesRootChange
+        ? []
+        : [
+            `${identity.kind} ${identity.version} loses IAM on root change: every zone is recreated from its Secret`,
+          ]),
+      ...(identity.rootDependents
+        ? [identity.rootDependents.serviceAccountsEffect, identity.rootDependents.sessions]
+        : []),
+    ],
+  };
+}
+
+/** What BootstrapCluster read of one zone before planning it. */
+export interface ZoneFacts {
+  name: string;
+  secret: CredentialRef;
+  identity: { userExists: boolean };
+  consumers: readonly WorkloadRef[];
+}
+
+export function bootstrapPlan(
+  inventory: Pick<InventorySnapshot, 'buckets' | 'zones' | 'networkPolicies' | 'store'>,
+  zones: readonly ZoneFacts[],
+  rotate: boolean,
+): Plan {
+  const actions: Plan['actions'] = [
+    { action: 'create', target: `buckets ${inventory.buckets.join(', ')}`, detail: 'when missing' },
+  ];
+  for (const { name, secret, identity, consumers } of zones) {
+    const zone = inventory.zones.find((z) => z.name === name)!;
+    actions.push({
+      action: identity.userExists ? 'verify' : 'create',
+      target: `user ${zone.user} + policy rotator-${name}`,
+      detail: identity.userExists ? 'exists; policy re-applied' : 'missing',
+    });
+    if (!secret.exists) {
+      actions.push({
+        action: 'create',
+        target: `Secret ${zone.secret.namespace}/${zone.secret.name}`,
+        detail: 'new credential',
+      });
+      for (const c of consumers)
+        actions.push({
+          action: 'restart',
+          target: `${c.kind}/${c.namespace}/${c.name}`,
+          detail: 'its Secret is new',
+        });
+    } else {
+      actions.push({
+        action: 'verify',
+        target: `Secret ${zone.secret.namespace}/${zone.secret.name}`,
+        detail: `${secret.accessKey} ${secret.fingerprint} re-ensured in the store${secret.endpointMatches ? '' : '; endpoint corrected'}`,
+      });
+      if (!secret.endpointMatches)
+        for (const c of consumers)
+          actions.push({
+            action: 'restart',
+            target: `${c.kind}/${c.namespace}/${c.name}`,
+            detail: 'endpoint changed',
+          });
+    }
+    for (const p of zone.workPools ?? [])
+      actions.push({
+        action: 'patch',
+        target: `work pool ${p.pool} (${p.api})`,
+        detail: `base job template env ← secretKeyRef ${zone.secret.name}, when missing`,
+      });
+    if (rotate)
+      actions.push({ action: 'patch', target: `zone ${name}`, detail: `RotateZone (${zone.strategy})` });
+  }
+  const np = inventory.networkPolicies;
+  if (np?.apply)
+    actions.push({
+      action: 'patch',
+      target: `NetworkPolicy ${inventory.store.workload.namespace}/${STORE_POLICY_NAME}`,
+      detail: `store port ${np.port} admits only the zone clients, the store and the worker (refused if it would cut off a current consumer)`,
+    });
+  return {
+    workflow: 'BootstrapCluster',
+    actions,
+    expectedDowntime: 'none for existing consumers (new Secrets only reach restarted pods)',
+    notes: [],
+  };
+}
