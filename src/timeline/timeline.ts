@@ -27,6 +27,7 @@ const WAIT_ENTRY: Record<WaitKind, EntryKind> = {
   gracePoll: 'grace',
   undoPodCheck: 'timer',
   nextSecond: 'timer',
+  retryBackoff: 'timer',
 };
 
 const toDate = (ts: google.protobuf.ITimestamp | null | undefined): Date | undefined =>

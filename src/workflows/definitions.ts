@@ -18,7 +18,7 @@ export const revokeNowUpdate = defineUpdate<string, [UpdateArg]>(UPDATE.revokeNo
  * Any run while a step keeps failing (outage-budgets): stop retrying it; the step fails now with
  * its last error. Grants nothing a cancel or terminate does not: a run only ends sooner.
  */
-export const stopRetryingUpdate = defineUpdate<string, [UpdateArg]>('stopRetrying');
+export const stopRetryingUpdate = defineUpdate<string, [UpdateArg]>(UPDATE.stopRetrying);
 
 export interface UpdateArg {
   by?: string;

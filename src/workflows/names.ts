@@ -14,6 +14,8 @@ export const UPDATE = {
   rollback: 'rollback',
   /** RotateZone while waiting out the grace period: revoke the previous key now. */
   revokeNow: 'revokeNow',
+  /** Any run while a step keeps failing: stop retrying it, the step fails now with its last error. */
+  stopRetrying: 'stopRetrying',
 } as const;
 
 /** Failure types (ApplicationFailure.type) that code other than the thrower compares. */

@@ -9,6 +9,7 @@ import { formatDuration } from '../inventory/duration';
 import type { StepKind } from './run-constants';
 import type { RetryingStep } from './types';
 import { errorMessage, errorType, type Runbook } from './runbook';
+import { WAIT } from './summaries';
 
 /** A failure no retry can heal: the activity said so. */
 function permanent(err: unknown): boolean {
@@ -86,7 +87,7 @@ export async function withinBudget<T>(
         record.escalated = true;
         rb.escalateRetry(record);
       }
-      await condition(() => rb.stopRequests.length > stopsBefore, backoffMs);
+      await condition(() => rb.stopRequests.length > stopsBefore, backoffMs, { summary: WAIT.retryBackoff });
     }
   }
 }

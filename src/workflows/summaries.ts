@@ -25,6 +25,8 @@ export const WAIT = {
   undoPodCheck: 'undo: until the next check of pods that could hold the new key',
   /** Pods must start in a later whole second than the promotion (runs before zone-runbook-v2). */
   nextSecond: 'until the next whole second (pod start times are in seconds)',
+  /** A failing step's backoff before its next attempt, within its retry budget; ended early by `stopRetrying`. */
+  retryBackoff: 'retry: until the next attempt of a failing step',
 } as const;
 
 export type WaitKind = keyof typeof WAIT;
@@ -45,6 +47,7 @@ export const WAIT_ENDED_BY: Readonly<Record<string, WaitKind>> = {
   [UPDATE.resume]: 'pause',
   [UPDATE.rollback]: 'pause',
   [UPDATE.revokeNow]: 'grace',
+  [UPDATE.stopRetrying]: 'retryBackoff',
 };
 
 const zone = (name: string) => `zone ${name}`;

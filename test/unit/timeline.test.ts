@@ -250,3 +250,18 @@ function summaryText(e: temporal.api.history.v1.IHistoryEvent): string | undefin
   const p = e.userMetadata?.summary;
   return p ? (defaultPayloadConverter.fromPayload(p as never) as string) : undefined;
 }
+
+test("a failing step's backoff is a wait of its own, ended by stopRetrying, not the grace period beside it", () => {
+  const t = timelineFromHistory(
+    history(
+      started(),
+      timer('1', WAIT.grace, 1),
+      timer('2', WAIT.retryBackoff, 2),
+      update(UPDATE.stopRetrying, 'carol', 3),
+    ),
+    { workflowId: 'z' },
+  );
+  const backoff = t.entries.find((e) => e.summary === WAIT.retryBackoff)!;
+  assert.equal(backoff.detail, 'ended by stopRetrying from carol');
+  assert.equal(t.entries.find((e) => e.kind === 'grace')!.detail, undefined);
+});
