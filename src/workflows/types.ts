@@ -15,7 +15,6 @@ export const workflowIds = {
 // Inputs are defined once, as the schemas the workflows and the CLI validate them with.
 import type { NotifyKind } from '../inventory/schema';
 import type { StepKind } from './run-constants';
-import type { StepKind } from './run-constants';
 export type { NotifyKind };
 export type { BootstrapInput, GraceWaitState, RotateRootInput, RotateZoneInput } from './inputs';
 
@@ -76,8 +75,6 @@ export interface WorkflowStatus {
   announceErrors?: string[];
   /** Steps failing right now and retried within their budget (retry-budgets.ts); absent when none. */
   retrying?: RetryingStep[];
-  /** Steps failing right now and retried within their budget (retry-budgets.ts); absent when none. */
-  retrying?: RetryingStep[];
   /** Who decided each accepted approve, resume, rollback or revokeNow (src/workflows/approvals.ts). */
   decisions?: DecisionRecord[];
 }
@@ -97,28 +94,6 @@ export interface DecisionRecord {
   selfApproved?: boolean;
   claimedBy?: string;
   reason?: string;
-}
-
-/** A step that keeps failing: what on-call sees while the run retries it. */
-export interface RetryingStep {
-  step: string;
-  /** The activity that fails. */
-  activity: string;
-  /** Whose budget it retries within (run-constants.ts). */
-  kind: StepKind;
-  /** Attempts that failed so far. */
-  attempts: number;
-  /** The first failure. */
-  since: string;
-  lastError: string;
-  lastErrorType?: string;
-  nextAttemptAt?: string;
-  /** No attempt starts after this: the step then fails. */
-  givesUpAt: string;
-  /** Whether a person was told (after the run's escalateAfter). */
-  escalated: boolean;
-  /** What on-call can do. */
-  advice: string;
 }
 
 /** A step that keeps failing: what on-call sees while the run retries it. */
@@ -180,7 +155,8 @@ export interface ZoneResult {
   /** BootstrapCluster `rotate`: what became of the zone's rotation. */
   outcome?: 'rotated' | 'skipped' | 'failed';
   /** Skipped: the open run that holds the zone. */
-  heldBy?: { workflowId: string; runId?: string; workflowType?: string };
+  /** The run that holds the zone; `namespace` when it lives in another Temporal namespace's records. */
+  heldBy?: { workflowId: string; runId?: string; workflowType?: string; namespace?: string };
   /** Skipped or failed: why. */
   error?: string;
 }
