@@ -146,7 +146,10 @@ describe('rotator CLI against the real stack', () => {
     assert.equal(h.code, 0, h.stderr);
     assert.match(h.stdout, /triggered by: rotator CLI/);
     assert.match(h.stdout, /\[update\] update revokeNow\s+\(by alice, reason: cli test\)/);
-    assert.match(h.stdout, /\[grace\] grace period .* ended by revokeNow from alice/);
+    assert.match(
+      h.stdout,
+      /\[grace\] grace period: the previous key stays valid .* ended by revokeNow from alice/,
+    );
     // An activity shows its arguments; a local activity (a marker in history) only its type.
     assert.match(h.stdout, /✓ smokeZone(\("serving", "pending"\)| \(local\))/);
     const t = json<Timeline>(await cli('history', 'rotate-zone-serving', '--json'));
@@ -161,15 +164,11 @@ describe('rotator CLI against the real stack', () => {
   });
 
   test('RotateRoot --follow prints steps as plain lines; approve from another process; history shows who approved', async () => {
-    const child = spawn(
-      process.execPath,
-      [...entryArgs('cli'), 'start-workflow', 'RotateRoot', '--follow'],
-      {
-        cwd: path.join(__dirname, '..', '..'),
-        env: { ...process.env, ...fx.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, [...entryArgs('cli'), 'start-workflow', 'RotateRoot', '--follow'], {
+      cwd: path.join(__dirname, '..', '..'),
+      env: { ...process.env, ...fx.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

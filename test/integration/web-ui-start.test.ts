@@ -405,7 +405,10 @@ describe('starting runs from the Temporal Web UI, inspecting them with rotator h
     assert.match(human.stdout, /triggered by: Temporal Web UI\n/);
     assert.match(human.stdout, /input: {8}\{"zone":"serving","grace":"1h"\}/);
     assert.match(human.stdout, /\[update\] update revokeNow\s+\(by carol, reason: from the Web UI\)/);
-    assert.match(human.stdout, /\[grace\] grace period .* ended by revokeNow from carol/);
+    assert.match(
+      human.stdout,
+      /\[grace\] grace period: the previous key stays valid .* ended by revokeNow from carol/,
+    );
     // Each step, whether it ran as an activity or a local activity (a marker in history).
     assert.match(human.stdout, /✓ promoteZonePending[( ]/);
     assert.match(human.stdout, /✓ revokePrevious[( ]/);
