@@ -7,6 +7,7 @@ import { formatDuration } from '../inventory/duration';
 import type { InventorySnapshot } from '../inventory/lookup';
 import type { WorkloadRef } from '../kube/rollout-status';
 import { STORE_POLICY_NAME } from '../netpol/names';
+import type { Zone } from '../inventory/schema';
 import type { Plan } from './types';
 
 /** What a root change costs the zones on a store whose IAM is sealed with the root. */
@@ -158,5 +159,111 @@ export function bootstrapPlan(
     actions,
     expectedDowntime: 'none for existing consumers (new Secrets only reach restarted pods)',
     notes: [],
+  };
+}
+
+/** How a work pool's flow runs meet a rotation: for the plan and the status. */
+export function workPoolNotes(zone: Zone, strategy: 'overlap' | 'in-place'): string[] {
+  const inFlight =
+    strategy === 'overlap'
+      ? 'runs in flight finish with the previous key, which stays valid while their pods run (the wait for pods holding the previous key counts them)'
+      : 'runs in flight hold the previous key, which in-place replaces at once: they fail';
+  return (zone.workPools ?? []).map(
+    (p) =>
+      `work pool ${p.pool} (${p.api}): each flow run starts a new pod from the base job template, which reads ${zone.secret.name} by secretKeyRef at pod admission — the next run gets the new key, nothing is restarted; ${inFlight}`,
+  );
+}
+
+export function zonePlan(
+  zone: Zone,
+  strategy: 'overlap' | 'in-place',
+  graceMs: number,
+  maxGraceMs: number,
+  consumers: string[],
+  secret: string,
+  rolloutTimeoutMs: number,
+): Plan {
+  const pools = workPoolNotes(zone, strategy);
+  const restart = consumers.length
+    ? consumers.map((c) => ({
+        action: 'restart' as const,
+        target: c,
+        detail: 'rollout restart, then wait for rollout status',
+      }))
+    : [
+        {
+          action: 'restart' as const,
+          target: '(none)',
+          detail: 'no Deployment/StatefulSet/DaemonSet references the Secret',
+        },
+      ];
+  const pending = `${zone.secret.namespace}/${zone.secret.name}-pending`;
+  const common = [
+    {
+      action: 'create' as const,
+      target: `Secret ${pending}`,
+      detail: 'new credential and the previous one, recorded before the store changes',
+    },
+  ];
+  if (strategy === 'overlap') {
+    return {
+      workflow: 'RotateZone',
+      zone: zone.name,
+      strategy,
+      actions: [
+        ...common,
+        {
+          action: 'create',
+          target: `service account of ${zone.user}`,
+          detail: 'holds the new key; inherits the zone policy',
+        },
+        { action: 'verify', target: 'new key', detail: 'policy smoke before anyone uses it' },
+        { action: 'patch', target: `Secret ${secret}`, detail: 'access-key/secret-key ← new key' },
+        ...restart,
+        { action: 'verify', target: 'Secret key', detail: 'policy smoke with what the Secret holds' },
+        {
+          action: 'wait',
+          target: 'previous key',
+          detail: `stays valid for ${formatDuration(graceMs)} and while pods started before the switch reference the Secret, at most ${formatDuration(maxGraceMs)} (maxGrace); revokeNow ends the wait`,
+        },
+        {
+          action: 'revoke',
+          target: 'previous key',
+          detail: `its service account is deleted; at maxGrace ${formatDuration(maxGraceMs)} it is deleted even if such pods still run, and the run escalates naming them (no consumer runs that long)`,
+        },
+        { action: 'delete', target: `Secret ${pending}`, detail: 'clean-up' },
+      ],
+      expectedDowntime: 'none: the previous key stays valid until every consumer uses the new one',
+      notes: pools,
+    };
+  }
+  return {
+    workflow: 'RotateZone',
+    zone: zone.name,
+    strategy,
+    actions: [
+      ...common,
+      {
+        action: 'patch',
+        target: `store user ${zone.user}`,
+        detail: 'secret replaced: the previous key stops working NOW',
+      },
+      { action: 'verify', target: 'new key', detail: 'policy smoke' },
+      {
+        action: 'patch',
+        target: `Secret ${secret}`,
+        detail: 'secret-key ← new key (access-key stays the user name)',
+      },
+      ...restart,
+      { action: 'verify', target: 'Secret key', detail: 'policy smoke with what the Secret holds' },
+      { action: 'delete', target: `Secret ${pending}`, detail: 'clean-up' },
+    ],
+    expectedDowntime: consumers.length
+      ? `consumers fail from the store change until their restarted pods are ready (typically the rollout time; up to ${formatDuration(rolloutTimeoutMs)} before the rotation is undone)`
+      : 'clients holding the old key fail from the store change until they re-read the Secret',
+    notes: [
+      'in-place keeps the seed contract (access-key = user name) at the cost of a failure window; prefer overlap',
+      ...pools,
+    ],
   };
 }

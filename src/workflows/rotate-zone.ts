@@ -26,16 +26,11 @@ import {
   strictInput,
   zoneRunbookCalls,
 } from './patches';
+import { workPoolNotes, zonePlan } from './plans';
 import { invalidInput, Runbook } from './runbook';
 import { UPDATE } from './names';
 import { WAIT } from './summaries';
-import {
-  type ClusterEvent,
-  type Escalation,
-  type Plan,
-  type RotateZoneInput,
-  type WorkflowResult,
-} from './types';
+import { type ClusterEvent, type Escalation, type RotateZoneInput, type WorkflowResult } from './types';
 
 const UNDO_RESTORE = 'restore the previous Secret and restart consumers';
 const UNDO_NEW_CREDENTIAL = 'remove the new credential from the store';
@@ -129,112 +124,6 @@ function rotatedEvents(
     });
   }
   return events;
-}
-
-/** How a work pool's flow runs meet a rotation: for the plan and the status. */
-export function workPoolNotes(zone: Zone, strategy: 'overlap' | 'in-place'): string[] {
-  const inFlight =
-    strategy === 'overlap'
-      ? 'runs in flight finish with the previous key, which stays valid while their pods run (the wait for pods holding the previous key counts them)'
-      : 'runs in flight hold the previous key, which in-place replaces at once: they fail';
-  return (zone.workPools ?? []).map(
-    (p) =>
-      `work pool ${p.pool} (${p.api}): each flow run starts a new pod from the base job template, which reads ${zone.secret.name} by secretKeyRef at pod admission — the next run gets the new key, nothing is restarted; ${inFlight}`,
-  );
-}
-
-function zonePlan(
-  zone: Zone,
-  strategy: 'overlap' | 'in-place',
-  graceMs: number,
-  maxGraceMs: number,
-  consumers: string[],
-  secret: string,
-  rolloutTimeoutMs: number,
-): Plan {
-  const pools = workPoolNotes(zone, strategy);
-  const restart = consumers.length
-    ? consumers.map((c) => ({
-        action: 'restart' as const,
-        target: c,
-        detail: 'rollout restart, then wait for rollout status',
-      }))
-    : [
-        {
-          action: 'restart' as const,
-          target: '(none)',
-          detail: 'no Deployment/StatefulSet/DaemonSet references the Secret',
-        },
-      ];
-  const pending = `${zone.secret.namespace}/${zone.secret.name}-pending`;
-  const common = [
-    {
-      action: 'create' as const,
-      target: `Secret ${pending}`,
-      detail: 'new credential and the previous one, recorded before the store changes',
-    },
-  ];
-  if (strategy === 'overlap') {
-    return {
-      workflow: 'RotateZone',
-      zone: zone.name,
-      strategy,
-      actions: [
-        ...common,
-        {
-          action: 'create',
-          target: `service account of ${zone.user}`,
-          detail: 'holds the new key; inherits the zone policy',
-        },
-        { action: 'verify', target: 'new key', detail: 'policy smoke before anyone uses it' },
-        { action: 'patch', target: `Secret ${secret}`, detail: 'access-key/secret-key ← new key' },
-        ...restart,
-        { action: 'verify', target: 'Secret key', detail: 'policy smoke with what the Secret holds' },
-        {
-          action: 'wait',
-          target: 'previous key',
-          detail: `stays valid for ${formatDuration(graceMs)} and while pods started before the switch reference the Secret, at most ${formatDuration(maxGraceMs)} (maxGrace); revokeNow ends the wait`,
-        },
-        {
-          action: 'revoke',
-          target: 'previous key',
-          detail: `its service account is deleted; at maxGrace ${formatDuration(maxGraceMs)} it is deleted even if such pods still run, and the run escalates naming them (no consumer runs that long)`,
-        },
-        { action: 'delete', target: `Secret ${pending}`, detail: 'clean-up' },
-      ],
-      expectedDowntime: 'none: the previous key stays valid until every consumer uses the new one',
-      notes: pools,
-    };
-  }
-  return {
-    workflow: 'RotateZone',
-    zone: zone.name,
-    strategy,
-    actions: [
-      ...common,
-      {
-        action: 'patch',
-        target: `store user ${zone.user}`,
-        detail: 'secret replaced: the previous key stops working NOW',
-      },
-      { action: 'verify', target: 'new key', detail: 'policy smoke' },
-      {
-        action: 'patch',
-        target: `Secret ${secret}`,
-        detail: 'secret-key ← new key (access-key stays the user name)',
-      },
-      ...restart,
-      { action: 'verify', target: 'Secret key', detail: 'policy smoke with what the Secret holds' },
-      { action: 'delete', target: `Secret ${pending}`, detail: 'clean-up' },
-    ],
-    expectedDowntime: consumers.length
-      ? `consumers fail from the store change until their restarted pods are ready (typically the rollout time; up to ${formatDuration(rolloutTimeoutMs)} before the rotation is undone)`
-      : 'clients holding the old key fail from the store change until they re-read the Secret',
-    notes: [
-      'in-place keeps the seed contract (access-key = user name) at the cost of a failure window; prefer overlap',
-      ...pools,
-    ],
-  };
 }
 
 /**

@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { loadInventory, type Inventory } from '../../src/inventory';
-import { bootstrapPlan, rootPlan, ZONE_REFUSAL_NOTE, type RootPlanFacts } from '../../src/workflows/plans';
+import {
+  bootstrapPlan,
+  rootPlan,
+  workPoolNotes,
+  ZONE_REFUSAL_NOTE,
+  zonePlan,
+  type RootPlanFacts,
+} from '../../src/workflows/plans';
 
 let inventory: Inventory;
 before(async () => {
@@ -140,5 +147,50 @@ describe('bootstrapPlan', () => {
     assert.ok(lines.some((l) => l.endsWith('re-ensured in the store; endpoint corrected')));
     assert.ok(lines.includes('restart Deployment/dashi-serving/titiler: endpoint changed'));
     assert.ok(lines.includes('patch zone serving: RotateZone (overlap)'));
+  });
+});
+
+describe('zonePlan', () => {
+  const zone = (name: string) => inventory.zones.find((z) => z.name === name)!;
+  const consumers = ['Deployment/dashi-serving/titiler'];
+
+  test('overlap: a new key verified, promoted, consumers restarted, the previous key revoked after grace', () => {
+    const p = zonePlan(
+      zone('serving'),
+      'overlap',
+      3600_000,
+      7 * 24 * 3600_000,
+      consumers,
+      'dashi-rustfs-serving',
+      600_000,
+    );
+    assert.deepEqual(
+      p.actions.map((a) => a.action),
+      ['create', 'create', 'verify', 'patch', 'restart', 'verify', 'wait', 'revoke', 'delete'],
+    );
+    assert.match(p.actions[6]!.detail, /stays valid for 1h .* at most 7d \(maxGrace\)/);
+    assert.match(p.expectedDowntime, /^none/);
+  });
+
+  test('in-place: the previous key stops at once, the downtime bounded by the rollout timeout', () => {
+    const p = zonePlan(zone('serving'), 'in-place', 0, 0, consumers, 'dashi-rustfs-serving', 600_000);
+    assert.ok(p.actions.some((a) => a.action === 'patch' && /stops working NOW/.test(a.detail)));
+    assert.ok(!p.actions.some((a) => a.action === 'revoke'));
+    assert.match(p.expectedDowntime, /up to 10m before the rotation is undone/);
+    const none = zonePlan(zone('serving'), 'in-place', 0, 0, [], 'dashi-rustfs-serving', 600_000);
+    assert.ok(none.actions.some((a) => a.action === 'restart' && a.target === '(none)'));
+    assert.match(none.expectedDowntime, /until they re-read the Secret/);
+  });
+
+  test('a zone with work pools: how its flow runs meet each strategy', () => {
+    const pipeline = zone('pipeline');
+    const [overlap] = workPoolNotes(pipeline, 'overlap');
+    assert.match(overlap!, /^work pool dashi-default .* runs in flight finish with the previous key/);
+    assert.match(workPoolNotes(pipeline, 'in-place')[0]!, /they fail$/);
+    assert.deepEqual(workPoolNotes(zone('serving'), 'overlap'), []);
+    assert.deepEqual(
+      zonePlan(pipeline, 'overlap', 0, 1, [], 's', 1).notes,
+      workPoolNotes(pipeline, 'overlap'),
+    );
   });
 });
