@@ -35,6 +35,13 @@ export interface LockOwner {
   workflowType: string;
 }
 
+export interface ZoneHold {
+  /** The open run that holds the zone (or the root) instead of the caller. */
+  heldBy?: RunState;
+  /** What the run found and did (its step detail). */
+  found: string;
+}
+
 export interface LockResult extends PendingRef {
   /** What the run found when it took the lock and what it did about it (its step detail). */
   found: string;
@@ -51,14 +58,19 @@ const show = (c: Credentials) => `${c.accessKey} ${fingerprint(c.secretKey)}`;
 /** Lost races are re-decided on fresh reads; this bounds a pathological storm of them. */
 const MAX_LOCK_ATTEMPTS = 6;
 
-function keysOf(record: SecretData, current: Credentials): Keys | undefined {
+function recordedKeys(record: SecretData): Omit<Keys, 'current'> | undefined {
   const d = record.data;
   const ak = d[KEYS.accessKey];
   const sk = d[KEYS.secretKey];
   const pak = d[KEYS.previousAccessKey];
   const psk = d[KEYS.previousSecretKey];
   if (!ak || !sk || !pak || !psk) return undefined;
-  return { current, pending: { accessKey: ak, secretKey: sk }, previous: { accessKey: pak, secretKey: psk } };
+  return { pending: { accessKey: ak, secretKey: sk }, previous: { accessKey: pak, secretKey: psk } };
+}
+
+function keysOf(record: SecretData, current: Credentials): Keys | undefined {
+  const keys = recordedKeys(record);
+  return keys && { current, ...keys };
 }
 
 export function createLockActivities(deps: ActivityDeps) {
@@ -106,9 +118,31 @@ export function createLockActivities(deps: ActivityDeps) {
         workflowId: owner.workflowId,
         fingerprint: fingerprint(fresh.secretKey),
       }),
-      [OWNER_ANNOTATIONS.runId]: owner.runId,
-      [OWNER_ANNOTATIONS.workflowType]: owner.workflowType,
+      ...ownerAnnotations(owner),
       [OWNER_ANNOTATIONS.strategy]: strategy,
+    },
+    labels: { 'app.kubernetes.io/managed-by': 'rustfs-rotator' },
+  });
+
+  /** Who holds a record, the Temporal namespace included: a run is only found in its own. */
+  const ownerAnnotations = (owner: LockOwner) => ({
+    [OWNER_ANNOTATIONS.runId]: owner.runId,
+    [OWNER_ANNOTATIONS.workflowType]: owner.workflowType,
+    [OWNER_ANNOTATIONS.temporalNamespace]: deps.temporal.namespace,
+  });
+
+  /**
+   * BootstrapCluster's hold on a zone: a pending record that names the run and holds no key.
+   * Left behind by a terminated bootstrap it is what reconciling finds as "held no keys" and
+   * replaces; nothing reads it as a half-done rotation.
+   */
+  const holdChange = (owner: LockOwner): SecretChange => ({
+    data: {},
+    annotations: {
+      [OWNER_ANNOTATIONS.workflowId]: owner.workflowId,
+      [ROTATION_ANNOTATIONS.rotatedAt]: new Date().toISOString(),
+      ...ownerAnnotations(owner),
+      [OWNER_ANNOTATIONS.strategy]: 'bootstrap',
     },
     labels: { 'app.kubernetes.io/managed-by': 'rustfs-rotator' },
   });
@@ -351,6 +385,18 @@ export function createLockActivities(deps: ActivityDeps) {
     );
   };
 
+  const releaseHold = async (where: { namespace: string; name: string }, owner: LockOwner) => {
+    const record = await readSecret(kube, where.namespace, where.name);
+    if (!record || recordOwner(record)?.runId !== owner.runId) return 'no hold of this run';
+    if (recordedKeys(record))
+      throw nonRetryable(
+        `the pending record ${where.namespace}/${where.name} of this run holds keys: it is not a bootstrap hold, so it is kept`,
+        'ConflictingRotation',
+      );
+    await deleteSecret(kube, where.namespace, where.name, { resourceVersion: record.resourceVersion });
+    return 'released';
+  };
+
   /** An open run's record at `where`, if any, and a note about a closed run's leftover. */
   const openHolder = async (where: { namespace: string; name: string }) => {
     const record = await readSecret(kube, where.namespace, where.name);
@@ -421,7 +467,75 @@ export function createLockActivities(deps: ActivityDeps) {
     },
 
     /**
-     * BootstrapCluster's check before it touches a zone: the open run holding it, if any.
+     * BootstrapCluster's hold on a zone while it re-ensures it, so a RotateZone starting
+     * meanwhile is refused instead of racing the re-ensure (which could write an old secret
+     * over an in-place rotation or re-create a revoked account). Returns the open run that
+     * holds the zone or the root instead, if any (the zone is then left to it); a closed
+     * run's record is reconciled first, as RotateZone's lock does. Released by releaseZone.
+     */
+    async holdZone(zoneName: string, opts: { owner: LockOwner }): Promise<ZoneHold> {
+      const zone = findZone(inventory, zoneName);
+      const where = records().zones.find((z) => z.zone === zone.name)!;
+      for (let attempt = 1; attempt <= MAX_LOCK_ATTEMPTS; attempt++) {
+        const existing = await readSecret(kube, where.namespace, where.name);
+        let found = 'zone held';
+        if (!existing) {
+          if (
+            !(await createSecretIfAbsent(kube, where.namespace, where.name, holdChange(opts.owner))).created
+          )
+            continue;
+        } else {
+          const holder = recordOwner(existing);
+          if (holder?.runId === opts.owner.runId) return { found: 'own hold (retried step)' };
+          const state = holder
+            ? await runState(deps.temporal.client, holder)
+            : { workflowId: '(unknown)', open: false, status: 'UNKNOWN' };
+          if (state.open) return { heldBy: state, found: `held by ${describeRunRef(state)}: left to it` };
+          found = `zone held; ${
+            recordedKeys(existing)
+              ? await reconcileZone(zone, existing, state)
+              : `record of ${describeRunRef(state)} (${state.status}) held no keys: replaced`
+          }`;
+          if (
+            !(await replaceSecretIfUnchanged(
+              kube,
+              where.namespace,
+              where.name,
+              existing.resourceVersion,
+              holdChange(opts.owner),
+            ))
+          )
+            continue;
+        }
+        // Created first, checked second, as RotateZone's lock: of a bootstrap and a root
+        // rotation racing, at least one sees the other.
+        const root = await openHolder(records().root);
+        if (root.state) {
+          await releaseHold(where, opts.owner);
+          return {
+            heldBy: root.state,
+            found: `the root is held by ${describeRunRef(root.state)}: left to it`,
+          };
+        }
+        return { found };
+      }
+      throw nonRetryable(
+        `zone ${zone.name}: the pending record ${where.label} kept changing under ${MAX_LOCK_ATTEMPTS} attempts to hold it; another run is taking it too`,
+        'ConflictingRotation',
+      );
+    },
+
+    /** Ends BootstrapCluster's hold: deletes the zone's record if it is still this run's keyless hold. */
+    async releaseZone(zoneName: string, opts: { owner: LockOwner }): Promise<string> {
+      const zone = findZone(inventory, zoneName);
+      return releaseHold(
+        records().zones.find((z) => z.zone === zone.name)!,
+        opts.owner,
+      );
+    },
+
+    /**
+     * BootstrapCluster's check before it touches a zone (run-locks era): the open run holding it, if any.
      * Bootstrap only re-ensures what the zone Secret holds, so it checks rather than locks:
      * it issues no key, so there would be nothing to record, and it must not leave a record
      * that looks like a half-done rotation if it is terminated.

@@ -11,6 +11,11 @@ export interface RunRef {
   /** Absent on records written before runs were recorded: then the ID's latest run. */
   runId?: string;
   workflowType?: string;
+  /**
+   * The Temporal namespace the run lives in. Absent on records written before records named
+   * it: then the namespace of whoever reads the record.
+   */
+  namespace?: string;
 }
 
 /** Owner annotations of a pending record. `workflow-id` is the one records always had. */
@@ -19,6 +24,7 @@ export const OWNER_ANNOTATIONS = {
   runId: 'rotator.rustfs.dev/owner-run-id',
   workflowType: 'rotator.rustfs.dev/owner-workflow-type',
   strategy: 'rotator.rustfs.dev/strategy',
+  temporalNamespace: 'rotator.rustfs.dev/owner-temporal-namespace',
 } as const;
 
 /** The run a pending record names as its owner; undefined for a record without one. */
@@ -29,6 +35,7 @@ export function recordOwner(record: SecretData): RunRef | undefined {
     workflowId,
     runId: record.annotations[OWNER_ANNOTATIONS.runId] || undefined,
     workflowType: record.annotations[OWNER_ANNOTATIONS.workflowType] || undefined,
+    namespace: record.annotations[OWNER_ANNOTATIONS.temporalNamespace] || undefined,
   };
 }
 

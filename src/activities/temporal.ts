@@ -13,13 +13,24 @@ export interface RunState extends RunRef {
 }
 
 export const describeRunRef = (r: RunRef) =>
-  `${r.workflowType ?? 'workflow'} ${r.workflowId}${r.runId ? ` (run ${r.runId})` : ''}`;
+  `${r.workflowType ?? 'workflow'} ${r.workflowId}${r.runId ? ` (run ${r.runId})` : ''}` +
+  (r.namespace ? ` in Temporal namespace ${r.namespace}` : '');
+
+/** What runState says of a run that lives in another Temporal namespace than the asker's. */
+export const OTHER_NAMESPACE = 'IN_OTHER_NAMESPACE';
 
 /**
  * Asks the server (not its visibility index, which lags) whether a run is still open. A
  * run that continued as new lives on in the ID's latest run, so that one decides.
+ *
+ * A run of another Temporal namespace (a staging or DR worker with the same Kubernetes
+ * credentials) is not looked up here: this client's namespace could not find it, and "not
+ * found" would make its live record look abandoned. It counts as open, so its record is
+ * never reconciled from this namespace, only reported.
  */
 export async function runState(client: Client, ref: RunRef): Promise<RunState> {
+  if (ref.namespace && ref.namespace !== client.options.namespace)
+    return { ...ref, open: true, status: OTHER_NAMESPACE };
   const describe = async (runId?: string) => {
     try {
       return await client.workflow.getHandle(ref.workflowId, runId).describe();
@@ -35,6 +46,7 @@ export async function runState(client: Client, ref: RunRef): Promise<RunState> {
     workflowId: ref.workflowId,
     runId: desc.runId,
     workflowType: desc.type ?? ref.workflowType,
+    namespace: ref.namespace,
     open: desc.status.name === 'RUNNING',
     status: desc.status.name,
   };
@@ -44,14 +56,25 @@ export async function runState(client: Client, ref: RunRef): Promise<RunState> {
  * The refusal of a run that finds its zone (or the root) held by another open run. The
  * holder travels in the failure's details too, so a parent can report it without parsing.
  */
-export function conflictingRotation(what: string, holder: RunRef): ApplicationFailure {
+export function conflictingRotation(what: string, holder: RunRef & { status?: string }): ApplicationFailure {
+  const elsewhere = holder.status === OTHER_NAMESPACE;
   return ApplicationFailure.create({
-    message:
-      `${what} is held by ${describeRunRef(holder)}, which is still running: wait for it, or inspect it with ` +
-      `rotator status ${holder.workflowId}`,
+    message: elsewhere
+      ? `${what} is held by ${describeRunRef(holder)}, another Temporal namespace than this worker's: ` +
+        `it is never reconciled from here. Inspect it there with rotator status --namespace ${holder.namespace} ${holder.workflowId}; ` +
+        `once it has ended, its own namespace's next run reconciles what it left`
+      : `${what} is held by ${describeRunRef(holder)}, which is still running: wait for it, or inspect it with ` +
+        `rotator status ${holder.workflowId}`,
     type: FAILURE.conflictingRotation,
     nonRetryable: true,
-    details: [{ workflowId: holder.workflowId, runId: holder.runId, workflowType: holder.workflowType }],
+    details: [
+      {
+        workflowId: holder.workflowId,
+        runId: holder.runId,
+        workflowType: holder.workflowType,
+        ...(holder.namespace && { namespace: holder.namespace }),
+      },
+    ],
   });
 }
 

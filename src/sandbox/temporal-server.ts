@@ -4,6 +4,12 @@ import { freePort } from './ports';
 import { ManagedProcess, waitUntil } from './process';
 import { toolPath } from './tools';
 
+/**
+ * A second Temporal namespace on the same server: a staging or DR worker pointed at the same
+ * cluster, whose runs the sandbox's own namespace cannot see (test/e2e/namespaces.test.ts).
+ */
+export const SANDBOX_SECOND_NAMESPACE = 'rotator-dr';
+
 /** Search attributes the workflows upsert, so on-call can filter runs by zone and kind. */
 export const SEARCH_ATTRIBUTES = { RotatorZone: 'Keyword', RotatorKind: 'Keyword' } as const;
 
@@ -55,6 +61,7 @@ export async function startTemporal(
       `--metrics-port=${metricsPort}`,
       `--db-filename=${path.join(dir, 'temporal.db')}`,
       '--log-level=warn',
+      `--namespace=${SANDBOX_SECOND_NAMESPACE}`,
       // The Web UI asks this endpoint to decrypt payloads, so on-call reads them in clear.
       ...(opts.codecEndpoint ? [`--ui-codec-endpoint=${opts.codecEndpoint}`] : []),
       ...Object.entries(SEARCH_ATTRIBUTES).map(([k, v]) => `--search-attribute=${k}=${v}`),

@@ -8,8 +8,15 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
-import { waits } from './activities';
-import { NETWORK_POLICIES, PREFECT_POOLS, RUN_LOCKS, strictInput, zoneRunbookCalls } from './patches';
+import { acts as scheduledActs, smoke as scheduledSmoke, waits } from './activities';
+import {
+  BOOTSTRAP_HOLDS,
+  NETWORK_POLICIES,
+  PREFECT_POOLS,
+  RUN_LOCKS,
+  strictInput,
+  zoneRunbookCalls,
+} from './patches';
 import { errorMessage, errorType, Runbook } from './runbook';
 import { FAILURE } from './names';
 import { RotateZone } from './rotate-zone';
@@ -45,7 +52,27 @@ function holderOf(err: unknown): Holder | undefined {
 }
 
 const runName = (h: Holder) =>
-  `${h.workflowType ?? 'run'} ${h.workflowId}${h.runId ? ` (run ${h.runId})` : ''}`;
+  `${h.workflowType ?? 'run'} ${h.workflowId}${h.runId ? ` (run ${h.runId})` : ''}` +
+  (h.namespace ? ` in Temporal namespace ${h.namespace}` : '');
+
+/** A zone left to the run that holds it (or the root). */
+const skippedZone = (zone: string, strategy: ZoneResult['strategy'], holder: Holder): ZoneResult => {
+  const heldBy: Holder = {
+    workflowId: holder.workflowId,
+    runId: holder.runId,
+    workflowType: holder.workflowType,
+    ...(holder.namespace && { namespace: holder.namespace }),
+  };
+  return {
+    zone,
+    strategy,
+    restarted: [],
+    smoke: 'not run',
+    outcome: 'skipped',
+    heldBy,
+    error: `held by ${runName(heldBy)}`,
+  };
+};
 
 /**
  * One zone's RotateZone child, settled: rotated, skipped because another run holds the
@@ -58,7 +85,7 @@ const runName = (h: Holder) =>
  */
 async function rotateChild(
   rb: Runbook,
-  acts: Activities,
+  acts: Pick<Activities, 'describeRun'>,
   zone: string,
   strategy: ZoneResult['strategy'],
 ): Promise<ZoneResult> {
@@ -165,8 +192,32 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
     );
     const at = new Date().toISOString();
     const locks = patched(RUN_LOCKS);
+    // Decided here, once, before the zones run concurrently (BOOTSTRAP_HOLDS): a patch marker
+    // recorded between the branches' calls is part of what replay must reproduce in order.
+    const holds = locks && patched(BOOTSTRAP_HOLDS);
+    const pools = holds && inventory.zones.some((z) => z.workPools?.length) && patched(PREFECT_POOLS);
+    // The concurrent sections' calls: regular activities from BOOTSTRAP_HOLDS on (within the
+    // run's retry budgets when it has them).
+    const zoneSteps = holds
+      ? rb.proxies({ acts: scheduledActs, smoke: scheduledSmoke, waits }, false)
+      : steps;
+    const { acts: zoneActs, smoke: zoneSmoke } = zoneSteps;
+    const owner = { workflowId: info.workflowId, runId: info.runId, workflowType: 'BootstrapCluster' };
     const ensureZone = async (name: string): Promise<ZoneResult> => {
       const zone = inventory.zones.find((z) => z.name === name)!;
+      if (holds) {
+        const hold = await rb.step(
+          `hold zone ${name}`,
+          () => zoneActs.holdZone(name, { owner }),
+          (h) => (h.heldBy ? `held by ${runName(h.heldBy)}: skipped` : h.found),
+        );
+        if (hold.heldBy) return skippedZone(name, zone.strategy, hold.heldBy);
+        try {
+          return await ensureHeldZone(name);
+        } finally {
+          await rb.step(`release zone ${name}`, () => zoneActs.releaseZone(name, { owner }));
+        }
+      }
       if (locks) {
         // Checked, not locked: bootstrap re-ensures what the zone Secret holds and issues no
         // key, so there is nothing to record; a zone another run rotates is left to it.
@@ -175,26 +226,15 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
           () => acts.zoneHolder(name),
           (h) => (h ? `held by ${runName(h)}: skipped` : 'free'),
         );
-        if (holder) {
-          const heldBy = {
-            workflowId: holder.workflowId,
-            runId: holder.runId,
-            workflowType: holder.workflowType,
-          };
-          return {
-            zone: name,
-            strategy: zone.strategy,
-            restarted: [],
-            smoke: 'not run',
-            outcome: 'skipped',
-            heldBy,
-            error: `held by ${runName(heldBy)}`,
-          };
-        }
+        if (holder) return skippedZone(name, zone.strategy, holder);
       }
+      return ensureHeldZone(name);
+    };
+    const ensureHeldZone = async (name: string): Promise<ZoneResult> => {
+      const zone = inventory.zones.find((z) => z.name === name)!;
       const secret = await rb.step(
         `ensure Secret of zone ${name}`,
-        () => acts.ensureZoneSecret(name, { workflowId: info.workflowId, at }),
+        () => zoneActs.ensureZoneSecret(name, { workflowId: info.workflowId, at }),
         (s) =>
           s.created
             ? `created ${s.fingerprint}`
@@ -202,10 +242,10 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
       );
       // After the Secret: the template references it by name, so pods of new flow runs find it.
       // Re-run after Prefect's database was recreated, this re-installs what the new pool lacks.
-      if (zone.workPools?.length && patched(PREFECT_POOLS)) {
+      if (zone.workPools?.length && (holds ? pools : patched(PREFECT_POOLS))) {
         await rb.step(
           `ensure work pools of zone ${name}`,
-          () => acts.ensureWorkPools(name),
+          () => zoneActs.ensureWorkPools(name),
           (r) =>
             r
               .map(
@@ -227,25 +267,27 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
       }
       await rb.step(
         `ensure identity of zone ${name}`,
-        () => acts.ensureZoneIdentity(name, 'current'),
+        () => zoneActs.ensureZoneIdentity(name, 'current'),
         (r) => r.credential,
       );
       let restarted: string[] = [];
       if (secret.created || secret.endpointFixed) {
-        const consumers = await rb.step(`discover consumers of zone ${name}`, () => acts.zoneConsumers(name));
+        const consumers = await rb.step(`discover consumers of zone ${name}`, () =>
+          zoneActs.zoneConsumers(name),
+        );
         // Nothing to roll: no round trip through the server for it.
         if (!v2 || consumers.length) {
           restarted = await rb.step(`restart consumers of zone ${name}`, () =>
-            acts.restartWorkloads(consumers, at),
+            zoneActs.restartWorkloads(consumers, at),
           );
           await rb.step(`wait for rollouts of zone ${name}`, () =>
-            steps.waits.waitForRollouts(consumers, rb.constants.rolloutTimeoutMs),
+            zoneSteps.waits.waitForRollouts(consumers, rb.constants.rolloutTimeoutMs),
           );
         }
       }
       await rb.step(
         `smoke zone ${name}`,
-        () => smoke.smokeZone(name, 'current'),
+        () => zoneSmoke.smokeZone(name, 'current'),
         (r) => `${r.passed}/${r.cells} cells`,
       );
       return {
@@ -270,7 +312,7 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
 
     if (locks && input.rotate) {
       const outcomes = await forEachBounded(results, parallelism, (r) =>
-        r.outcome === 'skipped' ? Promise.resolve(r) : rotateChild(rb, acts, r.zone, r.strategy),
+        r.outcome === 'skipped' ? Promise.resolve(r) : rotateChild(rb, zoneActs, r.zone, r.strategy),
       );
       const line = (r: ZoneResult) =>
         `${r.zone}: ${r.outcome}${r.outcome === 'rotated' ? ` ${r.previousFingerprint} → ${r.newFingerprint}` : ` (${r.error})`}`;

@@ -162,6 +162,19 @@ export const IAM_REBUILD = 'iam-rebuild';
 export const PREFECT_POOLS = 'prefect-pools';
 
 /**
+ * BootstrapCluster holds each zone while it re-ensures it (holdZone: a keyless pending record
+ * naming the run; RotateZone refuses while it is there) instead of only checking it, and its
+ * concurrent per-zone section calls regular activities, with every patch it depends on
+ * decided once before the zones start. Local activities in concurrent branches, with a patch
+ * marker between them, were recorded in an order replay did not reproduce ("recorded marker
+ * 'zoneHolder' vs local activity command 'ensureWorkPools'"); regular activities are
+ * scheduled in the history in the order the workflow issues them.
+ *
+ * Retire when: no BootstrapCluster started before its deploy is still open.
+ */
+export const BOOTSTRAP_HOLDS = 'bootstrap-holds';
+
+/**
  * Runs announce what they did: Kubernetes Events on the Secrets and workloads they changed,
  * and notifications to the inventory's webhook sinks (awaiting approval, paused, escalated,
  * and how the run ended), each through the non-blocking `announce` activity.

@@ -154,8 +154,7 @@ export interface ZoneResult {
   escalation?: Escalation;
   /** BootstrapCluster `rotate`: what became of the zone's rotation. */
   outcome?: 'rotated' | 'skipped' | 'failed';
-  /** Skipped: the open run that holds the zone. */
-  /** The run that holds the zone; `namespace` when it lives in another Temporal namespace's records. */
+  /** Skipped: the open run that holds the zone; `namespace` when it is another Temporal namespace's. */
   heldBy?: { workflowId: string; runId?: string; workflowType?: string; namespace?: string };
   /** Skipped or failed: why. */
   error?: string;

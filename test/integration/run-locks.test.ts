@@ -1,7 +1,8 @@
 /**
  * The zone lock (its pending record) against the real apiserver, store and Temporal server:
  * created atomically, refused while its owner run is open (naming it), taken over from a
- * closed (terminated) run only after reconciling — the superseded key revoked in the store.
+ * closed (terminated) run only after reconciling — the superseded key revoked in the store;
+ * never taken over from a run of another Temporal namespace; BootstrapCluster's keyless hold.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -207,5 +208,91 @@ describe('run locks against the real apiserver, store and Temporal', () => {
     } finally {
       await core.deleteNamespacedSecret(rootPending);
     }
+  });
+
+  test("bootstrap's hold: taken over from a closed run, refuses a RotateZone while held, released only by its run", async () => {
+    // A rotation terminated after taking its lock leaves a record with keys.
+    const prior = await openRun();
+    await acts.lockZonePending(zoneName, { owner: prior.owner, strategy: 'overlap' });
+    await prior.handle.terminate('terminated holding the zone');
+    const bootstrap = await openRun();
+    const owner = { ...bootstrap.owner, workflowType: 'BootstrapCluster' };
+    const held = await acts.holdZone(zoneName, { owner });
+    assert.equal(held.heldBy, undefined);
+    // Reconciled first, as RotateZone's lock does.
+    assert.match(held.found, /zone held; found the record of .*TERMINATED/);
+    const record = await core.readNamespacedSecret({ name: `${secretName}-pending`, namespace: NAMESPACE });
+    assert.equal(record.metadata?.annotations?.['rotator.rustfs.dev/owner-run-id'], owner.runId);
+    assert.deepEqual(record.data ?? {}, {}, 'a hold records no key');
+    assert.equal(
+      record.metadata?.annotations?.['rotator.rustfs.dev/owner-temporal-namespace'],
+      stack.temporal.namespace,
+    );
+
+    const zoneRun = await openRun();
+    const err = await refusal(acts.lockZonePending(zoneName, { owner: zoneRun.owner, strategy: 'overlap' }));
+    assert.equal(err.type, 'ConflictingRotation');
+    assert.match(err.message, new RegExp(`${owner.workflowId} \\(run ${owner.runId}\\)`));
+    const again = await acts.holdZone(zoneName, { owner: zoneRun.owner });
+    assert.equal(again.heldBy?.runId, owner.runId, 'another hold is refused too, naming the holder');
+
+    assert.equal(await acts.releaseZone(zoneName, { owner: zoneRun.owner }), 'no hold of this run');
+    assert.ok(await core.readNamespacedSecret({ name: `${secretName}-pending`, namespace: NAMESPACE }));
+    assert.equal(await acts.releaseZone(zoneName, { owner }), 'released');
+    await assert.rejects(core.readNamespacedSecret({ name: `${secretName}-pending`, namespace: NAMESPACE }));
+    const taken = await acts.lockZonePending(zoneName, { owner: zoneRun.owner, strategy: 'overlap' });
+    assert.equal(taken.found, 'no pending record: lock taken');
+    await zoneRun.handle.terminate('done with the zone');
+  });
+
+  test('a record held from another Temporal namespace is never reconciled from this one, only reported', async () => {
+    // A worker of another namespace (a DR cluster) with the same Kubernetes credentials: its
+    // client is never asked about its own runs by this namespace's activities.
+    const other = 'rotator-dr-elsewhere';
+    const drActs = createActivities(
+      buildDeps({
+        inventory,
+        kube: { kubeconfig: stack.kube.kubeconfig },
+        store: storeConnection(inventory),
+        client: new Client({ connection: client.connection, namespace: other }),
+        namespace: other,
+      }),
+    );
+    const pendingRef = { name: `${secretName}-pending`, namespace: NAMESPACE };
+    // The previous test's last run was terminated holding the zone; its record is removed by
+    // hand so that the DR run takes a free zone.
+    await core.deleteNamespacedSecret(pendingRef);
+    const drOwner = { workflowId: 'rotate-zone-in-dr', runId: 'dr-run-1', workflowType: 'RotateZone' };
+    const drLock = await drActs.lockZonePending(zoneName, { owner: drOwner, strategy: 'overlap' });
+    await acts.ensureZoneIdentity(zoneName, 'pending');
+    const keysBefore = (await accounts()).sort();
+    assert.ok(keysBefore.includes(drLock.accessKey), 'the DR run issued its key');
+    const recordBefore = await core.readNamespacedSecret(pendingRef);
+    assert.equal(recordBefore.metadata?.annotations?.['rotator.rustfs.dev/owner-temporal-namespace'], other);
+
+    // No run of that ID exists in this namespace: before, that made the record abandoned.
+    const local = await openRun();
+    const err = await refusal(acts.lockZonePending(zoneName, { owner: local.owner, strategy: 'overlap' }));
+    assert.equal(err.type, 'ConflictingRotation');
+    assert.match(
+      err.message,
+      new RegExp(`rotate-zone-in-dr \\(run dr-run-1\\) in Temporal namespace ${other}`),
+    );
+    assert.match(err.message, /never reconciled from here/);
+    assert.match(err.message, new RegExp(`rotator status --namespace ${other} rotate-zone-in-dr`));
+    const hold = await acts.holdZone(zoneName, {
+      owner: { ...local.owner, workflowType: 'BootstrapCluster' },
+    });
+    assert.equal(hold.heldBy?.namespace, other);
+    assert.equal(hold.heldBy?.status, 'IN_OTHER_NAMESPACE');
+
+    const recordAfter = await core.readNamespacedSecret(pendingRef);
+    assert.equal(
+      recordAfter.metadata?.resourceVersion,
+      recordBefore.metadata?.resourceVersion,
+      'record untouched',
+    );
+    assert.deepEqual((await accounts()).sort(), keysBefore, 'no key revoked');
+    await core.deleteNamespacedSecret(pendingRef);
   });
 });

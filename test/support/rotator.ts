@@ -37,8 +37,8 @@ export interface Rotator {
   worker: Worker;
   /** Stops the worker (workflows stay open on the server) and closes connections. */
   stopWorker(): Promise<void>;
-  /** Starts a fresh worker on the same task queue (after stopWorker). */
-  restartWorker(): Promise<void>;
+  /** Starts a fresh worker on the same task queue (after stopWorker), with another codec if given. */
+  restartWorker(opts?: { codec?: AesGcmCodec }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -62,6 +62,8 @@ export interface RotatorOptions {
   webUiUrl?: string;
   /** The inventory's approvals section (YAML shape; default: the sandbox's, any Temporal client decides). */
   approvals?: object;
+  /** The Temporal namespace of the worker and client (the sandbox's by default). */
+  namespace?: string;
 }
 
 /** A real worker on the sandbox's Temporal server, configured like production but faster to poll. */
@@ -85,7 +87,7 @@ export async function startRotator(stack: SandboxState, opts: RotatorOptions = {
   const clientConnection = await Connection.connect({ address: stack.temporal.address });
   const client = new Client({
     connection: clientConnection,
-    namespace: stack.temporal.namespace,
+    namespace: opts.namespace ?? stack.temporal.namespace,
     dataConverter: dataConverter(opts.plainPayloads ? undefined : codec),
   });
   const deps = buildDeps({
@@ -93,7 +95,7 @@ export async function startRotator(stack: SandboxState, opts: RotatorOptions = {
     kube: opts.kube ?? { kubeconfig: stack.kube.kubeconfig },
     store: storeConnection(inventory, opts.storeEndpoint),
     client,
-    namespace: stack.temporal.namespace,
+    namespace: opts.namespace ?? stack.temporal.namespace,
     prefect: new Map([[stack.prefect.api, { authString: stack.prefect.authString }]]),
     webUiUrl: opts.webUiUrl ?? stack.temporal.uiUrl,
     pollIntervalMs: 200,
@@ -103,14 +105,16 @@ export async function startRotator(stack: SandboxState, opts: RotatorOptions = {
   let connection: NativeConnection | undefined;
   let running: Promise<void> | undefined;
   let worker!: Worker;
-  const startWorker = async () => {
+  let workerCodec = codec;
+  const startWorker = async (restart: { codec?: AesGcmCodec } = {}) => {
+    workerCodec = restart.codec ?? workerCodec;
     connection = await NativeConnection.connect({ address: stack.temporal.address });
     worker = await createRotatorWorker({
       connection,
-      namespace: stack.temporal.namespace,
+      namespace: opts.namespace ?? stack.temporal.namespace,
       taskQueue,
       deps,
-      codec: opts.plainPayloads ? undefined : codec,
+      codec: opts.plainPayloads ? undefined : workerCodec,
       workflowBundle: testWorkflowBundle(),
       extra: { shutdownGraceTime: '2s' },
     });

@@ -142,6 +142,8 @@ export class Fake {
       zoneConsumers: value([{ kind: 'Deployment', namespace: 'dashi-serving', name: 'titiler' }]),
       lockZonePending: value({ ...pending, found: 'no pending record: lock taken' }),
       zoneHolder: value(undefined),
+      holdZone: value({ found: 'zone held' }),
+      releaseZone: value('released'),
       ensureZoneIdentity: value({ userCreated: false, credential: AK.pending, fingerprint: FP.pending }),
       ensureZonePolicies: value(inventory.zones.map((z) => `dashi-${z.name}`)),
       smokeZone: value({ passed: 4, cells: 4 }),

@@ -29,6 +29,8 @@ export function zoneActivities(calls: string[], overrides: Partial<Activities> =
     ),
     ensureBuckets: async () => (rec('ensureBuckets'), inventory.buckets),
     zoneHolder: async (zone) => void rec('zoneHolder', zone),
+    holdZone: async (zone) => (rec('holdZone', zone), { found: 'zone held' }),
+    releaseZone: async (zone) => (rec('releaseZone', zone), 'released'),
     ensureZoneSecret: async (zone) => (
       rec('ensureZoneSecret', zone),
       { created: false, endpointFixed: false, accessKey: `ak-${zone}-1`, fingerprint: fp(zone, 1) }

@@ -128,7 +128,10 @@ describe('BootstrapCluster rotate: children (time-skipping)', () => {
     };
     const calls: string[] = [];
     const acts = zoneActivities(calls, {
-      zoneHolder: async (zone) => (calls.push(`zoneHolder ${zone}`), zone === held ? holder : undefined),
+      holdZone: async (zone) => (
+        calls.push(`holdZone ${zone}`),
+        zone === held ? { heldBy: holder, found: 'held' } : { found: 'zone held' }
+      ),
     });
     const result = (await withWorker(env, acts, (client, taskQueue) =>
       client.workflow.execute('BootstrapCluster', {
@@ -146,7 +149,80 @@ describe('BootstrapCluster rotate: children (time-skipping)', () => {
     });
     assert.ok(!calls.includes(`ensureZoneSecret ${held}`));
     assert.ok(!calls.includes(`lockZonePending ${held}`));
+    // Not held by this run, so not released by it either.
+    assert.ok(!calls.includes(`releaseZone ${held}`));
     for (const z of ZONES.filter((z) => z !== held)) assert.equal(zones[z]!.outcome, 'rotated');
+  });
+
+  it('each zone is held while it is ensured and released before its child locks it', async () => {
+    const calls: string[] = [];
+    const result = (await withWorker(env, zoneActivities(calls), (client, taskQueue) =>
+      client.workflow.execute('BootstrapCluster', {
+        taskQueue,
+        workflowId: `bootstrap-holds-${Date.now()}`,
+        args: [{ rotate: true, parallelism: 2 }],
+      }),
+    )) as WorkflowResult;
+    assert.equal(result.outcome, 'completed');
+    for (const z of ZONES) {
+      const at = (what: string) => calls.indexOf(`${what} ${z}`);
+      assert.ok(at('holdZone') >= 0, `${z} held`);
+      assert.ok(at('holdZone') < at('ensureZoneSecret'), `${z} held before its Secret is ensured`);
+      assert.ok(at('ensureZoneSecret') < at('releaseZone'), `${z} released after it is ensured`);
+      assert.ok(at('releaseZone') < at('lockZonePending'), `${z} released before its child locks it`);
+    }
+    assert.ok(!calls.some((c) => c.startsWith('zoneHolder')), 'the check of the run-locks era is not made');
+  });
+
+  it('a zone whose ensuring fails is still released; one held in another Temporal namespace is skipped naming it', async () => {
+    const [failing, elsewhere] = ZONES as [string, string];
+    const other = {
+      workflowId: 'rotate-zone-dr',
+      runId: 'r-dr',
+      workflowType: 'RotateZone',
+      namespace: 'rotator-dr',
+      open: true,
+      status: 'IN_OTHER_NAMESPACE',
+    };
+    const calls: string[] = [];
+    const acts = zoneActivities(calls, {
+      holdZone: async (zone) => (
+        calls.push(`holdZone ${zone}`),
+        zone === elsewhere ? { heldBy: other, found: 'held' } : { found: 'zone held' }
+      ),
+      ensureZoneSecret: async (zone) => {
+        calls.push(`ensureZoneSecret ${zone}`);
+        if (zone === failing) throw ApplicationFailure.nonRetryable('Secret refused', 'KubeForbidden');
+        return {
+          created: false,
+          endpointFixed: false,
+          accessKey: `ak-${zone}-1`,
+          fingerprint: 'sha256:000000000001',
+        };
+      },
+    });
+    const { err, status } = await withWorker(env, acts, async (client, taskQueue) => {
+      const handle = await client.workflow.start('BootstrapCluster', {
+        taskQueue,
+        workflowId: `bootstrap-release-${Date.now()}`,
+        args: [{}],
+      });
+      const err = await handle.result().then(
+        () => assert.fail('BootstrapCluster completed although a zone failed'),
+        (e: unknown) => e,
+      );
+      return { err, status: await handle.query(statusQuery) };
+    });
+    assert.ok(err instanceof WorkflowFailedError);
+    const step = status.steps.find((s) => s.name === `hold zone ${elsewhere}`);
+    assert.match(
+      String(step?.detail),
+      /held by RotateZone rotate-zone-dr \(run r-dr\) in Temporal namespace rotator-dr: skipped/,
+    );
+    assert.match(String(err.cause?.message), /Secret refused/);
+    assert.ok(calls.includes(`releaseZone ${failing}`), 'the failed zone released');
+    assert.ok(!calls.includes(`releaseZone ${elsewhere}`));
+    assert.ok(!calls.includes(`ensureZoneSecret ${elsewhere}`), 'a zone held elsewhere is not touched');
   });
 
   // Last: its hand-started run's 30-day grace makes the test server skip a month.
