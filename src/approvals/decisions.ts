@@ -43,7 +43,20 @@ export interface Decision {
   createdAt: string;
 }
 
-/** Which run a decision must name, and what it must decide. */
+/** A run, as its decisions name it: its workflow ID and its first run ID. */
+export interface DecisionRun {
+  workflowId: string;
+  runId: string;
+}
+
+/**
+ * The decisions that name this run. The worker's activity applies it, so a history records only
+ * the run's own decisions and a replay (whose workflow ID may differ) judges the same ones.
+ */
+export const decisionsOfRun = (all: readonly Decision[], run: DecisionRun): Decision[] =>
+  all.filter((d) => d.workflowId === run.workflowId && d.runId === run.runId);
+
+/** What a decision must decide, about which run (its IDs name it in messages). */
 export interface DecisionWanted {
   workflowId: string;
   runId: string;
@@ -76,14 +89,16 @@ export const actionCommand = (action: DecisionAction): string =>
   action === 'request' ? 'start-workflow RotateRoot' : action;
 
 /**
- * Whether the decisions read for a run let `want` through. Approval needs someone other than the
- * run's authenticated requester, or, when the run has none (started from the Web UI, a raw client,
- * a schedule), two different authorized identities; with allowSelfApproval one approval suffices.
+ * Whether a run's decisions (decisionsOfRun) let `want` through. Approval needs someone other
+ * than the run's authenticated requester, or, when the run has none (started from the Web UI, a
+ * raw client, a schedule), two different authorized identities; with allowSelfApproval one suffices.
  */
-export function judgeDecision(all: readonly Decision[], want: DecisionWanted, policy: DecisionPolicy): Verdict {
-  const ofRun = all.filter(
-    (d) => d.workflowId === want.workflowId && d.runId === want.runId && d.target === want.target,
-  );
+export function judgeDecision(
+  ofRunAll: readonly Decision[],
+  want: DecisionWanted,
+  policy: DecisionPolicy,
+): Verdict {
+  const ofRun = ofRunAll.filter((d) => d.target === want.target);
   const fresh = ofRun
     .filter((d) => d.action === want.action && !policy.used.includes(d.name))
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
@@ -121,7 +136,12 @@ export function judgeDecision(all: readonly Decision[], want: DecisionWanted, po
   const needed = policy.allowSelfApproval ? 1 : 2;
   if (approvers.length >= needed) {
     const taken = approvers.slice(0, needed);
-    return { ok: true, users: taken.map((d) => d.user), decisions: taken.map((d) => d.name), selfApproved: false };
+    return {
+      ok: true,
+      users: taken.map((d) => d.user),
+      decisions: taken.map((d) => d.name),
+      selfApproved: false,
+    };
   }
   return {
     ok: false,

@@ -11,12 +11,22 @@ import { acts } from './activities';
 import { type UpdateArg } from './definitions';
 import { type DecisionRecord } from './types';
 
-/** How an authority's answer is recorded: who, how they were authenticated, and who they claimed to be. */
-export function decisionText(d: DecisionRecord): string {
+/**
+ * Who decided, as steps, messages and the update's answer name them: the identities Kubernetes
+ * authenticated, with the name the client claimed; where no authority authenticates anyone
+ * (any-temporal-client, or approve: true in the input) the claimed name alone, as before (the
+ * status's `decisions` records the authority).
+ */
+export function decisionText(d: DecisionRecord): string | undefined {
+  if (d.authority !== 'kubernetes' || !d.users.length) return d.claimedBy;
   const claimed = d.claimedBy && !(d.users.length === 1 && d.users[0] === d.claimedBy);
-  return d.authority === 'kubernetes'
-    ? `${d.users.join(' and ')} (authenticated by Kubernetes${d.selfApproved ? '; self-approved, allowed by approvals.allowSelfApproval' : ''}${claimed ? `; claimed: ${d.claimedBy}` : ''})`
-    : `${d.claimedBy ?? 'an unnamed client'} (claimed, not authenticated: approvals.authority is any-temporal-client)`;
+  return `${d.users.join(' and ')} (authenticated by Kubernetes${d.selfApproved ? '; self-approved, allowed by approvals.allowSelfApproval' : ''}${claimed ? `; claimed: ${d.claimedBy}` : ''})`;
+}
+
+/** An update's arg as the run records it: `by` says who decided (decisionText). */
+export function decidedArg(record: DecisionRecord): UpdateArg {
+  const by = decisionText(record);
+  return { ...(by ? { by } : {}), ...(record.reason ? { reason: record.reason } : {}) };
 }
 
 /**
@@ -48,10 +58,12 @@ export class DecisionGate {
       return record;
     }
     const info = workflowInfo();
-    const runId = info.firstExecutionRunId;
+    const run = { workflowId: info.workflowId, runId: info.firstExecutionRunId };
+    // The activity returns the run's own decisions and the judgement uses only those (the run's
+    // IDs only in messages), so a replay judges exactly as the run did.
     const verdict = judgeDecision(
-      await acts.readDecisions(info.workflowId),
-      { workflowId: info.workflowId, runId, action, target: this.target() },
+      await acts.readDecisions(run),
+      { ...run, action, target: this.target() },
       { allowSelfApproval: approvals.allowSelfApproval, used: this.used },
     );
     if (!verdict.ok) throw ApplicationFailure.nonRetryable(verdict.message, 'NotAuthorized');

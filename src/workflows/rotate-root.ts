@@ -3,7 +3,7 @@ import { formatDuration, parseDuration } from '../inventory/duration';
 import { acts as legacyActs, smoke as legacySmoke, waits as legacyWaits } from './activities';
 import { ROOT_TARGET } from '../approvals/decisions';
 import type { InventorySnapshot } from '../inventory/lookup';
-import { DecisionGate, decisionText, inputApproval } from './approvals';
+import { decidedArg, DecisionGate, inputApproval } from './approvals';
 import { AUTHORIZED_DECISIONS, everyZone, IAM_REBUILD, RUN_LOCKS, ZONES_CONCURRENTLY } from './patches';
 import { approveUpdate, resumeUpdate, rollbackUpdate, type UpdateArg } from './definitions';
 import { strictInput } from './patches';
@@ -71,7 +71,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
           'WrongPhase',
         );
       (rb.status.decisions ??= []).push(record);
-      return { by: decisionText(record), ...(arg?.reason ? { reason: arg.reason } : {}) };
+      return decidedArg(record);
     };
     const onlyWhen = (phase: string, what: string) => (_arg: UpdateArg) => {
       if (rb.status.phase !== phase)
@@ -91,7 +91,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
       (arg) =>
         decide('resume', 'paused', arg, (decided) => {
           decision = { kind: 'resume', arg: decided };
-          return `waiting another restart window${authorized ? ` (resumed by ${decided.by})` : ''}`;
+          return `waiting another restart window${authorized && decided.by ? ` (resumed by ${decided.by})` : ''}`;
         }),
       { validator: onlyWhen('paused', 'resume') },
     );
@@ -100,7 +100,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
       (arg) =>
         decide('rollback', 'paused', arg, (decided) => {
           decision = { kind: 'rollback', arg: decided };
-          return `rolling back to the previous root${authorized ? ` (by ${decided.by})` : ''}`;
+          return `rolling back to the previous root${authorized && decided.by ? ` (by ${decided.by})` : ''}`;
         }),
       { validator: onlyWhen('paused', 'rollback') },
     );
@@ -113,7 +113,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
       if (input.approve) {
         const record = inputApproval(approvals);
         (rb.status.decisions ??= []).push(record);
-        approval = { by: decisionText(record) };
+        approval = decidedArg(record);
       }
     }
     const pauseTimeoutMs = durationOr(input.pauseTimeout, inventory.store.pauseTimeoutMs);

@@ -14,7 +14,7 @@ import { zoneTarget } from '../approvals/decisions';
 import { findZone, type InventorySnapshot } from '../inventory/lookup';
 import { ZONE_DEFAULTS, type Zone } from '../inventory/schema';
 import { waits as legacyWaits } from './activities';
-import { DecisionGate, decisionText } from './approvals';
+import { decidedArg, DecisionGate } from './approvals';
 import { revokeNowUpdate, type UpdateArg } from './definitions';
 import { boundedGraceWait, resumeGraceWait, type Rotation } from './grace-wait';
 import {
@@ -174,7 +174,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
           if (rb.status.phase !== 'waiting-grace')
             throw ApplicationFailure.nonRetryable(wrongPhase(), 'WrongPhase');
           (rb.status.decisions ??= []).push(record);
-          return revoke({ by: decisionText(record), ...(arg?.reason ? { reason: arg.reason } : {}) });
+          return revoke(decidedArg(record));
         });
       },
       {

@@ -141,6 +141,12 @@ async function recordDecisions(stack: ReturnType<typeof getStack>) {
       120_000,
     );
   try {
+    // The root rotation re-ensures every zone, the zone rotation rotates one: the zones must exist.
+    await client.workflow.execute('BootstrapCluster', {
+      taskQueue,
+      workflowId: 'bootstrap-cluster',
+      args: [{}],
+    });
     const alice = await approvals.person('alice', ['requester', 'approver', 'revoker']);
     const bob = await approvals.person('bob', ['approver']);
     const decide = async (

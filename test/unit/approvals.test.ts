@@ -3,7 +3,12 @@
 // two different identities when the run has no authenticated requester.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { judgeDecision, type Decision, type DecisionWanted } from '../../src/approvals/decisions';
+import {
+  decisionsOfRun,
+  judgeDecision,
+  type Decision,
+  type DecisionWanted,
+} from '../../src/approvals/decisions';
 
 const RUN = { workflowId: 'rotate-root', runId: 'run-1', target: 'root' };
 let n = 0;
@@ -28,11 +33,17 @@ describe('judgeDecision', () => {
     );
   });
 
-  it("takes no decision of another run, another target or another action", () => {
-    const decisions = [
-      d('request', 'alice'),
+  it('a run takes only its own decisions (decisionsOfRun), for its target and the action asked', () => {
+    const others = [
       d('approve', 'bob', { runId: 'run-0' }),
       d('approve', 'bob', { workflowId: 'rotate-root-2' }),
+    ];
+    assert.deepEqual(
+      decisionsOfRun([...others, d('request', 'alice')], RUN).map((x) => x.action),
+      ['request'],
+    );
+    const decisions = [
+      d('request', 'alice'),
       d('approve', 'bob', { target: 'zone-ingest' }),
       d('resume', 'bob'),
     ];
@@ -67,7 +78,10 @@ describe('judgeDecision', () => {
     const one = [d('approve', 'bob'), d('approve', 'bob')];
     const v = judgeDecision(one, approve, strict);
     assert.equal(v.ok, false);
-    assert.match(!v.ok ? v.message : '', /no authenticated requester .* two different authorized identities, and so far only bob approved/);
+    assert.match(
+      !v.ok ? v.message : '',
+      /no authenticated requester .* two different authorized identities, and so far only bob approved/,
+    );
     const two = [...one, d('approve', 'carol')];
     const w = judgeDecision(two, approve, strict);
     assert.deepEqual(w.ok && w.users, ['bob', 'carol']);

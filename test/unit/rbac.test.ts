@@ -325,7 +325,10 @@ describe('rotator approvals', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'approvals-check-'));
     const env = { [SANDBOX_STATE_ENV]: '' };
     const config = path.join(ROOT, 'config', 'dashi.yaml');
-    fs.writeFileSync(path.join(dir, APPROVALS_FILE), text.replace('verbs: [approve, resume, rollback]', 'verbs: [approve]'));
+    fs.writeFileSync(
+      path.join(dir, APPROVALS_FILE),
+      text.replace('verbs: [approve, resume, rollback]', 'verbs: [approve]'),
+    );
     const stale = await runCli(['approvals', '--config', config, '--check', dir], env);
     assert.equal(stale.code, EXIT.findings, stale.stdout + stale.stderr);
     assert.match(stale.stdout, /approvals\.yaml is out of date: re-render it with rotator approvals/);

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
-import { type Decision } from '../../src/approvals/decisions';
+import { decisionsOfRun, type Decision, type DecisionRun } from '../../src/approvals/decisions';
 import { approveUpdate, resumeUpdate, rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
 import { dashiInventory, inventory } from '../support/dashi';
 import { mockActivities, withWorker, workflowTestEnv } from '../support/workflow-env';
@@ -102,7 +102,10 @@ describe('RotateRoot decisions authorized by Kubernetes (time-skipping)', () => 
 
   /** A fake whose inventory is `inv` and whose apiserver holds `decisions`. */
   const withDecisions = (fake: Fake, decisions: Decision[], inv: object = committed) =>
-    fake.on('inventorySnapshot', async () => inv).on('readDecisions', async () => decisions);
+    fake
+      .on('inventorySnapshot', async () => inv)
+      // As the worker's activity: the run's own decisions.
+      .on('readDecisions', async (run: DecisionRun) => decisionsOfRun(decisions, run));
   let n = 0;
   const decision = (runId: string, action: Decision['action'], user: string): Decision => ({
     name: `${action}-${++n}`,
@@ -291,7 +294,7 @@ describe('RotateRoot decisions authorized by Kubernetes (time-skipping)', () => 
     });
   });
 
-  it('with approvals.authority any-temporal-client the claimed name is taken, recorded as not authenticated', async () => {
+  it('with approvals.authority any-temporal-client the claimed name is taken, the status recording no authority authenticated it', async () => {
     const fake = new Fake();
     await withWorker(env, fake.activities(), async (client, taskQueue) => {
       const handle = await client.workflow.start('RotateRoot', {
@@ -302,9 +305,11 @@ describe('RotateRoot decisions authorized by Kubernetes (time-skipping)', () => 
       await untilPhase(client, 'rotate-root', 'awaiting-approval');
       assert.equal(
         await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice' }] }),
-        'root rotation approved by alice (claimed, not authenticated: approvals.authority is any-temporal-client)',
+        'root rotation approved by alice',
       );
       await handle.result();
+      const [d] = (await handle.query(statusQuery)).decisions!;
+      assert.deepEqual([d!.authority, d!.users, d!.claimedBy], ['any-temporal-client', [], 'alice']);
     });
     assert.equal(fake.count('readDecisions'), 0);
   });
