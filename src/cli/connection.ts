@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { InventoryError, loadInventory, type Inventory } from '../inventory';
 import { createKube, loadKubeConfig, type Kube, type KubeConnectionOptions } from '../kube';
 import { SANDBOX_STATE_ENV, type SandboxState } from '../sandbox/state';
-import { AesGcmCodec, CODEC_KEY_ENV, CODEC_KEY_ID_ENV, codecFromEnv } from '../temporal/codec';
+import { AesGcmCodec, codecFromEnv } from '../temporal/codec';
 import { DEFAULT_TASK_QUEUE, dataConverter } from '../temporal/data-converter';
 import { temporalSettings } from '../temporal/connection-settings';
 import { readSandboxState } from '../worker/config';
@@ -49,23 +49,18 @@ export function withConnection(cmd: Command, opts: { kube?: boolean } = {}): Com
 }
 
 /**
- * The payload codec the CLI decodes (and encodes) with: ROTATOR_CODEC_KEY when set, plus
- * the sandbox's own key when a sandbox is named — the key its codec server, and so its Web
- * UI, encrypts with (the UI's Start Workflow form sends its input through that codec
- * server). So `--sandbox` alone reads the demo's runs and the runs the Web UI started, and
- * a CLI with its own key still reads those.
+ * The payload codec the CLI decodes (and encodes) with: the keys of ROTATOR_CODEC_KEY /
+ * ROTATOR_CODEC_KEYS when set (the current one encrypts), plus the sandbox's own key when a
+ * sandbox is named — the key its codec server, and so its Web UI, encrypts with (the UI's
+ * Start Workflow form sends its input through that codec server). So `--sandbox` alone
+ * reads the demo's runs and the runs the Web UI started, and a CLI with its own keys still
+ * reads those.
  */
 export function cliCodec(env: NodeJS.ProcessEnv, sandbox: SandboxState | undefined): AesGcmCodec | undefined {
-  const own = codecFromEnv(env); // validates ROTATOR_CODEC_KEY (throws on a bad one)
-  const box = sandbox?.codec?.key
-    ? { id: sandbox.codec.keyId, key: Buffer.from(sandbox.codec.key, 'base64') }
-    : undefined;
-  if (!own) return box ? new AesGcmCodec(new Map([[box.id, box.key]]), box.id) : undefined;
-  if (!box) return own;
-  const ownId = env[CODEC_KEY_ID_ENV] ?? 'default';
-  const keys = new Map([[box.id, box.key]]);
-  keys.set(ownId, Buffer.from(env[CODEC_KEY_ENV]!, 'base64'));
-  return new AesGcmCodec(keys, ownId);
+  const own = codecFromEnv(env); // validates the key variables (throws on a bad one)
+  if (!sandbox?.codec?.key) return own;
+  const box = { id: sandbox.codec.keyId, key: Buffer.from(sandbox.codec.key, 'base64') };
+  return own ? own.alsoDecrypting(box.id, box.key) : new AesGcmCodec(new Map([[box.id, box.key]]), box.id);
 }
 
 export interface ResolvedConnection {

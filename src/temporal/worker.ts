@@ -9,7 +9,7 @@ import { createKube, loadKubeConfig, type KubeConnectionOptions } from '../kube'
 import { createAdminClient, createS3, MadminAlgorithm, type Credentials } from '../rustfs';
 import { type AesGcmCodec } from './codec';
 import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from './workflow-code';
-import { dataConverter } from './data-converter';
+import { dataConverter, FAILURE_CONVERTER_PATH } from './data-converter';
 
 export interface StoreConnection {
   /** The admin (and smoke) endpoint the worker calls. */
@@ -79,6 +79,8 @@ export async function writeWorkflowBundle(file = WORKFLOW_BUNDLE): Promise<void>
   const { code } = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
     workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES],
+    // Workflow failures are converted inside the bundle: their messages encoded there too.
+    failureConverterPath: FAILURE_CONVERTER_PATH,
   });
   fs.writeFileSync(file, code);
 }

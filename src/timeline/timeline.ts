@@ -59,11 +59,32 @@ function innermost(f: Failure): Failure {
   return cur;
 }
 
+/**
+ * A failure's own message. Since the failure converter encodes common attributes
+ * (src/temporal/failure-converter.ts) the message field says "Encoded failure" and the text is
+ * in encodedAttributes, a JSON payload once decodeHistory has decoded it; still ciphertext
+ * (no key for it), the placeholder is all there is to show.
+ */
+function ownMessage(f: Failure): string | undefined {
+  const data = f.encodedAttributes?.data;
+  if (data?.length) {
+    try {
+      const decoded = JSON.parse(Buffer.from(data).toString('utf8')) as { message?: unknown };
+      if (typeof decoded.message === 'string') return decoded.message;
+    } catch {
+      // not decoded: keep the placeholder
+    }
+  }
+  return f.message ?? undefined;
+}
+
 export function failureMessage(f: Failure | null | undefined): string | undefined {
   if (!f) return undefined;
-  let msg = f.message ?? '';
-  for (let cur: Failure | null | undefined = f.cause; cur; cur = cur.cause)
-    if (cur.message) msg = cur.message;
+  let msg = ownMessage(f) ?? '';
+  for (let cur: Failure | null | undefined = f.cause; cur; cur = cur.cause) {
+    const m = ownMessage(cur);
+    if (m) msg = m;
+  }
   const type = innermost(f).applicationFailureInfo?.type ?? f.applicationFailureInfo?.type;
   return type ? `${type}: ${msg}` : msg;
 }

@@ -21,7 +21,14 @@ import {
   type PrefectCredentials,
 } from '../prefect/client';
 import { SANDBOX_STATE_ENV, type SandboxState } from '../sandbox/state';
-import { CODEC_KEY_ENV, CODEC_KEY_ID_ENV, codecFromEnv, type AesGcmCodec } from '../temporal/codec';
+import {
+  CODEC_KEY_ENV,
+  CODEC_KEY_ID_ENV,
+  CODEC_KEYS_ENV,
+  codecFromEnv,
+  codecKeySet,
+  type AesGcmCodec,
+} from '../temporal/codec';
 import { temporalSettings, type TemporalSettings } from '../temporal/connection-settings';
 import { DEFAULT_TASK_QUEUE } from '../temporal/data-converter';
 
@@ -56,7 +63,10 @@ export const WORKER_ENV = {
   ROTATOR_KUBE_IN_CLUSTER: '"true" forces the in-cluster ServiceAccount, "false" forbids it',
   ROTATOR_STORE_ADMIN_ENDPOINT: "overrides the inventory's store.adminEndpoint (http(s)://host:port)",
   [CODEC_KEY_ENV]: 'base64 of 32 random bytes: AES-GCM payload encryption (openssl rand -base64 32)',
-  [CODEC_KEY_ID_ENV]: 'id stored with each encrypted payload (default "default"), for key rotation',
+  [CODEC_KEY_ID_ENV]:
+    'id of the key that encrypts, stored with each payload (default "default" for ROTATOR_CODEC_KEY); needed with several keys in ROTATOR_CODEC_KEYS',
+  [CODEC_KEYS_ENV]:
+    'more keys as id=base64,id=base64: each decrypts what was written with it (rotating the key under open runs: the new one current, the old one kept here)',
   [CODEC_DISABLED_ENV]:
     '"true" to run without payload encryption (development only); without it the worker refuses to start with no ROTATOR_CODEC_KEY',
   ...PREFECT_CREDENTIAL_VARIABLES,
@@ -280,17 +290,17 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
   }
   // A sandbox brings its codec key: its Web UI encrypts the Start Workflow form's input
   // through the sandbox's codec server, so a worker without that key could not read it.
-  if (!env[CODEC_KEY_ENV] && sandbox?.codec?.key && e[CODEC_DISABLED_ENV] !== true) {
+  if (!codecKeySet(env) && sandbox?.codec?.key && e[CODEC_DISABLED_ENV] !== true) {
     codec = codecFromEnv({ [CODEC_KEY_ENV]: sandbox.codec.key, [CODEC_KEY_ID_ENV]: sandbox.codec.keyId });
   }
   // No key fails closed: a missing Secret (or a misspelt key in it) must not silently send
   // every input, result and Secret name to Temporal in clear. Running without encryption
   // is a decision someone states, ROTATOR_CODEC_DISABLED=true.
-  if (e[CODEC_DISABLED_ENV] === true && env[CODEC_KEY_ENV]) {
+  if (e[CODEC_DISABLED_ENV] === true && codecKeySet(env)) {
     problems.push(
-      `${CODEC_DISABLED_ENV}: "true" contradicts ${CODEC_KEY_ENV}, which is set; unset one of them`,
+      `${CODEC_DISABLED_ENV}: "true" contradicts ${env[CODEC_KEY_ENV] ? CODEC_KEY_ENV : CODEC_KEYS_ENV}, which is set; unset one of them`,
     );
-  } else if (!codec && !env[CODEC_KEY_ENV] && e[CODEC_DISABLED_ENV] !== true) {
+  } else if (!codec && !codecKeySet(env) && e[CODEC_DISABLED_ENV] !== true) {
     problems.push(
       `${CODEC_KEY_ENV}: ${env[CODEC_KEY_ENV] === '' ? 'empty' : 'not set'}, so workflow payloads would reach Temporal unencrypted; set it to base64 of 32 random bytes ` +
         `(openssl rand -base64 32; in a cluster, the rustfs-rotator-env Secret), or set ${CODEC_DISABLED_ENV}=true to run without encryption (development only)`,
@@ -414,7 +424,7 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
     webUiUrl: c.webUiUrl ?? 'unset (notifications carry no link to the run)',
     notifications: c.inventory.notifications.map((s) => `${s.name} (${s.format}: ${s.on.join(', ')})`),
     payloadCodec: c.codec
-      ? 'AES-256-GCM'
+      ? `AES-256-GCM, encrypting with key id ${c.codec.keyIds[0]}${c.codec.keyIds.length > 1 ? `, also decrypting ${c.codec.keyIds.slice(1).join(', ')}` : ''}`
       : `off (${CODEC_DISABLED_ENV}=true; set ${CODEC_KEY_ENV} to encrypt payloads)`,
     shutdownGraceMs: c.shutdownGraceMs,
     metrics: c.metricsAddress ?? 'off (set ROTATOR_METRICS_ADDRESS)',

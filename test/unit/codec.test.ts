@@ -3,8 +3,11 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
+import { temporal } from '@temporalio/proto';
 import { AesGcmCodec, codecFromEnv } from '../../src/temporal/codec';
+import { dataConverter } from '../../src/temporal/data-converter';
 import {
   CODEC_SERVER_MAX_BODY_BYTES,
   codecServerEndpoint,
@@ -33,7 +36,106 @@ test('tampered or foreign-key payloads fail with a specific error', async () => 
   await assert.rejects(() => c.decode([tampered]), /failed authentication \(key id "k1"\)/);
   await assert.rejects(() => codec().decode([enc!]), /failed authentication/);
   const other = new AesGcmCodec(new Map([['k2', randomBytes(32)]]), 'k2');
-  await assert.rejects(() => other.decode([enc!]), /unknown codec key id "k1"/);
+  await assert.rejects(
+    () => other.decode([enc!]),
+    /codec key id "k1", which this process does not hold \(it holds "k2"\): add that key to ROTATOR_CODEC_KEYS as k1=<base64 key>/,
+  );
+});
+
+test('several keys: the current one encrypts, every one decrypts what was written with it', async () => {
+  const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
+  const before = new AesGcmCodec(new Map([['2026-11', oldKey]]), '2026-11');
+  const [written] = await before.encode([defaultPayloadConverter.toPayload({ phase: 'paused' })]);
+  const after = codecFromEnv({
+    ROTATOR_CODEC_KEYS: `2026-12=${newKey.toString('base64')},2026-11=${oldKey.toString('base64')}`,
+    ROTATOR_CODEC_KEY_ID: '2026-12',
+  })!;
+  assert.deepEqual(after.keyIds, ['2026-12', '2026-11']);
+  const [fresh] = await after.encode([defaultPayloadConverter.toPayload({ phase: 'resumed' })]);
+  assert.equal(Buffer.from(fresh!.metadata!['encryption-key-id']!).toString(), '2026-12');
+  const decoded = (await after.decode([written!, fresh!])).map((p) => defaultPayloadConverter.fromPayload(p));
+  assert.deepEqual(decoded, [{ phase: 'paused' }, { phase: 'resumed' }]);
+  // The old key alone cannot read what the new one wrote: the id says which key is missing.
+  await assert.rejects(
+    () => before.decode([fresh!]),
+    /codec key id "2026-12", which this process does not hold/,
+  );
+  // ROTATOR_CODEC_KEY stays the current key under ROTATOR_CODEC_KEY_ID; ROTATOR_CODEC_KEYS adds to it.
+  const alias = codecFromEnv({
+    ROTATOR_CODEC_KEY: newKey.toString('base64'),
+    ROTATOR_CODEC_KEY_ID: '2026-12',
+    ROTATOR_CODEC_KEYS: `2026-11=${oldKey.toString('base64')}`,
+  })!;
+  assert.deepEqual(alias.keyIds, ['2026-12', '2026-11']);
+  assert.deepEqual(defaultPayloadConverter.fromPayload((await alias.decode([written!]))[0]!), {
+    phase: 'paused',
+  });
+  assert.deepEqual(codecFromEnv({ ROTATOR_CODEC_KEY: newKey.toString('base64') })!.keyIds, ['default']);
+});
+
+test('the key variables are refused with the variable and key id named, never a key', () => {
+  const k = randomBytes(32).toString('base64');
+  const refused = (env: Record<string, string>, message: RegExp) => {
+    assert.throws(
+      () => codecFromEnv(env),
+      (err: Error) => {
+        assert.match(err.message, message);
+        assert.ok(!err.message.includes(k), 'no key in the message');
+        return true;
+      },
+    );
+  };
+  refused(
+    { ROTATOR_CODEC_KEYS: `a=${k},b=${k}` },
+    /ROTATOR_CODEC_KEY_ID: not set, and ROTATOR_CODEC_KEYS holds 2 keys \(a, b\)/,
+  );
+  refused(
+    { ROTATOR_CODEC_KEYS: `a=${k}`, ROTATOR_CODEC_KEY_ID: 'c' },
+    /ROTATOR_CODEC_KEY_ID: "c" is not among the keys \(a\)/,
+  );
+  refused({ ROTATOR_CODEC_KEYS: `a=${k},a=${k}`, ROTATOR_CODEC_KEY_ID: 'a' }, /key id "a" appears twice/);
+  // A bare key, with or without "+" and "/" (its "=" padding is no id separator).
+  for (const bare of [k, Buffer.alloc(32, 7).toString('base64'), Buffer.alloc(32, 0xfb).toString('base64')])
+    assert.throws(
+      () => codecFromEnv({ ROTATOR_CODEC_KEYS: bare }),
+      (err: Error) =>
+        /ROTATOR_CODEC_KEYS: each entry is <id>=<base64 of 32 bytes>.*entry 1 is not/.test(err.message) &&
+        !err.message.includes(bare.slice(0, 20)),
+    );
+  refused(
+    { ROTATOR_CODEC_KEYS: `a=c2hvcnQ=` },
+    /ROTATOR_CODEC_KEYS: key "a" must be base64 of exactly 32 bytes \(got 5\)/,
+  );
+  refused(
+    { ROTATOR_CODEC_KEY: k, ROTATOR_CODEC_KEYS: `default=${randomBytes(32).toString('base64')}` },
+    /ROTATOR_CODEC_KEY and ROTATOR_CODEC_KEYS give key id "default" two different keys/,
+  );
+  // One key in the list needs no id to be named.
+  assert.deepEqual(codecFromEnv({ ROTATOR_CODEC_KEYS: `only=${k}` })!.keyIds, ['only']);
+});
+
+test("a failure's message and stack trace reach the server only as ciphertext, and read back through the codec", async () => {
+  const c = codec();
+  const loaded = loadDataConverter(dataConverter(c));
+  const err = ApplicationFailure.nonRetryable('Secret dashi-serving/visible-marker refused', 'KubeForbidden');
+  const failure = loaded.failureConverter.errorToFailure(err, loaded.payloadConverter);
+  assert.equal(failure.message, 'Encoded failure');
+  assert.equal(failure.stackTrace, '');
+  const [wire] = await c.encode([failure.encodedAttributes!]);
+  const raw = JSON.stringify(
+    temporal.api.failure.v1.Failure.toObject(
+      temporal.api.failure.v1.Failure.fromObject({ ...failure, encodedAttributes: wire }),
+    ),
+  );
+  assert.ok(!raw.includes('visible-marker'), 'the message is not in what the server stores');
+  assert.ok(!Buffer.from(wire!.data!).toString('latin1').includes('visible-marker'));
+  const [back] = await c.decode([wire!]);
+  const read = loaded.failureConverter.failureToError(
+    { ...failure, encodedAttributes: back },
+    loaded.payloadConverter,
+  );
+  assert.equal(read.message, 'Secret dashi-serving/visible-marker refused');
+  assert.equal((read as ApplicationFailure).type, 'KubeForbidden');
 });
 
 test('the key comes from the environment, and a bad key is refused with the fix', () => {

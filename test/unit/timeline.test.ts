@@ -3,13 +3,15 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
 import { AesGcmCodec } from '../../src/temporal/codec';
+import { dataConverter } from '../../src/temporal/data-converter';
 import { LOCAL_ACTIVITY_MARKER } from '../../src/temporal/local-activity-marker';
 import { decodeHistory } from '../../src/timeline/decode';
-import { timelineFromHistory } from '../../src/timeline/timeline';
+import { failureMessage, timelineFromHistory } from '../../src/timeline/timeline';
 import { type Timeline } from '../../src/timeline/types';
 import { UPDATE } from '../../src/workflows/names';
 import { activitySummary, WAIT } from '../../src/workflows/summaries';
@@ -264,4 +266,25 @@ test("a failing step's backoff is a wait of its own, ended by stopRetrying, not 
   const backoff = t.entries.find((e) => e.summary === WAIT.retryBackoff)!;
   assert.equal(backoff.detail, 'ended by stopRetrying from carol');
   assert.equal(t.entries.find((e) => e.kind === 'grace')!.detail, undefined);
+});
+
+test("a failure's message encoded by the failure converter is read after decodeHistory; without the key, the placeholder", async () => {
+  const codec = new AesGcmCodec(new Map([['k1', randomBytes(32)]]), 'k1');
+  const loaded = loadDataConverter(dataConverter(codec));
+  const failure = loaded.failureConverter.errorToFailure(
+    ApplicationFailure.nonRetryable('Secret dashi-serving/x refused', 'KubeForbidden'),
+    loaded.payloadConverter,
+  );
+  const [encrypted] = await codec.encode([failure.encodedAttributes!]);
+  const failed = (): Event => ({
+    eventId: ++eventId,
+    eventTime: at(2),
+    eventType: EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+    workflowExecutionFailedEventAttributes: { failure: { ...failure, encodedAttributes: encrypted } },
+  });
+  const h = history(started(), failed());
+  const raw = h.events![1]!.workflowExecutionFailedEventAttributes!.failure;
+  assert.equal(failureMessage(raw), 'KubeForbidden: Encoded failure');
+  const decoded = (await decodeHistory(h, codec)).events![1]!.workflowExecutionFailedEventAttributes!.failure;
+  assert.equal(failureMessage(decoded), 'KubeForbidden: Secret dashi-serving/x refused');
 });
