@@ -24,8 +24,8 @@ import {
   withConnection,
 } from './connection';
 import { CliError, emit, EXIT } from './output';
-import { rootCause } from './render';
 import { firstRunId, recordDecision, targetOf } from './decisions';
+import { rootCause } from './render';
 
 const options = connectionOptionsSchema.extend({
   by: z.string().min(1, { error: '--by needs a name' }).optional(),
@@ -41,26 +41,26 @@ const UPDATES: Array<{
 }> = [
   {
     command: 'approve',
-    def: approveUpdate,
     decision: 'approve',
+    def: approveUpdate,
     description: 'RotateRoot awaiting approval: let the root rotation proceed',
   },
   {
     command: 'resume',
-    def: resumeUpdate,
     decision: 'resume',
+    def: resumeUpdate,
     description: 'RotateRoot paused: wait another restart window for the store',
   },
   {
     command: 'rollback',
-    def: rollbackUpdate,
     decision: 'rollback',
+    def: rollbackUpdate,
     description: 'RotateRoot paused: restore the previous root and restart the store with it',
   },
   {
     command: 'revoke-now',
-    def: revokeNowUpdate,
     decision: 'revoke-now',
+    def: revokeNowUpdate,
     description: 'RotateZone in its grace period: revoke the previous key now',
   },
   {
@@ -78,6 +78,7 @@ export function registerUpdates(program: Command): void {
         .description(u.description)
         .option('--by <who>', 'who decides (recorded in history; default: user@host)')
         .option('--reason <text>', 'why (recorded in history)'),
+      { kube: Boolean(u.decision) },
     ).action(async (id: string, raw: unknown) => {
       const opts = options.parse(raw);
       const conn = resolveConnection(opts);
@@ -85,20 +86,12 @@ export function registerUpdates(program: Command): void {
       await withClient(conn, async (client) => {
         const handle = client.workflow.getHandle(id);
         const desc = await handle.describe().catch((err: unknown) => notFound(err, id));
-      { kube: Boolean(u.decision) },
         if (desc.status.name !== 'RUNNING') {
           throw new CliError(
             `${id} is not running (${desc.status.name}); ${u.command} applies to a running workflow`,
             EXIT.workflowFailed,
           );
         }
-        let response: string;
-        try {
-          response = await handle.executeUpdate(u.def, { args: [arg] });
-        } catch (err) {
-          if (err instanceof WorkflowUpdateFailedError) {
-            throw new CliError(
-              `${u.command} refused by ${id}: ${rootCause(err)}. Check: rotator status ${id}`,
         // With your own Kubernetes credentials, before the update: the run acts only on an admitted decision.
         const decision = u.decision
           ? await recordDecision(conn, {
@@ -109,6 +102,13 @@ export function registerUpdates(program: Command): void {
               ...(opts.reason ? { reason: opts.reason } : {}),
             })
           : undefined;
+        let response: string;
+        try {
+          response = await handle.executeUpdate(u.def, { args: [arg] });
+        } catch (err) {
+          if (err instanceof WorkflowUpdateFailedError) {
+            throw new CliError(
+              `${u.command} refused by ${id}: ${rootCause(err)}. Check: rotator status ${id}`,
               EXIT.workflowFailed,
             );
           }
