@@ -17,7 +17,10 @@ export function registerApprovals(program: Command): void {
     .option('--config <inventory.yaml>', 'inventory file (env ROTATOR_CONFIG)')
     .option('--sandbox <state.json>', 'take the inventory from a local sandbox (env ROTATOR_SANDBOX_STATE)')
     .option('--write <dir>', `write ${APPROVALS_FILE} into this directory instead of printing it`)
-    .option('--check <dir>', `exit 6 when ${APPROVALS_FILE} in this directory differs from what the inventory renders`)
+    .option(
+      '--check <dir>',
+      `exit 6 when ${APPROVALS_FILE} in this directory differs from what the inventory renders`,
+    )
     .option('--json', 'print the objects as one JSON document')
     .action(async (raw: Record<string, unknown>) => {
       const opts = connectionOptionsSchema.parse(raw);

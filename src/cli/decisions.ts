@@ -42,7 +42,10 @@ export function targetOf(action: DecisionAction, desc: WorkflowExecutionDescript
   if (action !== 'revoke-now') return ROOT_TARGET;
   const zone = desc.searchAttributes?.[SEARCH_ATTRIBUTE_ZONE]?.[0];
   if (typeof zone !== 'string')
-    throw new CliError(`${desc.workflowId} carries no ${SEARCH_ATTRIBUTE_ZONE}: it is not a RotateZone run`, EXIT.usage);
+    throw new CliError(
+      `${desc.workflowId} carries no ${SEARCH_ATTRIBUTE_ZONE}: it is not a RotateZone run`,
+      EXIT.usage,
+    );
   return zoneTarget(zone);
 }
 
