@@ -6,10 +6,17 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { decisionsOfRun, type Decision, type DecisionRun } from '../../src/approvals/decisions';
-import { approveUpdate, resumeUpdate, rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
+import {
+  approveUpdate,
+  resumeUpdate,
+  revokeNowUpdate,
+  rollbackUpdate,
+  statusQuery,
+} from '../../src/workflows/definitions';
 import { dashiInventory, inventory } from '../support/dashi';
 import { mockActivities, withWorker, workflowTestEnv } from '../support/workflow-env';
 import { ending, Fake, storeNeverBack, untilPhase } from '../support/workflow-mocks';
+import { zoneActivities } from '../support/zone-activities';
 
 function rootActivities(calls: string[]) {
   const record =
@@ -292,6 +299,58 @@ describe('RotateRoot decisions authorized by Kubernetes (time-skipping)', () => 
       assert.equal(end.type, 'RolledBack');
       assert.match(end.message!, /rollback requested by carol \(authenticated by Kubernetes\)/);
     });
+  });
+
+  it('RotateZone continued as new: revokeNow needs a revoke-now decision for the zone, read with the inventory it loads then', async () => {
+    const decisions: Decision[] = [];
+    const zone = zoneActivities(() => ['dashi-serving/titiler-old-7d9f (Unknown)']);
+    const activities = {
+      ...zone.activities,
+      inventorySnapshot: async () => committed,
+      readDecisions: async (run: DecisionRun) => decisionsOfRun(decisions, run),
+    };
+    await withWorker(env, activities, async (client, taskQueue) => {
+      const workflowId = `approval-zone-${Date.now()}`;
+      const first = await client.workflow.start('RotateZone', {
+        taskQueue,
+        workflowId,
+        args: [{ zone: 'serving', grace: '10m', maxGrace: '7d' }],
+      });
+      await env.sleep('1 day');
+      const latest = client.workflow.getHandle(workflowId);
+      for (let i = 0; (await latest.query(statusQuery)).phase !== 'waiting-grace' && i < 100; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.notEqual((await latest.describe()).runId, first.firstExecutionRunId, 'continued as new');
+      assert.match(
+        await failureOf(latest.executeUpdate(revokeNowUpdate, { args: [{ by: 'tester' }] })),
+        new RegExp(
+          `^no revoke-now by an authorized identity exists for run ${first.firstExecutionRunId} of ${workflowId}`,
+        ),
+      );
+      const base = { workflowId, runId: first.firstExecutionRunId, createdAt: '2026-12-06T23:30:00.000Z' };
+      // Another zone's revocation answers nothing here.
+      decisions.push({
+        ...base,
+        name: 'revoke-1',
+        action: 'revoke-now',
+        target: 'zone-ingest',
+        user: 'carol',
+      });
+      await failureOf(latest.executeUpdate(revokeNowUpdate, { args: [{}] }));
+      decisions.push({
+        ...base,
+        name: 'revoke-2',
+        action: 'revoke-now',
+        target: 'zone-serving',
+        user: 'carol',
+      });
+      assert.equal(
+        await latest.executeUpdate(revokeNowUpdate, { args: [{ by: 'tester' }] }),
+        'previous key of zone serving will be revoked now (requested by carol (authenticated by Kubernetes; claimed: tester))',
+      );
+      await latest.result();
+    });
+    assert.ok(zone.calls.includes('revokePrevious'));
   });
 
   it('with approvals.authority any-temporal-client the claimed name is taken, the status recording no authority authenticated it', async () => {
