@@ -59,9 +59,7 @@ export function renderTimeline(t: Timeline): string {
     if (e.attempts !== undefined && e.attempts > 1) extra.push(`${e.attempts} attempts`);
     if (e.by) extra.push(`by ${e.by}`);
     if (e.reason) extra.push(`reason: ${e.reason}`);
-    // A step shows what its command recorded (as the Web UI does), else its type and arguments.
-    const what = e.kind === 'activity' && e.summary && !e.name.startsWith(e.summary) ? e.summary : e.name;
-    let line = `  ${clock(e.at)}  ${ICON[e.state]} ${e.kind === 'activity' ? '' : `[${e.kind}] `}${what}`;
+    let line = `  ${clock(e.at)}  ${ICON[e.state]} ${e.kind === 'activity' ? '' : `[${e.kind}] `}${e.name}`;
     if (extra.length) line += `  (${extra.join(', ')})`;
     if (e.detail) line += ` — ${e.detail}`;
     lines.push(line);

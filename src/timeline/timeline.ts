@@ -52,6 +52,16 @@ function summaryOf(e: HistoryEvent): string | undefined {
   return typeof s === 'string' && s && s !== UNDECODABLE ? s : undefined;
 }
 
+/**
+ * ": <zone or target>" from a step's summary ("<activity>: <target>", src/workflows/summaries.ts),
+ * so the step keeps its "<activity> (local)" name and gains what it acted on; "" without one.
+ */
+function targetOf(activityType: string, summary: string | undefined): string {
+  if (!summary || summary === activityType) return '';
+  const prefix = `${activityType}: `;
+  return `: ${summary.startsWith(prefix) ? summary.slice(prefix.length) : summary}`;
+}
+
 /** The innermost cause is what went wrong; the outer ones say "activity task failed". */
 function innermost(f: Failure): Failure {
   let cur = f;
@@ -266,7 +276,7 @@ class Walk {
     const entry: TimelineEntry = {
       at: scheduledAt.toISOString(),
       kind: 'activity',
-      name: `${summary ?? la.activityType} (local)`,
+      name: `${la.activityType} (local)${targetOf(la.activityType, summary)}`,
       summary,
       state: la.failure ? 'failed' : 'completed',
       durationMs: localActivityMs(la),

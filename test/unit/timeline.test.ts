@@ -142,11 +142,11 @@ test('each step is named by its own summary: two steps swapped keep their zones'
   const swapped = timelineFromHistory(history(started(), steps[1], steps[0]), { workflowId: 'b' });
   assert.deepEqual(
     forward.entries.map((e) => e.name),
-    ['ensureZoneSecret: zone ingest (local)', 'ensureZoneSecret: zone serving (local)'],
+    ['ensureZoneSecret (local): zone ingest', 'ensureZoneSecret (local): zone serving'],
   );
   assert.deepEqual(
     swapped.entries.map((e) => e.name),
-    ['ensureZoneSecret: zone serving (local)', 'ensureZoneSecret: zone ingest (local)'],
+    ['ensureZoneSecret (local): zone serving', 'ensureZoneSecret (local): zone ingest'],
   );
   assert.equal(forward.trigger.kind, 'cli');
   assert.equal(forward.runId, 'run-1');
@@ -188,7 +188,7 @@ test('summaries and inputs encrypted by the codec are read after decodeHistory',
   const raw = timelineFromHistory(h, { workflowId: 'z' });
   assert.equal(raw.entries[0]!.name, 'smokeZone (local)', 'without the key: the type alone');
   const t = timelineFromHistory(await decodeHistory(h, codec), { workflowId: 'z' });
-  assert.equal(t.entries[0]!.name, 'smokeZone: zone serving (pending) (local)');
+  assert.equal(t.entries[0]!.name, 'smokeZone (local): zone serving (pending)');
 });
 
 test('an activity summary names zones and workloads, never more than three workloads', () => {
@@ -206,9 +206,9 @@ test('a history recorded with summaries: each zone step names its zone, in the C
   const t = timelineOf('bootstrap-cluster.summaries.json');
   const secrets = t.entries.filter((e) => e.summary?.startsWith('ensureZoneSecret'));
   assert.deepEqual(secrets.map((e) => e.name).sort(), [
-    'ensureZoneSecret: zone ingest (local)',
-    'ensureZoneSecret: zone pipeline (local)',
-    'ensureZoneSecret: zone serving (local)',
+    'ensureZoneSecret (local): zone ingest',
+    'ensureZoneSecret (local): zone pipeline',
+    'ensureZoneSecret (local): zone serving',
   ]);
   for (const e of t.entries.filter((x) => x.kind === 'activity'))
     assert.ok(e.summary, `${e.name} has its summary`);
