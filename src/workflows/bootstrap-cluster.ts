@@ -143,7 +143,7 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
   const { v2 } = zoneCalls;
   const rb = new Runbook('BootstrapCluster');
   const steps = rb.proxies({ ...zoneCalls, waits }, v2);
-  const { acts, smoke } = steps;
+  const { acts } = steps;
   rb.cancelNote =
     'starts no new zone and lets the zones in flight finish (ensuring is idempotent: nothing to undo); RotateZone children undo their own rotation';
   return rb.run(async () => {
