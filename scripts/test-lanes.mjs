@@ -43,7 +43,7 @@ export const ISOLATED = new Set([
   'test/integration/worker-process.test.ts',
 ]);
 
-export const PRIVATE = new Set([]);
+export const PRIVATE = new Set(['test/e2e/outages.test.ts']);
 
 /** 'none' (needs no stack), 'private', 'isolated' or 'exclusive'. */
 export function laneOf(file) {
