@@ -33,4 +33,4 @@ COPY config ./config
 USER node
 # SIGTERM from `docker stop` / Kubernetes drains the worker (ROTATOR_SHUTDOWN_GRACE).
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "dist/worker.js"]
+ENTRYPOINT ["node", "dist/worker/main.js"]

@@ -57,7 +57,7 @@ const WORKER_IMPORTS: Array<[string, string]> = [
   ['@kubernetes/client-node', `require('@kubernetes/client-node')`],
   ['@aws-sdk/client-s3', `require('@aws-sdk/client-s3')`],
   ['@temporalio/worker', `require('@temporalio/worker')`],
-  ['dist/temporal/worker (activities, rustfs, kube)', `require(${dist('temporal/worker.js')})`],
+  ['dist/worker/build (activities, rustfs, kube)', `require(${dist('worker/build.js')})`],
 ];
 
 const scenarios: Scenario[] = [
@@ -89,7 +89,7 @@ const scenarios: Scenario[] = [
     steps: [
       ['bare node + tsx loader', '0'],
       ...WORKER_IMPORTS.slice(0, 3),
-      ['src/temporal/worker (activities, rustfs, kube)', `require('./src/temporal/worker')`],
+      ['src/worker/build (activities, rustfs, kube)', `require('./src/worker/build')`],
     ],
   },
   {
@@ -115,7 +115,7 @@ const scenarios: Scenario[] = [
 ];
 
 function main(): void {
-  if (!fs.existsSync(path.join(DIST, 'temporal', 'worker.js'))) {
+  if (!fs.existsSync(path.join(DIST, 'worker', 'build.js'))) {
     throw new Error('rss-breakdown: dist/ is missing; run `npm run build` first');
   }
   const results = scenarios.map(run);

@@ -13,7 +13,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadInventory } from '../src/inventory';
 import { AesGcmCodec } from '../src/temporal/codec';
 import { dataConverter } from '../src/temporal/data-converter';
-import { buildDeps, createRotatorWorker, storeConnection } from '../src/temporal/worker';
+import { buildDeps, createRotatorWorker, storeConnection } from '../src/worker/build';
 import { instrumentArgon2 } from './lib';
 
 /** The repository: compiled, this file sits in dist/bench-worker/bench/, else in bench/. */

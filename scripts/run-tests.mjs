@@ -104,7 +104,7 @@ async function buildOnce() {
   });
   execFileSync(
     process.execPath,
-    ['-e', `require(${JSON.stringify(path.join(dir, 'temporal', 'worker.js'))}).writeWorkflowBundle()`],
+    ['-e', `require(${JSON.stringify(path.join(dir, 'worker', 'build.js'))}).writeWorkflowBundle()`],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   return dir;

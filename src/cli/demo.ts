@@ -11,7 +11,7 @@ import { startSandbox, type Sandbox } from '../sandbox/sandbox';
 import { SANDBOX_STATE_ENV, type SandboxState } from '../sandbox/state';
 import { CODEC_KEY_ENV, CODEC_KEY_ID_ENV } from '../temporal/codec';
 import { DEFAULT_TASK_QUEUE } from '../temporal/data-converter';
-import { startWorker, type RunningWorker } from '../worker';
+import { startWorker, type RunningWorker } from '../worker/main';
 import { loadWorkerConfig, readSandboxState } from '../worker/config';
 import { approveUpdate } from '../workflows/definitions';
 import { type WorkflowResult } from '../workflows/types';

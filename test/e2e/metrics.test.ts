@@ -1,4 +1,4 @@
-// The worker's /metrics (ROTATOR_METRICS_ADDRESS) against the real stack: src/worker.ts as its
+// The worker's /metrics (ROTATOR_METRICS_ADDRESS) against the real stack: src/worker/main.ts as its
 // own process (so the SDK runtime and its Prometheus exporter are the worker's), scraped during
 // and after real runs, and again after the worker was restarted.
 import assert from 'node:assert/strict';

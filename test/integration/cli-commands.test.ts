@@ -1,5 +1,5 @@
 // Every CLI command as a subprocess against the real stack, human and --json output,
-// exit codes and bad inputs. The worker is src/worker.ts's own startWorker, in-process.
+// exit codes and bad inputs. The worker is src/worker/main.ts's own startWorker, in-process.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';

@@ -17,7 +17,7 @@ import { type LockOwner } from '../../src/activities/locks';
 import { loadInventory, type Inventory } from '../../src/inventory';
 import { sandboxInventory } from '../../src/sandbox/inventory';
 import { generateCredentials, type AdminClient } from '../../src/rustfs';
-import { buildDeps, storeConnection } from '../../src/temporal/worker';
+import { buildDeps, storeConnection } from '../../src/worker/build';
 import { getStack } from '../support/stack';
 import { adminKube, uniqueName } from '../support/kube';
 

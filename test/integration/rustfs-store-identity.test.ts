@@ -16,7 +16,7 @@ import { createStoreActivities } from '../../src/activities/store';
 import { loadInventory, type Inventory } from '../../src/inventory';
 import { sandboxInventory } from '../../src/sandbox/inventory';
 import { generateCredentials, type AdminClient, type Credentials } from '../../src/rustfs';
-import { buildDeps, storeConnection } from '../../src/temporal/worker';
+import { buildDeps, storeConnection } from '../../src/worker/build';
 import { getStack } from '../support/stack';
 import { adminKube, eventually, uniqueName } from '../support/kube';
 import { canList } from '../support/store';

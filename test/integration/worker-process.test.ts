@@ -1,4 +1,4 @@
-// src/worker.ts as its own process against the real stack: it starts, serves a run,
+// src/worker/main.ts as its own process against the real stack: it starts, serves a run,
 // logs JSON without secrets, and drains on SIGTERM and exits 0.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -23,7 +23,7 @@ describe('worker process', () => {
       ROTATOR_SHUTDOWN_GRACE: '5s',
       UNRELATED_SECRET: apiKeyLike,
     };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
       cwd: path.join(__dirname, '..', '..'),
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

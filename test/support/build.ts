@@ -9,11 +9,13 @@ import path from 'node:path';
 const BUILD = process.env.ROTATOR_TEST_BUILD;
 const ROOT = path.join(__dirname, '..', '..');
 
-/** Node arguments that run `src/<entry>.ts`: the compiled file when the runner built one. */
-export function entryArgs(entry: 'cli' | 'worker'): string[] {
+const ENTRIES = { cli: 'cli', worker: 'worker/main' } as const;
+
+/** Node arguments that run an entry point (src/cli.ts, src/worker/main.ts): the compiled file when the runner built one. */
+export function entryArgs(entry: keyof typeof ENTRIES): string[] {
   return BUILD
-    ? [path.join(BUILD, `${entry}.js`)]
-    : ['--import', 'tsx', path.join(ROOT, 'src', `${entry}.ts`)];
+    ? [path.join(BUILD, `${ENTRIES[entry]}.js`)]
+    : ['--import', 'tsx', path.join(ROOT, 'src', `${ENTRIES[entry]}.ts`)];
 }
 
 /** The run's workflow bundle, or undefined (the worker then bundles the workflows itself). */

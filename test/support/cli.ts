@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sandboxInventory } from '../../src/sandbox/inventory';
 import { SANDBOX_STATE_ENV, type SandboxState } from '../../src/sandbox/state';
-import { startWorker, type RunningWorker } from '../../src/worker';
+import { startWorker, type RunningWorker } from '../../src/worker/main';
 import { loadWorkerConfig } from '../../src/worker/config';
 import { entryArgs, testWorkflowBundle } from './build';
 
@@ -73,7 +73,7 @@ export interface CliFixture {
 }
 
 /**
- * A worker built by src/worker.ts's own loadWorkerConfig/startWorker (in this process) on a
+ * A worker built by src/worker/main.ts's own loadWorkerConfig/startWorker (in this process) on a
  * private task queue, with a payload codec key the CLI subprocesses share through the env.
  */
 export async function startCliWorker(

@@ -23,7 +23,7 @@ import { type SandboxState } from '../../src/sandbox/state';
 import { sandboxStoreKind, StoreProcess } from '../../src/sandbox/store-process';
 import { AesGcmCodec } from '../../src/temporal/codec';
 import { dataConverter } from '../../src/temporal/data-converter';
-import { buildDeps, createRotatorWorker, storeConnection } from '../../src/temporal/worker';
+import { buildDeps, createRotatorWorker, storeConnection } from '../../src/worker/build';
 import { testWorkflowBundle } from './build';
 import { adminKube } from './kube';
 import {

@@ -13,7 +13,7 @@ import { sandboxInventory } from '../../src/sandbox/inventory';
 import { type SandboxState } from '../../src/sandbox/state';
 import { AesGcmCodec } from '../../src/temporal/codec';
 import { dataConverter } from '../../src/temporal/data-converter';
-import { buildDeps, createRotatorWorker, storeConnection } from '../../src/temporal/worker';
+import { buildDeps, createRotatorWorker, storeConnection } from '../../src/worker/build';
 import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowStatus } from '../../src/workflows/types';
 import { adminKube, eventually } from './kube';

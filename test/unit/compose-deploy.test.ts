@@ -305,7 +305,7 @@ describe('Dockerfile', () => {
     for (const [k, v] of Object.entries(WORKER_ENV)) assert.match(env, new RegExp(`\\b${k}=${v}\\b`));
   });
 
-  test('the entry point is the worker built from src/worker.ts; it runs as the uid the Deployment expects', () => {
+  test('the entry point is the worker built from src/worker/main.ts; it runs as the uid the Deployment expects', () => {
     const entry = lines.find((l) => l.startsWith('ENTRYPOINT '))!;
     const [cmd, script] = JSON.parse(entry.slice('ENTRYPOINT '.length)) as string[];
     assert.equal(cmd, 'node');
@@ -316,7 +316,7 @@ describe('Dockerfile', () => {
     const source = script!
       .replace(`${build.compilerOptions.outDir}/`, `${build.compilerOptions.rootDir}/`)
       .replace(/\.js$/, '.ts');
-    assert.equal(source, 'src/worker.ts');
+    assert.equal(source, 'src/worker/main.ts');
     assert.match(
       read(source),
       /if \(require\.main === module\) void main\(\);/,

@@ -362,7 +362,7 @@ describe('worker configuration', () => {
   });
 
   test('the worker process exits 78 (EX_CONFIG) with the problems on stderr', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
       cwd: ROOT,
       env: { PATH: process.env.PATH, HOME: dir, TEMPORAL_API_KEY: 'super-secret-api-key-value' },
       encoding: 'utf8',

@@ -1,3 +1,6 @@
+// How the worker is built: the activities' dependencies from its configuration, the Temporal
+// Worker running the workflows (with their interceptor), and the workflow bundle `npm run build`
+// writes once instead of bundling at every start. main.ts runs it; tests and benchmarks reuse it.
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Client } from '@temporalio/client';
@@ -7,9 +10,9 @@ import { type Inventory } from '../inventory';
 import { createPrefectClient, prefectCredentialsFromEnv, type PrefectCredentials } from '../prefect/client';
 import { createKube, loadKubeConfig, type KubeConnectionOptions } from '../kube';
 import { createAdminClient, createS3, MadminAlgorithm, type Credentials } from '../rustfs';
-import { type AesGcmCodec } from './codec';
-import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from './workflow-code';
-import { dataConverter, FAILURE_CONVERTER_PATH } from './data-converter';
+import { type AesGcmCodec } from '../temporal/codec';
+import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../temporal/workflow-code';
+import { dataConverter, FAILURE_CONVERTER_PATH } from '../temporal/data-converter';
 
 export interface StoreConnection {
   /** The admin (and smoke) endpoint the worker calls. */

@@ -1,21 +1,21 @@
 #!/usr/bin/env node
 // The rotator worker process: configuration from the environment and the inventory
-// (src/worker/config.ts), one Temporal worker running the three workflows and their
+// (config.ts), one Temporal worker running the three workflows and their
 // activities, JSON logs, and a graceful drain on SIGTERM/SIGINT: no new tasks are taken,
 // in-flight activities get ROTATOR_SHUTDOWN_GRACE to finish (long waits heartbeat, so a
 // cut-off one is retried on another worker), then the process exits 0.
 import os from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { dataConverter } from './temporal/data-converter';
-import { buildDeps, createRotatorWorker, prebuiltWorkflowBundle, storeConnection } from './temporal/worker';
-import { MetricsCollector } from './metrics/collect';
-import { rotatorRegistry, startMetricsServer, type MetricsServer } from './metrics/server';
-import { freePort } from './sandbox/ports';
-import { describeConfig, loadWorkerConfig, WorkerConfigError, type WorkerConfig } from './worker/config';
-import { jsonLogger, sdkLogger, type JsonLogger } from './worker/log';
+import { dataConverter } from '../temporal/data-converter';
+import { buildDeps, createRotatorWorker, prebuiltWorkflowBundle, storeConnection } from './build';
+import { MetricsCollector } from '../metrics/collect';
+import { rotatorRegistry, startMetricsServer, type MetricsServer } from '../metrics/server';
+import { freePort } from '../sandbox/ports';
+import { describeConfig, loadWorkerConfig, WorkerConfigError, type WorkerConfig } from './config';
+import { jsonLogger, sdkLogger, type JsonLogger } from './log';
 
-export { loadWorkerConfig, WorkerConfigError, type WorkerConfig } from './worker/config';
+export { loadWorkerConfig, WorkerConfigError, type WorkerConfig } from './config';
 
 export interface RunningWorker {
   worker: Worker;
