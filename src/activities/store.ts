@@ -11,6 +11,8 @@ import {
   takenAccessKeyHolder,
 } from '../rustfs';
 import { describeRootDependents, rootServiceAccounts, type RootDependents } from '../rustfs/root-dependents';
+import { erasureLayout, nodesTolerated } from '../rustfs/topology';
+import { rpcSecretPinning, type StoreTopology } from './store-topology';
 import { readCredential, readRoot, readZoneCredential, type CredentialSource } from './credentials';
 import { type ActivityDeps } from './deps';
 import { FAILURE } from '../workflows/names';
@@ -29,6 +31,12 @@ export type StoreIdentity = StoreCapabilities & {
    * the results of runs recorded before preflight read them.
    */
   rootDependents?: RootDependents;
+  /**
+   * The store workload's replicas, whether its pods pin the node-to-node secret apart from the
+   * root, and the erasure layout the admin API reports (src/activities/store-topology.ts).
+   * Absent from the results of runs recorded before preflight read it.
+   */
+  topology?: StoreTopology;
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -39,6 +47,17 @@ export function createStoreActivities(deps: ActivityDeps) {
   const zoneOf = (name: string): Zone => findZone(inventory, name);
   const rootAdmin = async (source: CredentialSource = 'current'): Promise<AdminClient> =>
     deps.admin(await readRoot(kube, inventory, source));
+
+  /** Read from the workload's spec (no Secret but the root's is read) and the store's server info. */
+  const readTopology = async (admin: AdminClient): Promise<StoreTopology> => {
+    const workload = await readWorkload(kube, inventory.store.workload);
+    const layout = erasureLayout((await admin.serverInfo()).raw);
+    return {
+      replicas: (workload.spec && 'replicas' in workload.spec ? workload.spec.replicas : undefined) ?? 1,
+      rpcSecret: rpcSecretPinning(workload.spec?.template.spec, inventory.store.rootSecret.name),
+      ...(layout ? { erasure: { ...layout, nodesTolerated: nodesTolerated(layout) } } : {}),
+    };
+  };
 
   /** The zone user exists with its canned policy attached; its own secret is never used. */
   const ensureUser = async (admin: AdminClient, zone: Zone): Promise<boolean> => {
@@ -184,7 +203,8 @@ export function createStoreActivities(deps: ActivityDeps) {
     /**
      * Preflight: the root credential (current, or the pending one) works; what store is this;
      * which service accounts have the root as their parent (access keys, never secrets) and
-     * what a root rotation does to them and to the sessions signed with the root secret.
+     * what a root rotation does to them and to the sessions signed with the root secret; and
+     * the store's topology (replicas, node-to-node secret, erasure layout).
      */
     async verifyRoot(source: 'current' | 'pending' | 'previous' = 'current'): Promise<StoreIdentity> {
       const rootCred = await readRoot(kube, inventory, source);
@@ -197,7 +217,8 @@ export function createStoreActivities(deps: ActivityDeps) {
         );
       }
       const accounts = await rootServiceAccounts(admin, rootCred.accessKey);
-      return { ...caps, rootDependents: describeRootDependents(caps, accounts) };
+      const topology = await readTopology(admin);
+      return { ...caps, rootDependents: describeRootDependents(caps, accounts), topology };
     },
 
     /** Every bucket the zones' policies and the smoke need. */

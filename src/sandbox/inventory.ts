@@ -27,6 +27,8 @@ export function sandboxInventory(
     pauseTimeout?: string;
     /** The inventory's notification sinks, as written in YAML. */
     notifications?: object[];
+    /** Another StatefulSet of the store's namespace as the store workload. */
+    storeWorkload?: string;
     /** The inventory's approvals section (YAML shape); default SANDBOX_APPROVALS. */
     approvals?: object;
   } = {},
@@ -55,6 +57,7 @@ export function sandboxInventory(
   if (overrides.restartTimeout) doc.setIn(['store', 'restartTimeout'], overrides.restartTimeout);
   if (overrides.pauseTimeout) doc.setIn(['store', 'pauseTimeout'], overrides.pauseTimeout);
   if (overrides.notifications) doc.set('notifications', doc.createNode(overrides.notifications));
+  if (overrides.storeWorkload) doc.setIn(['store', 'workload', 'name'], overrides.storeWorkload);
   doc.set('approvals', doc.createNode(overrides.approvals ?? SANDBOX_APPROVALS));
   return doc.toString();
 }

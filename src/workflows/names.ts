@@ -32,4 +32,6 @@ export const FAILURE = {
   compensationFailed: 'CompensationFailed',
   /** The input was refused before any activity. */
   invalidInput: 'InvalidInput',
+  /** RotateRoot refused, before anything changed: its restart would split or stall the store's cluster. */
+  topologyRefused: 'TopologyRefused',
 } as const;

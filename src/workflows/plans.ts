@@ -8,6 +8,7 @@ import type { InventorySnapshot } from '../inventory/lookup';
 import type { WorkloadRef } from '../kube/rollout-status';
 import { STORE_POLICY_NAME } from '../netpol/names';
 import type { Zone } from '../inventory/schema';
+import type { RootRestartPlan } from './root-restart';
 import type { Plan } from './types';
 
 /** What a root change costs the zones on a store whose IAM is sealed with the root. */
@@ -22,7 +23,9 @@ export interface RootPlanFacts {
   pauseTimeoutMs: number;
   /** "StatefulSet/<ns>/<name>": the store's workload. */
   workloadName: string;
-  identity: Pick<StoreIdentity, 'iamSurvivesRootChange' | 'kind' | 'version' | 'rootDependents'>;
+  identity: Pick<StoreIdentity, 'iamSurvivesRootChange' | 'kind' | 'version' | 'rootDependents' | 'topology'>;
+  /** How the store's pods are restarted, for its topology (planRootRestart). */
+  restart: RootRestartPlan;
 }
 
 export function rootPlan(inventory: Pick<InventorySnapshot, 'store' | 'zones'>, f: RootPlanFacts): Plan {
@@ -49,7 +52,10 @@ export function rootPlan(inventory: Pick<InventorySnapshot, 'store' | 'zones'>, 
       {
         action: 'restart',
         target: f.workloadName,
-        detail: 'rollout restart: the store restarts with the new root',
+        detail:
+          f.restart.strategy === 'rolling'
+            ? 'rollout restart, one pod at a time: each node restarts with the new root'
+            : 'rollout restart: the store restarts with the new root',
       },
       {
         action: 'wait',
@@ -74,9 +80,9 @@ export function rootPlan(inventory: Pick<InventorySnapshot, 'store' | 'zones'>, 
       { action: 'delete', target: `Secret ${ns.namespace}/${ns.name}-pending`, detail: 'clean-up' },
     ],
     expectedDowntime:
-      `full store downtime while ${f.workloadName} restarts (single replica; typically seconds, bounded by ${formatDuration(f.restartTimeoutMs)} before a pause)` +
-      (identity.iamSurvivesRootChange ? '' : `; then ${ZONE_REFUSAL_NOTE}`),
+      f.restart.expectedDowntime + (identity.iamSurvivesRootChange ? '' : `; then ${ZONE_REFUSAL_NOTE}`),
     notes: [
+      ...topologyNotes(f),
       ...(identity.iamSurvivesRootChange
         ? []
         : [
@@ -87,6 +93,22 @@ export function rootPlan(inventory: Pick<InventorySnapshot, 'store' | 'zones'>, 
         : []),
     ],
   };
+}
+
+/** The strategy, and what preflight read of the topology that decided it. */
+function topologyNotes({ restart, identity: { topology } }: RootPlanFacts): string[] {
+  if (!topology) return [];
+  const { erasure, rpcSecret } = topology;
+  return [
+    `strategy ${restart.strategy}: ${topology.replicas} store pod${topology.replicas === 1 ? '' : 's'}`,
+    rpcSecret.pinned
+      ? `node-to-node secret pinned apart from the root: ${rpcSecret.via}`
+      : `node-to-node secret not pinned: ${rpcSecret.reason}`,
+    erasure
+      ? `erasure: ${erasure.servers} servers, ${erasure.sets} set(s) of ${erasure.drivesPerSet} drives, parity ${erasure.parity}, ${erasure.drivesDown} drive(s) down; ${erasure.nodesTolerated} node(s) may be down at once`
+      : 'erasure: the admin API reports no erasure layout',
+    ...(restart.refused ? [`REFUSED: ${restart.refused.reason}. Fix: ${restart.refused.fix}`] : []),
+  ];
 }
 
 /** What BootstrapCluster read of one zone before planning it. */

@@ -9,6 +9,7 @@ import { approveUpdate, resumeUpdate, rollbackUpdate, type UpdateArg } from './d
 import { strictInput } from './patches';
 import { FAILURE, UPDATE } from './names';
 import { rootPlan } from './plans';
+import { planRootRestart, SINGLE_POD } from './root-restart';
 import { errorMessage, errorType, Runbook } from './runbook';
 import { WAIT } from './summaries';
 import { type RotateRootInput, type WorkflowResult } from './types';
@@ -140,6 +141,18 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
       (r) => `${r.accessKey} ${r.fingerprint}`,
     );
     rb.status.fingerprints.previous = root.fingerprint;
+    // How the store's pods restart onto the new root (issue 25 point 2). The restart is the
+    // workload's rollout restart, which on more than one pod replaces them one at a time: the
+    // rolling conditions apply there. Runs recorded before preflight read the topology had one
+    // store pod.
+    const restart = planRootRestart({
+      kind: identity.kind,
+      workload: workloadName,
+      topology: identity.topology ?? SINGLE_POD,
+      strategy: (identity.topology?.replicas ?? 1) > 1 ? 'rolling' : 'all-at-once',
+      iamSurvivesRootChange: identity.iamSurvivesRootChange,
+      restartTimeout: formatDuration(restartTimeoutMs),
+    });
 
     if (input.dryRun) {
       rb.setPhase('completed');
@@ -155,8 +168,15 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
           pauseTimeoutMs,
           workloadName,
           identity,
+          restart,
         }),
       };
+    }
+    if (restart.refused) {
+      throw rb.failure(
+        new Error(`refused before anything changed: ${restart.refused.reason}. Fix: ${restart.refused.fix}`),
+        FAILURE.topologyRefused,
+      );
     }
 
     if (!approval) {

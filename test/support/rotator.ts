@@ -50,6 +50,8 @@ export interface RotatorOptions {
   kube?: KubeConnectionOptions;
   /** Where the worker reaches the store (default: the sandbox store). */
   storeEndpoint?: string;
+  /** Another StatefulSet of the store's namespace as the inventory's store workload. */
+  storeWorkload?: string;
   /** Reuse an existing task queue and codec (a second worker for the same runs). */
   taskQueue?: string;
   codec?: AesGcmCodec;
@@ -79,6 +81,7 @@ export async function startRotator(stack: SandboxState, opts: RotatorOptions = {
       pauseTimeout: opts.pauseTimeout,
       notifications: opts.notifications,
       approvals: opts.approvals,
+      storeWorkload: opts.storeWorkload,
     }),
   );
   const inventory = await loadInventory(inventoryFile);

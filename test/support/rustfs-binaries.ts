@@ -204,3 +204,93 @@ export async function startRustfs(
   };
   return running;
 }
+
+export interface RunningRustfsCluster {
+  /** Each node's endpoint, in node order. */
+  endpoints: string[];
+  /** Stops node `i` (SIGTERM), as a pod going away would. */
+  stopNode(i: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * `nodes` RustFS processes of `bin` on loopback as one distributed cluster, one drive each, every
+ * drive listed explicitly on every node, as the sandbox's distributed store runs them (and
+ * RustFS's own e2e harness, crates/e2e_test/src/common.rs). Resolves once every node answers
+ * `/health/ready` 200 and its S3 API no longer answers 503.
+ */
+export async function startRustfsCluster(
+  bin: string,
+  opts: { root: { accessKey: string; secretKey: string }; nodes?: number; env?: Record<string, string> },
+): Promise<RunningRustfsCluster> {
+  const n = opts.nodes ?? 4;
+  const ports: number[] = [];
+  while (ports.length < n) {
+    const p = await freePort();
+    if (!ports.includes(p)) ports.push(p);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-rustfs-cluster-'));
+  const drives = ports.map((p, i) => {
+    fs.mkdirSync(path.join(dir, `n${i}`));
+    return `http://127.0.0.1:${p}${path.join(dir, `n${i}`)}`;
+  });
+  const procs: ChildProcess[] = ports.map((p, i) => {
+    const log = fs.openSync(path.join(dir, `n${i}.log`), 'a');
+    const child = spawn(bin, [], {
+      env: {
+        ...process.env,
+        ...opts.env,
+        RUSTFS_VOLUMES: drives.join(' '),
+        RUSTFS_ADDRESS: `127.0.0.1:${p}`,
+        RUSTFS_UNSAFE_BYPASS_DISK_CHECK: 'true',
+        RUSTFS_ACCESS_KEY: opts.root.accessKey,
+        RUSTFS_SECRET_KEY: opts.root.secretKey,
+        RUSTFS_CONSOLE_ENABLE: 'false',
+      },
+      stdio: ['ignore', log, log],
+    });
+    fs.closeSync(log);
+    return child;
+  });
+  const endpoints = ports.map((p) => `http://127.0.0.1:${p}`);
+  const stopNode = async (i: number) => {
+    const p = procs[i]!;
+    if (p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (p.exitCode === null && p.signalCode === null) {
+      p.kill('SIGKILL');
+      await exited;
+    }
+  };
+  const stop = async () => {
+    await Promise.all(procs.map((_, i) => stopNode(i)));
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  const serving = async (endpoint: string) => {
+    try {
+      const health = await fetch(`${endpoint}/health/ready`, { signal: AbortSignal.timeout(2_000) });
+      await health.arrayBuffer();
+      const api = await fetch(`${endpoint}/`, { signal: AbortSignal.timeout(2_000) });
+      await api.arrayBuffer();
+      return health.ok && api.status !== 503;
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const exited = procs.findIndex((p) => p.exitCode !== null || p.signalCode !== null);
+    if (exited >= 0 || Date.now() > deadline) {
+      const tail = fs.readFileSync(path.join(dir, `n${Math.max(exited, 0)}.log`), 'utf8');
+      await stop();
+      throw new Error(
+        `RustFS cluster of ${bin}: ${exited >= 0 ? `node ${exited} exited` : 'not ready after 120 s'}:\n${tail.split('\n').slice(-15).join('\n')}`,
+      );
+    }
+    if ((await Promise.all(endpoints.map(serving))).every(Boolean)) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { endpoints, stopNode, stop };
+}

@@ -24,6 +24,10 @@ const root = (over: Partial<RootPlanFacts> = {}): RootPlanFacts => ({
   pauseTimeoutMs: 30 * 60_000,
   workloadName: 'StatefulSet/dashi-platform/rustfs',
   identity: { kind: 'minio', version: 'RELEASE.x', iamSurvivesRootChange: true },
+  restart: {
+    strategy: 'all-at-once',
+    expectedDowntime: 'full store downtime while StatefulSet/dashi-platform/rustfs restarts',
+  },
   ...over,
 });
 

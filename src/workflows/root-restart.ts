@@ -1,0 +1,86 @@
+// What a root rotation restarts, and how, for the store's topology (issue 25 point 2): pure, so
+// the plan and the refusal are decided in the workflow from what preflight read.
+import type { StoreTopology } from '../activities/store-topology';
+
+/** The store's node-to-node secret (RustFS reads it from this variable). */
+export const RPC_SECRET_ENV = 'RUSTFS_RPC_SECRET';
+
+/** How the store's pods are restarted onto a new root. */
+export type RootStrategy = 'rolling' | 'all-at-once';
+
+export interface RootRestartPlan {
+  strategy: RootStrategy;
+  /** The plan's expected downtime for this strategy on this topology. */
+  expectedDowntime: string;
+  /** Set when the strategy would split or stall the cluster: nothing may change. */
+  refused?: { reason: string; fix: string };
+}
+
+/** The topology of a run recorded before preflight read it: one store pod. */
+export const SINGLE_POD: StoreTopology = {
+  replicas: 1,
+  rpcSecret: { pinned: false, reason: 'not read (a run recorded before preflight read the topology)' },
+};
+
+const ALL_AT_ONCE_FIX = 'use the all-at-once strategy (every pod restarted together: one store-wide window)';
+
+/**
+ * The root restart for this topology: `rolling` (one pod at a time) only where it cannot split
+ * the cluster; `all-at-once` always (every node comes back on the new root together).
+ */
+export function planRootRestart(opts: {
+  kind: 'minio' | 'rustfs';
+  workload: string;
+  strategy: RootStrategy;
+  topology: StoreTopology;
+  /** False on a store that seals IAM with the root (RustFS alpha.85). */
+  iamSurvivesRootChange: boolean;
+  restartTimeout: string;
+}): RootRestartPlan {
+  const { kind, workload, strategy, topology, iamSurvivesRootChange, restartTimeout } = opts;
+  const { replicas, rpcSecret, erasure } = topology;
+  if (strategy === 'all-at-once') {
+    return {
+      strategy,
+      expectedDowntime:
+        replicas <= 1
+          ? `full store downtime while ${workload} restarts (single replica; typically seconds, bounded by ${restartTimeout} before a pause)`
+          : `full store downtime while all ${replicas} pods of ${workload} restart together (bounded by ${restartTimeout} before a pause)`,
+    };
+  }
+  const refuse = (reason: string, fix = ALL_AT_ONCE_FIX): RootRestartPlan => ({
+    strategy,
+    expectedDowntime: 'none: refused before anything changes',
+    refused: { reason, fix },
+  });
+  if (replicas < 2)
+    return refuse(`${workload} has ${replicas} replica: a rolling restart needs at least 2 pods`);
+  if (kind === 'minio')
+    return refuse(
+      "MinIO's nodes must agree on the root: a node restarted with another root hangs at start, so a rolling restart never finishes",
+    );
+  if (!iamSurvivesRootChange)
+    return refuse(
+      'this store seals IAM with the root secret: nodes on the new root cannot read what the others hold until every node has changed',
+    );
+  if (!rpcSecret.pinned)
+    return refuse(
+      `${rpcSecret.reason}; restarted nodes (new root) and the others (old root) could not authenticate each other ("No valid auth token") and a restarted node aborts for lack of read quorum`,
+      `pin ${RPC_SECRET_ENV} in the store's pod spec (env valueFrom.secretKeyRef to a Secret of its own, not the root's), roll that out with the current root, then rotate; or ${ALL_AT_ONCE_FIX}`,
+    );
+  if (!erasure)
+    return refuse('the admin API reports no erasure layout, so a node down cannot be shown to be tolerated');
+  if (erasure.servers !== replicas)
+    return refuse(
+      `the store reports ${erasure.servers} servers but ${workload} has ${replicas} replicas: the workload is not the whole cluster`,
+    );
+  if (erasure.nodesTolerated < 1)
+    return refuse(
+      `the erasure sets (${erasure.drivesPerSet} drives, parity ${erasure.parity}, ${erasure.drivesDown} down now) keep their write quorum with no node down`,
+      `bring every drive back first, or ${ALL_AT_ONCE_FIX}`,
+    );
+  return {
+    strategy,
+    expectedDowntime: `no store-wide downtime: ${replicas} pods restarted one at a time (${erasure.nodesTolerated} may be down; each checked before the next); until the last one, the new root is accepted only by the restarted nodes and the previous root by the others`,
+  };
+}
