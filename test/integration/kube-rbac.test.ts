@@ -334,6 +334,14 @@ describe('the deploy/rbac ServiceAccount can do every operation', () => {
       );
       await deleteSecret(sa, namespace, `${name}-pending`);
       assert.equal(await readSecret(sa, namespace, `${name}-pending`), null);
+      // BootstrapCluster's hold: a keyless record naming its run, deleted by version.
+      const hold = await createSecretIfAbsent(sa, namespace, `${name}-pending`, {
+        data: {},
+        annotations: { 'rotator.rustfs.dev/owner-temporal-namespace': 'default' },
+      });
+      assert.ok(hold.created, `hold ${namespace}/${name}-pending`);
+      await deleteSecret(sa, namespace, `${name}-pending`, { resourceVersion: hold.resourceVersion });
+      assert.equal(await readSecret(sa, namespace, `${name}-pending`), null);
     }
     // Deleting a named Secret that is not there is no error (a retried clean-up).
     await deleteSecret(sa, data, `${NAMED[0]!.name}-pending`);
