@@ -35,7 +35,12 @@ export const APPROVAL_OBJECT_NAMES = {
 
 export const APPROVALS_FILE = 'approvals.yaml';
 
-const str = (maxLength: number, description: string) => ({ type: 'string', minLength: 1, maxLength, description });
+const str = (maxLength: number, description: string) => ({
+  type: 'string',
+  minLength: 1,
+  maxLength,
+  description,
+});
 
 /** Typed loosely: the client's V1JSONSchemaProps spells `enum` as `_enum`, the apiserver does not. */
 function crd(): KubernetesObject & { spec: object } {
@@ -127,8 +132,7 @@ function policy(): V1ValidatingAdmissionPolicy {
           expression:
             `${create} || authorizer.group(${celString(DECISION_GROUP)}).resource(${celString(AUTHORITY_RESOURCE)})` +
             '.namespace(request.namespace).name(object.spec.target).check(variables.verb).allowed()',
-          messageExpression:
-            `request.userInfo.username + ' may not ' + object.spec.action + ' ' + object.spec.target + ': RBAC does not grant the verb ' + variables.verb + ' on ${AUTHORITY_RESOURCE}.${DECISION_GROUP} ' + object.spec.target + ' in namespace ' + request.namespace`,
+          messageExpression: `request.userInfo.username + ' may not ' + object.spec.action + ' ' + object.spec.target + ': RBAC does not grant the verb ' + variables.verb + ' on ${AUTHORITY_RESOURCE}.${DECISION_GROUP} ' + object.spec.target + ' in namespace ' + request.namespace`,
           reason: 'Forbidden',
         },
         {
