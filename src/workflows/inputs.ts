@@ -97,8 +97,6 @@ const retryBudgets = z.strictObject({
  */
 export const graceWaitStateSchema = z.strictObject({
   strategy: strategy,
-  /** The previous key's access-key ID, for a failure that leaves it valid (since outage-budgets). */
-  previousAccessKey: z.string().optional(),
   previousFingerprint: fingerprint,
   pendingFingerprint: fingerprint,
   /** When the Secret was switched: pods started before it may hold the previous key. */
@@ -115,6 +113,8 @@ export const graceWaitStateSchema = z.strictObject({
   steps: z.array(stepRecord),
   /** How many runs of this rotation continued as new before this one. */
   generation: z.number().int().min(1),
+  /** The previous key's access-key ID, for a failure that leaves it valid (since outage-budgets). */
+  previousAccessKey: z.string().optional(),
   /** The rotation's retry budgets (since outage-budgets). */
   retries: retryBudgets.optional(),
 });
