@@ -4,7 +4,12 @@ import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { type WorkflowFailedError } from '@temporalio/client';
 import { signRequest } from '../../src/rustfs';
 import { freePort } from '../../src/sandbox/ports';
-import { revokeNowUpdate, statusQuery, approveUpdate } from '../../src/workflows/definitions';
+import {
+  revokeNowUpdate,
+  statusQuery,
+  approveUpdate,
+  stopRetryingUpdate,
+} from '../../src/workflows/definitions';
 import { type WorkflowStatus } from '../../src/workflows/types';
 import { adminKube, eventually, readSecretData } from '../support/kube';
 import {
@@ -179,7 +184,7 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
     await assertNoSecretsInHistory(rotator, ['rotate-zone-serving'], secrets);
   });
 
-  test('admin API down → retried, then compensation; its own failure is reported with where the keys are, the record is kept for the next run, consumers unaffected', async () => {
+  test('admin API down → retried (shown while it lasts) until on-call stops it, then the undo retried until stopped too; its failure is reported with where the keys are, the record is kept for the next run, consumers unaffected', async () => {
     const before = await servingSecret();
     const accounts = await serviceAccountsOf('dashi-serving-reader');
     const down = await startRotator(stack, {
@@ -188,8 +193,37 @@ describe('RotateZone failure injection: compensation leaves consumers working', 
       codec: rotator.codec,
     });
     try {
-      const failure = await failingRotation(down);
-      assert.match(failure.message, /the store is unreachable \(ECONNREFUSED\)/);
+      const handle = await down.client.workflow.start('RotateZone', {
+        taskQueue: down.taskQueue,
+        workflowId: 'rotate-zone-serving',
+        args: [{ zone: 'serving', grace: '0s' }],
+      });
+      // The step is retried within its budget (minutes) and says so; on-call ends it.
+      const retrying = await eventually(
+        'the failing step shown as retried',
+        async () => (await handle.query(statusQuery)).retrying?.[0],
+      );
+      assert.equal(retrying.kind, 'quick');
+      assert.equal(retrying.step, 'issue new service account');
+      assert.match(retrying.lastError, /the store is unreachable \(ECONNREFUSED\)/);
+      await handle.executeUpdate(stopRetryingUpdate, { args: [{ by: 'e2e', reason: 'store gone' }] });
+      // The undo is retried until it succeeds or a person decides: here, a person.
+      const undo = await eventually('the undo shown as retried', async () =>
+        (await handle.query(statusQuery)).retrying?.find((r) => r.kind === 'compensation'),
+      );
+      assert.equal(undo.step, 'compensate: remove the new credential from the store');
+      await handle.executeUpdate(stopRetryingUpdate, { args: [{ by: 'e2e' }] });
+      const failure = await handle.result().then(
+        () => assert.fail('the rotation was expected to fail'),
+        async (err: unknown) => ({
+          message: ((err as WorkflowFailedError).cause as { message: string }).message,
+          status: await handle.query(statusQuery),
+        }),
+      );
+      assert.match(
+        failure.message,
+        /retries stopped by e2e \(store gone\): .*the store is unreachable \(ECONNREFUSED\)/,
+      );
       assert.match(failure.message, /Compensation FAILED for: remove the new credential from the store/);
       // The record is the only place both keys are written down: kept, and the failure says where each key is.
       assert.deepEqual(
