@@ -96,7 +96,15 @@ export class StoreProcess {
       this.kind === 'minio'
         ? [
             ['server', ...drives, '--address', address, '--quiet'],
-            { MINIO_ROOT_USER: root.accessKey, MINIO_ROOT_PASSWORD: root.secretKey, MINIO_BROWSER: 'off' },
+            {
+              MINIO_ROOT_USER: root.accessKey,
+              MINIO_ROOT_PASSWORD: root.secretKey,
+              MINIO_BROWSER: 'off',
+              // Distributed on one host: MinIO takes a machine with /.dockerenv for a container and
+              // then waits for every loopback host to resolve to another address, unless the node's
+              // own endpoint is named local; and it refuses drives on the root disk outside CI mode.
+              ...(this.member ? { _MINIO_SERVER_LOCAL: address, MINIO_CI_CD: '1' } : {}),
+            },
           ]
         : [
             this.member ? [] : ['--address', address, this.dataDir],
