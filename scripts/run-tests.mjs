@@ -274,8 +274,11 @@ async function main() {
     const pump = () => {
       while (queue.length) {
         const lanes = [...active].map((j) => j.lane);
+        // A PRIVATE file mostly waits (an outage it holds for minutes) on processes of its own:
+        // it takes no slot, so the exclusive chain and the files that need no stack keep theirs.
+        const busy = [...active].filter((j) => j.lane !== 'private').length;
         const idx = queue.findIndex((j) => {
-          if (active.size >= jobs) return false;
+          if (j.lane !== 'private' && busy >= jobs) return false;
           if (j.lane === 'none') return true;
           if (!stackSettled) return false;
           return mayStartBeside(j.lane, lanes);
