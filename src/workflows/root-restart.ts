@@ -79,8 +79,13 @@ export function planRootRestart(opts: {
       `the erasure sets (${erasure.drivesPerSet} drives, parity ${erasure.parity}, ${erasure.drivesDown} down now) keep their write quorum with no node down`,
       `bring every drive back first, or ${ALL_AT_ONCE_FIX}`,
     );
-  return {
-    strategy,
-    expectedDowntime: `no store-wide downtime: ${replicas} pods restarted one at a time (${erasure.nodesTolerated} may be down; each checked before the next); until the last one, the new root is accepted only by the restarted nodes and the previous root by the others`,
-  };
+  // What remains is the restart itself, and it is still the workload's plain rollout restart:
+  // nothing checks a node before the next, and admin calls go through the Service to any node.
+  // Run once on 4 RustFS rc.3 nodes with the RPC secret pinned, it left the zones' re-creation
+  // timing out past the point of no return. Until the rolling strategy exists, a topology that
+  // would allow it is refused too.
+  return refuse(
+    `${replicas} pods could be restarted one at a time (${erasure.nodesTolerated} may be down), but this version neither checks each node before the next nor sends admin calls to a node holding the new root, so zones could stay unreachable past the point of no return`,
+    "rotate this store's root by RustFS's procedure (RUSTFS_RPC_SECRET pinned, the credentials changed on every node, one node restarted at a time waiting for /health/ready, then the clients updated)",
+  );
 }

@@ -62,8 +62,12 @@ describe('RotateRoot preflight on a 4-node store', () => {
     );
     const iamKept = !plan.notes.some((n) => n.includes('loses IAM on root change'));
     if (iamKept) {
-      assert.match(plan.expectedDowntime, /^no store-wide downtime: 4 pods restarted one at a time/);
-      assert.ok(!plan.notes.some((n) => n.startsWith('REFUSED')), plan.notes.join('\n'));
+      // Every condition of a rolling restart holds, and it is still refused: the restart does not
+      // yet check each node before the next (src/workflows/root-restart.ts).
+      assert.ok(
+        plan.notes.some((n) => /^REFUSED: 4 pods could be restarted one at a time/.test(n)),
+        plan.notes.join('\n'),
+      );
     } else {
       // RustFS alpha.85 seals IAM with the root: no rolling restart can change it.
       assert.ok(plan.notes.some((n) => /^REFUSED: this store seals IAM with the root secret/.test(n)));

@@ -161,10 +161,14 @@ const plan = (
   });
 
 describe('the root restart each topology allows', () => {
-  test('rolling on 4 RustFS nodes with a pinned RPC secret and a tolerated node down: no store-wide downtime', () => {
+  test('rolling on 4 RustFS nodes with a pinned RPC secret and a tolerated node down: refused until the restart checks each node', () => {
     const p = plan('rolling', fourNodes());
-    assert.equal(p.refused, undefined);
-    assert.match(p.expectedDowntime, /^no store-wide downtime: 4 pods restarted one at a time/);
+    assert.match(
+      p.refused?.reason ?? '',
+      /^4 pods could be restarted one at a time \(1 may be down\), but this version neither checks each node/,
+    );
+    assert.match(p.refused?.fix ?? '', /RustFS's procedure/);
+    assert.equal(p.expectedDowntime, 'none: refused before anything changes');
   });
 
   test('all-at-once is always allowed: one store-wide window', () => {
