@@ -120,7 +120,7 @@ export function registerSchedule(program: Command): void {
   const create = schedule
     .command('create')
     .description(
-      `create the rotation schedule (default: BootstrapCluster {"rotate": true}, cron "${DEFAULT_CRON}", overlap SKIP, pause on failure)`,
+      `create the rotation schedule (default: BootstrapCluster {"rotate": true}, cron "${DEFAULT_CRON}", overlap SKIP; a failed run does not pause it)`,
     )
     .option('--id <scheduleId>', 'schedule ID', DEFAULT_SCHEDULE_ID)
     .option('--cron <expr>', 'when, as 5-field cron in UTC (or --timezone)', DEFAULT_CRON)
@@ -155,7 +155,9 @@ export function registerSchedule(program: Command): void {
               ...(prepared.zone ? [{ key: zoneKey, value: prepared.zone }] : []),
             ],
           },
-          policies: { overlap: ScheduleOverlapPolicy.SKIP, pauseOnFailure: true },
+          // A failed run does not pause the schedule: its next run is what reconciles a key left
+          // valid past the switch (PreviousKeyStillValid). The failure already told on-call.
+          policies: { overlap: ScheduleOverlapPolicy.SKIP, pauseOnFailure: false },
           state: {
             paused: opts.paused,
             note: opts.note ?? (opts.paused ? 'created paused' : `created by rotator CLI`),

@@ -67,7 +67,8 @@ describe('rotator schedule against the real stack', () => {
     assert.equal(d.paused, false);
     assert.equal(d.note, 'go');
     assert.equal(d.overlap, 'SKIP');
-    assert.equal(d.pauseOnFailure, true);
+    // A failed run must not stop the next one: that run reconciles what the failed one left.
+    assert.equal(d.pauseOnFailure, false);
     assert.deepEqual(d.input, { rotate: true });
     assert.equal(d.cron, '0 3 1 * *');
     const p = await cli('schedule', 'pause', id, '--note', 'change freeze');
