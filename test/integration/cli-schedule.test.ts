@@ -47,13 +47,13 @@ describe('rotator schedule against the real stack', () => {
     assert.equal(missing.code, 4);
   });
 
-  test('create with the defaults: monthly BootstrapCluster {rotate: true}, overlap SKIP, pause on failure', async () => {
+  test('create with the defaults: monthly BootstrapCluster {rotate: true}, overlap SKIP, a failed run does not pause it', async () => {
     const r = await cli('schedule', 'create', '--id', id, '--paused');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`schedule ${id}  \\[PAUSED\\]`));
     assert.match(r.stdout, /when:\s+0 3 1 \* \* UTC/);
     assert.match(r.stdout, /runs:\s+BootstrapCluster \{"rotate":true\}/);
-    assert.match(r.stdout, /policies:\s+overlap SKIP, pause on failure yes/);
+    assert.match(r.stdout, /policies:\s+overlap SKIP, pause on failure no/);
     const again = await cli('schedule', 'create', '--id', id);
     assert.equal(again.code, 5);
     const list = await cli('schedule', 'list');
