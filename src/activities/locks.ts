@@ -58,6 +58,9 @@ const show = (c: Credentials) => `${c.accessKey} ${fingerprint(c.secretKey)}`;
 /** Lost races are re-decided on fresh reads; this bounds a pathological storm of them. */
 const MAX_LOCK_ATTEMPTS = 6;
 
+/** The holder of a record that names no run: closed, so the record may be reconciled. */
+const NO_RUN: RunState = { workflowId: '(unknown)', open: false, status: 'UNKNOWN' };
+
 function recordedKeys(record: SecretData): Omit<Keys, 'current'> | undefined {
   const d = record.data;
   const ak = d[KEYS.accessKey];
@@ -354,7 +357,7 @@ export function createLockActivities(deps: ActivityDeps) {
         if (state?.open) throw conflictingRotation(what, state);
         found = state
           ? await reconcile(existing, state)
-          : `record ${where.label} named no run: replaced (${await reconcile(existing, { workflowId: '(unknown)', open: false, status: 'UNKNOWN' })})`;
+          : `record ${where.label} named no run: replaced (${await reconcile(existing, NO_RUN)})`;
         const fresh = await readCurrent(where.secret);
         change = recordChange(owner, make(fresh), fresh, endpoint, strategy);
         if (
@@ -487,9 +490,7 @@ export function createLockActivities(deps: ActivityDeps) {
         } else {
           const holder = recordOwner(existing);
           if (holder?.runId === opts.owner.runId) return { found: 'own hold (retried step)' };
-          const state = holder
-            ? await runState(deps.temporal.client, holder)
-            : { workflowId: '(unknown)', open: false, status: 'UNKNOWN' };
+          const state = holder ? await runState(deps.temporal.client, holder) : NO_RUN;
           if (state.open) return { heldBy: state, found: `held by ${describeRunRef(state)}: left to it` };
           found = `zone held; ${
             recordedKeys(existing)

@@ -9,7 +9,6 @@ import {
   DECISION_PLURAL,
   DECISION_VERSION,
   type Decision,
-  type DecisionAction,
 } from '../approvals/decisions';
 import { type Kube } from './client';
 import { toKubeError } from './errors';
@@ -67,15 +66,11 @@ export async function listDecisions(kube: Kube, namespace: string, workflowId: s
     .filter((d): d is Decision => d !== undefined && d.workflowId === workflowId);
 }
 
-export interface NewDecision {
-  workflowId: string;
-  runId: string;
-  action: DecisionAction;
-  target: string;
-  /** Who the caller says it is: the admission policy refuses anything but its authenticated name. */
-  user: string;
-  reason?: string;
-}
+/**
+ * A decision to create: what the worker reads, less what the apiserver assigns. Its `user` is
+ * who the caller says it is; the admission policy refuses anything but its authenticated name.
+ */
+export type NewDecision = Omit<Decision, 'name' | 'createdAt'>;
 
 /** Creates a decision (generated name); returns the object's name. */
 export async function createDecision(kube: Kube, namespace: string, d: NewDecision): Promise<string> {
