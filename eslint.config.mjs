@@ -36,6 +36,18 @@ const forbiddenInWorkflows = [
   '@temporalio/worker',
 ];
 
+const workflowPatterns = [
+  {
+    group: forbiddenInWorkflows,
+    message: 'Workflows must stay deterministic: do I/O in an activity instead.',
+  },
+  {
+    group: ['../activities/*', '../activities', '../rustfs/*', '../kube/*', '../sandbox/*'],
+    allowTypeImports: true,
+    message: 'Workflows import activities as types only (proxyActivities<...>).',
+  },
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', '.test-build/**', 'bin/**', 'scripts/**', 'eslint.config.mjs'] },
   js.configs.recommended,
@@ -52,20 +64,25 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          patterns: [
+          paths: [
             {
-              group: forbiddenInWorkflows,
-              message: 'Workflows must stay deterministic: do I/O in an activity instead.',
-            },
-            {
-              group: ['../activities/*', '../activities', '../rustfs/*', '../kube/*', '../sandbox/*'],
-              allowTypeImports: true,
-              message: 'Workflows import activities as types only (proxyActivities<...>).',
+              name: '@temporalio/workflow',
+              importNames: ['patched', 'deprecatePatch'],
+              message:
+                "Ask a patch through the run's PatchSet (src/workflows/patches.ts): every patch is decided at the run's start.",
             },
           ],
+          patterns: workflowPatterns,
         },
       ],
       'no-restricted-globals': ['error', 'process', 'setInterval', 'fetch', 'require'],
+    },
+  },
+  {
+    // The one place a patch is asked of the SDK.
+    files: ['src/workflows/patches.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: workflowPatterns }],
     },
   },
 );

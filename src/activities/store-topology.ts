@@ -1,7 +1,6 @@
 import { type V1Container, type V1PodSpec } from '@kubernetes/client-node';
 import { type ErasureLayout } from '../rustfs/topology';
-import { RPC_SECRET_ENV } from '../workflows/root-restart';
-
+import { RPC_SECRET_ENV } from '../workflows/names';
 
 /** Whether the node-to-node secret stays the same when the root changes, and what says so. */
 export type RpcSecretPinning = { pinned: true; via: string } | { pinned: false; reason: string };

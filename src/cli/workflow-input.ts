@@ -12,15 +12,14 @@ import {
   UnknownZoneError,
   type Inventory,
 } from '../inventory';
-import { checkWorkflowInput, MAX_PARALLELISM } from '../workflows/inputs';
 import {
-  WORKFLOW_TYPES,
-  workflowIds,
+  checkWorkflowInput,
+  MAX_PARALLELISM,
   type BootstrapInput,
   type RotateRootInput,
   type RotateZoneInput,
-  type WorkflowType,
-} from '../workflows/types';
+} from '../workflows/inputs';
+import { WORKFLOW_TYPES, workflowIds, type WorkflowType } from '../workflows/types';
 import { CliError, EXIT } from './output';
 
 export function parseWorkflowType(name: string): WorkflowType {

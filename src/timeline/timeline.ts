@@ -10,6 +10,7 @@ import { type google, temporal } from '@temporalio/proto';
 import { formatElapsed } from '../inventory/duration';
 import { localActivityMs, localActivityRecord } from '../temporal/local-activity-marker';
 import { MEMO_OUTCOME } from '../workflows/definitions';
+import { AUTHENTICATED_BY_KUBERNETES } from '../workflows/names';
 import { WAIT, WAIT_ENDED_BY, waitKindOf, type WaitKind } from '../workflows/summaries';
 import { legacyUpdateEndsWait, legacyTimerIsPause, type FailureSeen } from './legacy';
 import { classifyTrigger } from './trigger';
@@ -111,6 +112,8 @@ class Walk {
   private readonly activities = new Map<number, Open<null>>();
   private readonly timers = new Map<string, Open<{ wait?: WaitKind; index: number }>>();
   private readonly children = new Map<number, Open<null>>();
+  /** Each accepted update (by its id) and the wait it ends, until the run answers it. */
+  private readonly answering = new Map<string, { wait: TimelineEntry; name: string }>();
   private lastFailure: FailureSeen | undefined;
   outcome: Timeline['outcome'] = 'running';
   outcomeDetail: string | undefined;
@@ -155,32 +158,8 @@ class Walk {
         return this.timerClosed(e, at);
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
         return this.updateAccepted(e, at);
-      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED: {
-        const failure = e.workflowExecutionUpdateCompletedEventAttributes?.outcome?.failure;
-        if (failure) {
-          this.entries.push({
-            at: at.toISOString(),
-            kind: 'update',
-            name: 'update failed',
-            state: 'failed',
-            lastFailure: failureMessage(failure),
-          });
-        }
-        // What the run answered: for a decision, who an authority authenticated (src/workflows/approvals.ts).
-        const answer = fromPayloads(
-          e.workflowExecutionUpdateCompletedEventAttributes?.outcome?.success?.payloads as
-            Payload[] | undefined,
-        )[0];
-        if (!failure && typeof answer === 'string')
-          this.entries.push({
-            at: at.toISOString(),
-            kind: 'update',
-            name: 'update answered',
-            state: 'completed',
-            detail: answer,
-          });
-        return;
-      }
+      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+        return this.updateCompleted(e, at);
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: {
         const s = e.workflowExecutionSignaledEventAttributes!;
         this.entries.push({
@@ -348,7 +327,44 @@ class Walk {
     const answered = running.some((t) => t.entry.summary !== undefined)
       ? running.find((t) => t.extra.wait !== undefined && t.extra.wait === WAIT_ENDED_BY[name])
       : legacyUpdateEndsWait(name, running);
-    if (answered) answered.entry.detail = `ended by ${name}${a.by ? ` from ${a.by}` : ''}`;
+    if (!answered) return;
+    answered.entry.detail = `ended by ${name}${a.by ? ` from ${a.by}` : ''}`;
+    const id = u.acceptedRequest?.meta?.updateId ?? u.protocolInstanceId;
+    if (id) this.answering.set(id, { wait: answered.entry, name });
+  }
+
+  /**
+   * The run's answer. A refused decision did not end the wait it was for; an authority's answer
+   * names who it authenticated (src/workflows/approvals.ts), which replaces the name the client
+   * claimed.
+   */
+  private updateCompleted(e: HistoryEvent, at: Date): void {
+    const c = e.workflowExecutionUpdateCompletedEventAttributes;
+    const failure = c?.outcome?.failure;
+    const pending = c?.meta?.updateId ? this.answering.get(c.meta.updateId) : undefined;
+    if (c?.meta?.updateId) this.answering.delete(c.meta.updateId);
+    if (failure) {
+      if (pending) pending.wait.detail = undefined;
+      this.entries.push({
+        at: at.toISOString(),
+        kind: 'update',
+        name: 'update failed',
+        state: 'failed',
+        lastFailure: failureMessage(failure),
+      });
+      return;
+    }
+    const answer = fromPayloads(c?.outcome?.success?.payloads as Payload[] | undefined)[0];
+    if (typeof answer !== 'string') return;
+    if (pending && answer.includes(AUTHENTICATED_BY_KUBERNETES))
+      pending.wait.detail = `ended by ${pending.name}: ${answer}`;
+    this.entries.push({
+      at: at.toISOString(),
+      kind: 'update',
+      name: 'update answered',
+      state: 'completed',
+      detail: answer,
+    });
   }
 
   private childClosed(e: HistoryEvent, at: Date): void {

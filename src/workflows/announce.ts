@@ -2,9 +2,8 @@
 // awaited by a step: a sink that is down, or an RBAC that forbids Events, cannot fail or
 // stall a rotation or its compensation. Each is started in a non-cancellable scope (a
 // cancel must still be told), and the run waits for all of them only at its very end.
-import { CancellationScope, log, patched } from '@temporalio/workflow';
+import { CancellationScope, log } from '@temporalio/workflow';
 import { announcing } from './activities';
-import { ANNOUNCE } from './patches';
 import { type Announcement, type ClusterEvent, type NotificationSpec, type WorkflowStatus } from './types';
 
 export class Announcer {
@@ -16,11 +15,13 @@ export class Announcer {
   constructor(
     private readonly status: WorkflowStatus,
     private readonly describeError: (err: unknown) => string,
+    /** Patch `announce`: runs recorded before announcements existed replay without them. */
+    private readonly announces: () => boolean,
   ) {}
 
-  /** Runs recorded before announcements existed replay without them. */
+  /** Asked at the first announcement, where runs recorded before patches-at-start asked it. */
   private get on(): boolean {
-    return (this.enabled ??= patched(ANNOUNCE));
+    return (this.enabled ??= this.announces());
   }
 
   /** Events that go out with the next announcement (saves an activity per step). */

@@ -9,6 +9,7 @@ import { judgeDecision, type DecisionWanted } from '../approvals/decisions';
 import type { InventorySnapshot } from '../inventory/lookup';
 import { acts } from './activities';
 import { type UpdateArg } from './definitions';
+import { AUTHENTICATED_BY_KUBERNETES } from './names';
 import { type DecisionRecord } from './types';
 
 /**
@@ -20,7 +21,7 @@ import { type DecisionRecord } from './types';
 export function decisionText(d: DecisionRecord): string | undefined {
   if (d.authority !== 'kubernetes' || !d.users.length) return d.claimedBy;
   const claimed = d.claimedBy && !(d.users.length === 1 && d.users[0] === d.claimedBy);
-  return `${d.users.join(' and ')} (authenticated by Kubernetes${d.selfApproved ? '; self-approved, allowed by approvals.allowSelfApproval' : ''}${claimed ? `; claimed: ${d.claimedBy}` : ''})`;
+  return `${d.users.join(' and ')} (${AUTHENTICATED_BY_KUBERNETES}${d.selfApproved ? '; self-approved, allowed by approvals.allowSelfApproval' : ''}${claimed ? `; claimed: ${d.claimedBy}` : ''})`;
 }
 
 /** An update's arg as the run records it: `by` says who decided (decisionText). */

@@ -3,25 +3,20 @@ import {
   CancellationScope,
   executeChild,
   ParentClosePolicy,
-  patched,
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { acts as scheduledActs, smoke as scheduledSmoke, waits } from './activities';
-import {
-  BOOTSTRAP_HOLDS,
-  NETWORK_POLICIES,
-  PREFECT_POOLS,
-  RUN_LOCKS,
-  strictInput,
-  zoneRunbookCalls,
-} from './patches';
-import { errorMessage, errorType, Runbook } from './runbook';
+import { BOOTSTRAP_HOLDS, NETWORK_POLICIES, PatchSet, PREFECT_POOLS, RUN_LOCKS } from './patches';
+import { strictInput, zoneRunbookCalls } from './run-start';
+import { errorMessage, errorType } from './errors';
+import { Runbook } from './runbook';
 import { FAILURE } from './names';
 import { RotateZone } from './rotate-zone';
 import { bootstrapPlan, type ZoneFacts } from './plans';
-import { type BootstrapInput, type WorkflowResult, type ZoneResult, workflowIds } from './types';
+import { type BootstrapInput } from './inputs';
+import { type WorkflowResult, type ZoneResult, workflowIds } from './types';
 
 /** Zones handled at once by default: keeps the apiserver and the store responsive on small clusters. */
 const ZONE_PARALLELISM = 8;
@@ -137,11 +132,12 @@ const toTheEnd =
  * every zone through RotateZone children.
  */
 export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<WorkflowResult> {
-  const input = strictInput('BootstrapCluster', raw);
+  const patches = new PatchSet();
+  const input = strictInput(patches, 'BootstrapCluster', raw);
   const parallelism = input.parallelism ?? ZONE_PARALLELISM;
-  const zoneCalls = zoneRunbookCalls();
+  const zoneCalls = zoneRunbookCalls(patches);
   const { v2 } = zoneCalls;
-  const rb = new Runbook('BootstrapCluster');
+  const rb = new Runbook('BootstrapCluster', patches);
   const steps = rb.proxies({ ...zoneCalls, waits }, v2);
   const { acts } = steps;
   rb.cancelNote =
@@ -191,11 +187,11 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
       (b) => b.join(', '),
     );
     const at = new Date().toISOString();
-    const locks = patched(RUN_LOCKS);
+    const locks = patches.has(RUN_LOCKS);
     // Decided here, once, before the zones run concurrently (BOOTSTRAP_HOLDS): a patch marker
     // recorded between the branches' calls is part of what replay must reproduce in order.
-    const holds = locks && patched(BOOTSTRAP_HOLDS);
-    const pools = holds && inventory.zones.some((z) => z.workPools?.length) && patched(PREFECT_POOLS);
+    const holds = locks && patches.has(BOOTSTRAP_HOLDS);
+    const pools = holds && inventory.zones.some((z) => z.workPools?.length) && patches.has(PREFECT_POOLS);
     // The concurrent sections' calls: regular activities from BOOTSTRAP_HOLDS on (within the
     // run's retry budgets when it has them).
     const zoneSteps = holds
@@ -242,7 +238,7 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
       );
       // After the Secret: the template references it by name, so pods of new flow runs find it.
       // Re-run after Prefect's database was recreated, this re-installs what the new pool lacks.
-      if (zone.workPools?.length && (holds ? pools : patched(PREFECT_POOLS))) {
+      if (zone.workPools?.length && (holds ? pools : patches.has(PREFECT_POOLS))) {
         await rb.step(
           `ensure work pools of zone ${name}`,
           () => zoneActs.ensureWorkPools(name),
@@ -302,7 +298,7 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
 
     // After the zones: a refusal (a consumer the policies would cut off) leaves every zone
     // ensured, and the message names what to label.
-    if (inventory.networkPolicies?.apply && patched(NETWORK_POLICIES)) {
+    if (inventory.networkPolicies?.apply && patches.has(NETWORK_POLICIES)) {
       await rb.step(
         'apply NetworkPolicies',
         () => acts.applyNetworkPolicies(),

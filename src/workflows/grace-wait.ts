@@ -8,7 +8,8 @@ import { type UpdateArg } from './definitions';
 import { UPDATE } from './names';
 import { type Runbook } from './runbook';
 import { WAIT } from './summaries';
-import { type Escalation, type GraceWaitState, type RotateZoneInput } from './types';
+import { type GraceWaitState, type RotateZoneInput } from './inputs';
+import { type Escalation } from './types';
 
 // The pod check interval (doubling from podPollStartMs to podPollMaxMs) and the checks per run
 // before the wait continues as new (pollsPerRun: about 8 hours at the longest interval and a few

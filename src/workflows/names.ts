@@ -35,3 +35,15 @@ export const FAILURE = {
   /** RotateRoot refused, before anything changed: its restart would split or stall the store's cluster. */
   topologyRefused: 'TopologyRefused',
 } as const;
+
+/**
+ * The store's node-to-node secret: RustFS reads it from this variable, else derives it from the
+ * root (preflight reads the pod spec for it; the restart plan names it in its fix).
+ */
+export const RPC_SECRET_ENV = 'RUSTFS_RPC_SECRET';
+
+/**
+ * What a decision's answer says when an authority authenticated who decided (the update's answer
+ * and the status name them so; the timeline takes such an answer over the name a client claimed).
+ */
+export const AUTHENTICATED_BY_KUBERNETES = 'authenticated by Kubernetes';

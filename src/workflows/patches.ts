@@ -1,11 +1,14 @@
 // Changes to workflow code that would alter the commands of runs already in flight (and of
-// the histories committed under test/replay) are gated by patched(): old runs replay the
-// old sequence, new runs take the new one.
+// the histories committed under test/replay) are gated by a patch: old runs replay the
+// old sequence, new runs take the new one. A workflow asks a patch through its PatchSet
+// (below), never through patched() itself (lint refuses it elsewhere).
 //
 // Retiring a patch (temporalio/samples-typescript `patching-api`): once no run that started
 // without its marker can still be open, replace patched(X) by deprecatePatch(X) and drop the
 // old branch, deploy, and once no run that started before THAT deploy is open, drop the call
-// and the histories of the old era (test/replay/*.<era>.json). "No run can be open" is checked,
+// and the histories of the old era (test/replay/*.<era>.json). Runs since PATCHES_AT_START
+// record no marker of the patches before it, so those retire with no deprecatePatch step:
+// once no run without the PATCHES_AT_START marker is open, drop them and their old branches. "No run can be open" is checked,
 // in every Temporal namespace the worker serves, with
 //   temporal workflow list --query 'ExecutionStatus="Running" AND StartTime < "<deploy time>"'
 // returning nothing. Each patch below says which runs keep it alive (the longest: a RotateZone
@@ -16,13 +19,7 @@
 // set by interceptors.ts and at each timer) are user metadata, which replay does not compare
 // with the history; every committed history, recorded without them, replays with them added
 // (test/replay). They were added without a patch, and changing a summary needs none.
-import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
-import { acts, attempts, localActs, localSmoke, smoke, type QuickSteps, type Smokes } from './activities';
-import { forgedContinuation } from './grace-wait';
-import { checkWorkflowInput, type RotateZoneInput, type WorkflowInputs } from './inputs';
-import { budgeted } from './retry-budgets';
-import { errorMessage, invalidInput, type Runbook } from './runbook';
-import { type WorkflowType } from './types';
+import { patched } from '@temporalio/workflow';
 
 /**
  * v2 of the zone runbook (RotateZone, BootstrapCluster): short steps run as local
@@ -44,18 +41,6 @@ export const ZONE_RUNBOOK_V2 = 'zone-runbook-v2';
  */
 export const COMPENSATION_V2 = 'compensation-v2';
 
-export interface StepCalls {
-  v2: boolean;
-  acts: QuickSteps;
-  smoke: Smokes;
-}
-
-/** Call at the very start of a workflow, before its first command. */
-export function zoneRunbookCalls(): StepCalls {
-  const v2 = patched(ZONE_RUNBOOK_V2);
-  return v2 ? { v2, acts: localActs, smoke: localSmoke } : { v2, acts, smoke };
-}
-
 /**
  * Inputs are validated strictly (src/workflows/inputs.ts). A run started before that with
  * an input it now refuses has no marker and carries on with what it was given.
@@ -74,16 +59,6 @@ export const STRICT_INPUTS = 'strict-inputs';
  */
 export const BOUNDED_INPUTS = 'bounded-inputs';
 
-/** Call at the very start of a workflow: its input, validated, or InvalidInput. */
-export function strictInput<W extends WorkflowType>(workflow: W, raw: unknown): WorkflowInputs[W] {
-  const checked = checkWorkflowInput(workflow, raw);
-  if (checked.ok) return checked.input;
-  if (checked.boundsOnly) {
-    if (patched(BOUNDED_INPUTS)) throw invalidInput(checked.message);
-  } else if (patched(STRICT_INPUTS)) throw invalidInput(checked.message);
-  return raw as WorkflowInputs[W];
-}
-
 /**
  * RotateZone accepts `continued` (the grace-wait state it hands to the run it continues as
  * new) only in a run it continued as new itself (forgedContinuation in grace-wait.ts): a
@@ -94,13 +69,6 @@ export function strictInput<W extends WorkflowType>(workflow: W, raw: unknown): 
  * Retire when: no RotateZone started before its deploy is still open (its grace wait ends at maxGrace).
  */
 export const OWN_CONTINUATION = 'own-continuation';
-
-/** Call right after strictInput in RotateZone, before any other command. */
-export function refuseForgedContinuation(input: RotateZoneInput): void {
-  if (!input.continued) return;
-  const forged = forgedContinuation(input.continued, workflowInfo());
-  if (forged && patched(OWN_CONTINUATION)) throw invalidInput(forged);
-}
 
 /**
  * RotateZone's grace wait is bounded by maxGrace (revoke and escalate at the bound) and
@@ -118,18 +86,6 @@ export const GRACE_BOUND = 'grace-bound';
  * Retire when: no run of any workflow started before its deploy is still open.
  */
 export const RUN_LOCKS = 'run-locks';
-
-/**
- * Where a run passes its point of no return (RotateZone's revocation), compensation-v2 calls a
- * regular activity: its schedule is in the history before it runs. A local activity's result is
- * recorded only when its workflow task completes; a cancel arriving meanwhile fails that task,
- * and the run would replay without the call and undo a rotation whose previous key it revoked.
- * Since outage-budgets: a regular activity too, retried by the run within its budget.
- */
-export function durableCalls(calls: StepCalls, rb: Runbook): QuickSteps {
-  if (rb.retryBudgets) return budgeted(rb, attempts.quick, 'quick');
-  return patched(COMPENSATION_V2) ? acts : calls.acts;
-}
 
 /**
  * Retries sized for outages (retry-budgets.ts, run-constants.ts): every step is one attempt per
@@ -201,25 +157,6 @@ export const NETWORK_POLICIES = 'network-policies';
  */
 export const ZONES_CONCURRENTLY = 'root-zones-concurrently';
 
-/** Runs `step` for every zone at once; fails after all have ended, naming each failed zone. */
-export async function everyZone<Z extends { name: string }>(
-  zones: readonly Z[],
-  step: (zone: Z) => Promise<unknown>,
-  what: string,
-): Promise<void> {
-  const results = await Promise.allSettled(zones.map(step));
-  const failed = zones.flatMap((z, i) => {
-    const r = results[i]!;
-    return r.status === 'rejected' ? [`${z.name} (${errorMessage(r.reason)})`] : [];
-  });
-  if (failed.length === 0) return;
-  throw ApplicationFailure.create({
-    type: 'ZoneStepsFailed',
-    nonRetryable: true,
-    message: `${failed.length} of ${zones.length} zone(s) not ${what}: ${failed.join(', ')}`,
-  });
-}
-
 /**
  * Decisions are authorized (src/workflows/approvals.ts): approve, resume, rollback and revokeNow
  * take effect only for an identity the inventory's approvals.authority authenticated (with
@@ -232,3 +169,56 @@ export async function everyZone<Z extends { name: string }>(
  * approvalTimeout + pauseTimeout at most; RotateZone: its grace wait, up to maxGrace).
  */
 export const AUTHORIZED_DECISIONS = 'authorized-decisions';
+
+/**
+ * Every patch above is decided once, in the run's first workflow task (PatchSet): a run that
+ * has this marker started on code with all of them, and records no other marker. Before it,
+ * a patch was asked where its branch was (the announcer at the first announcement, the undo
+ * at the first compensation, the grace wait when it began); a marker recorded in a later task
+ * than the one in which a replay reaches that question ("Non-deprecated patch marker
+ * encountered for change announce, but there is no corresponding change command", seen
+ * replaying a cancelled RotateZone whose local activities completed within one task) fails
+ * the replay. Asked in the first activation, before any command, a patch cannot move.
+ *
+ * A patch added after this one is asked in PatchSet's constructor too, for every run (this
+ * marker does not imply it), and has() answers it from what the constructor recorded.
+ *
+ * Retire when: no run of any workflow started before its deploy is still open; then every
+ * older patch above may be retired with it (their old branches are dead code from then on).
+ */
+export const PATCHES_AT_START = 'patches-at-start';
+
+/** The patches a workflow may ask (every constant above but PATCHES_AT_START). */
+export type PatchId =
+  | typeof ZONE_RUNBOOK_V2
+  | typeof COMPENSATION_V2
+  | typeof STRICT_INPUTS
+  | typeof BOUNDED_INPUTS
+  | typeof OWN_CONTINUATION
+  | typeof GRACE_BOUND
+  | typeof RUN_LOCKS
+  | typeof OUTAGE_BUDGETS
+  | typeof IAM_REBUILD
+  | typeof PREFECT_POOLS
+  | typeof BOOTSTRAP_HOLDS
+  | typeof ANNOUNCE
+  | typeof NETWORK_POLICIES
+  | typeof ZONES_CONCURRENTLY
+  | typeof AUTHORIZED_DECISIONS;
+
+/**
+ * The patches of one run. Construct it first thing in a workflow function, before its first
+ * command and its first await: a run with the PATCHES_AT_START marker has every patch, and a
+ * run recorded before it asks each patch where it always did (has() is patched() then).
+ */
+export class PatchSet {
+  private readonly all: boolean;
+
+  constructor() {
+    this.all = patched(PATCHES_AT_START);
+  }
+
+  has(id: PatchId): boolean {
+    return this.all || patched(id);
+  }
+}

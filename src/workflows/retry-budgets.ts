@@ -6,10 +6,24 @@
 // src/activities/failures.ts) or a cancel ends the step at once, as before.
 import { ActivityFailure, ApplicationFailure, condition, isCancellation } from '@temporalio/workflow';
 import { formatDuration } from '../inventory/duration';
-import type { StepKind } from './run-constants';
+import type { UpdateArg } from './definitions';
+import { errorMessage, errorType } from './errors';
+import type { RetryBudgets, StepKind } from './run-constants';
 import type { RetryingStep } from './types';
-import { errorMessage, errorType, type Runbook } from './runbook';
 import { WAIT } from './summaries';
+
+/** What a budgeted call needs of its run (the Runbook is one). */
+export interface RetryHost {
+  readonly retryBudgets: RetryBudgets | undefined;
+  readonly status: { readonly step: string | null };
+  /** Each accepted stopRetrying, in order. */
+  readonly stopRequests: readonly UpdateArg[];
+  /** The budget a step of kind `base` retries within now. */
+  retryKind(base: StepKind): StepKind;
+  retrying(r: RetryingStep): void;
+  retryEnded(r: RetryingStep): void;
+  escalateRetry(r: RetryingStep): void;
+}
 
 /** A failure no retry can heal: the activity said so. */
 function permanent(err: unknown): boolean {
@@ -39,7 +53,7 @@ export function retryAdvice(kind: StepKind): string {
  * when the call starts: an undo's steps retry as compensation, steps past the switch as such.
  */
 export async function withinBudget<T>(
-  rb: Runbook,
+  rb: RetryHost,
   base: StepKind,
   activity: string,
   call: () => Promise<T>,
@@ -109,7 +123,7 @@ type Fn = ((...args: unknown[]) => Promise<unknown>) & {
 };
 
 /** The proxy's activities, each call retried within the budget of `base` (or what the run is in). */
-export function budgeted<T extends object>(rb: Runbook, proxy: T, base: StepKind): T {
+export function budgeted<T extends object>(rb: RetryHost, proxy: T, base: StepKind): T {
   return new Proxy(proxy, {
     get(target, name) {
       const fn = (target as Record<string | symbol, unknown>)[name] as Fn | undefined;

@@ -1,9 +1,7 @@
 // What a root rotation restarts, and how, for the store's topology (issue 25 point 2): pure, so
 // the plan and the refusal are decided in the workflow from what preflight read.
 import type { StoreTopology } from '../activities/store-topology';
-
-/** The store's node-to-node secret (RustFS reads it from this variable). */
-export const RPC_SECRET_ENV = 'RUSTFS_RPC_SECRET';
+import { RPC_SECRET_ENV } from './names';
 
 /** How the store's pods are restarted onto a new root. */
 export type RootStrategy = 'rolling' | 'all-at-once';

@@ -1,22 +1,24 @@
-import { ApplicationFailure, condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, setHandler, workflowInfo } from '@temporalio/workflow';
 import { formatDuration, parseDuration } from '../inventory/duration';
 import { acts as legacyActs, smoke as legacySmoke, waits as legacyWaits } from './activities';
 import { ROOT_TARGET } from '../approvals/decisions';
 import type { InventorySnapshot } from '../inventory/lookup';
 import { decidedArg, DecisionGate, inputApproval } from './approvals';
-import { AUTHORIZED_DECISIONS, everyZone, IAM_REBUILD, RUN_LOCKS, ZONES_CONCURRENTLY } from './patches';
+import { AUTHORIZED_DECISIONS, IAM_REBUILD, PatchSet, RUN_LOCKS, ZONES_CONCURRENTLY } from './patches';
 import { approveUpdate, resumeUpdate, rollbackUpdate, type UpdateArg } from './definitions';
-import { strictInput } from './patches';
+import { strictInput } from './run-start';
+import { everyZone } from './every-zone';
+import { errorMessage, errorType } from './errors';
 import { FAILURE, UPDATE } from './names';
 import { rootPlan } from './plans';
 import { planRootRestart, SINGLE_POD } from './root-restart';
-import { errorMessage, errorType, Runbook } from './runbook';
+import { Runbook } from './runbook';
 import { WAIT } from './summaries';
-import { type RotateRootInput, type WorkflowResult } from './types';
+import { type RotateRootInput } from './inputs';
+import { type WorkflowResult } from './types';
 
 const UNDO_ROOT = 'roll back to the previous root';
 
-/** What consumers see after the store is back on a store that lost IAM (benchmark 6 measures it). */
 /** A duration the input schema already checked, or the fallback. */
 function durationOr(text: string | undefined, fallback: number): number {
   return text === undefined ? fallback : (parseDuration(text) ?? fallback);
@@ -29,8 +31,9 @@ function durationOr(text: string | undefined, fallback: number): number {
  * restart, verify) — rolling back by itself when nobody answers within pauseTimeout.
  */
 export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowResult> {
-  const input = strictInput('RotateRoot', raw);
-  const rb = new Runbook('RotateRoot');
+  const patches = new PatchSet();
+  const input = strictInput(patches, 'RotateRoot', raw);
+  const rb = new Runbook('RotateRoot', patches);
   const { acts, smoke, waits } = rb.proxies(
     { acts: legacyActs, smoke: legacySmoke, waits: legacyWaits },
     false,
@@ -38,7 +41,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
   return rb.run(async () => {
     const info = workflowInfo();
     // Decisions authorized by the inventory's approvals.authority (src/workflows/approvals.ts).
-    const authorized = patched(AUTHORIZED_DECISIONS);
+    const authorized = patches.has(AUTHORIZED_DECISIONS);
     let approval: UpdateArg | undefined =
       input.approve && !authorized ? { by: 'input (approve: true)' } : undefined;
     let decision: { kind: 'resume' | 'rollback'; arg: UpdateArg } | undefined;
@@ -219,7 +222,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
     let storeRestarted = false;
     // Locked before anything changes: a refusal (a zone or the root held by an open run)
     // leaves nothing to undo.
-    const locked = patched(RUN_LOCKS)
+    const locked = patches.has(RUN_LOCKS)
       ? await rb.step(
           'take the root lock: record pending root',
           () =>
@@ -378,7 +381,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
     }
 
     // The new root is live; from here failures are reported, not undone: the old root is gone.
-    const rebuildIam = !identity.iamSurvivesRootChange && patched(IAM_REBUILD);
+    const rebuildIam = !identity.iamSurvivesRootChange && patches.has(IAM_REBUILD);
     if (rebuildIam) {
       await rb.step(
         're-create every zone policy (IAM lost on the root change: policies first)',
@@ -398,7 +401,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
         () => smoke.smokeZone(z.name, 'current'),
         (r) => `${r.passed}/${r.cells} cells`,
       );
-    const concurrent = patched(ZONES_CONCURRENTLY);
+    const concurrent = patches.has(ZONES_CONCURRENTLY);
     if (concurrent) await everyZone(inventory.zones, reEnsure, 're-ensured');
     else for (const z of inventory.zones) await reEnsure(z);
     // Until its zone is re-created, a store that lost IAM refuses that zone's keys.

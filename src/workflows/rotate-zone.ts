@@ -2,7 +2,6 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
-  patched,
   setHandler,
   sleep,
   workflowInfo,
@@ -17,20 +16,15 @@ import { waits as legacyWaits } from './activities';
 import { decidedArg, DecisionGate } from './approvals';
 import { revokeNowUpdate, type UpdateArg } from './definitions';
 import { boundedGraceWait, resumeGraceWait, type Rotation } from './grace-wait';
-import {
-  AUTHORIZED_DECISIONS,
-  durableCalls,
-  GRACE_BOUND,
-  refuseForgedContinuation,
-  RUN_LOCKS,
-  strictInput,
-  zoneRunbookCalls,
-} from './patches';
+import { AUTHORIZED_DECISIONS, GRACE_BOUND, PatchSet, RUN_LOCKS } from './patches';
+import { durableCalls, refuseForgedContinuation, strictInput, zoneRunbookCalls } from './run-start';
 import { workPoolNotes, zonePlan } from './plans';
-import { invalidInput, Runbook } from './runbook';
+import { invalidInput } from './errors';
+import { Runbook } from './runbook';
 import { UPDATE } from './names';
 import { WAIT } from './summaries';
-import { type ClusterEvent, type Escalation, type RotateZoneInput, type WorkflowResult } from './types';
+import { type RotateZoneInput } from './inputs';
+import { type ClusterEvent, type Escalation, type WorkflowResult } from './types';
 
 const UNDO_RESTORE = 'restore the previous Secret and restart consumers';
 const UNDO_NEW_CREDENTIAL = 'remove the new credential from the store';
@@ -134,11 +128,12 @@ function rotatedEvents(
  * previous Secret, restarts consumers again and removes the new key.
  */
 export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> {
-  const input = strictInput('RotateZone', raw);
-  refuseForgedContinuation(input);
-  const calls = zoneRunbookCalls();
+  const patches = new PatchSet();
+  const input = strictInput(patches, 'RotateZone', raw);
+  refuseForgedContinuation(patches, input);
+  const calls = zoneRunbookCalls(patches);
   const { v2 } = calls;
-  const rb = new Runbook('RotateZone', input.zone);
+  const rb = new Runbook('RotateZone', patches, input.zone);
   const { acts, smoke, waits } = rb.proxies({ ...calls, waits: legacyWaits }, v2);
   const rolloutTimeoutMs = rb.constants.rolloutTimeoutMs;
   return rb.run(async () => {
@@ -153,7 +148,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
     let revokeNow: { by?: string; reason?: string } | undefined;
     // Decisions authorized by the inventory's approvals.authority (src/workflows/approvals.ts); a
     // run continuing a grace wait reads the inventory when the first revokeNow arrives.
-    const authorized = patched(AUTHORIZED_DECISIONS);
+    const authorized = patches.has(AUTHORIZED_DECISIONS);
     let approvals: InventorySnapshot['approvals'] | undefined;
     const gate = new DecisionGate(
       () => approvals,
@@ -257,7 +252,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
     let promotedAt = '';
     // The lock is taken before anything can need undoing: a run refused because another
     // holds the zone has changed nothing, and ends as ConflictingRotation naming that run.
-    const locked = patched(RUN_LOCKS)
+    const locked = patches.has(RUN_LOCKS)
       ? await rb.step(
           'take the zone lock: record pending credential',
           () =>
@@ -388,7 +383,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
       if (rb.retryBudgets && r.strategy === 'overlap')
         rb.stillValid = () => (revoked ? undefined : stillValid(r));
       if (r.strategy === 'overlap') {
-        if (r.resume || patched(GRACE_BOUND)) {
+        if (r.resume || patches.has(GRACE_BOUND)) {
           const wait = await boundedGraceWait(rb, r, input.zone, () => revokeNow, acts);
           if ('continueWith' in wait) return continueAsNew<typeof RotateZone>(wait.continueWith);
           escalation = wait.escalation;

@@ -8,7 +8,6 @@ import {
   CancelledFailure,
   isCancellation,
   log,
-  patched,
   setCurrentDetails,
   setHandler,
   upsertMemo,
@@ -16,6 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { Announcer } from './announce';
+import { errorMessage, errorType } from './errors';
 import { FAILURE } from './names';
 import { attempts, type StepProxies } from './activities';
 import {
@@ -26,7 +26,7 @@ import {
   stopRetryingUpdate,
   type UpdateArg,
 } from './definitions';
-import { COMPENSATION_V2, OUTAGE_BUDGETS } from './patches';
+import { ANNOUNCE, COMPENSATION_V2, OUTAGE_BUDGETS, type PatchSet } from './patches';
 import { budgeted } from './retry-budgets';
 import {
   ERAS,
@@ -51,20 +51,6 @@ import {
 const zoneKey = defineSearchAttributeKey(SEARCH_ATTRIBUTE_ZONE, SearchAttributeType.KEYWORD);
 const kindKey = defineSearchAttributeKey(SEARCH_ATTRIBUTE_KIND, SearchAttributeType.KEYWORD);
 const ENDED: Phase[] = ['completed', 'rolled-back', 'failed', 'canceled'];
-
-export function errorMessage(err: unknown): string {
-  if (err instanceof ApplicationFailure || err instanceof Error) {
-    // An ActivityFailure wraps the real cause; on-call wants the cause.
-    const cause = (err as { cause?: unknown }).cause;
-    return cause instanceof Error ? cause.message : err.message;
-  }
-  return String(err);
-}
-
-export function errorType(err: unknown): string | undefined {
-  const cause = (err as { cause?: unknown }).cause ?? err;
-  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
-}
 
 /** Failures already shaped by Runbook.failure(): not wrapped a second time. */
 const final = new WeakSet<object>();
@@ -119,7 +105,12 @@ export class Runbook {
    */
   stillValid: (() => { message: string; commands: string[] } | undefined) | undefined;
 
-  constructor(workflow: WorkflowType, zone?: string) {
+  constructor(
+    workflow: WorkflowType,
+    /** The run's patches (PatchSet), constructed before the Runbook. */
+    readonly patches: PatchSet,
+    zone?: string,
+  ) {
     this.status = {
       workflow,
       phase: 'starting',
@@ -129,9 +120,9 @@ export class Runbook {
       steps: [],
       compensationErrors: [],
     };
-    this.announcer = new Announcer(this.status, errorMessage);
+    this.announcer = new Announcer(this.status, errorMessage, () => patches.has(ANNOUNCE));
     setHandler(statusQuery, () => this.status);
-    this.constants = patched(OUTAGE_BUDGETS) ? ERAS.outageBudgets : ERAS.before;
+    this.constants = patches.has(OUTAGE_BUDGETS) ? ERAS.outageBudgets : ERAS.before;
     this.retryBudgets = this.constants.budgets;
     setHandler(
       stopRetryingUpdate,
@@ -277,7 +268,7 @@ export class Runbook {
    * a history recorded before keeps the sequence it had (every undo run, in the cancelled scope).
    */
   private undoV2(): boolean {
-    return (this.v2 ??= patched(COMPENSATION_V2));
+    return (this.v2 ??= this.patches.has(COMPENSATION_V2));
   }
 
   /** Whether this undo's own steps may take extra care (new commands) the old sequence did not. */
@@ -501,6 +492,3 @@ export class Runbook {
     setCurrentDetails(lines.filter(Boolean).join('\n\n'));
   }
 }
-
-export const invalidInput = (message: string) =>
-  ApplicationFailure.nonRetryable(message, FAILURE.invalidInput);

@@ -16,7 +16,6 @@ export const workflowIds = {
 import type { NotifyKind } from '../inventory/schema';
 import type { StepKind } from './run-constants';
 export type { NotifyKind };
-export type { BootstrapInput, GraceWaitState, RotateRootInput, RotateZoneInput } from './inputs';
 
 export type Phase =
   | 'starting'

@@ -3,10 +3,8 @@
 // the previous key still valid. Outages of hours are what these paths are about, so they are
 // recorded in the time-skipping test server with the activities of
 // test/unit/workflow-retry-budgets.test.ts mocked:
-//   npx tsx test/replay/record-budget-histories.ts
+//   npx tsx test/replay/record-budget-histories.ts [TAG]   (TAG: the era, default outage-budgets)
 // Never re-record an existing file to make a replay failure go away.
-import fs from 'node:fs';
-import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { type Activities } from '../../src/activities';
@@ -14,6 +12,7 @@ import { OUTAGE_BUDGETS } from '../../src/workflows/patches';
 import { inventory } from '../support/dashi';
 import { withWorker, workflowTestEnv } from '../support/workflow-env';
 import { zoneActivities } from '../support/zone-activities';
+import { eraTag, writeHistory } from './history-files';
 
 const OUTAGE = 'connect ECONNREFUSED 127.0.0.1:9000 (the store is unreachable)';
 
@@ -41,8 +40,7 @@ async function main() {
       });
       await handle.result().catch(() => undefined);
       const history = await handle.fetchHistory();
-      const file = `${name}.${OUTAGE_BUDGETS}.json`;
-      fs.writeFileSync(path.join(__dirname, file), historyToJSON(history));
+      const file = writeHistory(name, eraTag(OUTAGE_BUDGETS), historyToJSON(history));
       console.log(`recorded ${file} (${history.events?.length} events)`);
     });
   };

@@ -2,15 +2,14 @@
 // run that escalates at maxGrace, and a run continued as new that ends with revokeNow.
 // Waits of hours are what these paths are about, so they are recorded in the time-skipping
 // test server with the activities of test/unit/workflow-grace.test.ts mocked:
-//   npx tsx test/replay/record-grace-histories.ts
+//   npx tsx test/replay/record-grace-histories.ts [TAG]   (TAG: the era, default grace-bound)
 // Never re-record an existing file to make a replay failure go away.
-import fs from 'node:fs';
-import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { revokeNowUpdate, statusQuery } from '../../src/workflows/definitions';
 import { GRACE_BOUND } from '../../src/workflows/patches';
 import { zoneActivities } from '../support/zone-activities';
 import { withWorker, workflowTestEnv } from '../support/workflow-env';
+import { eraTag, writeHistory } from './history-files';
 
 const STUCK = 'dashi-serving/titiler-old-7d9f (Unknown)';
 
@@ -18,8 +17,7 @@ async function main() {
   const env = await workflowTestEnv();
   const save = async (workflowId: string, runId: string, name: string) => {
     const history = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
-    const file = `${name}.${GRACE_BOUND}.json`;
-    fs.writeFileSync(path.join(__dirname, file), historyToJSON(history));
+    const file = writeHistory(name, eraTag(GRACE_BOUND), historyToJSON(history));
     console.log(`recorded ${file} (${history.events?.length} events)`);
   };
   try {

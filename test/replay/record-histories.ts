@@ -32,6 +32,7 @@ import { installApprovals } from '../support/approvals';
 import { adminKube, eventually } from '../support/kube';
 import { startRotator } from '../support/rotator';
 import { getStack } from '../support/stack';
+import { eraTag, writeHistory } from './history-files';
 
 async function main() {
   const stack = getStack();
@@ -39,9 +40,8 @@ async function main() {
   const rotator = await startRotator(stack, { grace: '1h', plainPayloads: true });
   const { client, taskQueue } = rotator;
   // The Temporal CLI's JSON export: the same format the Web UI downloads.
-  const tag = process.argv.slice(2).find((a) => !a.startsWith('--'));
+  const tag = eraTag();
   const save = async (id: string, name: string) => {
-    const file = tag ? name.replace(/\.json$/, `.${tag}.json`) : name;
     const json = execFileSync(
       toolPath('temporal'),
       ['workflow', 'show', '-w', id, '--output', 'json', '--address', stack.temporal.address],
@@ -50,7 +50,7 @@ async function main() {
         maxBuffer: 64 * 1024 * 1024,
       },
     );
-    fs.writeFileSync(path.join(__dirname, file), json);
+    const file = writeHistory(name.replace(/\.json$/, ''), tag, json);
     console.log(`recorded ${file} (${JSON.parse(json).events.length} events)`);
   };
   try {
@@ -115,7 +115,7 @@ async function main() {
 type Rotator = Awaited<ReturnType<typeof startRotator>>;
 
 async function recordDecisions(stack: ReturnType<typeof getStack>) {
-  const tag = process.argv.slice(2).find((a) => !a.startsWith('--'));
+  const tag = eraTag();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'record-decisions-'));
   const approvals = await installApprovals(stack, `record-${randomSuffix()}`, dir);
   const rotator = await startRotator(stack, {
@@ -125,13 +125,12 @@ async function recordDecisions(stack: ReturnType<typeof getStack>) {
   });
   const { client, taskQueue } = rotator;
   const save = (id: string, name: string) => {
-    const file = tag ? name.replace(/\.json$/, `.${tag}.json`) : name;
     const json = execFileSync(
       toolPath('temporal'),
       ['workflow', 'show', '-w', id, '--output', 'json', '--address', stack.temporal.address],
       { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
     );
-    fs.writeFileSync(path.join(__dirname, file), json);
+    const file = writeHistory(name.replace(/\.json$/, ''), tag, json);
     console.log(`recorded ${file} (${JSON.parse(json).events.length} events)`);
   };
   const phase = (id: string, want: string) =>
@@ -193,6 +192,17 @@ async function recordDecisions(stack: ReturnType<typeof getStack>) {
     await decide(bob, 'rotate-root', runId, 'approve', ROOT_TARGET);
     await root.executeUpdate(approveUpdate, { args: [{ by: 'recorder' }] });
     await phase('rotate-root', 'paused');
+    // Resume once the delayed store runs again, so the second window sees it back.
+    await eventually(
+      'store started after its delay',
+      async () => {
+        const state = (await (await fetch(`${stack.agent.url}/state`)).json()) as {
+          nodes: { ready: boolean }[];
+        };
+        return state.nodes.every((n) => n.ready);
+      },
+      60_000,
+    );
     await decide(bob, 'rotate-root', runId, 'resume', ROOT_TARGET);
     await root.executeUpdate(resumeUpdate, { args: [{ by: 'recorder' }] });
     await root.result();

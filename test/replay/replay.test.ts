@@ -4,6 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
 import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../src/temporal/workflow-code';
 import { testWorkflowBundle } from '../support/build';
 
@@ -42,4 +43,26 @@ test('committed histories of every workflow replay deterministically', async () 
     replayed += 1;
   }
   assert.equal(replayed, files.length);
+});
+
+// The replay above must be able to fail: a history in which a step the workflow takes was
+// recorded under another name (rotate-zone-overlap.json with its describeZoneSecret activity
+// renamed readZoneSecret) is a run this code never made, and replaying it is refused.
+test('a history this code did not make fails to replay', async () => {
+  const file = path.join(__dirname, 'broken', 'rotate-zone-overlap.step-renamed.json');
+  const history = historyFromJSON(JSON.parse(fs.readFileSync(file, 'utf8')));
+  await assert.rejects(
+    Worker.runReplayHistory(
+      testWorkflowBundle()
+        ? { workflowBundle: { codePath: testWorkflowBundle()! } }
+        : {
+            workflowsPath: WORKFLOWS_PATH,
+            interceptors: { workflowModules: [...WORKFLOW_INTERCEPTOR_MODULES] },
+          },
+      history,
+      'rotate-zone-overlap.step-renamed',
+    ),
+    (err: unknown) =>
+      err instanceof DeterminismViolationError && /readZoneSecret|describeZoneSecret/.test(err.message),
+  );
 });

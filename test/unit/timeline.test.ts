@@ -288,3 +288,17 @@ test("a failure's message encoded by the failure converter is read after decodeH
   const decoded = (await decodeHistory(h, codec)).events![1]!.workflowExecutionFailedEventAttributes!.failure;
   assert.equal(failureMessage(decoded), 'KubeForbidden: Secret dashi-serving/x refused');
 });
+
+test('a refused approval ends no wait; the accepted one is named as Kubernetes authenticated it, not as claimed', () => {
+  // Recorded with approvals.authority kubernetes: the requester's own approval refused, then bob's.
+  const t = timelineOf('rotate-root-decisions.authorized-decisions.json');
+  const refused = t.entries.filter((e) => e.name === 'update failed');
+  assert.ok(refused.length >= 1, 'the refused approval is on the timeline');
+  const gate = t.entries.find((e) => e.kind === 'approval')!;
+  assert.match(
+    gate.detail ?? '',
+    /^ended by approve: root rotation approved by \S+:bob \(authenticated by Kubernetes; claimed: recorder\)$/,
+  );
+  const pause = t.entries.find((e) => e.kind === 'pause')!;
+  assert.match(pause.detail ?? '', /^ended by resume: .*bob \(authenticated by Kubernetes/);
+});

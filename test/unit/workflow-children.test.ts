@@ -2,7 +2,7 @@
 // one zone's failure or refusal is that zone's; the parent settles every child, lists
 // every zone's outcome, and fails (for the schedule's pause-on-failure) when one failed.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
@@ -15,11 +15,15 @@ import { ZONES, zoneActivities } from '../support/zone-mocks';
 const byZone = (zones: ZoneResult[]) => Object.fromEntries(zones.map((z) => [z.zone, z]));
 
 describe('BootstrapCluster rotate: children (time-skipping)', () => {
+  // A test server per test. Sharing one, twice on a loaded machine the last test's timers
+  // stopped firing after the others had run (its BootstrapCluster, children and hand-started
+  // run all idle with timers pending, the clock 20 years on) and the file hung; each test
+  // alone, even under load, passed.
   let env: TestWorkflowEnvironment;
-  before(async () => {
+  beforeEach(async () => {
     env = await workflowTestEnv();
   });
-  after(async () => {
+  afterEach(async () => {
     await env?.teardown();
   });
 
@@ -225,7 +229,6 @@ describe('BootstrapCluster rotate: children (time-skipping)', () => {
     assert.ok(!calls.includes(`ensureZoneSecret ${elsewhere}`), 'a zone held elsewhere is not touched');
   });
 
-  // Last: its hand-started run's 30-day grace makes the test server skip a month.
   it('a zone whose child ID is already running (rotated by hand) is skipped naming that run; siblings complete', async () => {
     const held = ZONES[2]!;
     const calls: string[] = [];

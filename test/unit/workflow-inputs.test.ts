@@ -10,7 +10,7 @@ import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { type Activities } from '../../src/activities';
 import { continueStepName, forgedContinuation } from '../../src/workflows/grace-wait';
 import { checkWorkflowInput, type GraceWaitState } from '../../src/workflows/inputs';
-import { BOUNDED_INPUTS, OWN_CONTINUATION } from '../../src/workflows/patches';
+import { PATCHES_AT_START } from '../../src/workflows/patches';
 import { type WorkflowType } from '../../src/workflows/types';
 import { inventory } from '../support/dashi';
 import { ACTIVITY_NAMES, mockActivities, withWorker, workflowTestEnv } from '../support/workflow-env';
@@ -311,13 +311,13 @@ describe('RotateZone refuses a forged continued state (time-skipping)', () => {
         err.cause.message,
         /"continued" is the state a RotateZone run hands to the run it continues as new, never an input: this run was started by a client/,
       );
-      // Only the refusal's own marker: a genuine run never records it, so histories replay unchanged.
-      assert.deepEqual(await patchesOf(client, workflowId), [OWN_CONTINUATION]);
+      // Only the marker of the run's start (every patch decided there): no marker of its own.
+      assert.deepEqual(await patchesOf(client, workflowId), [PATCHES_AT_START]);
     });
     assert.deepEqual(calls, [], 'no activity: nothing revoked, no pending record touched');
   });
 
-  it('an input beyond a bound is refused under its own patch (runs started before it replay as they ran)', async () => {
+  it('an input beyond a bound is refused by a run with every patch decided at its start', async () => {
     await withWorker(env, mockActivities({}), async (client, taskQueue) => {
       const workflowId = `bounded-${Date.now()}`;
       const handle = await client.workflow.start('RotateZone', {
@@ -329,7 +329,7 @@ describe('RotateZone refuses a forged continued state (time-skipping)', () => {
         () => assert.fail('RotateZone completed'),
         (e: unknown) => assert.ok(e instanceof WorkflowFailedError && e.cause instanceof ApplicationFailure),
       );
-      assert.deepEqual(await patchesOf(client, workflowId), [BOUNDED_INPUTS]);
+      assert.deepEqual(await patchesOf(client, workflowId), [PATCHES_AT_START]);
     });
   });
 });
