@@ -18,6 +18,7 @@ import { type ActivityDeps } from './deps';
 import { FAILURE } from '../workflows/names';
 import { nonRetryable } from './failures';
 import { createIamWrites } from './iam-writes';
+import { nodesOffRoot } from './store-nodes';
 
 /**
  * What preflight found the store to be, from the store's own answers (detectCapabilities):
@@ -343,13 +344,19 @@ export function createStoreActivities(deps: ActivityDeps) {
               // One replica back with the new root is not the store back: the rest of the
               // StatefulSet may still restart under the steps that follow (and a replica the
               // controller made from the old revision is replaced once more).
-              const rollout = rolloutStatus(
-                await readWorkload(kube, inventory.store.workload),
-                'StatefulSet',
-              );
-              if (rollout.done || rollout.failed)
+              const workload = await readWorkload(kube, inventory.store.workload);
+              const rollout = rolloutStatus(workload, 'StatefulSet');
+              const replicas =
+                (workload.spec && 'replicas' in workload.spec ? workload.spec.replicas : undefined) ?? 1;
+              // Through the Service one node answered: on a store whose pods the inventory
+              // names, every node must be on this root, or a rolling restart left it split.
+              const off = rollout.done ? await nodesOffRoot(deps, root, replicas) : [];
+              if (off.length)
+                last = `store accepts root ${opts.expectFingerprint}, but not on ${off.join(', ')}`;
+              else if (rollout.done || rollout.failed)
                 return `store ready and accepting root ${opts.expectFingerprint}; ${rollout.message}`;
-              last = `store accepts root ${opts.expectFingerprint}, rollout not complete: ${rollout.message}`;
+              else
+                last = `store accepts root ${opts.expectFingerprint}, rollout not complete: ${rollout.message}`;
             }
           }
         } catch (err) {
