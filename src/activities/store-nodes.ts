@@ -97,11 +97,19 @@ export function createStoreNodeActivities(deps: ActivityDeps) {
     }
   };
 
-  /** The roots a node may hold during a root rotation: the Secret's, and the pending record's previous. */
+  /**
+   * The roots a node may hold during a root rotation, the Secret's first: then the pending
+   * record's new and previous ones (a rollback restores the previous into the Secret while
+   * some nodes still run on the new).
+   */
   const candidateRoots = async (): Promise<Credentials[]> => {
     const current = await readRoot(kube, inventory, 'current');
-    const previous = await readRoot(kube, inventory, 'previous').catch(() => undefined);
-    return previous && previous.secretKey !== current.secretKey ? [current, previous] : [current];
+    const others = await Promise.all(
+      (['pending', 'previous'] as const).map((s) => readRoot(kube, inventory, s).catch(() => undefined)),
+    );
+    const roots = [current];
+    for (const r of others) if (r && !roots.some((k) => k.secretKey === r.secretKey)) roots.push(r);
+    return roots;
   };
 
   const podState = async (pod: string) => {
