@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { fingerprint } from '../fingerprint';
-import { bucketsOf, compilePolicy, findZone, policyName, type Zone } from '../inventory';
+import { bucketsOf, compilePolicy, findZone, nodeEndpointOf, policyName, type Zone } from '../inventory';
 import { readWorkload, rolloutStatus } from '../kube';
 import {
   type AdminClient,
@@ -18,7 +18,7 @@ import { type ActivityDeps } from './deps';
 import { FAILURE } from '../workflows/names';
 import { nonRetryable } from './failures';
 import { createIamWrites } from './iam-writes';
-import { nodesOffRoot } from './store-nodes';
+import { nodesOffRoot, storePodNames } from './store-nodes';
 
 /**
  * What preflight found the store to be, from the store's own answers (detectCapabilities):
@@ -53,8 +53,15 @@ export function createStoreActivities(deps: ActivityDeps) {
   const readTopology = async (admin: AdminClient): Promise<StoreTopology> => {
     const workload = await readWorkload(kube, inventory.store.workload);
     const layout = erasureLayout((await admin.serverInfo()).raw);
+    const replicas =
+      (workload.spec && 'replicas' in workload.spec ? workload.spec.replicas : undefined) ?? 1;
     return {
-      replicas: (workload.spec && 'replicas' in workload.spec ? workload.spec.replicas : undefined) ?? 1,
+      replicas,
+      podsWithEndpoints: storePodNames(inventory.store.workload.name, replicas).filter(
+        (pod) => nodeEndpointOf(inventory.store, pod) !== undefined,
+      ).length,
+      minReadySeconds:
+        (workload.spec && 'minReadySeconds' in workload.spec ? workload.spec.minReadySeconds : undefined) ?? 0,
       rpcSecret: rpcSecretPinning(workload.spec?.template.spec, inventory.store.rootSecret.name),
       ...(layout ? { erasure: { ...layout, nodesTolerated: nodesTolerated(layout) } } : {}),
     };
