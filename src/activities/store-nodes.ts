@@ -9,15 +9,12 @@ import { deleteStatefulSetPods, readWorkload, type ReplacedPod } from '../kube';
 import { type AdminClient, type Credentials } from '../rustfs';
 import { erasureLayout } from '../rustfs/topology';
 import { FAILURE } from '../workflows/names';
+import { storePodNames } from '../workflows/root-restart';
 import { readRoot } from './credentials';
 import { type ActivityDeps } from './deps';
 import { nonRetryable } from './failures';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A StatefulSet's pods are named `<name>-<ordinal>`. */
-export const storePodNames = (workload: string, replicas: number): string[] =>
-  Array.from({ length: replicas }, (_, i) => `${workload}-${i}`);
 
 /** What one node answered. */
 export interface NodeCheck {
@@ -31,10 +28,11 @@ export interface NodeCheck {
 
 export function createStoreNodeActivities(deps: ActivityDeps) {
   const { kube, inventory } = deps;
-  const store = inventory.store;
+  // Read when called: the worker's tests build the activity set from empty deps for its names.
+  const storeOf = () => inventory.store;
 
   const endpointOf = (pod: string): string => {
-    const endpoint = nodeEndpointOf(store, pod);
+    const endpoint = nodeEndpointOf(storeOf(), pod);
     if (!endpoint)
       throw nonRetryable(
         `the inventory names no endpoint for store pod ${pod} (store.nodeEndpoints)`,
@@ -44,7 +42,7 @@ export function createStoreNodeActivities(deps: ActivityDeps) {
   };
 
   const replicasNow = async (): Promise<number> => {
-    const workload = await readWorkload(kube, store.workload);
+    const workload = await readWorkload(kube, storeOf().workload);
     return (workload.spec && 'replicas' in workload.spec ? workload.spec.replicas : undefined) ?? 1;
   };
 
@@ -114,7 +112,7 @@ export function createStoreNodeActivities(deps: ActivityDeps) {
 
   const podState = async (pod: string) => {
     const listed = await kube.core.listNamespacedPod({
-      namespace: store.workload.namespace,
+      namespace: storeOf().workload.namespace,
       fieldSelector: `metadata.name=${pod}`,
     });
     const p = listed.items[0];
@@ -132,8 +130,9 @@ export function createStoreNodeActivities(deps: ActivityDeps) {
      * waitForStoreNode tells their replacements from.
      */
     async restartStorePods(pods?: string[]): Promise<ReplacedPod[]> {
-      const names = pods ?? storePodNames(store.workload.name, await replicasNow());
-      return deleteStatefulSetPods(kube, store.workload, names);
+      const { workload } = storeOf();
+      const names = pods ?? storePodNames(workload.name, await replicasNow());
+      return deleteStatefulSetPods(kube, workload, names);
     },
 
     /**
@@ -153,7 +152,7 @@ export function createStoreNodeActivities(deps: ActivityDeps) {
     }): Promise<string> {
       const ctx = Context.current();
       const deadline = Date.now() + opts.timeoutMs;
-      const workload = await readWorkload(kube, store.workload);
+      const workload = await readWorkload(kube, storeOf().workload);
       const settleMs =
         ((workload.spec && 'minReadySeconds' in workload.spec ? workload.spec.minReadySeconds : 0) ?? 0) * 1000;
       let healthySince: number | undefined;
@@ -170,7 +169,7 @@ export function createStoreNodeActivities(deps: ActivityDeps) {
             healthySince = undefined;
           } else {
             const nodes = await Promise.all(
-              storePodNames(store.workload.name, await replicasNow()).map((p) => checkNode(p, roots)),
+              storePodNames(storeOf().workload.name, await replicasNow()).map((p) => checkNode(p, roots)),
             );
             const self = nodes.find((n) => n.pod === opts.pod);
             const sick = nodes.filter((n) => !n.clusterHealthy);

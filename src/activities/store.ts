@@ -18,7 +18,8 @@ import { type ActivityDeps } from './deps';
 import { FAILURE } from '../workflows/names';
 import { nonRetryable } from './failures';
 import { createIamWrites } from './iam-writes';
-import { nodesOffRoot, storePodNames } from './store-nodes';
+import { nodesOffRoot } from './store-nodes';
+import { storePodNames } from '../workflows/root-restart';
 
 /**
  * What preflight found the store to be, from the store's own answers (detectCapabilities):
