@@ -8,6 +8,7 @@
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { startConsumerLoop } from '../src/sandbox/consumer-probe';
+import { statusQuery } from '../src/workflows/definitions';
 import { type WorkflowResult } from '../src/workflows/types';
 import { type Rotator } from '../test/support/rotator';
 import { startProbes } from './b2-root';
@@ -31,25 +32,31 @@ async function rotateOnce(
   const probes = startProbes(ctx.stack, ctx.stack.store.endpoint, undefined, 600_000);
   await sleep(500);
   const t0 = performance.now();
-  const outcome = await rotator.client.workflow
-    .execute('RotateRoot', {
-      taskQueue: rotator.taskQueue,
-      workflowId: `rotate-root-nodes-${strategy}-${run}`,
-      args: [{ approve: true, strategy, restartTimeout: '3m' }],
-    })
-    .then(
-      (r) => r as WorkflowResult,
-      (err: unknown) => {
-        if (err instanceof WorkflowFailedError && (err.cause as { type?: string }).type === 'TopologyRefused')
-          return { refused: err.cause!.message };
-        throw err;
-      },
-    );
+  const handle = await rotator.client.workflow.start('RotateRoot', {
+    taskQueue: rotator.taskQueue,
+    workflowId: `rotate-root-nodes-${strategy}-${run}`,
+    args: [{ approve: true, strategy, restartTimeout: '3m' }],
+  });
+  const outcome = await handle.result().then(
+    (r) => r as WorkflowResult,
+    (err: unknown) => {
+      if (err instanceof WorkflowFailedError && (err.cause as { type?: string }).type === 'TopologyRefused')
+        return { refused: err.cause!.message };
+      throw err;
+    },
+  );
   const wallMs = performance.now() - t0;
   await sleep(500);
   const seen = await consumer.stop();
   const admin = await probes.stop();
   if ('refused' in outcome) return { strategy, refused: outcome.refused };
+  // How long each wait of the run took (rolling: per pod), from its status.
+  const waits = (await handle.query(statusQuery)).steps
+    .filter((s) => s.name.startsWith('wait for') || s.name.startsWith('check every'))
+    .map((s) => ({
+      step: s.name.replace(/ \(window.*$/, ''),
+      ms: Date.parse(s.endedAt ?? '') - Date.parse(s.startedAt),
+    }));
   if (outcome.outcome !== 'completed') throw new Error(`RotateRoot ${strategy}: ${outcome.outcome}`);
   return {
     strategy,
@@ -62,6 +69,7 @@ async function rotateOnce(
     storeDowntimeMsReported: outcome.root?.storeDowntimeMs,
     rollMsReported: outcome.root?.rollMs,
     wallMs: round(wallMs),
+    waits,
   };
 }
 
