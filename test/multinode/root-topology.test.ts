@@ -68,7 +68,7 @@ describe('RotateRoot preflight on a 4-node store', () => {
       assert.ok(plan.notes.includes('strategy rolling: 4 store pods'), plan.notes.join('\n'));
       assert.match(
         plan.expectedDowntime,
-        /^none for consumers through the Service: the 4 pods of StatefulSet\/dashi-platform\/rustfs restart one at a time \(1 may be down\), each checked .* for 15 s before the next/,
+        /^none for consumers through the Service: the 4 pods of StatefulSet\/dashi-platform\/rustfs restart one at a time \(1 may be down\), each checked — .* for 15 s — before the next/,
       );
     } else {
       // RustFS alpha.85 seals IAM with the root: no rolling restart can change it.

@@ -1,17 +1,17 @@
-// A rolling RotateRoot paused in the middle of the roll on the sandbox's 4-node store (issue 25
-// point 3): the second pod's store start is held by the node agent, the run pauses with one
-// node on the new root, two on the previous one and one down; resumed, the roll goes on;
-// rolled back, the pods restarted so far come back on the previous root one at a time. Either
-// way every node ends on one root (each asked directly) and the consumer of a zone, reading
-// through the load balancer, loses no request. Runs in the RustFS rounds' multi-node round; on
-// a store that never rolls (MinIO, alpha.85) each test asserts the refusal instead.
+// A rolling RotateRoot paused in the middle of the roll on the sandbox's 4-node store, then rolled
+// back (issue 25 point 3): the second pod's store start is held by the node agent, the run pauses
+// with one node on the new root, two on the previous one and one down; rolled back, the pods
+// restarted so far come back on the previous root one at a time and every node ends on it (each
+// asked directly), while the consumer of a zone, reading through the load balancer, loses no
+// request. Runs in the RustFS rounds' multi-node round (one file per path, so each fits the
+// runner's 600 s per file); on a store that never rolls (MinIO, alpha.85) the test asserts the
+// refusal instead.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { type WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { fingerprint } from '../../src/fingerprint';
 import { PLATFORM } from '../../src/sandbox/platform';
-import { resumeUpdate, rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
-import { type WorkflowResult } from '../../src/workflows/types';
+import { rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
 import { eventually, readSecretData } from '../support/kube';
 import { startRotator, waitPhase, type Rotator } from '../support/rotator';
 import { getStack } from '../support/stack';
@@ -81,7 +81,7 @@ describe('a rolling RotateRoot paused in the middle of the roll', () => {
     rotator = await startRotator(stack, { grace: '0s' });
     await rotator.client.workflow.execute('BootstrapCluster', {
       taskQueue: rotator.taskQueue,
-      workflowId: 'bootstrap-cluster-strategies-pause',
+      workflowId: 'bootstrap-cluster-strategies-rollback',
       args: [{}],
     });
     const caps = await storeAdmin(stack, await store.root()).detectCapabilities();
@@ -92,27 +92,6 @@ describe('a rolling RotateRoot paused in the middle of the roll', () => {
     if (rotator) await store.terminateOpen(rotator);
     await store.agent.reset().catch(() => undefined);
     await rotator?.close();
-  });
-
-  test('resumed: the roll goes on, every node on the new root, no failed consumer request', async () => {
-    if (!rolls) return refusesRolling();
-    const loop = store.consumer();
-    const { handle, before } = await pausedAtSecondPod();
-    await store.agent.release();
-    await handle.executeUpdate(resumeUpdate, { args: [{ by: 'oncall', reason: 'node released' }] });
-    const result: WorkflowResult = await handle.result();
-    const seen = await loop.stop();
-    assert.equal(result.outcome, 'completed');
-    const after = await store.root();
-    assert.notEqual(fingerprint(after.secretKey), fingerprint(before.secretKey));
-    assert.deepEqual(
-      await store.nodeRoots([after, before]),
-      store.nodes.map(() => fingerprint(after.secretKey)),
-    );
-    const status = await handle.query(statusQuery);
-    assert.ok(status.steps.some((s) => s.name.startsWith('resumed by oncall')));
-    // One node down for the whole pause: the other three served every request.
-    assert.equal(seen.failures, 0, `failed consumer requests: ${seen.errors.join('; ')}`);
   });
 
   test('rolled back: the restarted pods back one at a time, every node on the previous root', async () => {
