@@ -16,6 +16,20 @@ import { nonRetryable } from './failures';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * One node's answer, or a failure after `ms`: a node whose peers hang can hold a request for
+ * the client's 30 s (seen on rc.3 after every node restarted at once: server info and
+ * /minio/health/cluster timing out for minutes), which would outlast the waits' 30 s heartbeat.
+ */
+const NODE_CALL_MS = 5_000;
+export function bounded<T>(p: Promise<T>, what: string, ms = NODE_CALL_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** What one node answered. */
 export interface NodeCheck {
   pod: string;
@@ -54,13 +68,17 @@ export function createStoreNodeActivities(deps: ActivityDeps) {
    * (captured on beta.7: test/fixtures/rustfs/1.0.0-beta.7/rustfs/info-4-nodes-one-down.json),
    * which rc.3's does not for a while, so it is only the fallback.
    */
-  const clusterFrom = async (endpoint: string, admin: AdminClient | undefined): Promise<[boolean, string]> => {
-    const res = await fetch(`${endpoint}/minio/health/cluster`, { signal: AbortSignal.timeout(5_000) });
+  const clusterFrom = async (
+    endpoint: string,
+    admin: AdminClient | undefined,
+  ): Promise<[boolean, string]> => {
+    const res = await fetch(`${endpoint}/minio/health/cluster`, {
+      signal: AbortSignal.timeout(NODE_CALL_MS),
+    });
     await res.arrayBuffer().catch(() => undefined);
-    if (res.status !== 403 && res.status !== 404)
-      return [res.ok, `/minio/health/cluster ${res.status}`];
+    if (res.status !== 403 && res.status !== 404) return [res.ok, `/minio/health/cluster ${res.status}`];
     if (!admin) return [false, 'no root this node accepts, to read its server info'];
-    const info = (await admin.serverInfo()).raw as Record<string, unknown>;
+    const info = (await bounded(admin.serverInfo(), 'server info')).raw as Record<string, unknown>;
     const layout = erasureLayout(info);
     const message = (info.servers ? info : info.info) as { servers?: { state?: string }[] } | undefined;
     const offline = (message?.servers ?? []).filter((s) => s.state !== 'online').length;
@@ -80,7 +98,7 @@ export function createStoreNodeActivities(deps: ActivityDeps) {
       for (const cred of roots) {
         const admin = deps.admin(cred, endpoint);
         try {
-          await admin.serverInfo();
+          await bounded(admin.serverInfo(), 'server info');
           accepted = admin;
           root = fingerprint(cred.secretKey);
           break;
@@ -154,7 +172,8 @@ export function createStoreNodeActivities(deps: ActivityDeps) {
       const deadline = Date.now() + opts.timeoutMs;
       const workload = await readWorkload(kube, storeOf().workload);
       const settleMs =
-        ((workload.spec && 'minReadySeconds' in workload.spec ? workload.spec.minReadySeconds : 0) ?? 0) * 1000;
+        ((workload.spec && 'minReadySeconds' in workload.spec ? workload.spec.minReadySeconds : 0) ?? 0) *
+        1000;
       let healthySince: number | undefined;
       let last = 'not checked yet';
       for (;;) {
@@ -211,20 +230,25 @@ export function createStoreNodeActivities(deps: ActivityDeps) {
  * For waitForStoreWithRoot on a store whose inventory names each pod's endpoint: the nodes that
  * do not accept `root` (each asked directly). Empty when every node is on it.
  */
-export async function nodesOffRoot(deps: ActivityDeps, root: Credentials, replicas: number): Promise<string[]> {
+export async function nodesOffRoot(
+  deps: ActivityDeps,
+  root: Credentials,
+  replicas: number,
+): Promise<string[]> {
   const store = deps.inventory.store;
   if (store.nodeEndpoints === undefined || replicas < 2) return [];
-  const off: string[] = [];
-  for (const pod of storePodNames(store.workload.name, replicas)) {
-    const endpoint = nodeEndpointOf(store, pod);
-    try {
-      if (!endpoint) throw new Error('no endpoint');
-      await deps.admin(root, endpoint).serverInfo();
-    } catch {
-      off.push(pod);
-    }
-  }
-  return off;
+  const pods = storePodNames(store.workload.name, replicas);
+  const on = await Promise.all(
+    pods.map(async (pod) => {
+      const endpoint = nodeEndpointOf(store, pod);
+      if (!endpoint) return false;
+      return bounded(deps.admin(root, endpoint).serverInfo(), 'server info').then(
+        () => true,
+        () => false,
+      );
+    }),
+  );
+  return pods.filter((_, i) => !on[i]);
 }
 
 export type StoreNodeActivities = ReturnType<typeof createStoreNodeActivities>;
