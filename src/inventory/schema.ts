@@ -415,11 +415,9 @@ const NODE_ENDPOINTS_HINT =
  */
 const nodeEndpoints = z.union(
   [
-    z
-      .string()
-      .refine((t) => t.includes('{pod}') && isEndpoint(t.replaceAll('{pod}', 'pod-0')), {
-        error: `expected ${NODE_ENDPOINTS_HINT}`,
-      }),
+    z.string().refine((t) => t.includes('{pod}') && isEndpoint(t.replaceAll('{pod}', 'pod-0')), {
+      error: `expected ${NODE_ENDPOINTS_HINT}`,
+    }),
     z.record(objectName(), endpointUrl),
   ],
   { error: `expected ${NODE_ENDPOINTS_HINT}` },
@@ -500,6 +498,21 @@ const storeSchema = z
         path: [store.adminEndpoint ? 'adminEndpoint' : 'endpoint'],
         message: insecure,
       });
+    }
+    // The rolling strategy signs admin calls with the root to each node: the same rule.
+    const nodes = store.nodeEndpoints;
+    const nodeUrls =
+      nodes === undefined
+        ? []
+        : typeof nodes === 'string'
+          ? [nodes.replaceAll('{pod}', 'pod-0')]
+          : Object.values(nodes);
+    for (const url of nodeUrls) {
+      const problem = insecureAdminProblem(url, store.allowInsecureAdmin);
+      if (problem) {
+        ctx.addIssue({ code: 'custom', path: ['nodeEndpoints'], message: problem });
+        break;
+      }
     }
   })
   .transform((s) => ({
