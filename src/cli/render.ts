@@ -41,8 +41,7 @@ export function renderResult(r: WorkflowResult): string {
   if (r.root) {
     lines.push(
       `root: ${r.root.previousFingerprint ?? '?'} → ${r.root.newFingerprint ?? '?'}` +
-        (r.root.storeDowntimeMs !== undefined ? ` (store down ${ms(r.root.storeDowntimeMs)})` : '') +
-        (r.root.rollMs !== undefined ? ` (rolling: one pod at a time for ${ms(r.root.rollMs)})` : ''),
+        (r.root.storeDowntimeMs !== undefined ? ` (store down ${ms(r.root.storeDowntimeMs)})` : ''),
     );
     if (r.root.zoneKeysRefusedMs !== undefined)
       lines.push(
