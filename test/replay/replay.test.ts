@@ -5,8 +5,7 @@ import { test } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../src/temporal/workflow-code';
-import { testWorkflowBundle } from '../support/build';
+import { replayWorkflowCode } from '../support/build';
 
 // Committed histories of real runs, replayed against today's workflow code: a change that
 // alters the sequence of commands for an already-recorded run fails here, before it can
@@ -29,12 +28,7 @@ test('committed histories of every workflow replay deterministically', async () 
   let replayed = 0;
   for await (const result of Worker.runReplayHistories(
     {
-      ...(testWorkflowBundle()
-        ? { workflowBundle: { codePath: testWorkflowBundle()! } }
-        : {
-            workflowsPath: WORKFLOWS_PATH,
-            interceptors: { workflowModules: [...WORKFLOW_INTERCEPTOR_MODULES] },
-          }),
+      ...replayWorkflowCode(),
       replayName: 'committed-histories',
     },
     histories,
@@ -52,16 +46,7 @@ test('a history this code did not make fails to replay', async () => {
   const file = path.join(__dirname, 'broken', 'rotate-zone-overlap.step-renamed.json');
   const history = historyFromJSON(JSON.parse(fs.readFileSync(file, 'utf8')));
   await assert.rejects(
-    Worker.runReplayHistory(
-      testWorkflowBundle()
-        ? { workflowBundle: { codePath: testWorkflowBundle()! } }
-        : {
-            workflowsPath: WORKFLOWS_PATH,
-            interceptors: { workflowModules: [...WORKFLOW_INTERCEPTOR_MODULES] },
-          },
-      history,
-      'rotate-zone-overlap.step-renamed',
-    ),
+    Worker.runReplayHistory(replayWorkflowCode(), history, 'rotate-zone-overlap.step-renamed'),
     (err: unknown) =>
       err instanceof DeterminismViolationError && /readZoneSecret|describeZoneSecret/.test(err.message),
   );

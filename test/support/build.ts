@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../src/temporal/workflow-code';
 
 /**
  * The compiled tree scripts/run-tests.mjs builds once per run (ROTATOR_TEST_BUILD): src/
@@ -21,4 +22,12 @@ export function entryArgs(entry: keyof typeof ENTRIES): string[] {
 /** The run's workflow bundle, or undefined (the worker then bundles the workflows itself). */
 export function testWorkflowBundle(): string | undefined {
   return BUILD ? path.join(BUILD, 'workflow-bundle.js') : undefined;
+}
+
+/** What a replay worker replays with: the run's bundle, else the workflows and their interceptors from source. */
+export function replayWorkflowCode() {
+  const bundle = testWorkflowBundle();
+  return bundle
+    ? { workflowBundle: { codePath: bundle } }
+    : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: [...WORKFLOW_INTERCEPTOR_MODULES] } };
 }

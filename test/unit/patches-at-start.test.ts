@@ -12,8 +12,7 @@ import { Worker } from '@temporalio/worker';
 import { resumeUpdate } from '../../src/workflows/definitions';
 import { FAILURE } from '../../src/workflows/names';
 import { PATCHES_AT_START } from '../../src/workflows/patches';
-import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../src/temporal/workflow-code';
-import { testWorkflowBundle } from '../support/build';
+import { replayWorkflowCode } from '../support/build';
 import { ending, Fake, untilPhase } from '../support/workflow-mocks';
 import { withWorker, workflowTestEnv } from '../support/workflow-env';
 import { zoneActivities } from '../support/zone-mocks';
@@ -37,17 +36,7 @@ function patchMarkers(events: Event[]): { ids: string[]; firstCommandIsMarker: b
 }
 
 async function replays(workflowId: string, history: temporal.api.history.v1.IHistory): Promise<void> {
-  const bundle = testWorkflowBundle();
-  await Worker.runReplayHistory(
-    bundle
-      ? { workflowBundle: { codePath: bundle } }
-      : {
-          workflowsPath: WORKFLOWS_PATH,
-          interceptors: { workflowModules: [...WORKFLOW_INTERCEPTOR_MODULES] },
-        },
-    history,
-    workflowId,
-  );
+  await Worker.runReplayHistory(replayWorkflowCode(), history, workflowId);
 }
 
 describe('patches decided at the start of every run (time-skipping)', () => {
