@@ -47,7 +47,8 @@ async function adminOk(endpoint: string, c: Credentials): Promise<string | true>
  * - `secret`: with whatever root the root Secret holds now (what any admin tool would use);
  * - `anyRoot`: with every root seen so far: fails only while the store serves no root at all.
  */
-function startProbes(stack: SandboxState, endpoint: string, fixed?: Credentials, maxMs = 240_000) {
+export function startProbes(stack: SandboxState, endpoint: string, fixed?: Credentials, maxMs = 240_000) {
+  probeDialect = stack.store.kind === 'rustfs' ? 'rustfs' : 'madmin';
   const secret = new FailureWindows();
   const anyRoot = new FailureWindows();
   const known = new Map<string, Credentials>();

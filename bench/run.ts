@@ -3,6 +3,7 @@
 //
 //   tsx bench/run.ts [--only consumer,root,overhead,scale,memory] [--runs N] [--quick] [--sizes 10,50,100]
 //                    [--parallelism P] [--out FILE]
+//   tsx bench/run.ts --only nodes [--runs N]     benchmark 6, alone: it needs a 4-node store
 //
 // `npm run -s bench > result.json` keeps npm's banner out of stdout; --out also writes the JSON to FILE.
 //
@@ -18,11 +19,14 @@ import { benchConsumerFailures } from './b1-consumer';
 import { benchRootDowntime } from './b2-root';
 import { benchOverhead } from './b3-overhead';
 import { benchScale } from './b4-scale';
+import { benchRootNodes } from './b6-root-nodes';
 import { type BenchContext, log } from './lib';
 import { printTable } from './table';
 
 const ALL = ['consumer', 'root', 'overhead', 'scale', 'memory'] as const;
-type Name = (typeof ALL)[number];
+/** Benchmark 6 runs on a sandbox of its own (4 store nodes), only when asked for. */
+const NODES = 'nodes';
+type Name = (typeof ALL)[number] | typeof NODES;
 
 function parseArgs(argv: string[]) {
   let only: Name[] = [...ALL];
@@ -42,9 +46,13 @@ function parseArgs(argv: string[]) {
       only = value()
         .split(',')
         .map((s) => s.trim()) as Name[];
-      const bad = only.filter((n) => !ALL.includes(n));
+      const bad = only.filter((n) => n !== NODES && !(ALL as readonly string[]).includes(n));
       if (bad.length)
-        throw new Error(`--only: unknown benchmark(s) ${bad.join(', ')}; known: ${ALL.join(', ')}`);
+        throw new Error(
+          `--only: unknown benchmark(s) ${bad.join(', ')}; known: ${[...ALL, NODES].join(', ')}`,
+        );
+      if (only.includes(NODES) && only.length > 1)
+        throw new Error(`--only ${NODES} runs alone: it needs a sandbox of 4 store nodes`);
     } else if (a === '--runs') {
       runs = Number(value());
       if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs needs a positive integer');
@@ -127,10 +135,13 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   try {
     log('starting the sandbox');
-    sandbox = await startSandbox({ log: (m) => log(`sandbox: ${m}`) });
+    sandbox = await startSandbox({
+      log: (m) => log(`sandbox: ${m}`),
+      ...(args.only.includes(NODES) && { storeNodes: 4 }),
+    });
     const ctx: BenchContext = { stack: sandbox.state, runs: args.runs, quick: args.quick };
     const wants = (n: Name) => args.only.includes(n);
-    if (wants('consumer') || wants('root') || wants('overhead')) {
+    if (wants('consumer') || wants('root') || wants('overhead') || wants(NODES)) {
       rotator = await startRotator(ctx.stack, { grace: '0s' });
       await ensureBootstrapped(rotator, ctx);
     }
@@ -147,6 +158,7 @@ async function main(): Promise<void> {
     if (wants('consumer')) await guarded('consumer', () => benchConsumerFailures(ctx, rotator!));
     if (wants('overhead')) await guarded('overhead', () => benchOverhead(ctx, rotator!));
     if (wants('root')) await guarded('root', () => benchRootDowntime(ctx, rotator!));
+    if (wants(NODES)) await guarded(NODES, () => benchRootNodes(ctx, rotator!));
     await rotator?.close();
     rotator = undefined;
     if (wants('scale') || wants('memory')) {

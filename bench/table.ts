@@ -105,6 +105,29 @@ export function printTable(results: R, out: (line: string) => void): void {
         add('', 'zones at once (parallelism)', get(r, 'parallelism'));
         break;
       }
+      case 'nodes':
+        add('6 root, 4 nodes', 'store', get(r, 'store'), verdict(get(r, 'met')));
+        for (const strategy of ['rolling', 'all-at-once']) {
+          const refused = get(r, strategy, 'refused');
+          if (refused) {
+            add('', `${strategy}: refused`, String(refused).slice(0, 100));
+            continue;
+          }
+          add(
+            '',
+            `${strategy}: failed consumer requests (median)`,
+            get(r, strategy, 'consumerFailuresMedian'),
+            strategy === 'rolling' ? '0' : '',
+          );
+          add(
+            '',
+            `${strategy}: consumer refused, longest ms (median)`,
+            get(r, strategy, 'consumerLongestFailureMsMedian'),
+          );
+          add('', `${strategy}: admin API window ms (median)`, get(r, strategy, 'adminWindowMsMedian'));
+          add('', `${strategy}: rotation wall ms (median)`, get(r, strategy, 'wallMsMedian'));
+        }
+        break;
       case 'memory':
         add('5 memory', 'worker peak RSS MB (all runs)', get(r, 'peakRssMb'), verdict(get(r, 'met')));
         add('', 'worker idle RSS MB after start', get(r, 'perN', '0', 'idleRssMb', '0'));

@@ -8,8 +8,11 @@ import { type AdminClient, type Credentials, type S3Ops } from '../rustfs';
 export interface ActivityDeps {
   inventory: Inventory;
   kube: Kube;
-  /** An admin client for the store bound to the given credential. */
-  admin: (credentials: Credentials) => AdminClient;
+  /**
+   * An admin client for the store bound to the given credential: through the store's
+   * endpoint, or one node's own (`endpoint`, from store.nodeEndpoints).
+   */
+  admin: (credentials: Credentials, endpoint?: string) => AdminClient;
   /** An S3 client for the store bound to the given credential. */
   s3: (credentials: Credentials) => S3Ops;
   /** Prefect's API, with the worker's credentials for it (work pools of the zones). */

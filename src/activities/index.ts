@@ -9,6 +9,7 @@ import { createNetworkPolicyActivities } from './network-policies';
 import { createPrefectActivities } from './prefect';
 import { createSmokeActivities } from './smoke';
 import { createStoreActivities } from './store';
+import { createStoreNodeActivities } from './store-nodes';
 import { createTemporalActivities } from './temporal';
 
 export type { ActivityDeps } from './deps';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
   return withTypedFailures({
     ...createKubernetesActivities(deps),
     ...createStoreActivities(deps),
+    ...createStoreNodeActivities(deps),
     ...createSmokeActivities(deps),
     ...createTemporalActivities(deps),
     ...createLockActivities(deps),

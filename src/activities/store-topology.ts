@@ -12,6 +12,13 @@ export interface StoreTopology {
   rpcSecret: RpcSecretPinning;
   /** From the admin API's server info; absent when it reports no erasure backend. */
   erasure?: ErasureLayout & { nodesTolerated: number };
+  /**
+   * The pods whose own endpoint the inventory names (store.nodeEndpoints), and the workload's
+   * minReadySeconds: what the rolling strategy's per-pod checks need. Absent from the results of
+   * runs recorded before the rolling strategy existed.
+   */
+  podsWithEndpoints?: number;
+  minReadySeconds?: number;
 }
 
 /** The container that runs the store: the one reading the root Secret, else the first. */

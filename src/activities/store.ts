@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { fingerprint } from '../fingerprint';
-import { bucketsOf, compilePolicy, findZone, policyName, type Zone } from '../inventory';
+import { bucketsOf, compilePolicy, findZone, nodeEndpointOf, policyName, type Zone } from '../inventory';
 import { readWorkload, rolloutStatus } from '../kube';
 import {
   type AdminClient,
@@ -18,6 +18,8 @@ import { type ActivityDeps } from './deps';
 import { FAILURE } from '../workflows/names';
 import { nonRetryable } from './failures';
 import { createIamWrites } from './iam-writes';
+import { bounded, nodesOffRoot } from './store-nodes';
+import { storePodNames } from '../workflows/root-restart';
 
 /**
  * What preflight found the store to be, from the store's own answers (detectCapabilities):
@@ -52,8 +54,15 @@ export function createStoreActivities(deps: ActivityDeps) {
   const readTopology = async (admin: AdminClient): Promise<StoreTopology> => {
     const workload = await readWorkload(kube, inventory.store.workload);
     const layout = erasureLayout((await admin.serverInfo()).raw);
+    const replicas = (workload.spec && 'replicas' in workload.spec ? workload.spec.replicas : undefined) ?? 1;
     return {
-      replicas: (workload.spec && 'replicas' in workload.spec ? workload.spec.replicas : undefined) ?? 1,
+      replicas,
+      podsWithEndpoints: storePodNames(inventory.store.workload.name, replicas).filter(
+        (pod) => nodeEndpointOf(inventory.store, pod) !== undefined,
+      ).length,
+      minReadySeconds:
+        (workload.spec && 'minReadySeconds' in workload.spec ? workload.spec.minReadySeconds : undefined) ??
+        0,
       rpcSecret: rpcSecretPinning(workload.spec?.template.spec, inventory.store.rootSecret.name),
       ...(layout ? { erasure: { ...layout, nodesTolerated: nodesTolerated(layout) } } : {}),
     };
@@ -339,17 +348,24 @@ export function createStoreActivities(deps: ActivityDeps) {
             const admin = deps.admin(root);
             if (!(await admin.ready())) last = 'store not ready';
             else {
-              await admin.serverInfo();
+              await bounded(admin.serverInfo(), 'server info');
               // One replica back with the new root is not the store back: the rest of the
               // StatefulSet may still restart under the steps that follow (and a replica the
               // controller made from the old revision is replaced once more).
-              const rollout = rolloutStatus(
-                await readWorkload(kube, inventory.store.workload),
-                'StatefulSet',
-              );
-              if (rollout.done || rollout.failed)
+              const workload = await readWorkload(kube, inventory.store.workload);
+              const rollout = rolloutStatus(workload, 'StatefulSet');
+              const replicas =
+                (workload.spec && 'replicas' in workload.spec ? workload.spec.replicas : undefined) ?? 1;
+              // Through the Service one node answered: on a store whose pods the inventory
+              // names, every node must be on this root, or a rolling restart left it split.
+              ctx.heartbeat(last);
+              const off = rollout.done ? await nodesOffRoot(deps, root, replicas) : [];
+              if (off.length)
+                last = `store accepts root ${opts.expectFingerprint}, but not on ${off.join(', ')}`;
+              else if (rollout.done || rollout.failed)
                 return `store ready and accepting root ${opts.expectFingerprint}; ${rollout.message}`;
-              last = `store accepts root ${opts.expectFingerprint}, rollout not complete: ${rollout.message}`;
+              else
+                last = `store accepts root ${opts.expectFingerprint}, rollout not complete: ${rollout.message}`;
             }
           }
         } catch (err) {

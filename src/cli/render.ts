@@ -41,7 +41,8 @@ export function renderResult(r: WorkflowResult): string {
   if (r.root) {
     lines.push(
       `root: ${r.root.previousFingerprint ?? '?'} → ${r.root.newFingerprint ?? '?'}` +
-        (r.root.storeDowntimeMs !== undefined ? ` (store down ${ms(r.root.storeDowntimeMs)})` : ''),
+        (r.root.storeDowntimeMs !== undefined ? ` (store down ${ms(r.root.storeDowntimeMs)})` : '') +
+        (r.root.rollMs !== undefined ? ` (rolling: one pod at a time for ${ms(r.root.rollMs)})` : ''),
     );
     if (r.root.zoneKeysRefusedMs !== undefined)
       lines.push(

@@ -58,8 +58,9 @@ export const inputFlagsSchema = z.object({
     })
     .optional(),
   strategy: z
-    .enum(['overlap', 'in-place'], {
-      error: (i) => `--strategy "${String(i.input)}" is not one of: overlap, in-place`,
+    .enum(['overlap', 'in-place', 'rolling', 'all-at-once'], {
+      error: (i) =>
+        `--strategy "${String(i.input)}" is not one of: overlap, in-place (RotateZone), rolling, all-at-once (RotateRoot)`,
     })
     .optional(),
   grace: durationFlag('--grace'),
@@ -74,7 +75,10 @@ export type InputFlags = z.infer<typeof inputFlagsSchema>;
 export function withInputFlags(cmd: Command, opts: { dryRun?: boolean } = { dryRun: true }): Command {
   cmd
     .option('--zone <zone>', 'RotateZone: the zone to rotate (see the inventory)')
-    .option('--strategy <strategy>', 'RotateZone: overlap (default) or in-place')
+    .option(
+      '--strategy <strategy>',
+      'RotateZone: overlap (default) or in-place; RotateRoot: rolling (one store pod at a time) or all-at-once (default: rolling where preflight proves it safe)',
+    )
     .option('--grace <duration>', 'RotateZone: how long the previous key stays valid, e.g. 0s, 10m')
     .option(
       '--max-grace <duration>',
@@ -176,6 +180,8 @@ function fromFlags(workflowName: string, rawFlags: unknown, inventory: Inventory
       }
       const input: RotateZoneInput = { zone: zone.name };
       if (f.dryRun) input.dryRun = true;
+      if (f.strategy === 'rolling' || f.strategy === 'all-at-once')
+        throw new CliError(`--strategy ${f.strategy} is RotateRoot's; RotateZone takes overlap or in-place`);
       if (f.strategy) input.strategy = f.strategy;
       if (f.grace) input.grace = f.grace;
       if (f.maxGrace) input.maxGrace = f.maxGrace;
@@ -195,9 +201,12 @@ function fromFlags(workflowName: string, rawFlags: unknown, inventory: Inventory
       };
     }
     case 'RotateRoot': {
-      refuse(f, ['zone', 'strategy', 'grace', 'maxGrace', 'rotate', 'parallelism'], workflowType);
+      refuse(f, ['zone', 'grace', 'maxGrace', 'rotate', 'parallelism'], workflowType);
       const input: RotateRootInput = {};
       if (f.dryRun) input.dryRun = true;
+      if (f.strategy === 'overlap' || f.strategy === 'in-place')
+        throw new CliError(`--strategy ${f.strategy} is RotateZone's; RotateRoot takes rolling or all-at-once`);
+      if (f.strategy) input.strategy = f.strategy;
       // The workflow refuses it too (InvalidInput); refused here, nothing is started or scheduled.
       if (f.approve && !inventory.approvals.allowInputApproval)
         throw new CliError(
@@ -214,7 +223,7 @@ function fromFlags(workflowName: string, rawFlags: unknown, inventory: Inventory
         workflowType,
         workflowId: workflowIds.root,
         input,
-        summary: `RotateRoot of ${inventory.store.rootSecret.namespace}/${inventory.store.rootSecret.name}${f.approve ? ' (pre-approved)' : ' (needs approval)'}${dry}`,
+        summary: `RotateRoot of ${inventory.store.rootSecret.namespace}/${inventory.store.rootSecret.name}${f.strategy ? `, ${f.strategy}` : ''}${f.approve ? ' (pre-approved)' : ' (needs approval)'}${dry}`,
       };
     }
   }

@@ -404,6 +404,35 @@ export const ZONE_DEFAULTS = {
 } as const;
 export const STORE_DEFAULTS = { region: 'us-east-1', restartTimeout: '2m', pauseTimeout: '30m' } as const;
 
+/** How RotateRoot restarts the store's pods onto a new root (src/workflows/root-restart.ts). */
+export const ROOT_STRATEGIES = ['rolling', 'all-at-once'] as const;
+
+const NODE_ENDPOINTS_HINT =
+  'a URL template with {pod} (e.g. "http://{pod}.rustfs-headless.storage.svc:9000"), or a mapping of each store pod\'s name to its URL';
+/**
+ * Each store pod's own endpoint: a template naming the pod (a StatefulSet's headless Service
+ * gives every pod a DNS name), or a URL per pod (the sandbox, whose pods are loopback ports).
+ */
+const nodeEndpoints = z.union(
+  [
+    z.string().refine((t) => t.includes('{pod}') && isEndpoint(t.replaceAll('{pod}', 'pod-0')), {
+      error: `expected ${NODE_ENDPOINTS_HINT}`,
+    }),
+    z.record(objectName(), endpointUrl),
+  ],
+  { error: `expected ${NODE_ENDPOINTS_HINT}` },
+);
+
+/** The endpoint of store pod `pod`, or undefined when the inventory names none. */
+export function nodeEndpointOf(
+  store: { nodeEndpoints?: string | Record<string, string> },
+  pod: string,
+): string | undefined {
+  const n = store.nodeEndpoints;
+  if (n === undefined) return undefined;
+  return typeof n === 'string' ? n.replaceAll('{pod}', pod) : n[pod];
+}
+
 const storeSchema = z
   .strictObject(
     {
@@ -431,6 +460,15 @@ const storeSchema = z
       pauseTimeout: duration({ allowZero: false, bound: 'pauseTimeout' }).default(
         STORE_DEFAULTS.pauseTimeout,
       ),
+      // Where each store pod's own API answers (RotateRoot's rolling strategy calls the node it
+      // just restarted, and checks every node, not whichever the Service picks).
+      nodeEndpoints: nodeEndpoints.optional(),
+      rootStrategy: z
+        .enum(ROOT_STRATEGIES, {
+          error:
+            'expected "rolling" (one store pod at a time) or "all-at-once" (every store pod restarted together)',
+        })
+        .optional(),
       // Plain http:// admin calls to a non-loopback host are refused unless this says so.
       allowInsecureAdmin: z
         .boolean({
@@ -461,6 +499,21 @@ const storeSchema = z
         message: insecure,
       });
     }
+    // The rolling strategy signs admin calls with the root to each node: the same rule.
+    const nodes = store.nodeEndpoints;
+    const nodeUrls =
+      nodes === undefined
+        ? []
+        : typeof nodes === 'string'
+          ? [nodes.replaceAll('{pod}', 'pod-0')]
+          : Object.values(nodes);
+    for (const url of nodeUrls) {
+      const problem = insecureAdminProblem(url, store.allowInsecureAdmin);
+      if (problem) {
+        ctx.addIssue({ code: 'custom', path: ['nodeEndpoints'], message: problem });
+        break;
+      }
+    }
   })
   .transform((s) => ({
     kind: s.kind,
@@ -476,6 +529,8 @@ const storeSchema = z
     pauseTimeoutMs: mustParseDuration(s.pauseTimeout),
     // Only when set: an inventory without it serialises (and is recorded in runs) as before.
     ...(s.allowInsecureAdmin ? { allowInsecureAdmin: true as const } : {}),
+    ...(s.nodeEndpoints !== undefined ? { nodeEndpoints: s.nodeEndpoints } : {}),
+    ...(s.rootStrategy ? { rootStrategy: s.rootStrategy } : {}),
   }));
 
 const zoneSchema = z

@@ -353,3 +353,57 @@ export async function forceStatefulSetRollback(
   }
   return deleted;
 }
+
+/** A store pod as it ran when it was deleted: its replacement has another UID. */
+export interface ReplacedPod {
+  pod: string;
+  /** The deleted pod's UID; empty when no pod of that name ran. */
+  uid: string;
+}
+
+/**
+ * Restarts the named pods of a StatefulSet by deleting them: the controller recreates each
+ * under its name, and its container reads the Secrets it references anew (the new root). The
+ * template is not changed, so nothing else restarts (a `rollout restart` replaces every pod, one
+ * after the other, checking nothing but readiness). Only pods the StatefulSet controls (checked
+ * against its UID) are deleted, each under a UID precondition. A pod already gone (replaced, or
+ * not yet recreated) counts as restarted: its next container reads the Secret anew too.
+ */
+export async function deleteStatefulSetPods(
+  kube: Kube,
+  ref: WorkloadRef,
+  pods: readonly string[],
+): Promise<ReplacedPod[]> {
+  const sts = (await readWorkload(kube, ref)) as V1StatefulSet;
+  const stsUid = sts.metadata?.uid;
+  const replaced: ReplacedPod[] = [];
+  for (const name of pods) {
+    // Listed by name: the worker may list pods, not get them (src/rbac/render.ts).
+    const listed = await kube.core
+      .listNamespacedPod({ namespace: ref.namespace, fieldSelector: `metadata.name=${name}` })
+      .catch((err: unknown) => {
+        throw toKubeError(err, { verb: 'list', resource: 'pods', namespace: ref.namespace });
+      });
+    const pod = listed.items[0];
+    if (!pod) {
+      replaced.push({ pod: name, uid: '' });
+      continue;
+    }
+    const controlled = (pod.metadata?.ownerReferences ?? []).some(
+      (o) => o.controller === true && o.kind === 'StatefulSet' && o.uid === stsUid,
+    );
+    if (!controlled)
+      throw new Error(`pod ${ref.namespace}/${name} is not controlled by StatefulSet ${ref.name}: not deleted`);
+    const uid = pod.metadata!.uid!;
+    replaced.push({ pod: name, uid });
+    if (pod.metadata?.deletionTimestamp) continue;
+    try {
+      await kube.core.deleteNamespacedPod({ name, namespace: ref.namespace, body: { preconditions: { uid } } });
+    } catch (err) {
+      const e = toKubeError(err, { verb: 'delete', resource: 'pods', namespace: ref.namespace, name });
+      if (e instanceof KubeNotFoundError || e instanceof KubeConflictError) continue;
+      throw e;
+    }
+  }
+  return replaced;
+}

@@ -20,7 +20,10 @@ export const SANDBOX_APPROVALS = { authority: 'any-temporal-client', allowInputA
  * like the original.
  */
 export function sandboxInventory(
-  sandbox: { store: { kind: StoreKind; endpoint: string }; prefect: { api: string } },
+  sandbox: {
+    store: { kind: StoreKind; endpoint: string; nodes?: { pod: string; endpoint: string }[] };
+    prefect: { api: string };
+  },
   overrides: {
     grace?: string;
     restartTimeout?: string;
@@ -53,6 +56,12 @@ export function sandboxInventory(
   doc.setIn(['store', 'kind'], store.kind);
   doc.setIn(['store', 'endpoint'], store.endpoint);
   doc.setIn(['store', 'adminApi'], store.kind === 'minio' ? 'madmin' : 'rustfs');
+  // A distributed store's pods are loopback ports, not DNS names: each pod's URL, by name.
+  if (store.nodes && store.nodes.length > 1)
+    doc.setIn(
+      ['store', 'nodeEndpoints'],
+      doc.createNode(Object.fromEntries(store.nodes.map((n) => [n.pod, n.endpoint]))),
+    );
   if (overrides.grace) doc.setIn(['defaults', 'grace'], overrides.grace);
   if (overrides.restartTimeout) doc.setIn(['store', 'restartTimeout'], overrides.restartTimeout);
   if (overrides.pauseTimeout) doc.setIn(['store', 'pauseTimeout'], overrides.pauseTimeout);

@@ -44,9 +44,9 @@ export function buildDeps(opts: {
   return {
     inventory: opts.inventory,
     kube,
-    admin: (credentials: Credentials) =>
+    admin: (credentials: Credentials, endpoint?: string) =>
       createAdminClient({
-        endpoint: opts.store.endpoint,
+        endpoint: endpoint ?? opts.store.endpoint,
         dialect: opts.store.dialect,
         region: opts.store.region,
         credentials,

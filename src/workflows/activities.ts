@@ -11,7 +11,7 @@ import {
 import type { Activities } from '../activities';
 
 /** Waits that heartbeat: rollouts, the store restarting. */
-type LongWaitName = 'waitForRollouts' | 'waitForStoreWithRoot';
+type LongWaitName = 'waitForRollouts' | 'waitForStoreWithRoot' | 'waitForStoreNode';
 export type LongWaits = Pick<Activities, LongWaitName>;
 /** Policy conformance through S3 with a zone's key. */
 export type Smokes = Pick<Activities, 'smokeZone'>;

@@ -8,6 +8,7 @@ import { closest } from '../inventory/lookup';
 import {
   durationBoundHint,
   isZoneName,
+  ROOT_STRATEGIES,
   STRATEGIES,
   withinDurationBound,
   ZONE_NAME_HINT,
@@ -161,6 +162,12 @@ export const rotateRootInputSchema = z.strictObject({
   pauseTimeout: duration({ allowZero: false, bound: 'pauseTimeout' }).optional(),
   /** How long to wait for the `approve` update before giving up (nothing changed). Default 24h. */
   approvalTimeout: duration({ allowZero: false, bound: 'approvalTimeout' }).optional(),
+  /** How the store's pods restart (the CLI's --strategy); default store.rootStrategy, else from preflight. */
+  strategy: z
+    .enum(ROOT_STRATEGIES, {
+      error: 'expected "rolling" (one store pod at a time) or "all-at-once" (every store pod together)',
+    })
+    .optional(),
 });
 
 export type BootstrapInput = z.infer<typeof bootstrapInputSchema>;

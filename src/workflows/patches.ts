@@ -188,6 +188,21 @@ export const AUTHORIZED_DECISIONS = 'authorized-decisions';
  */
 export const PATCHES_AT_START = 'patches-at-start';
 
+/**
+ * RotateRoot restarts the store by a strategy (src/workflows/root-restart.ts): `rolling` deletes
+ * one store pod at a time and checks it through its own node (waitForStoreNode) before the
+ * next, pausing per pod and rolling back one pod at a time; `all-at-once` on several pods
+ * deletes them together instead of a rollout restart (which replaces them one at a time,
+ * checking nothing). The strategy comes from the input, the inventory (store.rootStrategy), or
+ * preflight. Asked in PatchSet's constructor, after PATCHES_AT_START.
+ *
+ * Retire when: no RotateRoot started before its deploy is still open (approvalTimeout + pauseTimeout at most).
+ */
+export const ROOT_STRATEGIES = 'root-strategies';
+
+/** Patches added after PATCHES_AT_START, in the order every run asks them at its start. */
+const ASKED_AT_START = [ROOT_STRATEGIES] as const;
+
 /** The patches a workflow may ask (every constant above but PATCHES_AT_START). */
 export type PatchId =
   | typeof ZONE_RUNBOOK_V2
@@ -204,7 +219,8 @@ export type PatchId =
   | typeof ANNOUNCE
   | typeof NETWORK_POLICIES
   | typeof ZONES_CONCURRENTLY
-  | typeof AUTHORIZED_DECISIONS;
+  | typeof AUTHORIZED_DECISIONS
+  | (typeof ASKED_AT_START)[number];
 
 /**
  * The patches of one run. Construct it first thing in a workflow function, before its first
@@ -213,12 +229,14 @@ export type PatchId =
  */
 export class PatchSet {
   private readonly all: boolean;
+  private readonly later: ReadonlyMap<PatchId, boolean>;
 
   constructor() {
     this.all = patched(PATCHES_AT_START);
+    this.later = new Map(ASKED_AT_START.map((id) => [id, patched(id)]));
   }
 
   has(id: PatchId): boolean {
-    return this.all || patched(id);
+    return this.later.get(id) ?? (this.all || patched(id));
   }
 }

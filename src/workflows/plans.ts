@@ -54,13 +54,19 @@ export function rootPlan(inventory: Pick<InventorySnapshot, 'store' | 'zones'>, 
         target: f.workloadName,
         detail:
           f.restart.strategy === 'rolling'
-            ? 'rollout restart, one pod at a time: each node restarts with the new root'
-            : 'rollout restart: the store restarts with the new root',
+            ? 'one pod at a time, highest ordinal first: the pod is deleted and comes back reading the new root; each is checked (below) before the next'
+            : (identity.topology?.replicas ?? 1) > 1
+              ? 'every pod deleted together: the store restarts with the new root'
+              : 'rollout restart: the store restarts with the new root',
       },
       {
         action: 'wait',
         target: 'store',
-        detail: `rollout, readiness and the NEW root accepted, within ${formatDuration(f.restartTimeoutMs)}; else PAUSE (resume/rollback; automatic rollback after ${formatDuration(f.pauseTimeoutMs)})`,
+        detail:
+          (f.restart.strategy === 'rolling'
+            ? `per pod: Ready, its own node accepting the NEW root, the cluster healthy from every node for minReadySeconds, within ${formatDuration(f.restartTimeoutMs)}; then every node on the NEW root`
+            : `rollout, readiness and the NEW root accepted, within ${formatDuration(f.restartTimeoutMs)}`) +
+          `; else PAUSE (resume/rollback${f.restart.strategy === 'rolling' ? ', one pod at a time' : ''}; automatic rollback after ${formatDuration(f.pauseTimeoutMs)})`,
       },
       ...(identity.iamSurvivesRootChange
         ? []

@@ -14,6 +14,14 @@ export interface RootRestartPlan {
   refused?: { reason: string; fix: string };
 }
 
+/** A StatefulSet's pods are named `<name>-<ordinal>`. */
+export const storePodNames = (workload: string, replicas: number): string[] =>
+  Array.from({ length: replicas }, (_, i) => `${workload}-${i}`);
+
+/** The rolling strategy's order: the highest ordinal first, as a StatefulSet's own rollout. */
+export const rollOrder = (workload: string, replicas: number): string[] =>
+  storePodNames(workload, replicas).reverse();
+
 /** The topology of a run recorded before preflight read it: one store pod. */
 export const SINGLE_POD: StoreTopology = {
   replicas: 1,
@@ -22,9 +30,20 @@ export const SINGLE_POD: StoreTopology = {
 
 const ALL_AT_ONCE_FIX = 'use the all-at-once strategy (every pod restarted together: one store-wide window)';
 
+/** What the rolling strategy's checks need beyond the topology. */
+export interface RollingFacts {
+  /** Pods of the workload whose own endpoint the inventory names (store.nodeEndpoints). */
+  podsWithEndpoints: number;
+  /** The StatefulSet's minReadySeconds: how long each check must hold before the next pod. */
+  settleSeconds: number;
+}
+
 /**
  * The root restart for this topology: `rolling` (one pod at a time) only where it cannot split
  * the cluster; `all-at-once` always (every node comes back on the new root together).
+ * `rolling` undefined: the era before the rolling strategy existed, which refused it whatever
+ * the topology (its restart was the workload's rollout restart, checking no node before the
+ * next).
  */
 export function planRootRestart(opts: {
   kind: 'minio' | 'rustfs';
@@ -34,8 +53,9 @@ export function planRootRestart(opts: {
   /** False on a store that seals IAM with the root (RustFS alpha.85). */
   iamSurvivesRootChange: boolean;
   restartTimeout: string;
+  rolling?: RollingFacts;
 }): RootRestartPlan {
-  const { kind, workload, strategy, topology, iamSurvivesRootChange, restartTimeout } = opts;
+  const { kind, workload, strategy, topology, iamSurvivesRootChange, restartTimeout, rolling } = opts;
   const { replicas, rpcSecret, erasure } = topology;
   if (strategy === 'all-at-once') {
     return {
@@ -77,13 +97,29 @@ export function planRootRestart(opts: {
       `the erasure sets (${erasure.drivesPerSet} drives, parity ${erasure.parity}, ${erasure.drivesDown} down now) keep their write quorum with no node down`,
       `bring every drive back first, or ${ALL_AT_ONCE_FIX}`,
     );
-  // What remains is the restart itself, and it is still the workload's plain rollout restart:
-  // nothing checks a node before the next, and admin calls go through the Service to any node.
-  // Run once on 4 RustFS rc.3 nodes with the RPC secret pinned, it left the zones' re-creation
-  // timing out past the point of no return. Until the rolling strategy exists, a topology that
-  // would allow it is refused too.
-  return refuse(
-    `${replicas} pods could be restarted one at a time (${erasure.nodesTolerated} may be down), but this version neither checks each node before the next nor sends admin calls to a node holding the new root, so zones could stay unreachable past the point of no return`,
-    "rotate this store's root by RustFS's procedure (RUSTFS_RPC_SECRET pinned, the credentials changed on every node, one node restarted at a time waiting for /health/ready, then the clients updated)",
-  );
+  if (!rolling)
+    return refuse(
+      `${replicas} pods could be restarted one at a time (${erasure.nodesTolerated} may be down), but this version neither checks each node before the next nor sends admin calls to a node holding the new root, so zones could stay unreachable past the point of no return`,
+      "rotate this store's root by RustFS's procedure (RUSTFS_RPC_SECRET pinned, the credentials changed on every node, one node restarted at a time waiting for /health/ready, then the clients updated)",
+    );
+  // Each pod is checked through its own node (the Service answers from any node, on any root).
+  if (rolling.podsWithEndpoints < replicas)
+    return refuse(
+      `the inventory names the endpoint of ${rolling.podsWithEndpoints} of the ${replicas} pods of ${workload}: each restarted node must be checked directly`,
+      `set store.nodeEndpoints (a URL template with {pod}, e.g. the pods' names under the StatefulSet's headless Service), or ${ALL_AT_ONCE_FIX}`,
+    );
+  return {
+    strategy,
+    expectedDowntime: `none for consumers through the Service: the ${replicas} pods of ${workload} restart one at a time (${erasure.nodesTolerated} may be down), each checked — Ready, its node accepting the new root, the cluster healthy from every node for ${rolling.settleSeconds} s — before the next; while it rolls, the old root works only on the nodes not yet restarted`,
+  };
+}
+
+/** The strategy a run uses: asked for (input, then inventory), else rolling where it is safe. */
+export function chooseRootRestart(
+  asked: RootStrategy | undefined,
+  plan: (strategy: RootStrategy) => RootRestartPlan,
+): RootRestartPlan {
+  if (asked) return plan(asked);
+  const rollingPlan = plan('rolling');
+  return rollingPlan.refused ? plan('all-at-once') : rollingPlan;
 }

@@ -4,14 +4,21 @@ import { acts as legacyActs, smoke as legacySmoke, waits as legacyWaits } from '
 import { ROOT_TARGET } from '../approvals/decisions';
 import type { InventorySnapshot } from '../inventory/lookup';
 import { decidedArg, DecisionGate, inputApproval } from './approvals';
-import { AUTHORIZED_DECISIONS, IAM_REBUILD, PatchSet, RUN_LOCKS, ZONES_CONCURRENTLY } from './patches';
+import {
+  AUTHORIZED_DECISIONS,
+  IAM_REBUILD,
+  PatchSet,
+  ROOT_STRATEGIES,
+  RUN_LOCKS,
+  ZONES_CONCURRENTLY,
+} from './patches';
 import { approveUpdate, resumeUpdate, rollbackUpdate, type UpdateArg } from './definitions';
 import { strictInput } from './run-start';
 import { everyZone } from './every-zone';
 import { errorMessage, errorType } from './errors';
 import { FAILURE, UPDATE } from './names';
 import { rootPlan } from './plans';
-import { planRootRestart, SINGLE_POD } from './root-restart';
+import { chooseRootRestart, planRootRestart, rollOrder, SINGLE_POD, type RootStrategy } from './root-restart';
 import { Runbook } from './runbook';
 import { WAIT } from './summaries';
 import { type RotateRootInput } from './inputs';
@@ -144,18 +151,33 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
       (r) => `${r.accessKey} ${r.fingerprint}`,
     );
     rb.status.fingerprints.previous = root.fingerprint;
-    // How the store's pods restart onto the new root (issue 25 point 2). The restart is the
-    // workload's rollout restart, which on more than one pod replaces them one at a time: the
-    // rolling conditions apply there. Runs recorded before preflight read the topology had one
-    // store pod.
-    const restart = planRootRestart({
-      kind: identity.kind,
-      workload: workloadName,
-      topology: identity.topology ?? SINGLE_POD,
-      strategy: (identity.topology?.replicas ?? 1) > 1 ? 'rolling' : 'all-at-once',
-      iamSurvivesRootChange: identity.iamSurvivesRootChange,
-      restartTimeout: formatDuration(restartTimeoutMs),
-    });
+    // How the store's pods restart onto the new root (issue 25 points 2 and 3). Runs recorded
+    // before preflight read the topology had one store pod. Before root-strategies the restart
+    // was the workload's rollout restart, which on more than one pod replaces them one at a time
+    // checking nothing: the rolling conditions applied there, and it was refused.
+    const strategies = patches.has(ROOT_STRATEGIES);
+    const topology = identity.topology ?? SINGLE_POD;
+    const planFor = (strategy: RootStrategy) =>
+      planRootRestart({
+        kind: identity.kind,
+        workload: workloadName,
+        topology,
+        strategy,
+        iamSurvivesRootChange: identity.iamSurvivesRootChange,
+        restartTimeout: formatDuration(restartTimeoutMs),
+        ...(strategies && {
+          rolling: {
+            podsWithEndpoints: topology.podsWithEndpoints ?? 0,
+            settleSeconds: topology.minReadySeconds ?? 0,
+          },
+        }),
+      });
+    const restart = strategies
+      ? chooseRootRestart(input.strategy ?? inventory.store.rootStrategy, planFor)
+      : planFor(topology.replicas > 1 ? 'rolling' : 'all-at-once');
+    const rolling = strategies && restart.strategy === 'rolling';
+    // Every pod deleted together: a rollout restart of several pods replaces them one at a time.
+    const podsAtOnce = strategies && !rolling && topology.replicas > 1;
 
     if (input.dryRun) {
       rb.setPhase('completed');
@@ -191,7 +213,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
       rb.announcer.send([], {
         kind: 'awaiting-approval',
         title: 'RotateRoot awaits approval',
-        text: `the store's root key ${root.accessKey} (${root.fingerprint}) is to be rotated: full store downtime while ${workloadName} restarts. Nothing changes before the approval.`,
+        text: `the store's root key ${root.accessKey} (${root.fingerprint}) is to be rotated, ${restart.strategy}: ${strategies ? restart.expectedDowntime : `full store downtime while ${workloadName} restarts`}. Nothing changes before the approval.`,
         deadline: {
           at: new Date(Date.now() + approvalTimeoutMs).toISOString(),
           what: 'the request expires unapproved (nothing changed)',
@@ -220,6 +242,8 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
     let storeBackAt = 0;
     // Set before the restart step runs: a restart that failed may still have begun.
     let storeRestarted = false;
+    // Rolling: the pods whose restart was asked for, in order (set before each restart step).
+    const podsRestarted: string[] = [];
     // Locked before anything changes: a refusal (a zone or the root held by an open run)
     // leaves nothing to undo.
     const locked = patches.has(RUN_LOCKS)
@@ -267,17 +291,30 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
         const at = new Date().toISOString();
         await acts.restoreRootPrevious({ workflowId: info.workflowId, at });
         rb.status.fingerprints.current = root.fingerprint;
-        if (storeRestarted || !rb.careful) {
+        // A short forward window (a test's seconds) must not fail the rollback of a store that
+        // starts slowly (a RustFS restarting twice in a row takes longer than MinIO).
+        const rollbackWaitMs = Math.max(restartTimeoutMs * 2, rb.constants.minRollbackWaitMs);
+        if (rolling) {
+          // Back one pod at a time, the last one asked first (it may be the one not back): the
+          // others keep serving, and the pods never restarted still run on the previous root.
+          for (const pod of [...podsRestarted].reverse()) {
+            const [replaced] = await acts.restartStorePods([pod]);
+            await waits.waitForStoreNode({
+              pod,
+              replacedUid: replaced!.uid,
+              expectFingerprint: root.fingerprint!,
+              timeoutMs: rollbackWaitMs,
+            });
+          }
+        } else if (podsAtOnce) {
+          if (storeRestarted) await acts.restartStorePods();
+        } else if (storeRestarted || !rb.careful) {
           await acts.restartWorkloads([workload], at);
           // A store pod that never became Ready blocks the StatefulSet's rollout for good.
           await acts.forceRollback(workload);
         }
-        await waits.waitForStoreWithRoot({
-          // A short forward window (a test's seconds) must not fail the rollback of a store that
-          // starts slowly (a RustFS restarting twice in a row takes longer than MinIO).
-          timeoutMs: Math.max(restartTimeoutMs * 2, rb.constants.minRollbackWaitMs),
-          expectFingerprint: root.fingerprint!,
-        });
+        // Every node back on the previous root (each asked directly where the inventory names them).
+        await waits.waitForStoreWithRoot({ timeoutMs: rollbackWaitMs, expectFingerprint: root.fingerprint! });
         if (!storeRestarted && rb.careful) return;
         for (const z of inventory.zones) {
           await acts.ensureZoneIdentity(z.name, 'current');
@@ -289,70 +326,98 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
       rb.status.fingerprints.current = pending.fingerprint;
       storeRestarted = true;
       restartedAt = Date.now();
-      await rb.step(`restart ${workloadName}`, () => acts.restartWorkloads([workload], at));
-
-      for (let window = 1; ; window++) {
-        try {
-          await rb.step(
-            `wait for the store with the new root (window ${window}, ${formatDuration(restartTimeoutMs)})`,
-            () =>
-              waits.waitForStoreWithRoot({
-                timeoutMs: restartTimeoutMs,
-                expectFingerprint: pending.fingerprint,
-              }),
-          );
-          storeBackAt = Date.now();
-          break;
-        } catch (err) {
-          if (errorType(err) !== FAILURE.restartWindowExceeded) throw err;
-          decision = undefined;
-          rb.setPhase(
-            'paused',
-            `${errorMessage(err)}. Automatic rollback in ${formatDuration(pauseTimeoutMs)} unless answered`,
-            [UPDATE.resume, UPDATE.rollback],
-          );
-          const rollbackAt = new Date(Date.now() + pauseTimeoutMs).toISOString();
-          rb.announcer.send(
-            [
-              {
-                target: { secretOf: 'root' },
-                type: 'Warning',
-                reason: 'RootRotationPaused',
-                message: `${errorMessage(err)} (window ${window}); new root ${pending.fingerprint} patched, previous ${root.fingerprint} kept in ${rootSecret}-pending; automatic rollback at ${rollbackAt} unless resumed or rolled back (${info.workflowId})`,
-              },
-            ],
-            {
-              kind: 'paused',
-              title: 'RotateRoot PAUSED: the store is not back with the new root',
-              text: `${errorMessage(err)} (window ${window}). resume waits another ${formatDuration(restartTimeoutMs)}; rollback restores the previous root ${root.fingerprint} and restarts the store.`,
-              deadline: { at: rollbackAt, what: 'automatic rollback to the previous root' },
-              commands: [
-                `rotator resume ${info.workflowId} --by <you> --reason <why>`,
-                `rotator rollback ${info.workflowId} --by <you> --reason <why>`,
+      /**
+       * Runs `wait` (one restart window each time) until it succeeds; past a window the run
+       * PAUSES for on-call: resume waits another window, rollback (or no answer within
+       * pauseTimeout) ends the run through its undo.
+       */
+      const untilBack = async (what: string, wait: (timeoutMs: number) => Promise<string>): Promise<void> => {
+        for (let window = 1; ; window++) {
+          try {
+            await rb.step(`${what} (window ${window}, ${formatDuration(restartTimeoutMs)})`, () =>
+              wait(restartTimeoutMs),
+            );
+            return;
+          } catch (err) {
+            if (errorType(err) !== FAILURE.restartWindowExceeded) throw err;
+            decision = undefined;
+            rb.setPhase(
+              'paused',
+              `${errorMessage(err)}. Automatic rollback in ${formatDuration(pauseTimeoutMs)} unless answered`,
+              [UPDATE.resume, UPDATE.rollback],
+            );
+            const rollbackAt = new Date(Date.now() + pauseTimeoutMs).toISOString();
+            rb.announcer.send(
+              [
+                {
+                  target: { secretOf: 'root' },
+                  type: 'Warning',
+                  reason: 'RootRotationPaused',
+                  message: `${errorMessage(err)} (window ${window}); new root ${pending.fingerprint} patched, previous ${root.fingerprint} kept in ${rootSecret}-pending; automatic rollback at ${rollbackAt} unless resumed or rolled back (${info.workflowId})`,
+                },
               ],
-            },
-          );
-          const answered = await condition(() => decision !== undefined, pauseTimeoutMs, {
-            summary: WAIT.pause,
-          });
-          const d = decision as { kind: 'resume' | 'rollback'; arg: UpdateArg } | undefined;
-          const who = d?.arg.by ? ` by ${d.arg.by}` : '';
-          if (answered && d?.kind === 'resume') {
-            rb.status.steps.push({
-              name: `resumed${who}`,
-              state: 'done',
-              startedAt: new Date().toISOString(),
-              endedAt: new Date().toISOString(),
+              {
+                kind: 'paused',
+                title: 'RotateRoot PAUSED: the store is not back with the new root',
+                text: `${errorMessage(err)} (window ${window}). resume waits another ${formatDuration(restartTimeoutMs)}; rollback restores the previous root ${root.fingerprint} and restarts the store.`,
+                deadline: { at: rollbackAt, what: 'automatic rollback to the previous root' },
+                commands: [
+                  `rotator resume ${info.workflowId} --by <you> --reason <why>`,
+                  `rotator rollback ${info.workflowId} --by <you> --reason <why>`,
+                ],
+              },
+            );
+            const answered = await condition(() => decision !== undefined, pauseTimeoutMs, {
+              summary: WAIT.pause,
             });
-            rb.setPhase('running');
-            continue;
+            const d = decision as { kind: 'resume' | 'rollback'; arg: UpdateArg } | undefined;
+            const who = d?.arg.by ? ` by ${d.arg.by}` : '';
+            if (answered && d?.kind === 'resume') {
+              rb.status.steps.push({
+                name: `resumed${who}`,
+                state: 'done',
+                startedAt: new Date().toISOString(),
+                endedAt: new Date().toISOString(),
+              });
+              rb.setPhase('running');
+              continue;
+            }
+            rolledBackOnRequest = answered
+              ? `rollback requested${who}${d?.arg.reason ? `: ${d.arg.reason}` : ''}`
+              : `no answer within pauseTimeout ${formatDuration(pauseTimeoutMs)}: automatic rollback`;
+            throw ApplicationFailure.nonRetryable(rolledBackOnRequest, FAILURE.rolledBack);
           }
-          rolledBackOnRequest = answered
-            ? `rollback requested${who}${d?.arg.reason ? `: ${d.arg.reason}` : ''}`
-            : `no answer within pauseTimeout ${formatDuration(pauseTimeoutMs)}: automatic rollback`;
-          throw ApplicationFailure.nonRetryable(rolledBackOnRequest, FAILURE.rolledBack);
         }
+      };
+      if (rolling) {
+        // One pod at a time, each checked through its own node before the next (root-restart.ts).
+        for (const pod of rollOrder(workload.name, topology.replicas)) {
+          podsRestarted.push(pod);
+          const [replaced] = await rb.step(
+            `restart store pod ${pod}`,
+            () => acts.restartStorePods([pod]),
+            (r) => r.map((p) => `${p.pod} (was ${p.uid || 'not running'})`).join(', '),
+          );
+          await untilBack(`wait for store pod ${pod} with the new root`, (timeoutMs) =>
+            waits.waitForStoreNode({
+              pod,
+              replacedUid: replaced!.uid,
+              expectFingerprint: pending.fingerprint,
+              timeoutMs,
+            }),
+          );
+        }
+      } else if (podsAtOnce) {
+        await rb.step(`restart every pod of ${workloadName} at once`, () => acts.restartStorePods());
+      } else {
+        await rb.step(`restart ${workloadName}`, () => acts.restartWorkloads([workload], at));
       }
+      // Rolling: every node on the new root, asked one by one, and the workload's rollout done.
+      await untilBack(
+        rolling ? 'check every store node on the new root' : 'wait for the store with the new root',
+        (timeoutMs) => waits.waitForStoreWithRoot({ timeoutMs, expectFingerprint: pending.fingerprint }),
+      );
+      storeBackAt = Date.now();
       rb.announcer.send([
         {
           target: { secretOf: 'root' },
@@ -428,7 +493,9 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
         },
         previousFingerprint: root.fingerprint,
         newFingerprint: rb.status.fingerprints.pending,
-        storeDowntimeMs: storeBackAt - restartedAt,
+        ...(strategies && { strategy: restart.strategy }),
+        // Rolling: no store-wide downtime is planned; the time is the whole roll's.
+        ...(rolling ? { rollMs: storeBackAt - restartedAt } : { storeDowntimeMs: storeBackAt - restartedAt }),
         ...(zoneKeysRefusedMs !== undefined && { zoneKeysRefusedMs }),
       },
       summary:

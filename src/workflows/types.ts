@@ -169,8 +169,12 @@ export interface WorkflowResult {
     store?: { kind: 'rustfs' | 'minio'; version?: string; iamSurvivesRootChange: boolean };
     previousFingerprint?: string;
     newFingerprint?: string;
-    /** From the store's restart to the store back with the new root (workflow clock). */
+    /** How the store's pods were restarted (runs since root-strategies). */
+    strategy?: 'rolling' | 'all-at-once';
+    /** From the store's restart to the store back with the new root (workflow clock); not rolling. */
     storeDowntimeMs?: number;
+    /** Rolling: from the first pod's restart to every node checked on the new root. */
+    rollMs?: number;
     /**
      * A store that lost IAM on the root change: from the store back to every zone re-created,
      * the time zone keys were refused. Absent when the store kept IAM.

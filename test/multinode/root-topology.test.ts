@@ -1,7 +1,8 @@
 // RotateRoot's topology preflight on the sandbox's 4-node store (issue 25 point 2): what it reads
 // (replicas, the pinned node-to-node secret, the erasure layout the release reports) and states
-// in the plan, and a workload whose pods do not pin RUSTFS_RPC_SECRET refused before anything
-// changes. Runs in the RustFS rounds' multi-node round (scripts/test-rustfs.ts).
+// in the plan with the strategy it derives, and `rolling` asked for on a workload whose pods do
+// not pin RUSTFS_RPC_SECRET refused before anything changes. Runs in the RustFS rounds'
+// multi-node round (scripts/test-rustfs.ts).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type WorkflowFailedError } from '@temporalio/client';
@@ -42,10 +43,10 @@ describe('RotateRoot preflight on a 4-node store', () => {
       args: [{ dryRun: true }],
     });
     const plan = result.plan!;
-    assert.ok(plan.notes.includes('strategy rolling: 4 store pods'), plan.notes.join('\n'));
     if (stack.store.kind === 'minio') {
       // MinIO's nodes have no RPC secret and must agree on the root: never a rolling restart.
-      assert.ok(plan.notes.some((n) => /^REFUSED: MinIO's nodes must agree on the root/.test(n)));
+      assert.ok(plan.notes.includes('strategy all-at-once: 4 store pods'), plan.notes.join('\n'));
+      assert.match(plan.expectedDowntime, /^full store downtime while all 4 pods/);
       return;
     }
     assert.ok(
@@ -61,16 +62,17 @@ describe('RotateRoot preflight on a 4-node store', () => {
       plan.notes.join('\n'),
     );
     const iamKept = !plan.notes.some((n) => n.includes('loses IAM on root change'));
+    assert.ok(!plan.notes.some((n) => n.startsWith('REFUSED')), plan.notes.join('\n'));
     if (iamKept) {
-      // Every condition of a rolling restart holds, and it is still refused: the restart does not
-      // yet check each node before the next (src/workflows/root-restart.ts).
-      assert.ok(
-        plan.notes.some((n) => /^REFUSED: 4 pods could be restarted one at a time/.test(n)),
-        plan.notes.join('\n'),
+      // Every condition of a rolling restart holds (the sandbox names each pod's endpoint).
+      assert.ok(plan.notes.includes('strategy rolling: 4 store pods'), plan.notes.join('\n'));
+      assert.match(
+        plan.expectedDowntime,
+        /^none for consumers through the Service: the 4 pods of StatefulSet\/dashi-platform\/rustfs restart one at a time \(1 may be down\), each checked — .* for 15 s — before the next/,
       );
     } else {
       // RustFS alpha.85 seals IAM with the root: no rolling restart can change it.
-      assert.ok(plan.notes.some((n) => /^REFUSED: this store seals IAM with the root secret/.test(n)));
+      assert.ok(plan.notes.includes('strategy all-at-once: 4 store pods'), plan.notes.join('\n'));
     }
   });
 
@@ -119,7 +121,7 @@ describe('RotateRoot preflight on a 4-node store', () => {
         .execute('RotateRoot', {
           taskQueue: unpinned.taskQueue,
           workflowId: 'rotate-root-unpinned',
-          args: [{ approve: true }],
+          args: [{ approve: true, strategy: 'rolling' }],
         })
         .then(
           () => assert.fail('RotateRoot completed on pods without a pinned RPC secret'),

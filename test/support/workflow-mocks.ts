@@ -227,3 +227,35 @@ export function storeNeverBack(): Fake {
     return 'store ready with the previous root';
   });
 }
+
+/** What preflight reads of the sandbox's 4-node RustFS store with its RPC secret pinned. */
+export const fourNodes = (over: object = {}) => ({
+  kind: 'rustfs',
+  version: 'test',
+  iamSurvivesRootChange: true,
+  topology: {
+    replicas: 4,
+    rpcSecret: { pinned: true, via: 'key "rpc-secret" of Secret rustfs-rpc' },
+    erasure: { servers: 4, sets: 1, drivesPerSet: 4, parity: 2, drivesDown: 0, nodesTolerated: 1 },
+    podsWithEndpoints: 4,
+    minReadySeconds: 15,
+    ...over,
+  },
+});
+
+/** A 4-pod store whose pods restart and come back; `stuck` pods never come back on the new root. */
+export function fourPodStore(opts: { stuck?: string; over?: object; version?: object } = {}): Fake {
+  return new Fake()
+    .on('verifyRoot', async () => ({ ...fourNodes(opts.over), ...opts.version }))
+    .on('restartStorePods', async (pods?: string[]) =>
+      (pods ?? ['rustfs-0', 'rustfs-1', 'rustfs-2', 'rustfs-3']).map((pod) => ({ pod, uid: `uid-${pod}` })),
+    )
+    .on('waitForStoreNode', async (o: { pod: string; expectFingerprint: string }) => {
+      if (o.pod === opts.stuck && o.expectFingerprint === FP.rootPending)
+        throw ApplicationFailure.nonRetryable(
+          `store pod ${o.pod} not back within 3s`,
+          'RestartWindowExceeded',
+        );
+      return `pod ${o.pod} back on ${o.expectFingerprint}`;
+    });
+}

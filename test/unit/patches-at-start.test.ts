@@ -1,5 +1,5 @@
-// Every run decides its patches in its first workflow task (patch patches-at-start): one
-// marker, recorded before any other command, so no patch can be asked in a task other than
+// Every run decides its patches in its first workflow task (patch patches-at-start): its
+// markers (patches-at-start, then each patch added after it), recorded before any other command, so no patch can be asked in a task other than
 // the one its marker is in, whatever activations a replay groups differently. Runs of each
 // workflow through their longest paths (undo on cancel, pause and resume, children), each
 // replayed from its full history as a query of the closed run does.
@@ -11,7 +11,7 @@ import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { resumeUpdate } from '../../src/workflows/definitions';
 import { FAILURE } from '../../src/workflows/names';
-import { PATCHES_AT_START } from '../../src/workflows/patches';
+import { PATCHES_AT_START, ROOT_STRATEGIES } from '../../src/workflows/patches';
 import { replayWorkflowCode } from '../support/build';
 import { ending, Fake, untilPhase } from '../support/workflow-mocks';
 import { withWorker, workflowTestEnv } from '../support/workflow-env';
@@ -51,7 +51,11 @@ describe('patches decided at the start of every run (time-skipping)', () => {
   const check = async (workflowId: string) => {
     const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
     const { ids, firstCommandIsMarker } = patchMarkers(history.events ?? []);
-    assert.deepEqual(ids, [PATCHES_AT_START], `${workflowId}: one patch marker`);
+    assert.deepEqual(
+      ids,
+      [PATCHES_AT_START, ROOT_STRATEGIES],
+      `${workflowId}: the patch markers of its start`,
+    );
     assert.ok(firstCommandIsMarker, `${workflowId}: the marker is the first command of the first task`);
     await replays(workflowId, history);
   };

@@ -10,7 +10,7 @@ import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { type Activities } from '../../src/activities';
 import { continueStepName, forgedContinuation } from '../../src/workflows/grace-wait';
 import { checkWorkflowInput, type GraceWaitState } from '../../src/workflows/inputs';
-import { PATCHES_AT_START } from '../../src/workflows/patches';
+import { PATCHES_AT_START, ROOT_STRATEGIES } from '../../src/workflows/patches';
 import { type WorkflowType } from '../../src/workflows/types';
 import { inventory } from '../support/dashi';
 import { ACTIVITY_NAMES, mockActivities, withWorker, workflowTestEnv } from '../support/workflow-env';
@@ -18,7 +18,7 @@ import { ACTIVITY_NAMES, mockActivities, withWorker, workflowTestEnv } from '../
 const KNOWN = {
   BootstrapCluster: 'known keys: dryRun, rotate, parallelism',
   RotateZone: 'known keys: zone, dryRun, strategy, grace, maxGrace',
-  RotateRoot: 'known keys: dryRun, approve, restartTimeout, pauseTimeout, approvalTimeout',
+  RotateRoot: 'known keys: dryRun, approve, restartTimeout, pauseTimeout, approvalTimeout, strategy',
 };
 
 const continued = {
@@ -312,7 +312,7 @@ describe('RotateZone refuses a forged continued state (time-skipping)', () => {
         /"continued" is the state a RotateZone run hands to the run it continues as new, never an input: this run was started by a client/,
       );
       // Only the marker of the run's start (every patch decided there): no marker of its own.
-      assert.deepEqual(await patchesOf(client, workflowId), [PATCHES_AT_START]);
+      assert.deepEqual(await patchesOf(client, workflowId), [PATCHES_AT_START, ROOT_STRATEGIES]);
     });
     assert.deepEqual(calls, [], 'no activity: nothing revoked, no pending record touched');
   });
@@ -329,7 +329,7 @@ describe('RotateZone refuses a forged continued state (time-skipping)', () => {
         () => assert.fail('RotateZone completed'),
         (e: unknown) => assert.ok(e instanceof WorkflowFailedError && e.cause instanceof ApplicationFailure),
       );
-      assert.deepEqual(await patchesOf(client, workflowId), [PATCHES_AT_START]);
+      assert.deepEqual(await patchesOf(client, workflowId), [PATCHES_AT_START, ROOT_STRATEGIES]);
     });
   });
 });

@@ -1,0 +1,127 @@
+// RotateRoot's strategies on the sandbox's 4-node store (issue 25 point 3), with a consumer of a
+// zone reading through the load balancer (the store's Service) the whole time: `rolling`
+// (RUSTFS_RPC_SECRET pinned) loses no request; `all-at-once` has one window, which the run and
+// the consumer both measure; each ends with every node on the new root, each node asked
+// directly. A pause in the middle of a roll: root-strategies-pause.test.ts. Runs in the RustFS
+// rounds' multi-node round (scripts/test-rustfs.ts). A release that seals IAM with the root
+// (alpha.85) is refused `rolling` before anything changes, and still rotates all at once.
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { type WorkflowFailedError } from '@temporalio/client';
+import { fingerprint } from '../../src/fingerprint';
+import { type WorkflowResult } from '../../src/workflows/types';
+import { eventually } from '../support/kube';
+import {
+  assertNoSecretsInHistory,
+  collectSecretValues,
+  startRotator,
+  type Rotator,
+} from '../support/rotator';
+import { getStack } from '../support/stack';
+import { storeAdmin } from '../support/store';
+import { storeNodes } from '../support/store-nodes';
+
+const stack = getStack();
+const store = storeNodes(stack);
+const secrets = new Set<string>();
+let rotator: Rotator;
+/** Whether this store can roll at all: RustFS keeping IAM across a root change (not MinIO, not alpha.85). */
+let rolls = false;
+
+describe('RotateRoot strategies on a 4-node store', () => {
+  before(async () => {
+    assert.equal(store.nodes.length, 4, 'needs the 4-node sandbox (ROTATOR_STORE_NODES=4)');
+    rotator = await startRotator(stack, { grace: '0s', restartTimeout: '90s' });
+    await rotator.client.workflow.execute('BootstrapCluster', {
+      taskQueue: rotator.taskQueue,
+      workflowId: 'bootstrap-cluster-strategies',
+      args: [{}],
+    });
+    const caps = await storeAdmin(stack, await store.root()).detectCapabilities();
+    rolls = stack.store.kind === 'rustfs' && caps.iamSurvivesRootChange;
+    await collectSecretValues(stack, secrets);
+  });
+  beforeEach(() => store.agent.reset());
+  after(async () => {
+    if (rotator) await store.terminateOpen(rotator);
+    await store.agent.reset().catch(() => undefined);
+    await rotator?.close();
+  });
+
+  test('rolling: one pod at a time, zero failed consumer requests, every node on the new root', async () => {
+    const before = await store.root();
+    const restartsBefore = await store.restarts();
+    const loop = store.consumer();
+    await eventually('the consumer serving before the rotation', async () => loop.progress().requests >= 5);
+    const since = Date.now();
+    const handle = await store.startRoot(rotator, { strategy: 'rolling' });
+    const outcome = await handle.result().then(
+      (r: WorkflowResult) => r,
+      (e: unknown) => e as WorkflowFailedError,
+    );
+    const seen = await loop.stop();
+    if (!rolls) {
+      // Refused before anything changed: the root and every process as they were.
+      const cause = (outcome as WorkflowFailedError).cause as { type?: string; message?: string };
+      assert.equal(cause.type, 'TopologyRefused', String(cause.message));
+      assert.deepEqual(await store.root(), before);
+      assert.deepEqual(await store.restarts(), restartsBefore);
+      assert.equal(seen.failures, 0);
+      return;
+    }
+    const result = outcome as WorkflowResult;
+    assert.equal(result.outcome, 'completed', JSON.stringify(result));
+    assert.equal(result.root?.strategy, 'rolling');
+    const after = await store.root();
+    assert.notEqual(fingerprint(after.secretKey), fingerprint(before.secretKey));
+    assert.equal(seen.failures, 0, `failed consumer requests: ${seen.errors.join('; ')}`);
+    assert.ok(seen.requests > 100, `only ${seen.requests} requests in ${Date.now() - since} ms`);
+    assert.deepEqual(
+      await store.nodeRoots([after, before]),
+      store.nodes.map(() => fingerprint(after.secretKey)),
+    );
+    assert.deepEqual(
+      await store.restarts(),
+      restartsBefore.map((r) => r + 1),
+      'each pod restarted once',
+    );
+    console.log(
+      `rolling: ${seen.requests} consumer requests, ${seen.failures} failed; roll ${result.root?.rollMs} ms, run ${Date.now() - since} ms`,
+    );
+    await collectSecretValues(stack, secrets);
+    await assertNoSecretsInHistory(rotator, [handle.workflowId], secrets);
+  });
+
+  test('all-at-once: every pod together, one window, measured by the run and by the consumer', async () => {
+    const before = await store.root();
+    const restartsBefore = await store.restarts();
+    const loop = store.consumer();
+    await eventually('the consumer serving before the rotation', async () => loop.progress().requests >= 5);
+    const result: WorkflowResult = await (
+      await store.startRoot(rotator, { strategy: 'all-at-once' })
+    ).result();
+    const seen = await loop.stop();
+    assert.equal(result.root?.strategy, 'all-at-once');
+    const window = result.root!.storeDowntimeMs!;
+    assert.ok(window > 0, `store downtime ${window} ms`);
+    // One window: the consumer was refused while no node served, no longer than the run measured.
+    assert.ok(seen.failures > 0, 'a store-wide restart is seen by the consumer');
+    assert.ok(
+      seen.longestFailureMs > 0 && seen.longestFailureMs <= window + 2_000,
+      `consumer refused for ${seen.longestFailureMs} ms, the run measured ${window} ms`,
+    );
+    const after = await store.root();
+    assert.deepEqual(
+      await store.nodeRoots([after, before]),
+      store.nodes.map(() => fingerprint(after.secretKey)),
+    );
+    assert.deepEqual(
+      await store.restarts(),
+      restartsBefore.map((r) => r + 1),
+      'each pod restarted once',
+    );
+    console.log(
+      `all-at-once: window ${window} ms (run), consumer ${seen.failures}/${seen.requests} failed, longest ${seen.longestFailureMs} ms`,
+    );
+  });
+});

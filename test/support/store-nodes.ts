@@ -1,0 +1,70 @@
+// What the multi-node tests (test/multinode) ask of the sandbox's 4-node store: which root each
+// node accepts (asked of each node directly, never through the load balancer), a consumer of a
+// zone reading through the load balancer, how often the agent restarted each pod, and a
+// RotateRoot run of the test's rotator.
+import { type WorkflowHandle } from '@temporalio/client';
+import { fingerprint } from '../../src/fingerprint';
+import { createAdminClient, type Credentials } from '../../src/rustfs';
+import { PLATFORM } from '../../src/sandbox/platform';
+import { type SandboxState } from '../../src/sandbox/state';
+import { startConsumerLoop } from './consumer';
+import { readSecretData } from './kube';
+import { nodeAgent, type Rotator } from './rotator';
+import { creds } from './store';
+
+export function storeNodes(stack: SandboxState) {
+  const nodes = stack.store.nodes ?? [];
+  const agent = nodeAgent(stack);
+  let runs = 0;
+  return {
+    nodes,
+    agent,
+    root: async () => creds(await readSecretData(stack, PLATFORM.namespace, PLATFORM.rootSecret)),
+    /** The fingerprint of the root (of `roots`) each node accepts; undefined where none. */
+    nodeRoots: (roots: Credentials[]): Promise<(string | undefined)[]> =>
+      Promise.all(
+        nodes.map(async (n) => {
+          for (const c of roots) {
+            const admin = createAdminClient({
+              endpoint: n.endpoint,
+              dialect: stack.store.kind === 'minio' ? 'madmin' : 'rustfs',
+              credentials: c,
+              timeoutMs: 5_000,
+            });
+            if (
+              await admin.serverInfo().then(
+                () => true,
+                () => false,
+              )
+            )
+              return fingerprint(c.secretKey);
+          }
+          return undefined;
+        }),
+      ),
+    /** A consumer of zone serving, with its zone key, through the load balancer (the store's Service). */
+    consumer: () =>
+      startConsumerLoop(stack, {
+        namespace: 'dashi-serving',
+        secret: 'dashi-rustfs-serving',
+        deployment: 'titiler',
+        bucket: 'curated',
+        intervalMs: 50,
+      }),
+    restarts: async () => (await agent.state()).nodes.map((n) => n.restarts),
+    startRoot: (rotator: Rotator, input: object): Promise<WorkflowHandle> =>
+      rotator.client.workflow.start('RotateRoot', {
+        taskQueue: rotator.taskQueue,
+        workflowId: `rotate-root-nodes-${process.pid}-${++runs}`,
+        args: [{ approve: true, ...input }],
+      }),
+    /** Ends every RotateRoot of this file still open, so a failed test leaves no run behind. */
+    terminateOpen: async (rotator: Rotator) => {
+      for (let i = 1; i <= runs; i++)
+        await rotator.client.workflow
+          .getHandle(`rotate-root-nodes-${process.pid}-${i}`)
+          .terminate('test cleanup')
+          .catch(() => undefined);
+    },
+  };
+}
