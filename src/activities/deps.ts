@@ -13,8 +13,8 @@ export interface ActivityDeps {
    * endpoint, or one node's own (`endpoint`, from store.nodeEndpoints).
    */
   admin: (credentials: Credentials, endpoint?: string) => AdminClient;
-  /** An S3 client for the store bound to the given credential. */
-  s3: (credentials: Credentials) => S3Ops;
+  /** An S3 client for the store bound to the given credential: through the store's endpoint, or one node's own. */
+  s3: (credentials: Credentials, endpoint?: string) => S3Ops;
   /** Prefect's API, with the worker's credentials for it (work pools of the zones). */
   prefect: PrefectClient;
   /** For the root/zone mutual-exclusion check. */

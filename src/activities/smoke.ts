@@ -1,16 +1,21 @@
+import { Context } from '@temporalio/activity';
 import { findZone, smokePlan, type SmokeCell } from '../inventory';
-import { isAdminError, type S3Ops } from '../rustfs';
+import { isAdminError, type Credentials, type S3Ops } from '../rustfs';
 import { readRoot, readZoneCredential } from './credentials';
 import { type ActivityDeps } from './deps';
 import { nonRetryable } from './failures';
+import { storeNodeEndpoints } from './store-nodes';
 
 export interface SmokeReport {
   zone: string;
   source: 'current' | 'pending';
   passed: number;
   cells: number;
-  /** One line per cell that did not match: bucket, operation, expected, got. */
+  /** One line per cell that did not match: bucket, operation, expected, got (and the node, when asked per node). */
   mismatches: string[];
+  /** The store pods asked directly (store.nodeEndpoints), and those skipped for not serving. */
+  nodes?: string[];
+  skipped?: string[];
 }
 
 async function runCell(s3: S3Ops, cell: SmokeCell, body: string): Promise<'allow' | 'deny'> {
@@ -72,51 +77,165 @@ export function smokeMismatchOf(message: string): { zone: string; failed: number
  * zone credential under test. Passing means every allowed operation succeeded and every
  * other one was AccessDenied — "it authenticated" is not enough.
  */
+/**
+ * How long a node may take to apply a zone's IAM after the write. RustFS tells its peers of an
+ * IAM write without waiting for them (alpha.85 … rc.3, crates/iam/src/sys.rs notify_for_user:
+ * fire-and-forget) and each node reloads IAM every 120 s (crates/iam/src/manager.rs): on a
+ * multi-node store the node behind the Service may deny a zone moments after its policy was
+ * attached on another. Inside the smoke's 2-minute call.
+ */
+const NODE_SETTLE_MS = 90_000;
+const NODE_POLL_MS = 2_000;
+
+/** A cell that did not match, and the line that says so. */
+interface Mismatch {
+  cell: string;
+  text: string;
+}
+
+/** Where a smoke runs: every node of a multi-node store by its own endpoint, else the Service. */
+interface SmokeTarget {
+  /** The store pod, or undefined for the store's endpoint. */
+  pod?: string;
+  endpoint?: string;
+}
+
+/** A node that does not answer HTTP at all is not behind the Service either: nothing to ask. */
+async function serving(endpoint: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${endpoint}/minio/health/live`, { signal: AbortSignal.timeout(5_000) });
+    await res.arrayBuffer().catch(() => undefined);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Cancellation-aware outside tests that call the activity without an activity context. */
+function pause(ms: number): Promise<void> {
+  try {
+    Context.current().heartbeat();
+    return Context.current().sleep(ms);
+  } catch {
+    return new Promise((r) => setTimeout(r, ms));
+  }
+}
+
+/**
+ * Policy conformance (docs/design.md "Smoke: policy conformance"): every cell of the zone's expected matrix, run with the
+ * zone credential under test. Passing means every allowed operation succeeded and every
+ * other one was AccessDenied — "it authenticated" is not enough. On a store whose inventory
+ * names each pod's endpoint (store.nodeEndpoints) every serving node is asked directly, and a
+ * node that does not match yet is asked again for NODE_SETTLE_MS: a consumer switched to a key
+ * must be served by whichever node the Service picks.
+ */
 export function createSmokeActivities(deps: ActivityDeps) {
   const { kube, inventory } = deps;
+
+  const targets = async (): Promise<{ serving: SmokeTarget[]; skipped: string[] }> => {
+    const nodes = await storeNodeEndpoints(deps);
+    if (nodes.length < 2) return { serving: [{}], skipped: [] };
+    const up = await Promise.all(nodes.map((n) => serving(n.endpoint)));
+    const skipped = nodes.filter((_, i) => !up[i]).map((n) => n.pod);
+    // Every node down says nothing about the policy: the Service's answer, retried as before.
+    if (skipped.length === nodes.length) return { serving: [{}], skipped: [] };
+    return { serving: nodes.filter((_, i) => up[i]), skipped };
+  };
+
+  /** One pass of the plan against one target: the cells that did not match. */
+  const runPlan = async (
+    cred: Credentials,
+    root: S3Ops,
+    target: SmokeTarget,
+    cells: SmokeCell[],
+    body: string,
+  ): Promise<Mismatch[]> => {
+    const s3 = deps.s3(cred, target.endpoint);
+    const mismatches: Mismatch[] = [];
+    const at = target.pod ? `${target.pod}: ` : '';
+    try {
+      for (const cell of cells) {
+        const name = `${cell.operation} ${cell.bucket}`;
+        let got: 'allow' | 'deny';
+        try {
+          got = await runCell(s3, cell, body);
+        } catch (err) {
+          if (retryAfterCellError(err)) throw err;
+          mismatches.push({
+            cell: name,
+            text: `${at}${name}: expected ${cell.expect}, got error ${(err as Error).message}`,
+          });
+          continue;
+        }
+        if (got !== cell.expect) {
+          mismatches.push({ cell: name, text: `${at}${name}: expected ${cell.expect}, got ${got}` });
+          // A put that should have been denied left an object behind: remove it.
+          if (got === 'allow' && cell.operation === 'put')
+            await root.deleteObject(cell.bucket, cell.key!).catch(() => undefined);
+        }
+      }
+    } finally {
+      s3.close();
+    }
+    return mismatches;
+  };
+
+  /** The plan on one node until it matches, or the node had NODE_SETTLE_MS to apply the zone's IAM. */
+  const settledOn = async (
+    cred: Credentials,
+    root: S3Ops,
+    target: SmokeTarget,
+    cells: SmokeCell[],
+    body: string,
+  ): Promise<Mismatch[]> => {
+    const deadline = Date.now() + NODE_SETTLE_MS;
+    for (;;) {
+      try {
+        const mismatches = await runPlan(cred, root, target, cells, body);
+        if (!mismatches.length || Date.now() >= deadline) return mismatches;
+      } catch (err) {
+        // The key not on this node yet, or the node busy: asked again until the deadline.
+        if (Date.now() >= deadline) throw err;
+      }
+      await pause(NODE_POLL_MS);
+    }
+  };
+
   return {
     async smokeZone(zoneName: string, source: 'current' | 'pending' = 'current'): Promise<SmokeReport> {
       const zone = findZone(inventory, zoneName);
       const plan = smokePlan(zone, inventory.smoke);
-      const root = deps.s3(await readRoot(kube, inventory));
       const cred = await readZoneCredential(kube, zone, source);
-      const s3 = deps.s3(cred);
-      const mismatches: string[] = [];
       const body = `rustfs-rotator smoke ${zone.name} ${new Date().toISOString()}`;
+      const root = deps.s3(await readRoot(kube, inventory));
+      let mismatches: Mismatch[];
+      let nodes: Pick<SmokeReport, 'nodes' | 'skipped'> = {};
       try {
         for (const c of plan.rootCanaries) await root.putObject(c.bucket, c.key, body);
-        for (const cell of plan.cells) {
-          let got: 'allow' | 'deny';
-          try {
-            got = await runCell(s3, cell, body);
-          } catch (err) {
-            if (retryAfterCellError(err)) throw err;
-            mismatches.push(
-              `${cell.operation} ${cell.bucket}: expected ${cell.expect}, got error ${(err as Error).message}`,
-            );
-            continue;
-          }
-          if (got !== cell.expect) {
-            mismatches.push(`${cell.operation} ${cell.bucket}: expected ${cell.expect}, got ${got}`);
-            // A put that should have been denied left an object behind: remove it.
-            if (got === 'allow' && cell.operation === 'put')
-              await root.deleteObject(cell.bucket, cell.key!).catch(() => undefined);
-          }
-        }
+        const { serving: on, skipped } = await targets();
+        const perNode = on.length > 1 || on[0]?.pod !== undefined;
+        if (perNode) nodes = { nodes: on.map((t) => t.pod!), skipped };
+        mismatches = (
+          await Promise.all(
+            on.map((t) =>
+              perNode ? settledOn(cred, root, t, plan.cells, body) : runPlan(cred, root, t, plan.cells, body),
+            ),
+          )
+        ).flat();
       } finally {
-        s3.close();
         root.close();
       }
-      const report = {
+      const report: SmokeReport = {
         zone: zone.name,
         source,
-        passed: plan.cells.length - mismatches.length,
+        passed: plan.cells.length - new Set(mismatches.map((m) => m.cell)).size,
         cells: plan.cells.length,
-        mismatches,
+        mismatches: mismatches.map((m) => m.text),
+        ...nodes,
       };
       if (mismatches.length) {
         throw nonRetryable(
-          smokeMismatchMessage(zone.name, source, mismatches, plan.cells.length),
+          smokeMismatchMessage(zone.name, source, report.mismatches, plan.cells.length),
           SMOKE_MISMATCH,
         );
       }

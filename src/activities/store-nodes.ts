@@ -55,10 +55,7 @@ export function createStoreNodeActivities(deps: ActivityDeps) {
     return endpoint;
   };
 
-  const replicasNow = async (): Promise<number> => {
-    const workload = await readWorkload(kube, storeOf().workload);
-    return (workload.spec && 'replicas' in workload.spec ? workload.spec.replicas : undefined) ?? 1;
-  };
+  const replicasNow = () => workloadReplicas(deps);
 
   /**
    * The cluster as one node sees it. RustFS from beta.9 (and MinIO) serve
@@ -224,6 +221,30 @@ export function createStoreNodeActivities(deps: ActivityDeps) {
       }
     },
   };
+}
+
+/** How many pods the store workload asks for now. */
+async function workloadReplicas(deps: ActivityDeps): Promise<number> {
+  const workload = await readWorkload(deps.kube, deps.inventory.store.workload);
+  return (workload.spec && 'replicas' in workload.spec ? workload.spec.replicas : undefined) ?? 1;
+}
+
+/**
+ * Each store pod and its own endpoint, when the inventory names them (store.nodeEndpoints) and
+ * the workload runs more than one pod; empty for a single-node store.
+ */
+export async function storeNodeEndpoints(
+  deps: ActivityDeps,
+  replicas?: number,
+): Promise<Array<{ pod: string; endpoint: string }>> {
+  const store = deps.inventory.store;
+  if (store.nodeEndpoints === undefined) return [];
+  const n = replicas ?? (await workloadReplicas(deps));
+  if (n < 2) return [];
+  return storePodNames(store.workload.name, n).flatMap((pod) => {
+    const endpoint = nodeEndpointOf(store, pod);
+    return endpoint ? [{ pod, endpoint }] : [];
+  });
 }
 
 /**

@@ -54,8 +54,8 @@ export function buildDeps(opts: {
         // (bench/RESULTS.md); MinIO and RustFS accept PBKDF2-sealed bodies just the same.
         madminAlgorithm: MadminAlgorithm.Pbkdf2AesGcm,
       }),
-    s3: (credentials: Credentials) =>
-      createS3({ endpoint: opts.store.endpoint, region: opts.store.region, credentials }),
+    s3: (credentials: Credentials, endpoint?: string) =>
+      createS3({ endpoint: endpoint ?? opts.store.endpoint, region: opts.store.region, credentials }),
     prefect: createPrefectClient(opts.prefect ?? prefectCredentialsFromEnv()),
     temporal: { client: opts.client, namespace: opts.namespace },
     webUiUrl: opts.webUiUrl,

@@ -59,7 +59,11 @@ function requestLoop(endpoint: string, c: { accessKey: string; secretKey: string
 
 describe('a distributed store in the sandbox', () => {
   test('four pods, four store processes, one cluster: what one node stores, every node serves', async () => {
-    assert.equal(nodes.length, 4, `the stack runs ${nodes.length || 1} store node(s), not 4 (ROTATOR_STORE_NODES)`);
+    assert.equal(
+      nodes.length,
+      4,
+      `the stack runs ${nodes.length || 1} store node(s), not 4 (ROTATOR_STORE_NODES)`,
+    );
     const state = await agentState();
     assert.deepEqual(
       state.nodes.map((n) => [n.pod, n.ready]),

@@ -1,0 +1,96 @@
+// What the two "paused in the middle of a roll" files share (test/multinode/root-strategies-
+// resume and -rollback, one file per path so each fits the runner's 600 s per file): a rotator
+// on a bootstrapped 4-node store, whether this store rolls at all, a rolling run paused at its
+// second pod, and the refusal asserted instead on a store that never rolls.
+import assert from 'node:assert/strict';
+import { after, before, beforeEach } from 'node:test';
+import { type WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { fingerprint } from '../../src/fingerprint';
+import { eventually } from './kube';
+import { startRotator, waitPhase, type Rotator } from './rotator';
+import { getStack } from './stack';
+import { storeAdmin, type creds } from './store';
+import { storeNodes } from './store-nodes';
+
+type Credentials = ReturnType<typeof creds>;
+
+export interface PausedRoll {
+  handle: WorkflowHandle;
+  /** The root before the run, and the one it rolls onto. */
+  before: Credentials;
+  after: Credentials;
+}
+
+/** Registers the file's hooks; the returned accessors are valid inside its tests. */
+export function pausedRollSuite(name: string) {
+  const stack = getStack();
+  const store = storeNodes(stack);
+  let rotator: Rotator;
+  let rolls = false;
+
+  before(async () => {
+    assert.equal(store.nodes.length, 4, 'needs the 4-node sandbox (ROTATOR_STORE_NODES=4)');
+    rotator = await startRotator(stack, { grace: '0s' });
+    await rotator.client.workflow.execute('BootstrapCluster', {
+      taskQueue: rotator.taskQueue,
+      workflowId: `bootstrap-cluster-${name}`,
+      args: [{}],
+    });
+    const caps = await storeAdmin(stack, await store.root()).detectCapabilities();
+    rolls = stack.store.kind === 'rustfs' && caps.iamSurvivesRootChange;
+  });
+  beforeEach(() => store.agent.reset());
+  after(async () => {
+    if (rotator) await store.terminateOpen(rotator);
+    await store.agent.reset().catch(() => undefined);
+    await rotator?.close();
+  });
+
+  /**
+   * A rolling run paused at its second pod (rustfs-2): the agent holds the first start (rustfs-3)
+   * and it is let go at once (releasing clears later holds), then the next start is held —
+   * rustfs-2's, which the run asks for only after rustfs-3 settled.
+   */
+  async function pausedAtSecondPod(): Promise<PausedRoll> {
+    const before = await store.root();
+    await store.agent.hold();
+    const handle = await store.startRoot(rotator, {
+      strategy: 'rolling',
+      restartTimeout: '45s',
+      pauseTimeout: '30m',
+    });
+    const first = await store.agent.held(120_000);
+    assert.equal(first.pod, 'rustfs-3', 'the roll starts at the highest ordinal');
+    await store.agent.release();
+    await store.agent.hold();
+    await eventually(
+      'the start of rustfs-2 held',
+      async () => ((await store.agent.state()).held?.pod === 'rustfs-2' ? true : undefined),
+      180_000,
+    );
+    const paused = await waitPhase(handle, 'paused', 120_000);
+    assert.match(paused.pauseReason ?? '', /store pod rustfs-2 did not come back with root/);
+    const after = await store.root();
+    // The middle of the roll: rustfs-3 on the new root, rustfs-0 and -1 on the previous, rustfs-2 down.
+    assert.deepEqual(await store.nodeRoots([after, before]), [
+      fingerprint(before.secretKey),
+      fingerprint(before.secretKey),
+      undefined,
+      fingerprint(after.secretKey),
+    ]);
+    return { handle, before, after };
+  }
+
+  /** A store that never rolls (MinIO, alpha.85): `rolling` is refused before anything changes. */
+  async function refusesRolling(): Promise<void> {
+    const before = await store.root();
+    const err = (await (await store.startRoot(rotator, { strategy: 'rolling' })).result().then(
+      () => assert.fail('rolling completed on a store that cannot roll'),
+      (e: unknown) => e,
+    )) as WorkflowFailedError;
+    assert.equal((err.cause as { type?: string }).type, 'TopologyRefused');
+    assert.deepEqual(await store.root(), before);
+  }
+
+  return { stack, store, rolls: () => rolls, pausedAtSecondPod, refusesRolling };
+}
