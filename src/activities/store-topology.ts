@@ -19,6 +19,11 @@ export interface StoreTopology {
    */
   podsWithEndpoints?: number;
   minReadySeconds?: number;
+  /**
+   * A StatefulSet's podManagementPolicy (the API's default, OrderedReady, when unset); absent
+   * for a Deployment, and from runs recorded before preflight read it.
+   */
+  podManagementPolicy?: string;
 }
 
 /** The container that runs the store: the one reading the root Secret, else the first. */

@@ -63,6 +63,9 @@ export function createStoreActivities(deps: ActivityDeps) {
       minReadySeconds:
         (workload.spec && 'minReadySeconds' in workload.spec ? workload.spec.minReadySeconds : undefined) ??
         0,
+      ...(workload.spec && 'podManagementPolicy' in workload.spec
+        ? { podManagementPolicy: workload.spec.podManagementPolicy ?? 'OrderedReady' }
+        : {}),
       rpcSecret: rpcSecretPinning(workload.spec?.template.spec, inventory.store.rootSecret.name),
       ...(layout ? { erasure: { ...layout, nodesTolerated: nodesTolerated(layout) } } : {}),
     };

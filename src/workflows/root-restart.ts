@@ -58,6 +58,16 @@ export function planRootRestart(opts: {
   const { kind, workload, strategy, topology, iamSurvivesRootChange, restartTimeout, rolling } = opts;
   const { replicas, rpcSecret, erasure } = topology;
   if (strategy === 'all-at-once') {
+    // Absent from runs recorded before preflight read it: those restarted as they did.
+    if (rolling && replicas > 1 && topology.podManagementPolicy === 'OrderedReady')
+      return {
+        strategy,
+        expectedDowntime: 'none: refused before anything changes',
+        refused: {
+          reason: `${workload} has podManagementPolicy OrderedReady: with every pod deleted, the StatefulSet recreates them one at a time, each only once the previous is Ready, and a node is not Ready without its peers' quorum, so the store would not come back`,
+          fix: `recreate ${workload} with podManagementPolicy: Parallel (the field cannot change in place: kubectl delete statefulset --cascade=orphan, then apply it with the new policy; the pods keep running), or use the rolling strategy where preflight allows it`,
+        },
+      };
     return {
       strategy,
       expectedDowntime:

@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { type V1PodSpec } from '@kubernetes/client-node';
 import { rpcSecretPinning, type StoreTopology } from '../../src/activities/store-topology';
 import { erasureLayout, nodesTolerated, writeQuorum } from '../../src/rustfs/topology';
-import { planRootRestart, type RootStrategy } from '../../src/workflows/root-restart';
+import { chooseRootRestart, planRootRestart, type RootStrategy } from '../../src/workflows/root-restart';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'rustfs');
 const RELEASES = ['1.0.0-alpha.85', '1.0.0-beta.7', '1.0.0-rc.3'];
@@ -229,4 +229,45 @@ describe('the root restart each topology allows', () => {
       assert.match(p.refused.fix, fix);
     });
   }
+});
+
+describe('all-at-once on a StatefulSet that recreates its pods in order', () => {
+  const ordered = fourNodes({ podManagementPolicy: 'OrderedReady' });
+  const facts = { podsWithEndpoints: 4, settleSeconds: 5 };
+  const withFacts = (strategy: RootStrategy, topology: StoreTopology) =>
+    planRootRestart({
+      kind: 'rustfs',
+      workload: 'StatefulSet/dashi-platform/rustfs',
+      strategy,
+      topology,
+      iamSurvivesRootChange: true,
+      restartTimeout: '2m',
+      rolling: facts,
+    });
+
+  test('refused before anything changes, with the reason and the fix', () => {
+    const p = withFacts('all-at-once', ordered);
+    assert.match(
+      p.refused?.reason ?? '',
+      /podManagementPolicy OrderedReady: .* the store would not come back/,
+    );
+    assert.match(p.refused?.fix ?? '', /podManagementPolicy: Parallel .*--cascade=orphan/);
+  });
+
+  test('allowed with Parallel, on one pod, and in runs recorded before the strategies', () => {
+    assert.equal(withFacts('all-at-once', fourNodes({ podManagementPolicy: 'Parallel' })).refused, undefined);
+    assert.equal(withFacts('all-at-once', { ...ordered, replicas: 1 }).refused, undefined);
+    assert.equal(plan('all-at-once', ordered).refused, undefined);
+  });
+
+  test('with rolling allowed, the strategy chosen is rolling; with rolling refused too, the run is refused', () => {
+    assert.equal(chooseRootRestart(undefined, (s) => withFacts(s, ordered)).strategy, 'rolling');
+    const unpinned = {
+      ...ordered,
+      rpcSecret: { pinned: false as const, reason: 'RUSTFS_RPC_SECRET is not set' },
+    };
+    const chosen = chooseRootRestart(undefined, (s) => withFacts(s, unpinned));
+    assert.equal(chosen.strategy, 'all-at-once');
+    assert.match(chosen.refused?.reason ?? '', /OrderedReady/);
+  });
 });
