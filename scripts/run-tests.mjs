@@ -27,7 +27,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { isMultiNode, laneOf, mayStartBeside, MULTI_NODE_STORE_NODES, NO_STACK_DIRS } from './test-lanes.mjs';
+import {
+  isMultiNode,
+  laneOf,
+  mayStartBeside,
+  MULTI_NODE_STORE_NODES,
+  NO_STACK_DIRS,
+  takesSlot,
+} from './test-lanes.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
@@ -192,6 +199,7 @@ function testJob(file) {
   return {
     name: file,
     lane: laneOf(file),
+    slot: takesSlot(file),
     timeoutS: fileTimeoutS,
     command: [
       process.execPath,
@@ -209,6 +217,7 @@ function checkJob(name, bin, argv) {
   return {
     name,
     lane: 'none',
+    slot: true,
     check: true,
     timeoutS: fileTimeoutS,
     command: [path.join('node_modules', '.bin', bin), ...argv],
@@ -254,11 +263,14 @@ async function main() {
       ? [checkJob('typecheck', 'tsc', ['-p', 'tsconfig.json', '--noEmit']), checkJob('lint', 'eslint', ['.'])]
       : []),
     // Stack files first: they take the next free slot once the stack is up (the serial chain of
-    // exclusive files is the run's critical path); files that need no stack fill the slots
-    // before that and beside them.
-    ...files.filter((f) => laneOf(f) === 'private'),
+    // exclusive files is the run's critical path). The PRIVATE files that wait (no slot) start at
+    // once; the isolated ones share both slots, then the exclusive chain takes one and the other
+    // PRIVATE files run beside it in the other; files that need no stack fill the slots before
+    // the stack is up and whatever is left afterwards.
+    ...files.filter((f) => laneOf(f) === 'private' && !takesSlot(f)),
     ...files.filter((f) => laneOf(f) === 'isolated'),
     ...files.filter((f) => laneOf(f) === 'exclusive'),
+    ...files.filter((f) => laneOf(f) === 'private' && takesSlot(f)),
     ...files.filter((f) => laneOf(f) === 'none'),
   ].map((j) => (typeof j === 'string' ? testJob(j) : j));
   const results = [];
@@ -274,11 +286,11 @@ async function main() {
     const pump = () => {
       while (queue.length) {
         const lanes = [...active].map((j) => j.lane);
-        // A PRIVATE file mostly waits (an outage it holds for minutes) on processes of its own:
-        // it takes no slot, so the exclusive chain and the files that need no stack keep theirs.
-        const busy = [...active].filter((j) => j.lane !== 'private').length;
+        // A file that mostly waits (WAITING: an outage it holds for minutes on processes of its
+        // own) takes no slot, so the exclusive chain and the files that need no stack keep theirs.
+        const busy = [...active].filter((j) => j.slot).length;
         const idx = queue.findIndex((j) => {
-          if (j.lane !== 'private' && busy >= jobs) return false;
+          if (j.slot && busy >= jobs) return false;
           if (j.lane === 'none') return true;
           if (!stackSettled) return false;
           return mayStartBeside(j.lane, lanes);

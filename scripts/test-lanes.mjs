@@ -8,11 +8,14 @@
 //   the node agent, nor touch the dashi zones or the run locks, so they may share the stack
 //   with one another.
 // - PRIVATE: stack files that bring their own store process, their own Kubernetes
-//   namespaces and their own Temporal namespace (test/support/private-namespace.ts), and use
-//   the apiserver and the Temporal server only inside those. Nothing another file does (a root
-//   rotation, a store restart, a run lock, an outage it plays) reaches them, and nothing they
-//   do reaches another file: they run beside any file, the exclusive ones included. Long
-//   waits (outages held for minutes) belong here, off the exclusive chain.
+//   namespaces and their own Temporal namespace (test/support/private-namespace.ts; a whole
+//   dashi platform with its node agent and work pool: test/support/private-sandbox.ts), and
+//   use the apiserver, the Temporal server and Prefect only inside those. Nothing another file
+//   does (a root rotation, a store restart, a run lock, a schedule, an outage it plays)
+//   reaches them, and nothing they do reaches another file: they run beside any file, the
+//   exclusive ones included. Long waits (outages held for minutes) belong here, off the
+//   exclusive chain; so do the long CLI files, which then run in the slot the exclusive chain
+//   leaves free.
 // - everything else on the stack (the dashi zones, the root, the node agent, the locks, the
 //   schedules): one file at a time, with no other stack file beside it (a file that needs no
 //   stack, or a PRIVATE one, may share the machine with it).
@@ -43,7 +46,25 @@ export const ISOLATED = new Set([
   'test/integration/worker-process.test.ts',
 ]);
 
-export const PRIVATE = new Set(['test/e2e/outages.test.ts']);
+export const PRIVATE = new Set([
+  'test/e2e/outages.test.ts',
+  // A dashi platform of their own (test/support/private-sandbox.ts): store process, node agent,
+  // root Secret, zones, consumers, work pool, Temporal namespace (schedules, run locks).
+  'test/integration/cli-commands.test.ts',
+  'test/integration/cli-pause.test.ts',
+  'test/integration/cli-schedule.test.ts',
+  'test/integration/web-ui-start.test.ts',
+]);
+
+/**
+ * PRIVATE files that mostly wait (outages held for minutes on processes of their own): they
+ * take no slot, so the exclusive chain and the files that need no stack keep theirs. Every
+ * other file, PRIVATE ones included, takes a slot while it runs.
+ */
+export const WAITING = new Set(['test/e2e/outages.test.ts']);
+
+/** Whether a running file counts against the ROTATOR_TEST_JOBS slots. */
+export const takesSlot = (file) => !WAITING.has(path.normalize(file).split(path.sep).join('/'));
 
 /** 'none' (needs no stack), 'private', 'isolated' or 'exclusive'. */
 export function laneOf(file) {

@@ -1,5 +1,8 @@
 // Every CLI command as a subprocess against the real stack, human and --json output,
 // exit codes and bad inputs. The worker is src/worker/main.ts's own startWorker, in-process.
+// PRIVATE (scripts/test-lanes.mjs): the zones, the root it rotates, the store and its node
+// agent, the run locks and the Temporal namespace are a dashi platform of this file's own
+// (test/support/private-sandbox.ts); the seed's names (dashi-serving, …) are its private ones.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -8,16 +11,24 @@ import { after, before, describe, test } from 'node:test';
 import { type NamespaceUse } from '../../src/audit/by-namespace';
 import { type AuditReport } from '../../src/cli/audit';
 import { type Timeline } from '../../src/cli/history';
+import { type SandboxState } from '../../src/sandbox/state';
 import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowStatus } from '../../src/workflows/types';
 import { json, runCli, startCliWorker, type CliFixture } from '../support/cli';
 import { adminKube, eventually, readSecretData, uniqueName } from '../support/kube';
+import { privateSandbox, type PrivateSandbox } from '../support/private-sandbox';
 import { getStack } from '../support/stack';
 import { creds, storeAdmin } from '../support/store';
 import { entryArgs } from '../support/build';
 
-const stack = getStack();
+const shared = getStack();
+let box: PrivateSandbox;
+let stack: SandboxState;
 let fx: CliFixture;
+/** The private name of a seed namespace or work pool (dashi-serving, dashi-default, …). */
+const ns = (seed: 'dashi-platform' | 'dashi-data' | 'dashi-serving' | 'dashi-default') => box.rename(seed);
+/** `r` with the seed's names replaced by the private ones. */
+const re = (r: RegExp) => new RegExp(box.rename(r.source), r.flags);
 const cli = (...args: string[]) => runCli(args, fx.env);
 
 /** The status query through the worker's own client (fast; the CLI's status is tested elsewhere). */
@@ -37,10 +48,13 @@ async function statusOf(id: string) {
 
 describe('rotator CLI against the real stack', () => {
   before(async () => {
-    fx = await startCliWorker(stack, { grace: '1s', restartTimeout: '60s' });
+    box = await privateSandbox(shared, 'cli-commands');
+    stack = box.state;
+    fx = await startCliWorker(stack, { grace: '1s', restartTimeout: '60s', sandbox: box });
   });
   after(async () => {
     await fx?.close();
+    await box?.close();
   });
 
   test('bad inputs are refused with exit 2 before anything starts', async () => {
@@ -81,7 +95,7 @@ describe('rotator CLI against the real stack', () => {
   });
 
   test('plan: human and JSON, read-only', async () => {
-    const before = await readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving');
+    const before = await readSecretData(stack, ns('dashi-serving'), 'dashi-rustfs-serving');
     const human = await cli('plan', 'RotateZone', '--zone', 'serving', '--strategy', 'in-place');
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, /Plan: RotateZone zone serving \(strategy in-place\)/);
@@ -91,7 +105,7 @@ describe('rotator CLI against the real stack', () => {
     );
     assert.equal(j.plan.workflow, 'RotateRoot');
     assert.ok(j.plan.actions.some((a) => a.action === 'restart'));
-    assert.deepEqual(await readSecretData(stack, 'dashi-serving', 'dashi-rustfs-serving'), before);
+    assert.deepEqual(await readSecretData(stack, ns('dashi-serving'), 'dashi-rustfs-serving'), before);
   });
 
   test('start-workflow RotateZone (no wait), already-running refusal, status, revoke-now, history', async () => {
@@ -100,7 +114,10 @@ describe('rotator CLI against the real stack', () => {
     const s = json<{ workflowId: string; input: object; webUi: string }>(started);
     assert.equal(s.workflowId, 'rotate-zone-serving');
     assert.deepEqual(s.input, { zone: 'serving', grace: '1h' });
-    assert.match(s.webUi, /\/namespaces\/default\/workflows\/rotate-zone-serving$/);
+    assert.ok(
+      s.webUi.endsWith(`/namespaces/${stack.temporal.namespace}/workflows/rotate-zone-serving`),
+      s.webUi,
+    );
 
     const again = await cli('start-workflow', 'RotateZone', '--zone', 'serving');
     assert.equal(again.code, 5);
@@ -115,7 +132,7 @@ describe('rotator CLI against the real stack', () => {
     const human = await cli('status', 'rotate-zone-serving');
     assert.match(human.stdout, /phase:\s+waiting-grace/);
     assert.match(human.stdout, /rotator revoke-now rotate-zone-serving/);
-    assert.match(human.stdout, /✓ promote: patch Secret dashi-serving\/dashi-rustfs-serving/);
+    assert.match(human.stdout, re(/✓ promote: patch Secret dashi-serving\/dashi-rustfs-serving/));
 
     const approveWrong = await cli('approve', 'rotate-zone-serving', '--by', 'alice');
     assert.equal(approveWrong.code, 3, 'RotateZone has no approve handler');
@@ -236,36 +253,36 @@ describe('rotator CLI against the real stack', () => {
     const view = json<NamespaceUse[]>(r);
     assert.deepEqual(
       view.map((n) => n.namespace),
-      ['dashi-data', 'dashi-platform', 'dashi-serving'],
+      [ns('dashi-data'), ns('dashi-platform'), ns('dashi-serving')],
     );
     const uses = (ns: string, workload: string) =>
       view.find((n) => n.namespace === ns)!.workloads.find((w) => w.workload === workload)?.secrets;
-    assert.deepEqual(uses('dashi-serving', 'Deployment/titiler'), [
+    assert.deepEqual(uses(ns('dashi-serving'), 'Deployment/titiler'), [
       { secret: 'dashi-rustfs-serving', via: ['envFrom:titiler'], managed: 'zone serving' },
     ]);
     assert.deepEqual(
-      uses('dashi-platform', 'StatefulSet/rustfs')!.map((s) => [s.secret, s.managed, s.via.length]),
+      uses(ns('dashi-platform'), 'StatefulSet/rustfs')!.map((s) => [s.secret, s.managed, s.via.length]),
       [['rustfs-root', 'root', 2]],
     );
     const pool = view
-      .find((n) => n.namespace === 'dashi-data')!
-      .workloads.find((w) => w.workload === 'WorkPool/dashi-default');
+      .find((n) => n.namespace === ns('dashi-data'))!
+      .workloads.find((w) => w.workload === `WorkPool/${ns('dashi-default')}`);
     assert.ok(pool, "the pipeline zone's work pool is listed under its Secret's namespace");
     assert.deepEqual(pool.literals, []);
 
-    const human = await cli('audit', '--by-namespace', '--kube-namespace', 'dashi-serving');
+    const human = await cli('audit', '--by-namespace', '--kube-namespace', ns('dashi-serving'));
     assert.equal(human.code, 0, human.stderr);
-    assert.match(human.stdout, /^=== dashi-serving ===$/m);
-    assert.doesNotMatch(human.stdout, /=== dashi-data ===/);
+    assert.match(human.stdout, re(/^=== dashi-serving ===$/m));
+    assert.doesNotMatch(human.stdout, re(/=== dashi-data ===/));
     assert.match(human.stdout, /Deployment\/titiler +dashi-rustfs-serving +zone serving +envFrom:titiler/);
 
     const unknown = await cli('audit', '--by-namespace', '--kube-namespace', 'no-such-namespace');
     assert.equal(unknown.code, 2);
     assert.match(
       unknown.stderr,
-      /namespace no-such-namespace does not exist .*dashi-data, dashi-platform, dashi-serving/,
+      re(/namespace no-such-namespace does not exist .*dashi-data, dashi-platform, dashi-serving/),
     );
-    const alone = await cli('audit', '--kube-namespace', 'dashi-serving');
+    const alone = await cli('audit', '--kube-namespace', ns('dashi-serving'));
     assert.equal(alone.code, 2);
     assert.match(alone.stderr, /--kube-namespace goes with --by-namespace/);
   });
@@ -275,30 +292,32 @@ describe('rotator CLI against the real stack', () => {
     const report = json<AuditReport>(clean);
     for (const s of report.secrets) assert.equal(s.authenticates, true, `${s.secret} authenticates`);
     const serving = report.secrets.find((s) => s.zone === 'serving')!;
-    assert.ok(serving.workloads.some((w) => w.startsWith('Deployment/dashi-serving/titiler')));
+    assert.ok(serving.workloads.some((w) => w.startsWith(`Deployment/${ns('dashi-serving')}/titiler`)));
     const reader = report.users.find((u) => u.user === 'dashi-serving-reader')!;
     assert.equal(reader.zone, 'serving');
     assert.deepEqual(
       reader.access.map((a) => a.bucket),
       ['curated', 'processed'],
     );
-    assert.ok(reader.serviceAccounts.some((sa) => sa.heldBy === 'Secret dashi-serving/dashi-rustfs-serving'));
+    assert.ok(
+      reader.serviceAccounts.some((sa) => sa.heldBy === `Secret ${ns('dashi-serving')}/dashi-rustfs-serving`),
+    );
     assert.ok(!report.findings.some((f) => f.severity === 'violation'), JSON.stringify(report.findings));
-    assert.equal(report.root.workloads.join(), 'StatefulSet/dashi-platform/rustfs');
+    assert.equal(report.root.workloads.join(), `StatefulSet/${ns('dashi-platform')}/rustfs`);
     // The sandbox's inventory applies the store's NetworkPolicy; every consumer is admitted by it.
     assert.equal(report.network.checked, true, report.network.note);
-    assert.deepEqual(report.network.storePolicies, ['dashi-platform/rotator-store-access']);
+    assert.deepEqual(report.network.storePolicies, [`${ns('dashi-platform')}/rotator-store-access`]);
     assert.deepEqual(report.network.findings, []);
 
     // Drift and a violation: a stray store user, a zone Secret whose key is dead, a pod spec holding root.
     const { core, apps } = adminKube(stack);
     const stray = uniqueName('stray-user');
-    const root = await readSecretData(stack, 'dashi-platform', 'rustfs-root');
+    const root = await readSecretData(stack, ns('dashi-platform'), 'rustfs-root');
     const admin = storeAdmin(stack, creds(root));
     await admin.addUser(stray, 'stray-secret-key-12345');
     const deadSecret = uniqueName('audit-dead');
     await core.createNamespacedSecret({
-      namespace: 'dashi-serving',
+      namespace: ns('dashi-serving'),
       body: {
         metadata: { name: deadSecret },
         stringData: {
@@ -310,7 +329,7 @@ describe('rotator CLI against the real stack', () => {
     });
     const intruder = uniqueName('root-reader');
     await apps.createNamespacedDeployment({
-      namespace: 'dashi-platform',
+      namespace: ns('dashi-platform'),
       body: {
         metadata: { name: intruder },
         spec: {
@@ -329,7 +348,7 @@ describe('rotator CLI against the real stack', () => {
     });
     const inventory =
       fs.readFileSync(fx.inventoryFile, 'utf8') +
-      `\n  - name: dead\n    user: dead-zone-user\n    policy:\n      readOnly: [processed]\n    secret:\n      namespace: dashi-serving\n      name: ${deadSecret}\n    consumers: []\n`;
+      `\n  - name: dead\n    user: dead-zone-user\n    policy:\n      readOnly: [processed]\n    secret:\n      namespace: ${ns('dashi-serving')}\n      name: ${deadSecret}\n    consumers: []\n`;
     const inventoryFile = path.join(fx.dir, 'audit-inventory.yaml');
     fs.writeFileSync(inventoryFile, inventory);
     try {
@@ -340,7 +359,9 @@ describe('rotator CLI against the real stack', () => {
       assert.match(
         human.stdout,
         new RegExp(
-          `VIOLATION: .*Deployment/dashi-platform/${intruder}.*references the root Secret dashi-platform/rustfs-root`,
+          box.rename(
+            `VIOLATION: .*Deployment/dashi-platform/${intruder}.*references the root Secret dashi-platform/rustfs-root`,
+          ),
         ),
       );
       assert.match(human.stdout, new RegExp(`DRIFT: no inventory zone owns user ${stray}`));
@@ -349,8 +370,8 @@ describe('rotator CLI against the real stack', () => {
       assert.equal(j.secrets.find((s) => s.zone === 'dead')?.authenticates, false);
     } finally {
       await admin.removeUser(stray);
-      await core.deleteNamespacedSecret({ namespace: 'dashi-serving', name: deadSecret });
-      await apps.deleteNamespacedDeployment({ namespace: 'dashi-platform', name: intruder });
+      await core.deleteNamespacedSecret({ namespace: ns('dashi-serving'), name: deadSecret });
+      await apps.deleteNamespacedDeployment({ namespace: ns('dashi-platform'), name: intruder });
     }
   });
 });

@@ -3,11 +3,15 @@
 // past the restart window, until the test releases it. `status` shows why it waits and
 // what answers it; `resume` (human and --json) waits another window; `rollback` restores
 // the previous root; `resume` where it does not apply is refused with a non-zero exit code.
+// PRIVATE (scripts/test-lanes.mjs): the root, the store, the node agent holding its start and
+// the run lock on rotate-root are a dashi platform of this file's own
+// (test/support/private-sandbox.ts).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { type Timeline } from '../../src/cli/history';
+import { type SandboxState } from '../../src/sandbox/state';
 import { type Credentials } from '../../src/rustfs';
 import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowStatus } from '../../src/workflows/types';
@@ -15,15 +19,17 @@ import { json, runCli, startCliWorker, type CliFixture, type CliRun } from '../s
 import { eventually, readSecretData } from '../support/kube';
 import { collectSecretValues, nodeAgent } from '../support/rotator';
 import { creds, adminWorks as adminWorksFor } from '../support/store';
+import { privateSandbox, type PrivateSandbox } from '../support/private-sandbox';
 import { getStack } from '../support/stack';
 import { entryArgs } from '../support/build';
 
-const stack = getStack();
+const shared = getStack();
+let box: PrivateSandbox;
+let stack: SandboxState;
+let agent: ReturnType<typeof nodeAgent>;
 let fx: CliFixture;
 const cli = (...args: string[]) => runCli(args, fx.env);
-const root = async () => creds(await readSecretData(stack, 'dashi-platform', 'rustfs-root'));
-
-const agent = nodeAgent(stack);
+const root = async () => creds(await readSecretData(stack, box.ns.platform, 'rustfs-root'));
 
 const adminWorks = (c: Credentials) => adminWorksFor(stack, c);
 
@@ -59,7 +65,10 @@ function background(args: string[]): Promise<CliRun> {
 describe('rotator status / resume / rollback on a paused RotateRoot', () => {
   const secrets = new Set<string>();
   before(async () => {
-    fx = await startCliWorker(stack, { grace: '0s' });
+    box = await privateSandbox(shared, 'cli-pause');
+    stack = box.state;
+    agent = nodeAgent(stack);
+    fx = await startCliWorker(stack, { grace: '0s', sandbox: box });
     const boot = await cli('start-workflow', 'BootstrapCluster', '--wait');
     assert.equal(boot.code, 0, boot.stderr);
   });
@@ -69,8 +78,9 @@ describe('rotator status / resume / rollback on a paused RotateRoot', () => {
       .getHandle('rotate-root')
       .terminate('cli pause test cleanup')
       .catch(() => undefined);
-    await agent.reset().catch(() => undefined);
+    await agent?.reset().catch(() => undefined);
     await fx?.close();
+    await box?.close();
   });
 
   test('resume where it does not apply: no such workflow (4), awaiting approval (3), not running (3)', async () => {
@@ -196,7 +206,7 @@ describe('rotator status / resume / rollback on a paused RotateRoot', () => {
     assert.match(h.stdout, /\[pause\] PAUSED: waiting for resume or rollback .* ended by resume from erin/);
     assert.match(h.stdout, /\[update\] update resume\s+\(by dave, reason: image pull slow\)/);
     assert.match(h.stdout, /RestartWindowExceeded/);
-    await collectSecretValues(stack, secrets);
+    await collectSecretValues(stack, secrets, [box.ns.platform, box.ns.data, box.ns.serving]);
     for (const s of secrets) {
       for (const out of [status.stdout, h.stdout, resume.stdout, resumeJson.stdout, done.stdout])
         assert.ok(!out.includes(s), 'a secret value appears in CLI output');

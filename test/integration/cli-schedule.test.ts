@@ -1,13 +1,17 @@
 // The schedule: created, paused/unpaused (reflected in describe), triggered, its run
 // completes (every zone rotated), history says it came from the schedule; then deleted.
+// PRIVATE (scripts/test-lanes.mjs): the schedule, its runs and the zones they rotate live in a
+// dashi platform of this file's own (test/support/private-sandbox.ts).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type Timeline } from '../../src/cli/history';
 import { json, runCli, startCliWorker, type CliFixture } from '../support/cli';
 import { eventually, uniqueName } from '../support/kube';
+import { privateSandbox, type PrivateSandbox } from '../support/private-sandbox';
 import { getStack } from '../support/stack';
 
-const stack = getStack();
+const shared = getStack();
+let box: PrivateSandbox;
 let fx: CliFixture;
 const id = uniqueName('rotator-test-schedule');
 const cli = (...args: string[]) => runCli(args, fx.env);
@@ -26,14 +30,16 @@ interface Described {
 
 describe('rotator schedule against the real stack', () => {
   before(async () => {
-    fx = await startCliWorker(stack, { grace: '0s' });
+    box = await privateSandbox(shared, 'cli-schedule');
+    fx = await startCliWorker(box.state, { grace: '0s', sandbox: box });
     // The scheduled rotation needs bootstrapped zones (the cluster starts empty).
     const boot = await cli('start-workflow', 'BootstrapCluster', '--wait');
     assert.equal(boot.code, 0, boot.stderr);
   });
   after(async () => {
-    await cli('schedule', 'delete', id);
+    if (fx) await cli('schedule', 'delete', id);
     await fx?.close();
+    await box?.close();
   });
 
   test('bad cron and unknown workflow are refused; nothing is created', async () => {

@@ -18,19 +18,28 @@
 //   same paths, headers and bodies; this test is what runs in CI.)
 // - updateWorkflow(): POST .../workflows/<id>/update/<name> with {workflowExecution: {runId},
 //   request: {meta: {updateId}, input: {args: {payloads}}}}, payloads encoded as above.
+//
+// PRIVATE (scripts/test-lanes.mjs): the runs, their locks and the zones they rotate are in a
+// dashi platform and Temporal namespace of this file's own (test/support/private-sandbox.ts),
+// reached through the sandbox's one UI server and codec server.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { type Timeline } from '../../src/cli/history';
+import { type SandboxState } from '../../src/sandbox/state';
 import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowResult } from '../../src/workflows/types';
 import { json, runCli, startCliWorker, type CliFixture } from '../support/cli';
 import { eventually } from '../support/kube';
 import { collectSecretValues } from '../support/rotator';
+import { privateSandbox, type PrivateSandbox } from '../support/private-sandbox';
 import { getStack } from '../support/stack';
 
-const stack = getStack();
-const NS = stack.temporal.namespace;
+const shared = getStack();
+let box: PrivateSandbox;
+let stack: SandboxState;
+/** The Temporal namespace the UI's requests name: the private sandbox's. */
+let NS: string;
 let fx: CliFixture;
 const cli = (...args: string[]) => runCli(args, fx.env);
 
@@ -156,7 +165,7 @@ class WebUi {
   }
 }
 
-const ui = new WebUi(stack.temporal.uiUrl);
+const ui = new WebUi(shared.temporal.uiUrl);
 
 /** Submits the Start Workflow form; the server must accept it. Returns the new run's ID. */
 async function startFromForm(form: Parameters<WebUi['startWorkflow']>[0]): Promise<string> {
@@ -186,11 +195,15 @@ async function storedInput(workflowId: string, runId: string) {
 describe('starting runs from the Temporal Web UI, inspecting them with rotator history', () => {
   before(async () => {
     // A worker holding the sandbox's codec key: the key the UI encrypts the form's input with.
-    fx = await startCliWorker(stack, { grace: '0s', codec: 'sandbox' });
+    box = await privateSandbox(shared, 'web-ui-start');
+    stack = box.state;
+    NS = stack.temporal.namespace;
+    fx = await startCliWorker(stack, { grace: '0s', codec: 'sandbox', sandbox: box });
     await ui.open();
   });
   after(async () => {
     await fx?.close();
+    await box?.close();
   });
 
   test('the UI can start workflows and routes payloads through the sandbox codec server, which a browser may call', async () => {
@@ -425,7 +438,11 @@ describe('starting runs from the Temporal Web UI, inspecting them with rotator h
     assert.ok(smoke.length >= 2 && smoke.every((e) => e.state === 'completed' && e.attempts === 1));
 
     // No secret value in what on-call reads.
-    const secrets = await collectSecretValues(stack);
+    const secrets = await collectSecretValues(stack, undefined, [
+      box.ns.platform,
+      box.ns.data,
+      box.ns.serving,
+    ]);
     for (const out of [human.stdout, jsonRun.stdout]) {
       for (const s of secrets)
         if (s.length >= 8) assert.ok(!out.includes(s), 'a secret appears in history output');

@@ -87,13 +87,21 @@ export async function startCliWorker(
      * 'sandbox': the sandbox's key, which its codec server (and so its Web UI) uses.
      */
     codec?: 'own' | 'sandbox';
+    /**
+     * A private sandbox (test/support/private-sandbox.ts) whose state `stack` is: the worker and
+     * the CLI subprocesses take its state file and its inventory. Default: the shared stack's.
+     */
+    sandbox?: { stateFile: string; inventorySource: string };
   } = {},
 ): Promise<CliFixture> {
-  const { codec = 'own', ...inventoryOverrides } = overrides;
+  const { codec = 'own', sandbox, ...inventoryOverrides } = overrides;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-cli-test-'));
-  const stateFile = process.env[SANDBOX_STATE_ENV]!;
+  const stateFile = sandbox?.stateFile ?? process.env[SANDBOX_STATE_ENV]!;
   const inventoryFile = path.join(dir, 'inventory.yaml');
-  fs.writeFileSync(inventoryFile, sandboxInventory(stack, inventoryOverrides));
+  fs.writeFileSync(
+    inventoryFile,
+    sandboxInventory(stack, inventoryOverrides, ...(sandbox ? [sandbox.inventorySource] : [])),
+  );
   const taskQueue = `cli-test-${randomBytes(3).toString('hex')}`;
   const codecKey = codec === 'sandbox' ? stack.codec.key : randomBytes(32).toString('base64');
   const env: Record<string, string> = {

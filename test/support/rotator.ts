@@ -152,13 +152,17 @@ export async function startRotator(stack: SandboxState, opts: RotatorOptions = {
   return rotator;
 }
 
-/** Every secret value the sandbox holds now: zone, pending and root Secrets, current and previous keys. */
+/**
+ * Every secret value the sandbox holds now: zone, pending and root Secrets, current and previous
+ * keys (in the seed's namespaces, or a private sandbox's).
+ */
 export async function collectSecretValues(
   stack: SandboxState,
   into: Set<string> = new Set(),
+  namespaces: string[] = ['dashi-platform', 'dashi-data', 'dashi-serving'],
 ): Promise<Set<string>> {
   const { core } = adminKube(stack);
-  for (const namespace of ['dashi-platform', 'dashi-data', 'dashi-serving']) {
+  for (const namespace of namespaces) {
     const list = await core.listNamespacedSecret({ namespace });
     for (const s of list.items) {
       for (const key of ['secret-key', 'previous-secret-key']) {

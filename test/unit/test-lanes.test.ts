@@ -22,6 +22,24 @@ test('each file has one lane: no stack, private, isolated, or exclusive by defau
   for (const f of PRIVATE) assert.equal(laneOf(f), 'private', f);
 });
 
+test('the CLI files work in a private sandbox of their own; only files that wait take no slot', async () => {
+  const { laneOf, PRIVATE, WAITING, takesSlot } = await lanes();
+  for (const f of [
+    'test/integration/cli-commands.test.ts',
+    'test/integration/cli-pause.test.ts',
+    'test/integration/cli-schedule.test.ts',
+    'test/integration/web-ui-start.test.ts',
+  ])
+    assert.equal(laneOf(f), 'private', f);
+  for (const f of WAITING) {
+    assert.ok(PRIVATE.has(f), `${f} waits without a slot, so it must bring its own stack`);
+    assert.equal(takesSlot(f), false, f);
+  }
+  assert.equal(takesSlot('test/integration/cli-commands.test.ts'), true);
+  assert.equal(takesSlot('test/e2e/root-rotation.test.ts'), true);
+  assert.equal(takesSlot('test/unit/codec.test.ts'), true);
+});
+
 test('an exclusive file starts only beside files that need no stack or bring their own', async () => {
   const { mayStartBeside } = await lanes();
   assert.equal(mayStartBeside('exclusive', []), true);
