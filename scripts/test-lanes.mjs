@@ -54,6 +54,7 @@ export const PRIVATE = new Set([
   'test/integration/cli-pause.test.ts',
   'test/integration/cli-schedule.test.ts',
   'test/integration/web-ui-start.test.ts',
+  'test/e2e/root-rotation.test.ts',
 ]);
 
 /**

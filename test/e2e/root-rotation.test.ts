@@ -1,3 +1,7 @@
+// RotateRoot on the real stack: dry run, approval, the store's restart with the new root, pauses
+// with resume and rollback (the node agent holds the store's start), the zones still working.
+// PRIVATE (scripts/test-lanes.mjs): the root, the store process, the node agent and the zones are
+// a dashi platform of this file's own (test/support/private-sandbox.ts).
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { type WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
@@ -12,10 +16,17 @@ import {
   startRotator,
   type Rotator,
 } from '../support/rotator';
+import { privateSandbox, type PrivateSandbox } from '../support/private-sandbox';
 import { getStack } from '../support/stack';
+import { type SandboxState } from '../../src/sandbox/state';
 import { adminWorks as adminWorksFor } from '../support/store';
 
-const stack = getStack();
+const shared = getStack();
+let box: PrivateSandbox;
+let stack: SandboxState;
+let agent: ReturnType<typeof nodeAgent>;
+/** The private name of a seed namespace (dashi-platform, dashi-data, dashi-serving). */
+const ns = (seed: 'dashi-platform' | 'dashi-data' | 'dashi-serving') => box.rename(seed);
 const secrets = new Set<string>();
 let rotator: Rotator;
 
@@ -23,19 +34,20 @@ const creds = (d: Record<string, string>): Credentials => ({
   accessKey: d['access-key']!,
   secretKey: d['secret-key']!,
 });
-const root = async () => creds(await readSecretData(stack, 'dashi-platform', 'rustfs-root'));
+const root = async () => creds(await readSecretData(stack, ns('dashi-platform'), 'rustfs-root'));
 
 const adminWorks = (c: Credentials) => adminWorksFor(stack, c);
 
 async function zonesWork(): Promise<void> {
-  for (const [ns, name, bucket] of [
+  for (const [seedNs, name, bucket] of [
     ['dashi-data', 'dashi-rustfs-ingest', 'landing'],
     ['dashi-data', 'dashi-rustfs-pipeline', 'processed'],
     ['dashi-serving', 'dashi-rustfs-serving', 'curated'],
   ] as const) {
+    const namespace = ns(seedNs);
     const s3 = createS3({
       endpoint: stack.store.endpoint,
-      credentials: creds(await readSecretData(stack, ns, name)),
+      credentials: creds(await readSecretData(stack, namespace, name)),
       maxAttempts: 1,
     });
     try {
@@ -50,14 +62,12 @@ async function zonesWork(): Promise<void> {
 async function consumerTemplates(): Promise<Record<string, unknown>> {
   const { apps } = adminKube(stack);
   const out: Record<string, unknown> = {};
-  for (const ns of ['dashi-serving', 'dashi-data']) {
-    for (const d of (await apps.listNamespacedDeployment({ namespace: ns })).items)
-      out[`${ns}/${d.metadata!.name}`] = d.spec?.template.metadata?.annotations ?? {};
+  for (const namespace of [ns('dashi-serving'), ns('dashi-data')]) {
+    for (const d of (await apps.listNamespacedDeployment({ namespace })).items)
+      out[`${namespace}/${d.metadata!.name}`] = d.spec?.template.metadata?.annotations ?? {};
   }
   return out;
 }
-
-const agent = nodeAgent(stack);
 
 async function waitPhase(
   handle: WorkflowHandle,
@@ -85,13 +95,16 @@ function startRoot(input: object) {
 
 describe('RotateRoot against the real stack', () => {
   before(async () => {
-    rotator = await startRotator(stack, { grace: '0s' });
+    box = await privateSandbox(shared, 'root-rotation');
+    stack = box.state;
+    agent = nodeAgent(stack);
+    rotator = await startRotator(stack, { grace: '0s', inventorySource: box.inventorySource });
     await rotator.client.workflow.execute('BootstrapCluster', {
       taskQueue: rotator.taskQueue,
       workflowId: 'bootstrap-cluster',
       args: [{}],
     });
-    await collectSecretValues(stack, secrets);
+    await collectSecretValues(stack, secrets, box.namespaces);
   });
   beforeEach(() => agent.reset());
   after(async () => {
@@ -100,8 +113,9 @@ describe('RotateRoot against the real stack', () => {
       .getHandle('rotate-root')
       .terminate('test cleanup')
       .catch(() => undefined);
-    await agent.reset().catch(() => undefined);
+    await agent?.reset().catch(() => undefined);
     await rotator?.close();
+    await box?.close();
   });
 
   test('dry run: the plan names the restart and the downtime, and nothing changes', async () => {
@@ -114,11 +128,11 @@ describe('RotateRoot against the real stack', () => {
     assert.equal(result.outcome, 'planned');
     assert.match(
       result.plan!.expectedDowntime,
-      /full store downtime while StatefulSet\/dashi-platform\/rustfs restarts.*45s/,
+      new RegExp(`full store downtime while StatefulSet/${ns('dashi-platform')}/rustfs restarts.*45s`),
     );
     assert.ok(
       result.plan!.actions.some(
-        (a) => a.action === 'restart' && a.target === 'StatefulSet/dashi-platform/rustfs',
+        (a) => a.action === 'restart' && a.target === `StatefulSet/${ns('dashi-platform')}/rustfs`,
       ),
     );
     assert.equal(result.plan!.actions.filter((a) => a.target.startsWith('zone ')).length, 3);
@@ -149,7 +163,7 @@ describe('RotateRoot against the real stack', () => {
     // Awaiting approval it holds nothing, so zone rotations still run (test/e2e/emergencies.test.ts
     // runs one to completion): the root's pending record is taken only once it is approved.
     await assert.rejects(
-      () => readSecretData(stack, 'dashi-platform', 'rustfs-root-pending'),
+      () => readSecretData(stack, ns('dashi-platform'), 'rustfs-root-pending'),
       /404|not found/i,
     );
     assert.match(
@@ -166,7 +180,7 @@ describe('RotateRoot against the real stack', () => {
     await zonesWork();
     assert.deepEqual(await consumerTemplates(), templatesBefore, 'no consumer was restarted');
     await assert.rejects(
-      () => readSecretData(stack, 'dashi-platform', 'rustfs-root-pending'),
+      () => readSecretData(stack, ns('dashi-platform'), 'rustfs-root-pending'),
       /404|not found/i,
     );
     const status = await handle.query(statusQuery);
@@ -184,7 +198,7 @@ describe('RotateRoot against the real stack', () => {
       assert.equal(policies, -1);
       assert.equal(result.root?.zoneKeysRefusedMs, undefined);
     }
-    await collectSecretValues(stack, secrets);
+    await collectSecretValues(stack, secrets, box.namespaces);
     secrets.add(before.secretKey);
     await assertNoSecretsInHistory(rotator, ['rotate-root'], secrets);
   });
@@ -198,7 +212,7 @@ describe('RotateRoot against the real stack', () => {
     const held = await agent.held();
     assert.deepEqual(paused.awaiting, ['resume', 'rollback']);
     assert.match(paused.pauseReason!, /did not come back with root sha256:[0-9a-f]{12} within 3s/);
-    await collectSecretValues(stack, secrets);
+    await collectSecretValues(stack, secrets, box.namespaces);
     assert.match(
       await handle.executeUpdate(rollbackUpdate, { args: [{ by: 'e2e-oncall' }] }),
       /rolling back/,
@@ -236,7 +250,7 @@ describe('RotateRoot against the real stack', () => {
     assert.equal((await root()).secretKey, before.secretKey);
     await eventually('the old root to work again', async () => (await adminWorks(before)) === true, 60_000);
     await zonesWork();
-    await collectSecretValues(stack, secrets);
+    await collectSecretValues(stack, secrets, box.namespaces);
     await assertNoSecretsInHistory(rotator, ['rotate-root'], secrets);
   });
 
@@ -246,7 +260,7 @@ describe('RotateRoot against the real stack', () => {
     const handle = await startRoot({ approve: true, restartTimeout: '3s', pauseTimeout: '10m' });
     await waitPhase(handle, 'paused');
     await agent.held();
-    await collectSecretValues(stack, secrets);
+    await collectSecretValues(stack, secrets, box.namespaces);
     // The store comes back only now; on-call resumes once it is back: the next window must
     // see it. (How long the start takes differs by store — an unoptimised RustFS takes
     // seconds more than MinIO.)
@@ -268,7 +282,7 @@ describe('RotateRoot against the real stack', () => {
     await zonesWork();
     const status = await handle.query(statusQuery);
     assert.ok(status.steps.some((s) => s.name === 'resumed by e2e-oncall'));
-    await collectSecretValues(stack, secrets);
+    await collectSecretValues(stack, secrets, box.namespaces);
     await assertNoSecretsInHistory(rotator, ['rotate-root'], secrets);
   });
 
@@ -290,7 +304,7 @@ describe('RotateRoot against the real stack', () => {
     assert.notEqual(after.secretKey, before.secretKey);
     assert.equal(await adminWorks(after), true);
     await zonesWork();
-    await collectSecretValues(stack, secrets);
+    await collectSecretValues(stack, secrets, box.namespaces);
     await assertNoSecretsInHistory(rotator, ['rotate-root'], secrets);
   });
 
@@ -304,7 +318,7 @@ describe('RotateRoot against the real stack', () => {
     );
     await eventually('the old root to work again', async () => (await adminWorks(before)) === true, 60_000);
     await zonesWork();
-    await collectSecretValues(stack, secrets);
+    await collectSecretValues(stack, secrets, box.namespaces);
     await assertNoSecretsInHistory(rotator, ['rotate-root'], secrets);
   });
 });

@@ -206,7 +206,7 @@ describe('rotator status / resume / rollback on a paused RotateRoot', () => {
     assert.match(h.stdout, /\[pause\] PAUSED: waiting for resume or rollback .* ended by resume from erin/);
     assert.match(h.stdout, /\[update\] update resume\s+\(by dave, reason: image pull slow\)/);
     assert.match(h.stdout, /RestartWindowExceeded/);
-    await collectSecretValues(stack, secrets, [box.ns.platform, box.ns.data, box.ns.serving]);
+    await collectSecretValues(stack, secrets, box.namespaces);
     for (const s of secrets) {
       for (const out of [status.stdout, h.stdout, resume.stdout, resumeJson.stdout, done.stdout])
         assert.ok(!out.includes(s), 'a secret value appears in CLI output');

@@ -38,6 +38,8 @@ export interface PrivateSandbox {
   inventorySource: string;
   /** The private name of a seed name (dashi-platform, dashi-data, dashi-serving, dashi-default). */
   ns: { platform: string; data: string; serving: string; pool: string };
+  /** Its Kubernetes namespaces (platform, data, serving): where collectSecretValues looks. */
+  namespaces: string[];
   /** `text` with every seed name replaced by its private one. */
   rename(text: string): string;
   close(): Promise<void>;
@@ -155,7 +157,15 @@ export async function privateSandbox(shared: SandboxState, name: string): Promis
     fs.writeFileSync(state.inventory, sandboxInventory(state, {}, inventorySource));
     const stateFile = path.join(dir, 'state.json');
     fs.writeFileSync(stateFile, JSON.stringify(state, null, 2), { mode: 0o600 });
-    return { state, stateFile, inventorySource, ns, rename, close };
+    return {
+      state,
+      stateFile,
+      inventorySource,
+      ns,
+      namespaces: [ns.platform, ns.data, ns.serving],
+      rename,
+      close,
+    };
   } catch (err) {
     await close();
     throw err;

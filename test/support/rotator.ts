@@ -66,6 +66,11 @@ export interface RotatorOptions {
   approvals?: object;
   /** The Temporal namespace of the worker and client (the sandbox's by default). */
   namespace?: string;
+  /**
+   * The inventory the sandbox's is made from: a private sandbox's (test/support/private-sandbox.ts,
+   * its `inventorySource`) for a `stack` that is its state. Default config/dashi.yaml.
+   */
+  inventorySource?: string;
 }
 
 /** A real worker on the sandbox's Temporal server, configured like production but faster to poll. */
@@ -75,14 +80,18 @@ export async function startRotator(stack: SandboxState, opts: RotatorOptions = {
   const inventoryFile = path.join(dir, 'inventory.yaml');
   fs.writeFileSync(
     inventoryFile,
-    sandboxInventory(stack, {
-      grace: opts.grace,
-      restartTimeout: opts.restartTimeout,
-      pauseTimeout: opts.pauseTimeout,
-      notifications: opts.notifications,
-      approvals: opts.approvals,
-      storeWorkload: opts.storeWorkload,
-    }),
+    sandboxInventory(
+      stack,
+      {
+        grace: opts.grace,
+        restartTimeout: opts.restartTimeout,
+        pauseTimeout: opts.pauseTimeout,
+        notifications: opts.notifications,
+        approvals: opts.approvals,
+        storeWorkload: opts.storeWorkload,
+      },
+      ...(opts.inventorySource ? [opts.inventorySource] : []),
+    ),
   );
   const inventory = await loadInventory(inventoryFile);
   const codec = opts.codec ?? new AesGcmCodec(new Map([['test', randomBytes(32)]]), 'test');

@@ -13,7 +13,7 @@ test('each file has one lane: no stack, private, isolated, or exclusive by defau
   assert.equal(laneOf('test/unit/codec.test.ts'), 'none');
   assert.equal(laneOf('test/replay/replay.test.ts'), 'none');
   assert.equal(laneOf('test/integration/kube-secrets.test.ts'), 'isolated');
-  assert.equal(laneOf('test/e2e/root-rotation.test.ts'), 'exclusive');
+  assert.equal(laneOf('test/e2e/zone-failures.test.ts'), 'exclusive');
   assert.equal(
     laneOf('test/e2e/a-new-file-nobody-listed.test.ts'),
     'exclusive',
@@ -22,13 +22,14 @@ test('each file has one lane: no stack, private, isolated, or exclusive by defau
   for (const f of PRIVATE) assert.equal(laneOf(f), 'private', f);
 });
 
-test('the CLI files work in a private sandbox of their own; only files that wait take no slot', async () => {
+test('the CLI files and the root rotation work in a private sandbox of their own; only files that wait take no slot', async () => {
   const { laneOf, PRIVATE, WAITING, takesSlot } = await lanes();
   for (const f of [
     'test/integration/cli-commands.test.ts',
     'test/integration/cli-pause.test.ts',
     'test/integration/cli-schedule.test.ts',
     'test/integration/web-ui-start.test.ts',
+    'test/e2e/root-rotation.test.ts',
   ])
     assert.equal(laneOf(f), 'private', f);
   for (const f of WAITING) {
