@@ -19,6 +19,9 @@
 //                                           not run: scripts/test-rustfs.ts's rounds)
 //   --summary FILE                          also write the per-file results as JSON
 //
+// ROTATOR_TEST_JOBS: slots (default min(2, cores)); ROTATOR_TEST_PRIVATE_JOBS: more slots that
+// only PRIVATE files take (default 0).
+//
 // Every file has a time limit (ROTATOR_TEST_FILE_TIMEOUT seconds, default 600): a hang fails
 // naming the file. The run ends with the slowest files and one line of totals.
 import { spawn, execFileSync } from 'node:child_process';
@@ -44,6 +47,9 @@ const summaryFile = args.includes('--summary') ? args[args.indexOf('--summary') 
 const positional = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--summary');
 const withChecks = args.includes('--checks');
 const jobs = Number(process.env.ROTATOR_TEST_JOBS ?? Math.min(2, os.cpus().length));
+// Slots only PRIVATE files may take, beyond `jobs` (their waits on timers and restarts leave
+// the cores idle part of the time).
+const privateJobs = Number(process.env.ROTATOR_TEST_PRIVATE_JOBS ?? 0);
 const fileTimeoutS = Number(process.env.ROTATOR_TEST_FILE_TIMEOUT ?? 600);
 
 const clock = (since = started) => {
@@ -288,9 +294,13 @@ async function main() {
         const lanes = [...active].map((j) => j.lane);
         // A file that mostly waits (WAITING: an outage it holds for minutes on processes of its
         // own) takes no slot, so the exclusive chain and the files that need no stack keep theirs.
-        const busy = [...active].filter((j) => j.slot).length;
+        const slotted = [...active].filter((j) => j.slot);
+        const busyPrivate = slotted.filter((j) => j.lane === 'private').length;
+        const busy = slotted.length - busyPrivate;
         const idx = queue.findIndex((j) => {
-          if (j.slot && busy >= jobs) return false;
+          if (j.slot && j.lane === 'private' && busy + busyPrivate >= jobs + privateJobs) return false;
+          if (j.slot && j.lane !== 'private' && busy + Math.max(0, busyPrivate - privateJobs) >= jobs)
+            return false;
           if (j.lane === 'none') return true;
           if (!stackSettled) return false;
           return mayStartBeside(j.lane, lanes);
