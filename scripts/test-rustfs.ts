@@ -88,13 +88,30 @@ interface Summary {
   files: { name: string; notRun: string[] }[];
 }
 
-function runRound(bin: string, files: string[], summaryFile: string): Promise<number> {
+/**
+ * One round's run-tests, its output lines prefixed with the round (rounds run side by side) and
+ * kept whole: a line is written only once it ends.
+ */
+function runRound(bin: string, label: string, files: string[], summaryFile: string): Promise<number> {
   const child = spawn(process.execPath, ['scripts/run-tests.mjs', ...files, '--summary', summaryFile], {
     cwd: root,
-    stdio: 'inherit',
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ROTATOR_STORE_BIN: bin, ROTATOR_RUSTFS_BIN: bin },
   });
-  return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+  for (const [from, to] of [
+    [child.stdout, process.stdout],
+    [child.stderr, process.stderr],
+  ] as const) {
+    let rest = '';
+    from.setEncoding('utf8');
+    from.on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop()!;
+      for (const line of lines) to.write(`[${label}] ${line}\n`);
+    });
+    from.on('end', () => rest && to.write(`[${label}] ${rest}\n`));
+  }
+  return new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
 }
 
 function releases(only: string[]) {
@@ -111,20 +128,55 @@ function releases(only: string[]) {
   return only.length ? all.filter((b) => only.includes(b.tag)) : all;
 }
 
+/**
+ * How many rounds run at once (ROTATOR_RUSTFS_ROUNDS, default 2): each has its own sandbox on
+ * free ports, and a round mostly waits on store restarts and timers, so two share a 2-core
+ * machine without slowing each other much.
+ */
+const ROUNDS_AT_ONCE = Math.max(1, Number(process.env.ROTATOR_RUSTFS_ROUNDS ?? 2));
+
+interface Round {
+  tag: string;
+  bin: string;
+  name: 'one node' | '4 nodes';
+  files: string[];
+}
+
+async function runOne(r: Round): Promise<{ line: string; ok: boolean }> {
+  const since = Date.now();
+  const label = `${r.tag} ${r.name}`;
+  log(`==== RustFS ${label}: started ====`);
+  const summaryFile = path.join(
+    fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-rustfs-round-')),
+    'summary.json',
+  );
+  const code = await runRound(r.bin, label, r.files, summaryFile);
+  const took = `${Math.round((Date.now() - since) / 1000)} s`;
+  const summary: Summary | undefined = fs.existsSync(summaryFile)
+    ? (JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as Summary)
+    : undefined;
+  const counts = summary ? `${summary.pass} passed, ${summary.fail} failed` : 'no summary';
+  const notRun = summary?.files.flatMap((f) => f.notRun.map((t) => `${f.name} › ${t}`)) ?? [];
+  const line = `RustFS ${label}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} — ${counts}, ${notRun.length} left to ${MINIO_ROUND} — in ${took}`;
+  log(line);
+  if (notRun.length) log(`not in the ${label} round, run by ${MINIO_ROUND}:\n  ${notRun.join('\n  ')}`);
+  return { line, ok: code === 0 };
+}
+
 async function main(): Promise<void> {
   const bins = releases(process.argv.slice(2));
   if (bins.length === 0) {
     log(`${SHARED} holds no RustFS release: nothing to test on (CI provides it)`);
     return;
   }
+  const since = Date.now();
   log(
-    `releases: ${bins.map((b) => b.tag).join(', ')}; ${ROUND.length} store-dependent suites each, then ` +
-      `${multiNodeArgs().length} on a 4-node store`,
+    `releases: ${bins.map((b) => b.tag).join(', ')}; ${ROUND.length} store-dependent suites each on one node, ` +
+      `${multiNodeArgs().length} on a 4-node store; ${ROUNDS_AT_ONCE} round(s) at a time`,
   );
   const results: string[] = [];
+  const rounds: Round[] = [];
   for (const { tag, path: bin } of bins) {
-    const since = Date.now();
-    log(`==== RustFS ${tag} (${bin}) ====`);
     // A release that cannot start fails here, named, with its log; not as a hundred test failures.
     try {
       const probe = await startRustfs(bin, {
@@ -137,32 +189,28 @@ async function main(): Promise<void> {
       process.exitCode = 1;
       continue;
     }
-    for (const [round, files] of [
-      ['one node', roundArgs()],
-      ['4 nodes', multiNodeArgs()],
-    ] as const) {
-      const roundSince = Date.now();
-      const summaryFile = path.join(
-        fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-rustfs-round-')),
-        'summary.json',
-      );
-      const code = await runRound(bin, [...files], summaryFile);
-      const took = `${Math.round((Date.now() - roundSince) / 1000)} s`;
-      const summary: Summary | undefined = fs.existsSync(summaryFile)
-        ? (JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as Summary)
-        : undefined;
-      const counts = summary ? `${summary.pass} passed, ${summary.fail} failed` : 'no summary';
-      const notRun = summary?.files.flatMap((f) => f.notRun.map((t) => `${f.name} › ${t}`)) ?? [];
-      results.push(
-        `RustFS ${tag} (${round}): ${code === 0 ? 'passed' : `FAILED (exit ${code})`} — ${counts}, ${notRun.length} left to ${MINIO_ROUND} — in ${took}`,
-      );
-      log(results.at(-1)!);
-      if (notRun.length) log(`not in this round, run by ${MINIO_ROUND}:\n  ${notRun.join('\n  ')}`);
-      if (code !== 0) process.exitCode = 1;
-    }
-    log(`RustFS ${tag}: both rounds in ${Math.round((Date.now() - since) / 1000)} s`);
+    rounds.push(
+      { tag, bin, name: 'one node', files: roundArgs() },
+      { tag, bin, name: '4 nodes', files: multiNodeArgs() },
+    );
   }
-  log(`summary:\n  ${results.join('\n  ')}`);
+  // The 4-node rounds first: they are the longest, and the one-node ones fill in beside them.
+  const queue = [
+    ...rounds.filter((r) => r.name === '4 nodes'),
+    ...rounds.filter((r) => r.name === 'one node'),
+  ];
+  const done: Array<{ round: Round; line: string; ok: boolean }> = [];
+  await Promise.all(
+    Array.from({ length: Math.min(ROUNDS_AT_ONCE, queue.length) }, async () => {
+      for (let r = queue.shift(); r; r = queue.shift()) done.push({ round: r, ...(await runOne(r)) });
+    }),
+  );
+  for (const r of rounds) {
+    const d = done.find((x) => x.round === r)!;
+    results.push(d.line);
+    if (!d.ok) process.exitCode = 1;
+  }
+  log(`summary (${Math.round((Date.now() - since) / 1000)} s):\n  ${results.join('\n  ')}`);
 }
 
 main().catch((err: unknown) => {
