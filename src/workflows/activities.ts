@@ -29,9 +29,12 @@ export const quickCall: ActivityOptions = {
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 5 },
 };
 
-/** Policy conformance: a fresh key may need a moment to reach every node. */
+/**
+ * Policy conformance: a fresh key may need a moment to reach every node, and on a multi-node
+ * store each node is given up to 150 s to apply it (src/activities/smoke.ts).
+ */
 export const smokeCall: ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '4 minutes',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 4 },
 };
 

@@ -258,6 +258,15 @@ describe('metrics model', () => {
     );
     assert.deepEqual(smokeMismatchOf(msg), { zone: 'serving', failed: 2 });
     assert.equal(smokeMismatchOf('smoke of zone serving timed out'), undefined);
+    // Asked on every node: one cell failing on three nodes is one failed cell.
+    const perNode = smokeMismatchMessage(
+      'ingest',
+      'current',
+      ['rustfs-1: put landing: expected allow, got deny', 'rustfs-2: put landing: expected allow, got deny'],
+      6,
+      1,
+    );
+    assert.deepEqual(smokeMismatchOf(perNode), { zone: 'ingest', failed: 1 });
   });
 
   test('schedules: paused flag, targets, and the longest gap of a monthly cron (31 days)', () => {
