@@ -13,6 +13,7 @@ import { strictInput, zoneRunbookCalls } from './run-start';
 import { errorMessage, errorType } from './errors';
 import { Runbook } from './runbook';
 import { FAILURE } from './names';
+import { smokeResult } from './summaries';
 import { RotateZone } from './rotate-zone';
 import { bootstrapPlan, type ZoneFacts } from './plans';
 import { type BootstrapInput } from './inputs';
@@ -281,11 +282,7 @@ export async function BootstrapCluster(raw: BootstrapInput = {}): Promise<Workfl
           );
         }
       }
-      await rb.step(
-        `smoke zone ${name}`,
-        () => zoneSmoke.smokeZone(name, 'current'),
-        (r) => `${r.passed}/${r.cells} cells`,
-      );
+      await rb.step(`smoke zone ${name}`, () => zoneSmoke.smokeZone(name, 'current'), smokeResult);
       return {
         zone: name,
         strategy: zone.strategy,

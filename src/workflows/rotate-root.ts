@@ -20,7 +20,7 @@ import { FAILURE, UPDATE } from './names';
 import { rootPlan } from './plans';
 import { chooseRootRestart, planRootRestart, rollOrder, SINGLE_POD, type RootStrategy } from './root-restart';
 import { Runbook } from './runbook';
-import { WAIT } from './summaries';
+import { WAIT, smokeResult } from './summaries';
 import { type RotateRootInput } from './inputs';
 import { type WorkflowResult } from './types';
 
@@ -461,11 +461,7 @@ export async function RotateRoot(raw: RotateRootInput = {}): Promise<WorkflowRes
         (r) => r.credential,
       );
     const smokeOne = (z: (typeof inventory.zones)[number]) =>
-      rb.step(
-        `smoke zone ${z.name}`,
-        () => smoke.smokeZone(z.name, 'current'),
-        (r) => `${r.passed}/${r.cells} cells`,
-      );
+      rb.step(`smoke zone ${z.name}`, () => smoke.smokeZone(z.name, 'current'), smokeResult);
     const concurrent = patches.has(ZONES_CONCURRENTLY);
     if (concurrent) await everyZone(inventory.zones, reEnsure, 're-ensured');
     else for (const z of inventory.zones) await reEnsure(z);

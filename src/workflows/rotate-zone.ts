@@ -22,7 +22,7 @@ import { workPoolNotes, zonePlan } from './plans';
 import { invalidInput } from './errors';
 import { Runbook } from './runbook';
 import { UPDATE } from './names';
-import { WAIT } from './summaries';
+import { WAIT, smokeResult } from './summaries';
 import { type RotateZoneInput } from './inputs';
 import { type ClusterEvent, type Escalation, type WorkflowResult } from './types';
 
@@ -303,11 +303,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
         () => acts.ensureZoneIdentity(zone.name, 'pending'),
         (r) => r.credential,
       );
-      await rb.step(
-        'smoke the new credential',
-        () => smoke.smokeZone(zone.name, 'pending'),
-        (r) => `${r.passed}/${r.cells} cells`,
-      );
+      await rb.step('smoke the new credential', () => smoke.smokeZone(zone.name, 'pending'), smokeResult);
 
       rb.onFailure(UNDO_RESTORE, async () => {
         const at = v2 ? restartInstant(0) : new Date().toISOString();
@@ -351,11 +347,7 @@ export async function RotateZone(raw: RotateZoneInput): Promise<WorkflowResult> 
           (r) => r.join('; ') || 'none',
         );
       }
-      await rb.step(
-        'smoke what the Secret holds',
-        () => smoke.smokeZone(zone.name, 'current'),
-        (r) => `${r.passed}/${r.cells} cells`,
-      );
+      await rb.step('smoke what the Secret holds', () => smoke.smokeZone(zone.name, 'current'), smokeResult);
       rb.announcer.send(rotatedEvents(strategy, pending, secretName, consumers, info.workflowId));
     } catch (err) {
       await rb.compensate(err);

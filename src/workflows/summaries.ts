@@ -107,3 +107,15 @@ export function activitySummary(activityType: string, args: readonly unknown[]):
   ]?.(...args);
   return target ? `${activityType}: ${target}` : activityType;
 }
+
+/** What a smoke step says it found: cells passed, and on a multi-node store the nodes asked. */
+export function smokeResult(r: {
+  passed: number;
+  cells: number;
+  nodes?: string[];
+  skipped?: string[];
+}): string {
+  const on = r.nodes ? ` on ${r.nodes.length} node(s)` : '';
+  const skipped = r.skipped?.length ? `, ${r.skipped.join(', ')} not serving (skipped)` : '';
+  return `${r.passed}/${r.cells} cells${on}${skipped}`;
+}
