@@ -185,15 +185,15 @@ export function createSmokeActivities(deps: ActivityDeps) {
     return mismatches;
   };
 
-  /** The plan on one node until it matches, or the node had NODE_SETTLE_MS to apply the zone's IAM. */
+  /** The plan on one node until it matches, or until `deadline` (NODE_SETTLE_MS from the smoke's start). */
   const settledOn = async (
     cred: Credentials,
     root: S3Ops,
     target: SmokeTarget,
     cells: SmokeCell[],
     body: string,
+    deadline: number,
   ): Promise<Mismatch[]> => {
-    const deadline = Date.now() + NODE_SETTLE_MS;
     for (;;) {
       try {
         const mismatches = await runPlan(cred, root, target, cells, body);
@@ -220,13 +220,18 @@ export function createSmokeActivities(deps: ActivityDeps) {
         const { serving: on, skipped } = await targets();
         const perNode = on.length > 1 || on[0]?.pod !== undefined;
         if (perNode) nodes = { nodes: on.map((t) => t.pod!), skipped };
-        mismatches = (
-          await Promise.all(
-            on.map((t) =>
-              perNode ? settledOn(cred, root, t, plan.cells, body) : runPlan(cred, root, t, plan.cells, body),
-            ),
-          )
-        ).flat();
+        // One node after another: the cells of every node write and read the same objects, and
+        // four nodes doing so at once contend for the objects' locks (beta.7: "Lock acquisition
+        // timeout … after 5s", a 500 on every node). One deadline for all: a node's wait for
+        // IAM overlaps the others'.
+        const deadline = Date.now() + NODE_SETTLE_MS;
+        mismatches = [];
+        for (const t of on)
+          mismatches.push(
+            ...(perNode
+              ? await settledOn(cred, root, t, plan.cells, body, deadline)
+              : await runPlan(cred, root, t, plan.cells, body)),
+          );
       } finally {
         root.close();
       }
