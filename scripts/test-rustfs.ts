@@ -1,11 +1,11 @@
 // A round of store-dependent tests on every real RustFS release beside the repository
 // (../shared/rustfs/rustfs-<tag>.xz and ../shared/rustfs/next/rustfs-<tag>.xz), one sandbox per
-// release with that server as its store. A release added there gets its round with no change
-// here. Run by .ci/run after the README's test command; a user's clone has no ../shared and
-// skips it.
+// release with that server as its store, and a round of the 4-node files on MinIO's distributed
+// mode. A release added there gets its round with no change here. Run by .ci/run after the
+// README's test command; a user's clone has no ../shared and runs only the MinIO round.
 //
-//   node --import tsx scripts/test-rustfs.ts            every release
-//   node --import tsx scripts/test-rustfs.ts TAG...     only these releases
+//   node --import tsx scripts/test-rustfs.ts            every release, and MinIO on 4 nodes
+//   node --import tsx scripts/test-rustfs.ts TAG...     only these releases (`minio`: the MinIO 4-node round)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -92,11 +92,21 @@ interface Summary {
  * One round's run-tests, its output lines prefixed with the round (rounds run side by side) and
  * kept whole: a line is written only once it ends.
  */
-function runRound(bin: string, label: string, files: string[], summaryFile: string): Promise<number> {
+function runRound(
+  bin: string | undefined,
+  label: string,
+  files: string[],
+  summaryFile: string,
+): Promise<number> {
+  // No binary: the default store (MinIO), as npm test runs it.
+  const env = { ...process.env };
+  delete env.ROTATOR_STORE_BIN;
+  delete env.ROTATOR_RUSTFS_BIN;
+  if (bin) Object.assign(env, { ROTATOR_STORE_BIN: bin, ROTATOR_RUSTFS_BIN: bin });
   const child = spawn(process.execPath, ['scripts/run-tests.mjs', ...files, '--summary', summaryFile], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ROTATOR_STORE_BIN: bin, ROTATOR_RUSTFS_BIN: bin },
+    env,
   });
   for (const [from, to] of [
     [child.stdout, process.stdout],
@@ -137,15 +147,16 @@ const ROUNDS_AT_ONCE = Math.max(1, Number(process.env.ROTATOR_RUSTFS_ROUNDS ?? 2
 
 interface Round {
   tag: string;
-  bin: string;
+  /** Undefined for the MinIO round. */
+  bin?: string;
   name: 'one node' | '4 nodes';
   files: string[];
 }
 
 async function runOne(r: Round): Promise<{ line: string; ok: boolean }> {
   const since = Date.now();
-  const label = `${r.tag} ${r.name}`;
-  log(`==== RustFS ${label}: started ====`);
+  const label = r.bin ? `RustFS ${r.tag} ${r.name}` : `${r.tag} ${r.name}`;
+  log(`==== ${label}: started ====`);
   const summaryFile = path.join(
     fs.mkdtempSync(path.join(os.tmpdir(), 'rotator-rustfs-round-')),
     'summary.json',
@@ -157,22 +168,27 @@ async function runOne(r: Round): Promise<{ line: string; ok: boolean }> {
     : undefined;
   const counts = summary ? `${summary.pass} passed, ${summary.fail} failed` : 'no summary';
   const notRun = summary?.files.flatMap((f) => f.notRun.map((t) => `${f.name} › ${t}`)) ?? [];
-  const line = `RustFS ${label}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} — ${counts}, ${notRun.length} left to ${MINIO_ROUND} — in ${took}`;
+  const line = `${label}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} — ${counts}, ${notRun.length} left to ${MINIO_ROUND} — in ${took}`;
   log(line);
   if (notRun.length) log(`not in the ${label} round, run by ${MINIO_ROUND}:\n  ${notRun.join('\n  ')}`);
   return { line, ok: code === 0 };
 }
 
+/** The name that asks for the MinIO 4-node round among the releases on the command line. */
+const MINIO = 'minio';
+
 async function main(): Promise<void> {
-  const bins = releases(process.argv.slice(2));
-  if (bins.length === 0) {
+  const asked = process.argv.slice(2);
+  const bins = releases(asked.filter((t) => t !== MINIO));
+  const minio = asked.length === 0 || asked.includes(MINIO);
+  if (bins.length === 0 && !minio) {
     log(`${SHARED} holds no RustFS release: nothing to test on (CI provides it)`);
     return;
   }
   const since = Date.now();
   log(
-    `releases: ${bins.map((b) => b.tag).join(', ')}; ${ROUND.length} store-dependent suites each on one node, ` +
-      `${multiNodeArgs().length} on a 4-node store; ${ROUNDS_AT_ONCE} round(s) at a time`,
+    `RustFS releases: ${bins.map((b) => b.tag).join(', ') || 'none'}; ${ROUND.length} store-dependent suites each on one node, ` +
+      `${multiNodeArgs().length} on a 4-node store${minio ? ', and those on a 4-node MinIO' : ''}; ${ROUNDS_AT_ONCE} round(s) at a time`,
   );
   const results: string[] = [];
   const rounds: Round[] = [];
@@ -194,6 +210,9 @@ async function main(): Promise<void> {
       { tag, bin, name: '4 nodes', files: multiNodeArgs() },
     );
   }
+  // MinIO's distributed mode on the same 4-node sandbox: the all-at-once path (its nodes must
+  // agree on the root, so rolling is refused), which npm test's single MinIO process cannot show.
+  if (minio) rounds.push({ tag: 'MinIO', name: '4 nodes', files: multiNodeArgs() });
   // The 4-node rounds first: they are the longest, and the one-node ones fill in beside them.
   const queue = [
     ...rounds.filter((r) => r.name === '4 nodes'),
