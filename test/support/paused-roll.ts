@@ -56,7 +56,9 @@ export function pausedRollSuite(name: string) {
     await store.agent.hold();
     const handle = await store.startRoot(rotator, {
       strategy: 'rolling',
-      restartTimeout: '45s',
+      // Past the held start, each pod's window must hold its start and the cluster settling (15 s):
+      // beta.7's node took longer than 45 s after its release on a loaded machine.
+      restartTimeout: '90s',
       pauseTimeout: '30m',
     });
     const first = await store.agent.held(120_000);
@@ -68,7 +70,7 @@ export function pausedRollSuite(name: string) {
       async () => ((await store.agent.state()).held?.pod === 'rustfs-2' ? true : undefined),
       180_000,
     );
-    const paused = await waitPhase(handle, 'paused', 120_000);
+    const paused = await waitPhase(handle, 'paused', 180_000);
     assert.match(paused.pauseReason ?? '', /store pod rustfs-2 did not come back with root/);
     const after = await store.root();
     // The middle of the roll: rustfs-3 on the new root, rustfs-0 and -1 on the previous, rustfs-2 down.
