@@ -18,15 +18,29 @@ import {
   type Rotator,
 } from '../support/rotator';
 import { getStack } from '../support/stack';
-import { storeAdmin } from '../support/store';
+import { storeAdmin, type creds } from '../support/store';
 import { storeNodes } from '../support/store-nodes';
 
 const stack = getStack();
 const store = storeNodes(stack);
 const secrets = new Set<string>();
 let rotator: Rotator;
+type Credentials = ReturnType<typeof creds>;
 /** Whether this store can roll at all: RustFS keeping IAM across a root change (not MinIO, not alpha.85). */
 let rolls = false;
+
+/** Every node, asked directly, on `after`; each pod restarted exactly once since `restartsBefore`. */
+async function everyPodOnceOnto(after: Credentials, before: Credentials, restartsBefore: number[]) {
+  assert.deepEqual(
+    await store.nodeRoots([after, before]),
+    store.nodes.map(() => fingerprint(after.secretKey)),
+  );
+  assert.deepEqual(
+    await store.restarts(),
+    restartsBefore.map((r) => r + 1),
+    'each pod restarted once',
+  );
+}
 
 describe('RotateRoot strategies on a 4-node store', () => {
   before(async () => {
@@ -76,15 +90,7 @@ describe('RotateRoot strategies on a 4-node store', () => {
     assert.notEqual(fingerprint(after.secretKey), fingerprint(before.secretKey));
     assert.equal(seen.failures, 0, `failed consumer requests: ${seen.errors.join('; ')}`);
     assert.ok(seen.requests > 100, `only ${seen.requests} requests in ${Date.now() - since} ms`);
-    assert.deepEqual(
-      await store.nodeRoots([after, before]),
-      store.nodes.map(() => fingerprint(after.secretKey)),
-    );
-    assert.deepEqual(
-      await store.restarts(),
-      restartsBefore.map((r) => r + 1),
-      'each pod restarted once',
-    );
+    await everyPodOnceOnto(after, before, restartsBefore);
     console.log(
       `rolling: ${seen.requests} consumer requests, ${seen.failures} failed; roll ${result.root?.rollMs} ms, run ${Date.now() - since} ms`,
     );
@@ -111,15 +117,7 @@ describe('RotateRoot strategies on a 4-node store', () => {
       `consumer refused for ${seen.longestFailureMs} ms, the run measured ${window} ms`,
     );
     const after = await store.root();
-    assert.deepEqual(
-      await store.nodeRoots([after, before]),
-      store.nodes.map(() => fingerprint(after.secretKey)),
-    );
-    assert.deepEqual(
-      await store.restarts(),
-      restartsBefore.map((r) => r + 1),
-      'each pod restarted once',
-    );
+    await everyPodOnceOnto(after, before, restartsBefore);
     console.log(
       `all-at-once: window ${window} ms (run), consumer ${seen.failures}/${seen.requests} failed, longest ${seen.longestFailureMs} ms`,
     );
