@@ -4,7 +4,7 @@ import { isAdminError, type Credentials, type S3Ops } from '../rustfs';
 import { readRoot, readZoneCredential } from './credentials';
 import { type ActivityDeps } from './deps';
 import { nonRetryable } from './failures';
-import { storeNodeEndpoints } from './store-nodes';
+import { nodeServing, storeNodeEndpoints } from './store-nodes';
 
 export interface SmokeReport {
   zone: string;
@@ -105,17 +105,6 @@ interface SmokeTarget {
   endpoint?: string;
 }
 
-/** A node that does not answer HTTP at all is not behind the Service either: nothing to ask. */
-async function serving(endpoint: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${endpoint}/minio/health/live`, { signal: AbortSignal.timeout(5_000) });
-    await res.arrayBuffer().catch(() => undefined);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Cancellation-aware outside tests that call the activity without an activity context. */
 function pause(ms: number): Promise<void> {
   try {
@@ -140,7 +129,7 @@ export function createSmokeActivities(deps: ActivityDeps) {
   const targets = async (): Promise<{ serving: SmokeTarget[]; skipped: string[] }> => {
     const nodes = await storeNodeEndpoints(deps);
     if (nodes.length < 2) return { serving: [{}], skipped: [] };
-    const up = await Promise.all(nodes.map((n) => serving(n.endpoint)));
+    const up = await Promise.all(nodes.map((n) => nodeServing(n.endpoint)));
     const skipped = nodes.filter((_, i) => !up[i]).map((n) => n.pod);
     // Every node down says nothing about the policy: the Service's answer, retried as before.
     if (skipped.length === nodes.length) return { serving: [{}], skipped: [] };

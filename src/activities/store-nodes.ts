@@ -247,6 +247,30 @@ export async function storeNodeEndpoints(
   });
 }
 
+/** Whether a node answers HTTP at all (any status): a node that does not is not behind the Service either. */
+export async function nodeServing(endpoint: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${endpoint}/minio/health/live`, { signal: AbortSignal.timeout(NODE_CALL_MS) });
+    await res.arrayBuffer().catch(() => undefined);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Where an activity's IAM writes and their read-backs go: on a multi-node store whose
+ * inventory names each pod's endpoint, one node, the first serving one by ordinal. A node
+ * reads back its own IAM writes at once and its peers only once told (fire-and-forget, or at
+ * the next 120 s reload): through the Service, a write on one node and the check on another
+ * saw an account "already exists" that "does not exist" (alpha.85, 4 nodes). Undefined: the
+ * store's admin endpoint (one node, or none serving).
+ */
+export async function adminNode(deps: ActivityDeps): Promise<string | undefined> {
+  for (const { endpoint } of await storeNodeEndpoints(deps)) if (await nodeServing(endpoint)) return endpoint;
+  return undefined;
+}
+
 /**
  * For waitForStoreWithRoot on a store whose inventory names each pod's endpoint: the nodes that
  * do not accept `root` (each asked directly). Empty when every node is on it.

@@ -18,7 +18,7 @@ import { type ActivityDeps } from './deps';
 import { FAILURE } from '../workflows/names';
 import { nonRetryable } from './failures';
 import { createIamWrites } from './iam-writes';
-import { bounded, nodesOffRoot } from './store-nodes';
+import { adminNode, bounded, nodesOffRoot } from './store-nodes';
 import { storePodNames } from '../workflows/root-restart';
 
 /**
@@ -47,8 +47,9 @@ export function createStoreActivities(deps: ActivityDeps) {
   const { kube, inventory } = deps;
   const { authenticates, lasting, removeKey } = createIamWrites(deps);
   const zoneOf = (name: string): Zone => findZone(inventory, name);
+  /** The root's admin client for IAM writes: one node of a multi-node store (adminNode). */
   const rootAdmin = async (source: CredentialSource = 'current'): Promise<AdminClient> =>
-    deps.admin(await readRoot(kube, inventory, source));
+    deps.admin(await readRoot(kube, inventory, source), await adminNode(deps));
 
   /** Read from the workload's spec (no Secret but the root's is read) and the store's server info. */
   const readTopology = async (admin: AdminClient): Promise<StoreTopology> => {
