@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import { fingerprint } from '../../src/fingerprint';
 import { resumeUpdate, statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowResult } from '../../src/workflows/types';
+import { eventually } from '../support/kube';
 import { pausedRollSuite } from '../support/paused-roll';
 import { waitPhase } from '../support/rotator';
 
@@ -29,6 +30,10 @@ describe('a rolling RotateRoot paused in the middle of the roll', () => {
     while (!result) {
       assert.ok(pauses.length < 3, `paused again after 3 resumes: ${pauses.join(' | ')}`);
       await handle.executeUpdate(resumeUpdate, { args: [{ by: 'oncall', reason: 'node released' }] });
+      // The run leaves the pause in the task after the update: not the same pause seen twice.
+      await eventually('the run out of its pause', async () =>
+        (await handle.query(statusQuery)).phase !== 'paused' ? true : undefined,
+      );
       const next = await Promise.race([
         handle.result().then((r: WorkflowResult) => ({ r })),
         waitPhase(handle, 'paused', 600_000).then((st) => ({ st })),
