@@ -139,11 +139,11 @@ function releases(only: string[]) {
 }
 
 /**
- * How many rounds run at once (ROTATOR_RUSTFS_ROUNDS, default 2): each has its own sandbox on
- * free ports, and a round mostly waits on store restarts and timers, so two share a 2-core
- * machine without slowing each other much.
+ * How many rounds run at once (ROTATOR_RUSTFS_ROUNDS, default 3): each has its own sandbox on
+ * free ports, and a round mostly waits on store restarts and timers: three 4-node rounds kept
+ * a 2-core machine about 75 % busy.
  */
-const ROUNDS_AT_ONCE = Math.max(1, Number(process.env.ROTATOR_RUSTFS_ROUNDS ?? 2));
+const ROUNDS_AT_ONCE = Math.max(1, Number(process.env.ROTATOR_RUSTFS_ROUNDS ?? 3));
 
 interface Round {
   tag: string;
