@@ -103,18 +103,25 @@ describe('RotateRoot strategies on a 4-node store', () => {
     const restartsBefore = await store.restarts();
     const loop = store.consumer();
     await eventually('the consumer serving before the rotation', async () => loop.progress().requests >= 5);
+    const started = Date.now();
     const result: WorkflowResult = await (
       await store.startRoot(rotator, { strategy: 'all-at-once' })
     ).result();
+    const runMs = Date.now() - started;
     const seen = await loop.stop();
     assert.equal(result.root?.strategy, 'all-at-once');
     const window = result.root!.storeDowntimeMs!;
     assert.ok(window > 0, `store downtime ${window} ms`);
-    // One window: the consumer was refused while no node served, no longer than the run measured.
     assert.ok(seen.failures > 0, 'a store-wide restart is seen by the consumer');
+    // One window: the consumer was refused while no node served, no longer than the run measured.
+    // A release that loses IAM on a root change (alpha.85) refuses zone keys until the run has
+    // re-created each zone and every node holds it (its smoke asks each node): up to the run's end.
+    const iamLost = result.root!.zoneKeysRefusedMs !== undefined;
+    const bound = iamLost ? runMs : window + 2_000;
     assert.ok(
-      seen.longestFailureMs > 0 && seen.longestFailureMs <= window + 2_000,
-      `consumer refused for ${seen.longestFailureMs} ms, the run measured ${window} ms`,
+      seen.longestFailureMs > 0 && seen.longestFailureMs <= bound,
+      `consumer refused for ${seen.longestFailureMs} ms; the run measured ${window} ms store downtime` +
+        (iamLost ? `, ${result.root!.zoneKeysRefusedMs} ms of zone keys refused, and took ${runMs} ms` : ''),
     );
     const after = await store.root();
     await everyPodOnceOnto(after, before, restartsBefore);
