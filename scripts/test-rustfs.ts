@@ -138,13 +138,6 @@ function releases(only: string[]) {
   return only.length ? all.filter((b) => only.includes(b.tag)) : all;
 }
 
-/**
- * How many rounds run at once (ROTATOR_RUSTFS_ROUNDS, default 3): each has its own sandbox on
- * free ports, and a round mostly waits on store restarts and timers: three 4-node rounds kept
- * a 2-core machine about 75 % busy.
- */
-const ROUNDS_AT_ONCE = Math.max(1, Number(process.env.ROTATOR_RUSTFS_ROUNDS ?? 3));
-
 interface Round {
   tag: string;
   /** Undefined for the MinIO round. */
@@ -188,7 +181,7 @@ async function main(): Promise<void> {
   const since = Date.now();
   log(
     `RustFS releases: ${bins.map((b) => b.tag).join(', ') || 'none'}; ${ROUND.length} store-dependent suites each on one node, ` +
-      `${multiNodeArgs().length} on a 4-node store${minio ? ', and those on a 4-node MinIO' : ''}; ${ROUNDS_AT_ONCE} round(s) at a time`,
+      `${multiNodeArgs().length} on a 4-node store${minio ? ', and those on a 4-node MinIO' : ''}; the 4-node rounds one after another, beside the one-node rounds`,
   );
   const results: string[] = [];
   const rounds: Round[] = [];
@@ -213,15 +206,14 @@ async function main(): Promise<void> {
   // MinIO's distributed mode on the same 4-node sandbox: the all-at-once path (its nodes must
   // agree on the root, so rolling is refused), which npm test's single MinIO process cannot show.
   if (minio) rounds.push({ tag: 'MinIO', name: '4 nodes', files: multiNodeArgs() });
-  // The 4-node rounds first: they are the longest, and the one-node ones fill in beside them.
-  const queue = [
-    ...rounds.filter((r) => r.name === '4 nodes'),
-    ...rounds.filter((r) => r.name === 'one node'),
-  ];
+  // Two lanes side by side: the 4-node rounds one after another (two distributed stores at once
+  // starved each other's nodes: restarted nodes not Ready, rc.3's cluster health 503 for
+  // minutes), and the one-node rounds one after another beside them; each round has its own
+  // sandbox on free ports.
   const done: Array<{ round: Round; line: string; ok: boolean }> = [];
   await Promise.all(
-    Array.from({ length: Math.min(ROUNDS_AT_ONCE, queue.length) }, async () => {
-      for (let r = queue.shift(); r; r = queue.shift()) done.push({ round: r, ...(await runOne(r)) });
+    (['4 nodes', 'one node'] as const).map(async (name) => {
+      for (const r of rounds.filter((x) => x.name === name)) done.push({ round: r, ...(await runOne(r)) });
     }),
   );
   for (const r of rounds) {

@@ -21,25 +21,29 @@ describe('a rolling RotateRoot paused in the middle of the roll', () => {
   test('rolled back: the restarted pods back one at a time, every node on the previous root', async () => {
     if (!rolls()) return refusesRolling();
     const loop = store.consumer();
-    const { handle, before } = await pausedAtSecondPod();
-    await handle.executeUpdate(rollbackUpdate, { args: [{ by: 'oncall', reason: 'node stuck' }] });
-    const err = (await handle.result().then(
-      () => assert.fail('a rolled-back run does not complete'),
-      (e: unknown) => e,
-    )) as WorkflowFailedError;
-    const seen = await loop.stop();
-    assert.equal((err.cause as { type?: string }).type, 'RolledBack', String(err.cause?.message));
-    const status = await handle.query(statusQuery);
-    assert.deepEqual(status.compensationErrors, []);
-    assert.deepEqual(await store.root(), before, 'the previous root back in the Secret');
-    await assert.rejects(
-      readSecretData(stack, PLATFORM.namespace, `${PLATFORM.rootSecret}-pending`),
-      'the pending record cleaned up',
-    );
-    assert.deepEqual(
-      await store.nodeRoots([before]),
-      store.nodes.map(() => fingerprint(before.secretKey)),
-    );
-    assert.equal(seen.failures, 0, `failed consumer requests: ${seen.errors.join('; ')}`);
+    try {
+      const { handle, before } = await pausedAtSecondPod();
+      await handle.executeUpdate(rollbackUpdate, { args: [{ by: 'oncall', reason: 'node stuck' }] });
+      const err = (await handle.result().then(
+        () => assert.fail('a rolled-back run does not complete'),
+        (e: unknown) => e,
+      )) as WorkflowFailedError;
+      const seen = await loop.stop();
+      assert.equal((err.cause as { type?: string }).type, 'RolledBack', String(err.cause?.message));
+      const status = await handle.query(statusQuery);
+      assert.deepEqual(status.compensationErrors, []);
+      assert.deepEqual(await store.root(), before, 'the previous root back in the Secret');
+      await assert.rejects(
+        readSecretData(stack, PLATFORM.namespace, `${PLATFORM.rootSecret}-pending`),
+        'the pending record cleaned up',
+      );
+      assert.deepEqual(
+        await store.nodeRoots([before]),
+        store.nodes.map(() => fingerprint(before.secretKey)),
+      );
+      assert.equal(seen.failures, 0, `failed consumer requests: ${seen.errors.join('; ')}`);
+    } finally {
+      await loop.stop();
+    }
   });
 });

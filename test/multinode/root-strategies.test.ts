@@ -57,7 +57,7 @@ describe('RotateRoot strategies on a 4-node store', () => {
   });
   beforeEach(() => store.agent.reset());
   after(async () => {
-    if (rotator) await store.terminateOpen(rotator);
+    if (rotator) await store.endOpen(rotator);
     await store.agent.reset().catch(() => undefined);
     await rotator?.close();
   });

@@ -41,7 +41,7 @@ export function pausedRollSuite(name: string) {
   });
   beforeEach(() => store.agent.reset());
   after(async () => {
-    if (rotator) await store.terminateOpen(rotator);
+    if (rotator) await store.endOpen(rotator);
     await store.agent.reset().catch(() => undefined);
     await rotator?.close();
   });

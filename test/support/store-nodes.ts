@@ -3,10 +3,12 @@
 // zone reading through the load balancer, how often the agent restarted each pod, and a
 // RotateRoot run of the test's rotator.
 import { type WorkflowHandle } from '@temporalio/client';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fingerprint } from '../../src/fingerprint';
 import { createAdminClient, type Credentials } from '../../src/rustfs';
 import { PLATFORM } from '../../src/sandbox/platform';
 import { type SandboxState } from '../../src/sandbox/state';
+import { rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
 import { startConsumerLoop } from './consumer';
 import { readSecretData } from './kube';
 import { nodeAgent, type Rotator } from './rotator';
@@ -16,6 +18,9 @@ export function storeNodes(stack: SandboxState) {
   const nodes = stack.store.nodes ?? [];
   const agent = nodeAgent(stack);
   let runs = 0;
+  // Consumer loops keep the test process alive until stopped: endOpen stops any a failed test left.
+  const loops: Array<{ stop: () => Promise<unknown> }> = [];
+  const track = <L extends { stop: () => Promise<unknown> }>(loop: L): L => (loops.push(loop), loop);
   return {
     nodes,
     agent,
@@ -44,13 +49,15 @@ export function storeNodes(stack: SandboxState) {
       ),
     /** A consumer of zone serving, with its zone key, through the load balancer (the store's Service). */
     consumer: () =>
-      startConsumerLoop(stack, {
-        namespace: 'dashi-serving',
-        secret: 'dashi-rustfs-serving',
-        deployment: 'titiler',
-        bucket: 'curated',
-        intervalMs: 50,
-      }),
+      track(
+        startConsumerLoop(stack, {
+          namespace: 'dashi-serving',
+          secret: 'dashi-rustfs-serving',
+          deployment: 'titiler',
+          bucket: 'curated',
+          intervalMs: 50,
+        }),
+      ),
     restarts: async () => (await agent.state()).nodes.map((n) => n.restarts),
     startRoot: (rotator: Rotator, input: object): Promise<WorkflowHandle> =>
       rotator.client.workflow.start('RotateRoot', {
@@ -58,13 +65,29 @@ export function storeNodes(stack: SandboxState) {
         workflowId: `rotate-root-nodes-${process.pid}-${++runs}`,
         args: [{ approve: true, ...input }],
       }),
-    /** Ends every RotateRoot of this file still open, so a failed test leaves no run behind. */
-    terminateOpen: async (rotator: Rotator) => {
-      for (let i = 1; i <= runs; i++)
-        await rotator.client.workflow
-          .getHandle(`rotate-root-nodes-${process.pid}-${i}`)
-          .terminate('test cleanup')
-          .catch(() => undefined);
+    /**
+     * Ends every RotateRoot of this file still open (and stops its consumer loops), so a failed test leaves no run behind: a
+     * paused one is rolled back (every node back on one root, as on-call would do), whatever is
+     * still open after that is terminated. Terminating a paused rolling run would leave the
+     * nodes on two roots for the next file.
+     */
+    endOpen: async (rotator: Rotator) => {
+      await Promise.all(loops.map((l) => l.stop()));
+      for (let i = 1; i <= runs; i++) {
+        const handle = rotator.client.workflow.getHandle(`rotate-root-nodes-${process.pid}-${i}`);
+        const status = await handle.query(statusQuery).catch(() => undefined);
+        if (status?.phase === 'paused') {
+          await agent.reset().catch(() => undefined);
+          await handle
+            .executeUpdate(rollbackUpdate, { args: [{ by: 'test cleanup', reason: 'the test ended' }] })
+            .catch(() => undefined);
+          await Promise.race([
+            handle.result().catch(() => undefined),
+            sleep(300_000, undefined, { ref: false }),
+          ]);
+        }
+        await handle.terminate('test cleanup').catch(() => undefined);
+      }
     },
   };
 }
