@@ -85,8 +85,19 @@ export function createStoreActivities(deps: ActivityDeps) {
       created = true;
     }
     await admin.addCannedPolicy(policyName(zone), compilePolicy(zone));
-    await admin.attachPolicy(zone.user, policyName(zone));
-    return created;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.attachPolicy(zone.user, policyName(zone));
+        return created;
+      } catch (err) {
+        // RustFS rc.3 on a loaded machine once answered "policy does not exist" to the attach
+        // right after the policy was written (an IAM reload replacing the cache meanwhile): the
+        // policy is written again and attached again, twice at most.
+        if (!isAdminError(err, 'NotFound') || attempt === 3) throw err;
+        await sleep(1_000);
+        await admin.addCannedPolicy(policyName(zone), compilePolicy(zone));
+      }
+    }
   };
 
   /** The zone user exists with the zone's canned policy attached, and the policy exists. */

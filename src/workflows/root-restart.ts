@@ -58,6 +58,16 @@ export function planRootRestart(opts: {
   const { kind, workload, strategy, topology, iamSurvivesRootChange, restartTimeout, rolling } = opts;
   const { replicas, rpcSecret, erasure } = topology;
   if (strategy === 'all-at-once') {
+    // Runs recorded before the strategies (no `rolling` facts) restarted as they did.
+    if (rolling && replicas > 1 && !iamSurvivesRootChange)
+      return {
+        strategy,
+        expectedDowntime: 'none: refused before anything changes',
+        refused: {
+          reason: `this store seals IAM with the root secret and loses it on a root change: on ${replicas} nodes the zones re-created afterwards reach the other nodes only at their IAM reload, which fails while anything is still sealed with the old root (seen on RustFS alpha.85's 4 nodes: a node denying a re-created zone for more than 150 s, the run failing after the root had changed)`,
+          fix: 'upgrade the store to a release that keeps IAM across a root change (RustFS 1.0.0-beta.7 and later do), then rotate',
+        },
+      };
     // Absent from runs recorded before preflight read it: those restarted as they did.
     if (rolling && replicas > 1 && topology.podManagementPolicy === 'OrderedReady')
       return {

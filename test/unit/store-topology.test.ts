@@ -271,3 +271,32 @@ describe('all-at-once on a StatefulSet that recreates its pods in order', () => 
     assert.match(chosen.refused?.reason ?? '', /OrderedReady/);
   });
 });
+
+describe('a multi-node store that loses IAM on a root change (alpha.85)', () => {
+  const facts = { podsWithEndpoints: 4, settleSeconds: 5 };
+  const sealed = (strategy: RootStrategy, topology: StoreTopology) =>
+    planRootRestart({
+      kind: 'rustfs',
+      workload: 'StatefulSet/dashi-platform/rustfs',
+      strategy,
+      topology,
+      iamSurvivesRootChange: false,
+      restartTimeout: '2m',
+      rolling: facts,
+    });
+
+  test('neither strategy: refused before anything changes, with the reason and the fix', () => {
+    const chosen = chooseRootRestart(undefined, (s) =>
+      sealed(s, fourNodes({ podManagementPolicy: 'Parallel' })),
+    );
+    assert.equal(chosen.strategy, 'all-at-once');
+    assert.match(chosen.refused?.reason ?? '', /loses it on a root change: on 4 nodes the zones re-created/);
+    assert.match(chosen.refused?.fix ?? '', /keeps IAM across a root change/);
+    assert.match(sealed('rolling', fourNodes()).refused?.reason ?? '', /seals IAM with the root secret/);
+  });
+
+  test('one node still rotates all at once; runs recorded before the strategies as they did', () => {
+    assert.equal(sealed('all-at-once', fourNodes({ replicas: 1 })).refused, undefined);
+    assert.equal(plan('all-at-once', fourNodes(), { iamSurvivesRootChange: false }).refused, undefined);
+  });
+});
