@@ -1,11 +1,14 @@
 // A round of store-dependent tests on every real RustFS release beside the repository
 // (../shared/rustfs/rustfs-<tag>.xz and ../shared/rustfs/next/rustfs-<tag>.xz), one sandbox per
-// release with that server as its store, and a round of the 4-node files on MinIO's distributed
-// mode. A release added there gets its round with no change here. Run by .ci/run after the
-// README's test command; a user's clone has no ../shared and runs only the MinIO round.
+// release with that server as its store; with --multi-node also a 4-node round per release and
+// one on MinIO's distributed mode. A release added there gets its round with no change here.
+// Run by .ci/run after the README's test command (one node only); a user's clone has no
+// ../shared and skips it.
 //
-//   node --import tsx scripts/test-rustfs.ts            every release, and MinIO on 4 nodes
-//   node --import tsx scripts/test-rustfs.ts TAG...     only these releases (`minio`: the MinIO 4-node round)
+//   node --import tsx scripts/test-rustfs.ts                 every release, one node (what CI runs)
+//   node --import tsx scripts/test-rustfs.ts TAG...          only these releases
+//   node --import tsx scripts/test-rustfs.ts --multi-node    also test/multinode on 4 nodes of each release
+//                                                            and of MinIO (`minio` as a TAG: that round)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -170,18 +173,25 @@ async function runOne(r: Round): Promise<{ line: string; ok: boolean }> {
 /** The name that asks for the MinIO 4-node round among the releases on the command line. */
 const MINIO = 'minio';
 
+/** The flag that adds the 4-node rounds (every release, and MinIO's distributed mode). */
+const MULTI_NODE_FLAG = '--multi-node';
+
 async function main(): Promise<void> {
-  const asked = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const multiNode = args.includes(MULTI_NODE_FLAG);
+  const asked = args.filter((a) => a !== MULTI_NODE_FLAG);
   const bins = releases(asked.filter((t) => t !== MINIO));
-  const minio = asked.length === 0 || asked.includes(MINIO);
+  const minio = multiNode && (asked.length === 0 || asked.includes(MINIO));
   if (bins.length === 0 && !minio) {
     log(`${SHARED} holds no RustFS release: nothing to test on (CI provides it)`);
     return;
   }
   const since = Date.now();
   log(
-    `RustFS releases: ${bins.map((b) => b.tag).join(', ') || 'none'}; ${ROUND.length} store-dependent suites each on one node, ` +
-      `${multiNodeArgs().length} on a 4-node store${minio ? ', and those on a 4-node MinIO' : ''}; the 4-node rounds one after another, beside the one-node rounds`,
+    `RustFS releases: ${bins.map((b) => b.tag).join(', ') || 'none'}; ${ROUND.length} store-dependent suites each on one node, two rounds at a time` +
+      (multiNode
+        ? `; ${multiNodeArgs().length} on a 4-node store${minio ? ', and on a 4-node MinIO' : ''}, one round after another`
+        : ` (the 4-node rounds: ${MULTI_NODE_FLAG})`),
   );
   const results: string[] = [];
   const rounds: Round[] = [];
@@ -198,24 +208,22 @@ async function main(): Promise<void> {
       process.exitCode = 1;
       continue;
     }
-    rounds.push(
-      { tag, bin, name: 'one node', files: roundArgs() },
-      { tag, bin, name: '4 nodes', files: multiNodeArgs() },
-    );
+    rounds.push({ tag, bin, name: 'one node', files: roundArgs() });
+    if (multiNode) rounds.push({ tag, bin, name: '4 nodes', files: multiNodeArgs() });
   }
   // MinIO's distributed mode on the same 4-node sandbox: the all-at-once path (its nodes must
   // agree on the root, so rolling is refused), which npm test's single MinIO process cannot show.
   if (minio) rounds.push({ tag: 'MinIO', name: '4 nodes', files: multiNodeArgs() });
-  // Two lanes side by side: the 4-node rounds one after another (two distributed stores at once
-  // starved each other's nodes: restarted nodes not Ready, rc.3's cluster health 503 for
-  // minutes), and the one-node rounds one after another beside them; each round has its own
-  // sandbox on free ports.
+  // Lanes side by side, each round with its own sandbox on free ports: the one-node rounds two
+  // at a time (they mostly wait on store restarts), the 4-node rounds one after another (two
+  // distributed stores at once starved each other's nodes: restarted nodes not Ready, rc.3's
+  // cluster health 503 for minutes).
   const done: Array<{ round: Round; line: string; ok: boolean }> = [];
-  await Promise.all(
-    (['4 nodes', 'one node'] as const).map(async (name) => {
-      for (const r of rounds.filter((x) => x.name === name)) done.push({ round: r, ...(await runOne(r)) });
-    }),
-  );
+  const lane = async (queue: Round[]) => {
+    for (let r = queue.shift(); r; r = queue.shift()) done.push({ round: r, ...(await runOne(r)) });
+  };
+  const oneNode = rounds.filter((x) => x.name === 'one node');
+  await Promise.all([lane(rounds.filter((x) => x.name === '4 nodes')), lane(oneNode), lane(oneNode)]);
   for (const r of rounds) {
     const d = done.find((x) => x.round === r)!;
     results.push(d.line);
