@@ -191,12 +191,15 @@ describe('rotator CLI against the real stack', () => {
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const exited = new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? -1)));
     try {
+      // Approved once the follower has printed the gate, which the assertions below read; the
+      // run's phase alone came first once and the follower, polling, never saw the gate.
       await eventually(
-        'the approval gate',
-        async () => (await phaseOf('rotate-root')) === 'awaiting-approval',
+        'the approval gate, as --follow prints it',
+        async () => out.includes('phase awaiting-approval'),
         60_000,
         200,
       );
+      assert.equal(await phaseOf('rotate-root'), 'awaiting-approval');
       const approve = await cli('approve', 'rotate-root', '--by', 'bob', '--reason', 'change 42');
       assert.equal(approve.code, 0, approve.stderr);
       assert.match(approve.stdout, /rotate-root: root rotation approved by bob/);
