@@ -2,7 +2,8 @@
 // node accepts (asked of each node directly, never through the load balancer), a consumer of a
 // zone reading through the load balancer, how often the agent restarted each pod, and a
 // RotateRoot run of the test's rotator.
-import { type WorkflowHandle } from '@temporalio/client';
+import assert from 'node:assert/strict';
+import { type WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fingerprint } from '../../src/fingerprint';
 import { createAdminClient, type Credentials } from '../../src/rustfs';
@@ -21,10 +22,17 @@ export function storeNodes(stack: SandboxState) {
   // Consumer loops keep the test process alive until stopped: endOpen stops any a failed test left.
   const loops: Array<{ stop: () => Promise<unknown> }> = [];
   const track = <L extends { stop: () => Promise<unknown> }>(loop: L): L => (loops.push(loop), loop);
+  const root = async () => creds(await readSecretData(stack, PLATFORM.namespace, PLATFORM.rootSecret));
+  const startRoot = (rotator: Rotator, input: object): Promise<WorkflowHandle> =>
+    rotator.client.workflow.start('RotateRoot', {
+      taskQueue: rotator.taskQueue,
+      workflowId: `rotate-root-nodes-${process.pid}-${++runs}`,
+      args: [{ approve: true, ...input }],
+    });
   return {
     nodes,
     agent,
-    root: async () => creds(await readSecretData(stack, PLATFORM.namespace, PLATFORM.rootSecret)),
+    root,
     /** The fingerprint of the root (of `roots`) each node accepts; undefined where none. */
     nodeRoots: (roots: Credentials[]): Promise<(string | undefined)[]> =>
       Promise.all(
@@ -59,12 +67,21 @@ export function storeNodes(stack: SandboxState) {
         }),
       ),
     restarts: async () => (await agent.state()).nodes.map((n) => n.restarts),
-    startRoot: (rotator: Rotator, input: object): Promise<WorkflowHandle> =>
-      rotator.client.workflow.start('RotateRoot', {
-        taskQueue: rotator.taskQueue,
-        workflowId: `rotate-root-nodes-${process.pid}-${++runs}`,
-        args: [{ approve: true, ...input }],
-      }),
+    startRoot,
+    /**
+     * Starts a RotateRoot with `strategy` that the store's topology refuses: asserts the refusal
+     * and that the root did not change, and returns the failure for the caller's reason check.
+     */
+    refusedBeforeAnyChange: async (rotator: Rotator, strategy: string): Promise<WorkflowFailedError> => {
+      const before = await root();
+      const err = (await (await startRoot(rotator, { strategy })).result().then(
+        () => assert.fail(`${strategy} completed on a store whose topology refuses it`),
+        (e: unknown) => e,
+      )) as WorkflowFailedError;
+      assert.equal((err.cause as { type?: string }).type, 'TopologyRefused', String(err.cause?.message));
+      assert.deepEqual(await root(), before);
+      return err;
+    },
     /**
      * Ends every RotateRoot of this file still open (and stops its consumer loops), so a failed test leaves no run behind: a
      * paused one is rolled back (every node back on one root, as on-call would do), whatever is

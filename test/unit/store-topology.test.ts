@@ -231,19 +231,21 @@ describe('the root restart each topology allows', () => {
   }
 });
 
+/** A plan of the strategies' era (the rolling facts preflight reads), on a RustFS store. */
+const planOfEra = (strategy: RootStrategy, topology: StoreTopology, iamSurvivesRootChange = true) =>
+  planRootRestart({
+    kind: 'rustfs',
+    workload: 'StatefulSet/dashi-platform/rustfs',
+    strategy,
+    topology,
+    iamSurvivesRootChange,
+    restartTimeout: '2m',
+    rolling: { podsWithEndpoints: 4, settleSeconds: 5 },
+  });
+
 describe('all-at-once on a StatefulSet that recreates its pods in order', () => {
   const ordered = fourNodes({ podManagementPolicy: 'OrderedReady' });
-  const facts = { podsWithEndpoints: 4, settleSeconds: 5 };
-  const withFacts = (strategy: RootStrategy, topology: StoreTopology) =>
-    planRootRestart({
-      kind: 'rustfs',
-      workload: 'StatefulSet/dashi-platform/rustfs',
-      strategy,
-      topology,
-      iamSurvivesRootChange: true,
-      restartTimeout: '2m',
-      rolling: facts,
-    });
+  const withFacts = (strategy: RootStrategy, topology: StoreTopology) => planOfEra(strategy, topology);
 
   test('refused before anything changes, with the reason and the fix', () => {
     const p = withFacts('all-at-once', ordered);
@@ -273,17 +275,7 @@ describe('all-at-once on a StatefulSet that recreates its pods in order', () => 
 });
 
 describe('a multi-node store that loses IAM on a root change (alpha.85)', () => {
-  const facts = { podsWithEndpoints: 4, settleSeconds: 5 };
-  const sealed = (strategy: RootStrategy, topology: StoreTopology) =>
-    planRootRestart({
-      kind: 'rustfs',
-      workload: 'StatefulSet/dashi-platform/rustfs',
-      strategy,
-      topology,
-      iamSurvivesRootChange: false,
-      restartTimeout: '2m',
-      rolling: facts,
-    });
+  const sealed = (strategy: RootStrategy, topology: StoreTopology) => planOfEra(strategy, topology, false);
 
   test('neither strategy: refused before anything changes, with the reason and the fix', () => {
     const chosen = chooseRootRestart(undefined, (s) =>
