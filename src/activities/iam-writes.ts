@@ -8,6 +8,7 @@ import {
   isAdminError,
 } from '../rustfs';
 import { type ActivityDeps } from './deps';
+import { refusedOnEveryNode } from './store-nodes';
 
 /** Re-applies of one undone write before the activity fails (and is retried as a whole). */
 const REAPPLY_LIMIT = 3;
@@ -19,14 +20,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * IAM writes that are read back until they last.
  */
 export function createIamWrites(
-  deps: Pick<ActivityDeps, 'inventory' | 's3'>,
+  deps: Pick<ActivityDeps, 'inventory' | 's3' | 'kube'>,
   reloadWindowMs = IAM_RELOAD_WINDOW_MS,
 ) {
   const { inventory } = deps;
 
-  /** The store accepts `cred` (an authorization refusal still means it authenticated). */
-  const authenticates = async (cred: Credentials): Promise<boolean> => {
-    const s3 = deps.s3(cred);
+  /**
+   * The store accepts `cred` (an authorization refusal still means it authenticated): through
+   * its endpoint, or one node's own when `endpoint` names it.
+   */
+  const authenticates = async (cred: Credentials, endpoint?: string): Promise<boolean> => {
+    const s3 = deps.s3(cred, endpoint);
     try {
       await s3.listObjects(inventory.smoke.outsideBucket, inventory.smoke.prefix);
       return true;
@@ -87,5 +91,29 @@ export function createIamWrites(
     }
   };
 
-  return { authenticates, lasting, removeKey };
+  /**
+   * Removes a key (removeKey) until it no longer authenticates (lasting), and on a multi-node
+   * store until every serving node refuses it (refusedOnEveryNode). `done` says what was removed.
+   */
+  const revoke = async (
+    admin: AdminClient,
+    zoneUser: string,
+    cred: Credentials,
+    what: string,
+    done: string,
+  ): Promise<string> => {
+    const removed = await lasting(
+      admin,
+      what,
+      async () => {
+        await removeKey(admin, zoneUser, cred);
+        return done;
+      },
+      async () => !(await authenticates(cred)),
+    );
+    const everywhere = await refusedOnEveryNode(deps, cred, authenticates);
+    return everywhere ? `${removed}; ${everywhere}` : removed;
+  };
+
+  return { authenticates, lasting, revoke };
 }

@@ -25,6 +25,7 @@ import { KEYS, pendingName } from './credentials';
 import { type ActivityDeps } from './deps';
 import { nonRetryable } from './failures';
 import { createIamWrites } from './iam-writes';
+import { iamAdmin } from './store-nodes';
 import { type PendingRef } from './kubernetes';
 import { OWNER_ANNOTATIONS, pendingRecords, recordOwner } from './pending-records';
 import { conflictingRotation, describeRunRef, runState, type RunState } from './temporal';
@@ -79,14 +80,14 @@ function keysOf(record: SecretData, current: Credentials): Keys | undefined {
 export function createLockActivities(deps: ActivityDeps) {
   const { kube, inventory } = deps;
   const records = () => pendingRecords(inventory);
-  const { authenticates, lasting, removeKey } = createIamWrites(deps);
+  const { authenticates, lasting, revoke } = createIamWrites(deps);
   const rootAdmin = async () => {
     const s = await readSecret(kube, inventory.store.rootSecret.namespace, inventory.store.rootSecret.name);
     const accessKey = s?.data[KEYS.accessKey];
     const secretKey = s?.data[KEYS.secretKey];
     if (!accessKey || !secretKey)
       throw nonRetryable('the root Secret holds no credential', 'CredentialMissing');
-    return deps.admin({ accessKey, secretKey });
+    return iamAdmin(deps, { accessKey, secretKey });
   };
 
   const readCurrent = async (ref: { namespace: string; name: string }): Promise<Credentials> => {
@@ -232,14 +233,12 @@ export function createLockActivities(deps: ActivityDeps) {
     if (superseded.accessKey === zone.user) {
       // The zone moved off (or back onto) the user's own key: nobody holds it now.
       done.push(
-        await lasting(
+        await revoke(
           admin,
+          zone.user,
+          superseded,
           `the scrambling of user ${zone.user}'s secret`,
-          async () => {
-            await removeKey(admin, zone.user, superseded);
-            return `secret of user ${zone.user} replaced by an unknown one`;
-          },
-          async () => !(await authenticates(superseded)),
+          `secret of user ${zone.user} replaced by an unknown one`,
         ),
       );
       return done.join('; ');
@@ -267,14 +266,12 @@ export function createLockActivities(deps: ActivityDeps) {
     const exists = (await admin.listServiceAccounts(zone.user)).some((a) => a.accessKey === key.accessKey);
     if (!exists) return [`superseded key ${show(key)} is not in the store`];
     return [
-      await lasting(
+      await revoke(
         admin,
+        zone.user,
+        key,
         `the revocation of ${show(key)}`,
-        async () => {
-          await removeKey(admin, zone.user, key);
-          return `superseded service account ${show(key)} revoked`;
-        },
-        async () => !(await authenticates(key)),
+        `superseded service account ${show(key)} revoked`,
       ),
     ];
   };

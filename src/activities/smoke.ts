@@ -4,7 +4,7 @@ import { isAdminError, type Credentials, type S3Ops } from '../rustfs';
 import { readRoot, readZoneCredential } from './credentials';
 import { type ActivityDeps } from './deps';
 import { nonRetryable } from './failures';
-import { nodeServing, storeNodeEndpoints } from './store-nodes';
+import { servingNodes } from './store-nodes';
 
 export interface SmokeReport {
   zone: string;
@@ -127,13 +127,11 @@ export function createSmokeActivities(deps: ActivityDeps) {
   const { kube, inventory } = deps;
 
   const targets = async (): Promise<{ serving: SmokeTarget[]; skipped: string[] }> => {
-    const nodes = await storeNodeEndpoints(deps);
-    if (nodes.length < 2) return { serving: [{}], skipped: [] };
-    const up = await Promise.all(nodes.map((n) => nodeServing(n.endpoint)));
-    const skipped = nodes.filter((_, i) => !up[i]).map((n) => n.pod);
-    // Every node down says nothing about the policy: the Service's answer, retried as before.
-    if (skipped.length === nodes.length) return { serving: [{}], skipped: [] };
-    return { serving: nodes.filter((_, i) => up[i]), skipped };
+    const { serving, down } = await servingNodes(deps);
+    // A single-node store, or every node down (which says nothing about the policy): the
+    // Service's answer, retried as before.
+    if (!serving.length) return { serving: [{}], skipped: [] };
+    return { serving, skipped: down };
   };
 
   /** One pass of the plan against one target: the cells that did not match. */

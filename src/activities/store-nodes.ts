@@ -3,10 +3,11 @@
 // goes to a node by its own endpoint (store.nodeEndpoints), never through the Service, which
 // would answer from whichever node it picks, on whichever root that node holds.
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { fingerprint } from '../fingerprint';
 import { nodeEndpointOf } from '../inventory';
 import { deleteStatefulSetPods, readWorkload, type ReplacedPod } from '../kube';
-import { type AdminClient, type Credentials } from '../rustfs';
+import { type AdminClient, type Credentials, failoverAdmin } from '../rustfs';
 import { erasureLayout } from '../rustfs/topology';
 import { FAILURE } from '../workflows/names';
 import { storePodNames } from '../workflows/root-restart';
@@ -39,6 +40,9 @@ export interface NodeCheck {
   clusterHealthy: boolean;
   detail: string;
 }
+
+/** What finding a store's nodes takes: the inventory, and the apiserver for the workload's replicas. */
+type NodeDeps = Pick<ActivityDeps, 'inventory' | 'kube'>;
 
 export function createStoreNodeActivities(deps: ActivityDeps) {
   const { kube, inventory } = deps;
@@ -224,7 +228,7 @@ export function createStoreNodeActivities(deps: ActivityDeps) {
 }
 
 /** How many pods the store workload asks for now. */
-async function workloadReplicas(deps: ActivityDeps): Promise<number> {
+async function workloadReplicas(deps: NodeDeps): Promise<number> {
   const workload = await readWorkload(deps.kube, deps.inventory.store.workload);
   return (workload.spec && 'replicas' in workload.spec ? workload.spec.replicas : undefined) ?? 1;
 }
@@ -234,7 +238,7 @@ async function workloadReplicas(deps: ActivityDeps): Promise<number> {
  * the workload runs more than one pod; empty for a single-node store.
  */
 export async function storeNodeEndpoints(
-  deps: ActivityDeps,
+  deps: NodeDeps,
   replicas?: number,
 ): Promise<Array<{ pod: string; endpoint: string }>> {
   const store = deps.inventory.store;
@@ -248,7 +252,7 @@ export async function storeNodeEndpoints(
 }
 
 /** Whether a node answers HTTP at all (any status): a node that does not is not behind the Service either. */
-export async function nodeServing(endpoint: string): Promise<boolean> {
+async function nodeServing(endpoint: string): Promise<boolean> {
   try {
     const res = await fetch(`${endpoint}/minio/health/live`, { signal: AbortSignal.timeout(NODE_CALL_MS) });
     await res.arrayBuffer().catch(() => undefined);
@@ -259,16 +263,88 @@ export async function nodeServing(endpoint: string): Promise<boolean> {
 }
 
 /**
- * Where an activity's IAM writes and their read-backs go: on a multi-node store whose
- * inventory names each pod's endpoint, one node, the first serving one by ordinal. A node
- * reads back its own IAM writes at once and its peers only once told (fire-and-forget, or at
- * the next 120 s reload): through the Service, a write on one node and the check on another
- * saw an account "already exists" that "does not exist" (alpha.85, 4 nodes). Undefined: the
- * store's admin endpoint (one node, or none serving).
+ * The nodes of a multi-node store (store.nodeEndpoints) that answer HTTP, by ordinal, and the
+ * pods of those that do not; both empty for a single-node store.
  */
-export async function adminNode(deps: ActivityDeps): Promise<string | undefined> {
-  for (const { endpoint } of await storeNodeEndpoints(deps)) if (await nodeServing(endpoint)) return endpoint;
-  return undefined;
+export async function servingNodes(
+  deps: NodeDeps,
+): Promise<{ serving: Array<{ pod: string; endpoint: string }>; down: string[] }> {
+  const nodes = await storeNodeEndpoints(deps);
+  const up = await Promise.all(nodes.map((n) => nodeServing(n.endpoint)));
+  return { serving: nodes.filter((_, i) => up[i]), down: nodes.filter((_, i) => !up[i]).map((n) => n.pod) };
+}
+
+/**
+ * How long one IAM call may take on one node of a multi-node store before the call moves to
+ * the next node (failoverAdmin): a healthy node answers in well under a second, and RustFS
+ * gives up on a lock after 5 s.
+ */
+const IAM_NODE_CALL_MS = 15_000;
+
+/**
+ * The root's admin client for IAM writes and their read-backs. On a multi-node store whose
+ * inventory names each pod's endpoint, one node at a time, the first serving by ordinal, and the
+ * next when it stops answering (failoverAdmin): a node reads back its own IAM writes at once and
+ * its peers only once told (fire-and-forget, or at the next 120 s reload), and through the
+ * Service a write on one node and the check on another saw an account "already exists" that
+ * "does not exist" (alpha.85, 4 nodes). Otherwise the store's admin endpoint.
+ */
+export async function iamAdmin(deps: ActivityDeps, root: Credentials): Promise<AdminClient> {
+  const { serving } = await servingNodes(deps);
+  if (!serving.length) return deps.admin(root);
+  return failoverAdmin(
+    serving.map((n) => n.endpoint),
+    (endpoint) => deps.admin(root, endpoint),
+    IAM_NODE_CALL_MS,
+  );
+}
+
+/**
+ * How long a removed key may go on working on another node of the store. The node that took the
+ * removal refuses the key at once; RustFS tells its peers fire-and-forget (crates/iam/src/sys.rs
+ * notify_for_user) and each reloads IAM every 120 s, so a peer that missed the notice accepts
+ * the key until its reload. Inside a quick step's minute: a step that fails on it is retried,
+ * and the removal with it, so the retries together cover the reload.
+ */
+const REVOKED_WAIT_MS = 40_000;
+const REVOKED_POLL_MS = 2_000;
+
+/**
+ * On a multi-node store whose inventory names each pod's endpoint: waits until every serving
+ * node refuses `cred` (each asked directly), and says so; a node that does not answer HTTP is
+ * skipped and named (it loads IAM anew when it starts). Empty on a single-node store. Fails
+ * (retryable, RevocationNotEverywhere) naming the nodes that still accept the key, or that gave
+ * no verdict, after REVOKED_WAIT_MS.
+ */
+export async function refusedOnEveryNode(
+  deps: NodeDeps,
+  cred: Credentials,
+  authenticates: (cred: Credentials, endpoint?: string) => Promise<boolean>,
+  waitMs = REVOKED_WAIT_MS,
+): Promise<string> {
+  const { serving, down } = await servingNodes(deps);
+  if (!serving.length) return '';
+  const deadline = Date.now() + waitMs;
+  let open = serving.map((n) => ({ ...n, state: 'not asked yet' }));
+  for (;;) {
+    const verdicts = await Promise.all(
+      open.map((n) =>
+        bounded(authenticates(cred, n.endpoint), 'an S3 request').then(
+          (accepted) => (accepted ? 'still accepts it' : ''),
+          (err: unknown) => `no verdict: ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      ),
+    );
+    open = open.map((n, i) => ({ ...n, state: verdicts[i]! })).filter((n) => n.state);
+    if (!open.length)
+      return `refused by every serving node (${serving.map((n) => n.pod).join(', ')})${down.length ? `; not serving, so not asked: ${down.join(', ')}` : ''}`;
+    if (Date.now() >= deadline)
+      throw ApplicationFailure.retryable(
+        `key ${cred.accessKey} was removed, but ${Math.round(waitMs / 1000)} s later ${open.map((n) => `${n.pod} ${n.state}`).join('; ')}`,
+        FAILURE.revocationNotEverywhere,
+      );
+    await sleep(REVOKED_POLL_MS);
+  }
 }
 
 /**

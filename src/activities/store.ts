@@ -18,7 +18,7 @@ import { type ActivityDeps } from './deps';
 import { FAILURE } from '../workflows/names';
 import { nonRetryable } from './failures';
 import { createIamWrites } from './iam-writes';
-import { adminNode, bounded, nodesOffRoot } from './store-nodes';
+import { bounded, iamAdmin, nodesOffRoot } from './store-nodes';
 import { storePodNames } from '../workflows/root-restart';
 
 /**
@@ -45,11 +45,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function createStoreActivities(deps: ActivityDeps) {
   const { kube, inventory } = deps;
-  const { authenticates, lasting, removeKey } = createIamWrites(deps);
+  const { authenticates, lasting, revoke } = createIamWrites(deps);
   const zoneOf = (name: string): Zone => findZone(inventory, name);
-  /** The root's admin client for IAM writes: one node of a multi-node store (adminNode). */
+  /** The root's admin client for IAM writes (iamAdmin: one node at a time of a multi-node store). */
   const rootAdmin = async (source: CredentialSource = 'current'): Promise<AdminClient> =>
-    deps.admin(await readRoot(kube, inventory, source), await adminNode(deps));
+    iamAdmin(deps, await readRoot(kube, inventory, source));
 
   /** Read from the workload's spec (no Secret but the root's is read) and the store's server info. */
   const readTopology = async (admin: AdminClient): Promise<StoreTopology> => {
@@ -207,20 +207,18 @@ export function createStoreActivities(deps: ActivityDeps) {
   };
 
   /**
-   * Removes a credential until it no longer authenticates: a service account is deleted;
-   * the user's own secret is scrambled.
+   * Removes a credential until it no longer authenticates, on every node of a multi-node store:
+   * a service account is deleted; the user's own secret is scrambled.
    */
   const removeCredential = (admin: AdminClient, zone: Zone, cred: Credentials): Promise<string> =>
-    lasting(
+    revoke(
       admin,
+      zone.user,
+      cred,
       `the removal of ${cred.accessKey}`,
-      async () => {
-        await removeKey(admin, zone.user, cred);
-        return cred.accessKey === zone.user
-          ? `secret of user ${zone.user} replaced by an unknown one`
-          : `service account ${cred.accessKey} deleted`;
-      },
-      async () => !(await authenticates(cred)),
+      cred.accessKey === zone.user
+        ? `secret of user ${zone.user} replaced by an unknown one`
+        : `service account ${cred.accessKey} deleted`,
     );
 
   return {

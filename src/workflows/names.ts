@@ -34,6 +34,8 @@ export const FAILURE = {
   invalidInput: 'InvalidInput',
   /** RotateRoot refused, before anything changed: its restart would split or stall the store's cluster. */
   topologyRefused: 'TopologyRefused',
+  /** A removed key still worked on some node of a multi-node store (retried, the removal with it). */
+  revocationNotEverywhere: 'RevocationNotEverywhere',
 } as const;
 
 /**

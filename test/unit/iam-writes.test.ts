@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { createIamWrites } from '../../src/activities/iam-writes';
 import { type Inventory } from '../../src/inventory';
+import { type Kube } from '../../src/kube';
 import { type AdminClient, type S3Ops, iamWritesMayBeUndone } from '../../src/rustfs';
 import { inventory as dashi } from '../support/dashi';
 
@@ -47,7 +48,10 @@ describe('IAM writes read back until they last', () => {
       },
     }) as unknown as AdminClient;
   const writes = (kind: Inventory['store']['kind']) =>
-    createIamWrites({ inventory: { ...dashi, store: { ...dashi.store, kind } }, s3: () => ({}) as S3Ops }, 1);
+    createIamWrites(
+      { inventory: { ...dashi, store: { ...dashi.store, kind } }, s3: () => ({}) as S3Ops, kube: {} as Kube },
+      1,
+    );
 
   test('a store that may undo it: an undone write is applied again, and the result says so', async () => {
     const calls: string[] = [];
