@@ -157,6 +157,7 @@ function leftovers(dir) {
 }
 
 const running = new Set();
+let stopping = false;
 
 /** Runs one job in its own process group; resolves with its output, counts and timing. */
 function runJob(job, env) {
@@ -290,6 +291,12 @@ async function main() {
 
   await new Promise((done) => {
     const pump = () => {
+      // Stopped by a signal: no file starts any more, and the run ends as it would (the stack
+      // stopped, no process left behind) once those running are gone.
+      if (stopping && queue.length) {
+        log(`stopped by a signal: ${queue.length} file(s) not started`);
+        queue.length = 0;
+      }
       while (queue.length) {
         const lanes = [...active].map((j) => j.lane);
         // A file that mostly waits (WAITING: an outage it holds for minutes on processes of its
@@ -422,6 +429,7 @@ async function main() {
 
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
+    stopping = true;
     for (const child of running) {
       try {
         process.kill(-child.pid, sig);
