@@ -138,6 +138,11 @@ async function startStack() {
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('waiting'), 250))]);
     if (code !== 'waiting')
       throw new Error(`the sandbox failed to start (exit ${code}); see the lines above`);
+    if (stopping) {
+      child.kill('SIGTERM');
+      await exited;
+      throw new Error('stopped by a signal while the sandbox started');
+    }
     if (Date.now() - since > 300_000) {
       child.kill('SIGTERM');
       throw new Error('the sandbox did not become ready within 5 minutes');
