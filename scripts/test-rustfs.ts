@@ -2,17 +2,20 @@
 // (../shared/rustfs/rustfs-<tag>.xz and ../shared/rustfs/next/rustfs-<tag>.xz), one sandbox per
 // release with that server as its store; with --multi-node also a 4-node round per release and
 // one on MinIO's distributed mode. A release added there gets its round with no change here.
-// Run by .ci/run after the README's test command (one node only); a user's clone has no
-// ../shared and skips it.
+// Run by .ci/run after the README's test command (every release on one node, the newest also
+// on 4); a user's clone has no ../shared and skips it.
 //
-//   node --import tsx scripts/test-rustfs.ts                 every release, one node (what CI runs)
-//   node --import tsx scripts/test-rustfs.ts TAG...          only these releases
-//   node --import tsx scripts/test-rustfs.ts --multi-node    also test/multinode on 4 nodes of each release
-//                                                            and of MinIO (`minio` as a TAG: that round)
+//   node --import tsx scripts/test-rustfs.ts                     every release, one node
+//   node --import tsx scripts/test-rustfs.ts TAG...              only these releases
+//   node --import tsx scripts/test-rustfs.ts --multi-node        also test/multinode on 4 nodes of each release
+//                                                                and of MinIO (`minio` as a TAG: that round)
+//   node --import tsx scripts/test-rustfs.ts --multi-node=newest also test/multinode on 4 nodes of the newest
+//                                                                release only (what CI runs)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { compareReleases } from '../src/rustfs';
 import { rustfsBinaries, startRustfs } from '../test/support/rustfs-binaries';
 import { MULTI_NODE_DIR } from './test-lanes.mjs';
 
@@ -173,15 +176,28 @@ async function runOne(r: Round): Promise<{ line: string; ok: boolean }> {
 /** The name that asks for the MinIO 4-node round among the releases on the command line. */
 const MINIO = 'minio';
 
-/** The flag that adds the 4-node rounds (every release, and MinIO's distributed mode). */
+/**
+ * The flag that adds the 4-node rounds: every release and MinIO's distributed mode, or with
+ * `=newest` the newest release only.
+ */
 const MULTI_NODE_FLAG = '--multi-node';
+const NEWEST = 'newest';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const multiNode = args.includes(MULTI_NODE_FLAG);
-  const asked = args.filter((a) => a !== MULTI_NODE_FLAG);
+  const flag = args.find((a) => a === MULTI_NODE_FLAG || a.startsWith(`${MULTI_NODE_FLAG}=`));
+  if (flag && flag !== MULTI_NODE_FLAG && flag !== `${MULTI_NODE_FLAG}=${NEWEST}`)
+    throw new Error(
+      `${flag}: say ${MULTI_NODE_FLAG} (every release and MinIO) or ${MULTI_NODE_FLAG}=${NEWEST}`,
+    );
+  const multiNode = flag === MULTI_NODE_FLAG ? 'every' : flag ? NEWEST : undefined;
+  const asked = args.filter((a) => a !== flag);
   const bins = releases(asked.filter((t) => t !== MINIO));
-  const minio = multiNode && (asked.length === 0 || asked.includes(MINIO));
+  const newest = bins
+    .map((b) => b.tag)
+    .sort(compareReleases)
+    .at(-1);
+  const minio = multiNode === 'every' && (asked.length === 0 || asked.includes(MINIO));
   if (bins.length === 0 && !minio) {
     log(`${SHARED} holds no RustFS release: nothing to test on (CI provides it)`);
     return;
@@ -190,7 +206,7 @@ async function main(): Promise<void> {
   log(
     `RustFS releases: ${bins.map((b) => b.tag).join(', ') || 'none'}; ${ROUND.length} store-dependent suites each on one node, two rounds at a time` +
       (multiNode
-        ? `; ${multiNodeArgs().length} on a 4-node store${minio ? ', and on a 4-node MinIO' : ''}, one round after another`
+        ? `; ${multiNodeArgs().length} on a 4-node store of ${multiNode === NEWEST ? newest : 'each'}${minio ? ', and on a 4-node MinIO' : ''}, one round after another`
         : ` (the 4-node rounds: ${MULTI_NODE_FLAG})`),
   );
   const results: string[] = [];
@@ -209,7 +225,8 @@ async function main(): Promise<void> {
       continue;
     }
     rounds.push({ tag, bin, name: 'one node', files: roundArgs() });
-    if (multiNode) rounds.push({ tag, bin, name: '4 nodes', files: multiNodeArgs() });
+    if (multiNode === 'every' || (multiNode === NEWEST && tag === newest))
+      rounds.push({ tag, bin, name: '4 nodes', files: multiNodeArgs() });
   }
   // MinIO's distributed mode on the same 4-node sandbox: the all-at-once path (its nodes must
   // agree on the root, so rolling is refused), which npm test's single MinIO process cannot show.

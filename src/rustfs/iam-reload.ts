@@ -44,3 +44,13 @@ export function iamWritesMayBeUndone(version: string | undefined): boolean {
   const release = version === undefined ? undefined : parseRelease(version);
   return release === undefined || before(release, parseRelease(FIRST_ORDERED_RELEASE)!);
 }
+
+/**
+ * Orders release tags or reported versions (`1.0.0-rc.3`, `@1.0.0-beta.7`): negative when `a`
+ * is the older. One that is not a release sorts before every release.
+ */
+export function compareReleases(a: string, b: string): number {
+  const [ra, rb] = [parseRelease(a), parseRelease(b)];
+  if (!ra || !rb) return (ra ? 1 : 0) - (rb ? 1 : 0);
+  return before(ra, rb) ? -1 : before(rb, ra) ? 1 : 0;
+}

@@ -34,4 +34,4 @@ export {
 export { DEFAULT_REGION, signRequest } from './sigv4';
 export { createS3, mapS3Error, type S3Ops, type S3Options } from './s3';
 export { generateCredentials } from './credentials';
-export { IAM_RELOAD_WINDOW_MS, iamWritesMayBeUndone } from './iam-reload';
+export { IAM_RELOAD_WINDOW_MS, compareReleases, iamWritesMayBeUndone } from './iam-reload';

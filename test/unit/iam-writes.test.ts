@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createIamWrites } from '../../src/activities/iam-writes';
 import { type Inventory } from '../../src/inventory';
 import { type Kube } from '../../src/kube';
-import { type AdminClient, type S3Ops, iamWritesMayBeUndone } from '../../src/rustfs';
+import { type AdminClient, type S3Ops, compareReleases, iamWritesMayBeUndone } from '../../src/rustfs';
 import { inventory as dashi } from '../support/dashi';
 
 /** The version a captured RustFS release reported in `info` (servers[].version; under `info` from beta.9). */
@@ -31,6 +31,14 @@ describe('which RustFS releases may undo an IAM write in their reload', () => {
       assert.equal(iamWritesMayBeUndone(v), true, v);
     for (const v of ['1.0.0-beta.6', '@1.0.0-beta.10', '1.0.0-rc.1', '1.0.0', '1.1.0-alpha.1', '2.0.0'])
       assert.equal(iamWritesMayBeUndone(v), false, v);
+  });
+
+  test('releases sort by version (the RustFS rounds pick the newest for their 4-node round)', () => {
+    assert.deepEqual(
+      ['1.0.0-rc.3', '1.0.0', 'dev', '1.0.0-alpha.85', '1.0.0-beta.7', '1.0.0-beta.10'].sort(compareReleases),
+      ['dev', '1.0.0-alpha.85', '1.0.0-beta.7', '1.0.0-beta.10', '1.0.0-rc.3', '1.0.0'],
+    );
+    assert.equal(compareReleases('@1.0.0-beta.7', '1.0.0-beta.7'), 0);
   });
 
   test('no version, or one that is not a release, counts as affected', () => {
