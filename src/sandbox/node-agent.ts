@@ -82,6 +82,8 @@ export interface NodeAgentOptions {
   rootSecret: string;
   service?: StoreService;
   log: (msg: string) => void;
+  /** How long a start waits for readiness before leaving it to the ticks (START_READY_MS). */
+  startReadyMs?: number;
 }
 
 const defaultBehaviour = (): AgentBehaviour => ({
@@ -94,11 +96,25 @@ const defaultBehaviour = (): AgentBehaviour => ({
 /** How often a held or delayed start checks that its pod is still there. */
 const POD_CHECK_MS = 250;
 
+/**
+ * How long a start waits for the store to be ready before leaving it to the ticks. A RustFS node
+ * that fails its first IAM load retries at 5, 10, 20, then every 30 s (beta.7
+ * rustfs/src/startup_iam.rs): one restarted in a cluster whose peers still back off from it is
+ * not ready for over a minute, and restarting it then (as this agent once did) started it over.
+ */
+const START_READY_MS = 60_000;
+
 /** What the agent knows of one pod and its process. */
 class Slot {
   podUid: string | null = null;
   /** The store was started for the current pod and answered its readiness check. */
   storeStarted = false;
+  /**
+   * The store was started for the current pod, runs, and has not answered its readiness check
+   * within START_READY_MS: it is left running and checked on every tick, as a readiness probe
+   * would, never restarted for it.
+   */
+  notReadySince: number | null = null;
   busy = false;
   restarts = 0;
   /** Ends this pod's held start (POST /release, /reset, stop). */
@@ -143,8 +159,11 @@ export class NodeAgent {
   private server: http.Server | undefined;
   private readonly slots: Slot[];
 
+  private readonly startReadyMs: number;
+
   constructor(private readonly opts: NodeAgentOptions) {
     if (opts.stores.length === 0) throw new Error('the node agent needs at least one store process');
+    this.startReadyMs = opts.startReadyMs ?? START_READY_MS;
     this.slots = opts.stores.map((store, i) => new Slot(`${opts.statefulSet}-${i}`, store));
   }
 
@@ -283,8 +302,24 @@ export class NodeAgent {
         await this.stopStore(slot);
       }
       slot.podUid = null;
+      slot.notReadySince = null;
     }
     if (!live || !live.spec?.nodeName) return;
+    if (live.metadata?.uid === slot.podUid && slot.notReadySince !== null) {
+      if (!slot.store.running) {
+        // As a kubelet restarts a container that exited: the next tick starts it again.
+        this.state.lastError = `store process of ${slot.pod} exited before it was ready`;
+        this.opts.log(`node agent: ${this.state.lastError}; restarting it`);
+        slot.podUid = null;
+        slot.notReadySince = null;
+        await this.stopStore(slot);
+      } else if (await slot.store.ready()) {
+        const after = Math.round((Date.now() - slot.notReadySince + this.startReadyMs) / 1000);
+        slot.notReadySince = null;
+        await this.markStarted(slot, live, `ready ${after} s after its start`);
+      }
+      return;
+    }
     if (live.metadata?.uid === slot.podUid) {
       // Keep Ready in step with the process, as a readiness probe would (and retry a
       // status write that lost a conflict); the Service follows the pod's readiness.
@@ -303,7 +338,9 @@ export class NodeAgent {
       // As a kubelet restarts a container that failed to start: forget the pod so the next
       // tick starts the store for it again, instead of leaving it not ready for good.
       this.state.lastError = (err as Error).message;
-      this.opts.log(`node agent: starting the store of ${slot.pod} failed (${this.state.lastError}); retrying`);
+      this.opts.log(
+        `node agent: starting the store of ${slot.pod} failed (${this.state.lastError}); retrying`,
+      );
       slot.podUid = null;
       await this.stopStore(slot);
     }
@@ -379,15 +416,26 @@ export class NodeAgent {
       env,
     );
     try {
-      await slot.store.waitReady(60_000);
+      await slot.store.waitReady(this.startReadyMs);
     } catch (err) {
       await this.setPodStatus(slot, pod, false, 'store not ready');
-      throw err;
+      if (!slot.store.running) throw err;
+      // Running but not ready: a readiness probe keeps the pod out of the Service, it does not
+      // restart the container. Every tick checks it from now on.
+      slot.notReadySince = Date.now();
+      this.state.lastError = `store of ${slot.pod} not ready ${this.startReadyMs / 1000} s after its start`;
+      this.opts.log(`node agent: ${this.state.lastError}; left running, Ready once it is`);
+      return;
     }
+    await this.markStarted(slot, pod, 'started');
+  }
+
+  /** The store of `pod` answered its readiness check: the pod is Ready and in the Service. */
+  private async markStarted(slot: Slot, pod: V1Pod, how: string): Promise<void> {
     slot.storeStarted = true;
     this.state.lastStartedAt = new Date().toISOString();
     this.state.lastError = null;
-    this.opts.log(`node agent: store of ${slot.pod} started with the root key the Secret holds now`);
+    this.opts.log(`node agent: store of ${slot.pod} ${how} with the root key the Secret holds now`);
     const current = await this.readPod(slot);
     if (current && current.metadata?.uid === pod.metadata?.uid) {
       await this.setPodStatus(slot, current, true, 'ready');

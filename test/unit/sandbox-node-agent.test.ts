@@ -40,12 +40,23 @@ class FakeStore {
   running = false;
   pid: number | undefined;
   starts: string[] = [];
+  /** Whether the process answers its readiness check; false plays a node still loading IAM. */
+  answersReady = true;
   async start(root: { accessKey: string; secretKey: string }): Promise<void> {
     this.running = true;
     this.pid = 1000 + this.starts.length;
     this.starts.push(root.secretKey);
   }
-  async waitReady(): Promise<void> {}
+  async ready(): Promise<boolean> {
+    return this.running && this.answersReady;
+  }
+  async waitReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await this.ready())) {
+      if (Date.now() > deadline) throw new Error(`object store: not ready after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
   async stop(): Promise<void> {
     this.running = false;
     this.pid = undefined;
@@ -98,6 +109,7 @@ describe('sandbox node agent', () => {
       statefulSet: 'rustfs',
       rootSecret: 'rustfs-root',
       log: () => undefined,
+      startReadyMs: 200,
     });
     url = await agent.start(await freePort());
     await runningFor(cluster.replacePod());
@@ -157,6 +169,33 @@ describe('sandbox node agent', () => {
     const second = cluster.replacePod();
     await runningFor(second);
     assert.ok(Date.now() - started < 5000, 'not the full delay');
+  });
+
+  test('a store not ready in time is left running, not restarted, and its pod turns Ready once it is', async () => {
+    store.answersReady = false;
+    const uid = cluster.replacePod();
+    await until('the start to give up waiting', async () => (await state()).lastError?.includes('not ready'));
+    // Several ticks later: still the one process of this pod's start, its pod not Ready.
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(store.starts.length, 2);
+    assert.equal(store.running, true);
+    assert.equal((await state()).storeRunning, true);
+    const ready = () =>
+      cluster.pod?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    assert.equal(ready(), false);
+    store.answersReady = true;
+    await until('the pod Ready', async () => ready());
+    assert.equal(store.starts.length, 2);
+    assert.equal((await state()).podUid, uid);
+  });
+
+  test('a store that exits before it is ready is started again', async () => {
+    store.answersReady = false;
+    cluster.replacePod();
+    await until('the start to give up waiting', async () => (await state()).lastError?.includes('not ready'));
+    store.answersReady = true;
+    store.running = false;
+    await until('a new start', async () => store.starts.length === 3 && store.running);
   });
 
   test('a bad hold is refused', async () => {
