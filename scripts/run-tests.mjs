@@ -48,9 +48,8 @@ const positional = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== 
 const withChecks = args.includes('--checks');
 const jobs = Number(process.env.ROTATOR_TEST_JOBS ?? Math.min(2, os.cpus().length));
 // Slots only PRIVATE files may take, beyond `jobs` (their waits on timers and restarts leave
-// the cores idle part of the time): with none, the files that need no stack waited for the
-// PRIVATE files in the second slot and finished 2m20 after the exclusive chain.
-const privateJobs = Number(process.env.ROTATOR_TEST_PRIVATE_JOBS ?? 1);
+// the cores idle part of the time).
+const privateJobs = Number(process.env.ROTATOR_TEST_PRIVATE_JOBS ?? 0);
 const fileTimeoutS = Number(process.env.ROTATOR_TEST_FILE_TIMEOUT ?? 600);
 
 const clock = (since = started) => {
