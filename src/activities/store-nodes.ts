@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { fingerprint } from '../fingerprint';
 import { nodeEndpointOf } from '../inventory';
 import { deleteStatefulSetPods, readWorkload, type ReplacedPod } from '../kube';
-import { type AdminClient, type Credentials, failoverAdmin } from '../rustfs';
+import { type AdminClient, type Credentials, failoverAdmin, settleWithin } from '../rustfs';
 import { erasureLayout } from '../rustfs/topology';
 import { FAILURE } from '../workflows/names';
 import { storePodNames } from '../workflows/root-restart';
@@ -24,11 +24,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 const NODE_CALL_MS = 5_000;
 export function bounded<T>(p: Promise<T>, what: string, ms = NODE_CALL_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+  return settleWithin(p, ms, () => new Error(`${what}: no answer within ${ms / 1000} s`));
 }
 
 /** What one node answered. */

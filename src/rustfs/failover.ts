@@ -1,4 +1,5 @@
 import { type AdminClient } from './types';
+import { settleWithin } from './deadline';
 import { type AdminError, Unavailable, isAdminError } from './errors';
 
 /**
@@ -24,10 +25,11 @@ export function failoverAdmin(
     for (;;) {
       const node = client;
       try {
-        return await answeredWithin(
+        return await settleWithin(
           (node as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[op]!.apply(node, args),
-          op,
           callMs,
+          () =>
+            new Unavailable(`${op}: the node did not answer within ${callMs / 1000} s`, { operation: op }),
         );
       } catch (err) {
         if (!isAdminError(err, 'Unavailable') && !isAdminError(err, 'NotReady')) throw err;
@@ -56,17 +58,4 @@ export function failoverAdmin(
       return (...args: unknown[]) => call(String(prop), args);
     },
   });
-}
-
-/** The call's answer, or Unavailable after `ms` (the request itself is left to end on its own). */
-function answeredWithin<T>(p: Promise<T>, op: string, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(new Unavailable(`${op}: the node did not answer within ${ms / 1000} s`, { operation: op })),
-      ms,
-    );
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

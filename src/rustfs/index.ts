@@ -21,6 +21,7 @@ export type {
 } from './types';
 export { createAdminClient, parseServerError } from './admin-client';
 export { DIALECTS, SERVICE_ACCOUNT_ROUTES, type DialectSpec } from './dialects';
+export { settleWithin } from './deadline';
 export { failoverAdmin } from './failover';
 export * from './errors';
 export {
