@@ -19,9 +19,8 @@
 //                                           not run: scripts/test-rustfs.ts's rounds)
 //   --summary FILE                          also write the per-file results as JSON
 //
-// ROTATOR_TEST_JOBS: slots (default min(2, cores)); ROTATOR_TEST_NO_STACK_JOBS: more slots that
-// only files needing no stack take (default 1); ROTATOR_TEST_PRIVATE_JOBS: more slots that only
-// PRIVATE files take (default 0).
+// ROTATOR_TEST_JOBS: slots (default min(2, cores)); ROTATOR_TEST_PRIVATE_JOBS: more slots that
+// only PRIVATE files take (default 0).
 //
 // Every file has a time limit (ROTATOR_TEST_FILE_TIMEOUT seconds, default 600): a hang fails
 // naming the file. The run ends with the slowest files and one line of totals.
@@ -51,11 +50,6 @@ const jobs = Number(process.env.ROTATOR_TEST_JOBS ?? Math.min(2, os.cpus().lengt
 // Slots only PRIVATE files may take, beyond `jobs` (their waits on timers and restarts leave
 // the cores idle part of the time).
 const privateJobs = Number(process.env.ROTATOR_TEST_PRIVATE_JOBS ?? 0);
-// Slots only the files that need no stack may take, beyond `jobs`: the stack files spend much of
-// their time waiting on the stack (restarts, polls, timers), and the short unit and time-skipping
-// files use those idle cores from the start instead of queueing until the stack files are done
-// (which ended the run 2m30 after the last stack file, with two slots of time-skipping files).
-const noStackJobs = Number(process.env.ROTATOR_TEST_NO_STACK_JOBS ?? 1);
 const fileTimeoutS = Number(process.env.ROTATOR_TEST_FILE_TIMEOUT ?? 600);
 
 const clock = (since = started) => {
@@ -283,8 +277,8 @@ async function main() {
     // Stack files first: they take the next free slot once the stack is up (the serial chain of
     // exclusive files is the run's critical path). The PRIVATE files that wait (no slot) start at
     // once; the isolated ones share both slots, then the exclusive chain takes one and the other
-    // PRIVATE files run beside it in the other; files that need no stack run in their own slot
-    // from the start, and fill the others before the stack is up and whatever is left afterwards.
+    // PRIVATE files run beside it in the other; files that need no stack fill the slots before
+    // the stack is up and whatever is left afterwards.
     ...files.filter((f) => laneOf(f) === 'private' && !takesSlot(f)),
     ...files.filter((f) => laneOf(f) === 'isolated'),
     ...files.filter((f) => laneOf(f) === 'exclusive'),
@@ -313,21 +307,12 @@ async function main() {
         // A file that mostly waits (WAITING: an outage it holds for minutes on processes of its
         // own) takes no slot, so the exclusive chain and the files that need no stack keep theirs.
         const slotted = [...active].filter((j) => j.slot);
-        // Each kind of extra slot is taken first by its own files; those beyond it take shared ones.
         const busyPrivate = slotted.filter((j) => j.lane === 'private').length;
-        const busyNoStack = slotted.filter((j) => j.lane === 'none').length;
-        const busyShared =
-          slotted.length -
-          Math.min(busyPrivate, privateJobs) -
-          Math.min(busyNoStack, noStackJobs);
+        const busy = slotted.length - busyPrivate;
         const idx = queue.findIndex((j) => {
-          if (j.slot) {
-            const extra =
-              j.lane === 'private' && busyPrivate < privateJobs
-                ? true
-                : j.lane === 'none' && busyNoStack < noStackJobs;
-            if (!extra && busyShared >= jobs) return false;
-          }
+          if (j.slot && j.lane === 'private' && busy + busyPrivate >= jobs + privateJobs) return false;
+          if (j.slot && j.lane !== 'private' && busy + Math.max(0, busyPrivate - privateJobs) >= jobs)
+            return false;
           if (j.lane === 'none') return true;
           if (!stackSettled) return false;
           return mayStartBeside(j.lane, lanes);
