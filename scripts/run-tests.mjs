@@ -22,8 +22,8 @@
 // ROTATOR_TEST_JOBS: slots (default min(2, cores)); ROTATOR_TEST_PRIVATE_JOBS: more slots that
 // only PRIVATE files take (default 0).
 //
-// Every file has a time limit (ROTATOR_TEST_FILE_TIMEOUT seconds, default 600): a hang fails
-// naming the file. The run ends with the slowest files and one line of totals.
+// Every file has a time limit (ROTATOR_TEST_FILE_TIMEOUT seconds, default 600; 900 for the
+// 4-node files, MULTI_NODE_FILE_TIMEOUT_S): a hang fails naming the file. The run ends with the slowest files and one line of totals.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -34,6 +34,7 @@ import {
   isMultiNode,
   laneOf,
   mayStartBeside,
+  MULTI_NODE_FILE_TIMEOUT_S,
   MULTI_NODE_STORE_NODES,
   NO_STACK_DIRS,
   takesSlot,
@@ -50,7 +51,6 @@ const jobs = Number(process.env.ROTATOR_TEST_JOBS ?? Math.min(2, os.cpus().lengt
 // Slots only PRIVATE files may take, beyond `jobs` (their waits on timers and restarts leave
 // the cores idle part of the time).
 const privateJobs = Number(process.env.ROTATOR_TEST_PRIVATE_JOBS ?? 0);
-const fileTimeoutS = Number(process.env.ROTATOR_TEST_FILE_TIMEOUT ?? 600);
 
 const clock = (since = started) => {
   const s = Math.round((Date.now() - since) / 1000);
@@ -95,6 +95,9 @@ if (multiNode.length && files.some((f) => !isMultiNode(f) && laneOf(f) !== 'none
   process.exit(1);
 }
 if (multiNode.length) process.env.ROTATOR_STORE_NODES ??= MULTI_NODE_STORE_NODES;
+const fileTimeoutS = Number(
+  process.env.ROTATOR_TEST_FILE_TIMEOUT ?? (multiNode.length ? MULTI_NODE_FILE_TIMEOUT_S : 600),
+);
 
 /** src/ as JavaScript in a tree of its own (same depth as src/), plus the workflow bundle. */
 async function buildOnce() {

@@ -30,6 +30,11 @@ export const NO_STACK_DIRS = ['test/unit', 'test/replay'];
  */
 export const MULTI_NODE_DIR = 'test/multinode';
 export const MULTI_NODE_STORE_NODES = '4';
+/**
+ * Their time limit per file, in seconds: they wait on held restarts and on nodes rejoining their
+ * cluster, one restart window after another; a hang is still caught, later.
+ */
+export const MULTI_NODE_FILE_TIMEOUT_S = 900;
 
 export const isMultiNode = (file) =>
   path.normalize(file).split(path.sep).join('/').startsWith(`${MULTI_NODE_DIR}/`);

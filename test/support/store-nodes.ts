@@ -55,6 +55,25 @@ export function storeNodes(stack: SandboxState) {
           return undefined;
         }),
       ),
+    /**
+     * The nodes that do not see a healthy cluster from their own side: /minio/health/cluster
+     * (write and lock quorum as that node sees them; RustFS from beta.9, MinIO) not 200, or no
+     * answer within 5 s. A release that does not serve it (403/404) counts as healthy here: the
+     * rotator's own check falls back to its server info.
+     */
+    unhealthyNodes: async (): Promise<string[]> =>
+      (
+        await Promise.all(
+          nodes.map(async (n) => {
+            const res = await fetch(`${n.endpoint}/minio/health/cluster`, {
+              signal: AbortSignal.timeout(5_000),
+            }).catch(() => undefined);
+            await res?.arrayBuffer().catch(() => undefined);
+            const ok = res && (res.ok || res.status === 403 || res.status === 404);
+            return ok ? [] : [`${n.pod} (${res ? res.status : 'no answer'})`];
+          }),
+        )
+      ).flat(),
     /** A consumer of zone serving, with its zone key, through the load balancer (the store's Service). */
     consumer: () =>
       track(
