@@ -38,7 +38,8 @@ describe('a rolling RotateRoot paused in the middle of the roll', () => {
         await eventually(
           'rustfs-2 serving on the new root and the cluster healthy from every node',
           async () => {
-            if ((await store.nodeRoots([after]))[2] !== newRoot) throw new Error('rustfs-2 not on the new root');
+            if ((await store.nodeRoots([after]))[2] !== newRoot)
+              throw new Error('rustfs-2 not on the new root');
             const unhealthy = await store.unhealthyNodes();
             if (unhealthy.length) throw new Error(`cluster not healthy from ${unhealthy.join(', ')}`);
             return true;
@@ -50,7 +51,10 @@ describe('a rolling RotateRoot paused in the middle of the roll', () => {
         if (stop.result) result = stop.result;
         else {
           pauses.push(stop.pauseReason!);
-          assert.ok(Date.now() < deadline, `still paused after ${pauses.length} resume(s): ${pauses.join(' | ')}`);
+          assert.ok(
+            Date.now() < deadline,
+            `still paused after ${pauses.length} resume(s): ${pauses.join(' | ')}`,
+          );
         }
       }
       if (pauses.length)
