@@ -7,8 +7,6 @@
 // alpha.85) the test asserts the refusal instead.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { type WorkflowHandle } from '@temporalio/client';
 import { fingerprint } from '../../src/fingerprint';
 import { resumeUpdate, statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowResult } from '../../src/workflows/types';
@@ -47,7 +45,7 @@ describe('a rolling RotateRoot paused in the middle of the roll', () => {
           Math.max(1_000, deadline - Date.now()),
         );
         await handle.executeUpdate(resumeUpdate, { args: [{ by: 'oncall', reason: 'node released' }] });
-        const stop = await nextStop(handle);
+        const stop = await store.nextStop(handle);
         if (stop.result) result = stop.result;
         else {
           pauses.push(stop.pauseReason!);
@@ -79,15 +77,3 @@ describe('a rolling RotateRoot paused in the middle of the roll', () => {
 
 /** From the held node's release to the run's end, resumes included (the file has 900 s in its round). */
 const RESUME_BUDGET_MS = 420_000;
-
-/** Where a resumed run stops next: its end, or another pause (the phase is read once it left the last). */
-async function nextStop(handle: WorkflowHandle): Promise<{ result?: WorkflowResult; pauseReason?: string }> {
-  let left = false;
-  for (;;) {
-    if ((await handle.describe()).status.name !== 'RUNNING') return { result: await handle.result() };
-    const phase = await handle.query(statusQuery);
-    if (phase.phase !== 'paused') left = true;
-    else if (left) return { pauseReason: phase.pauseReason ?? '(no reason)' };
-    await sleep(1_000);
-  }
-}

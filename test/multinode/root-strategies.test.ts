@@ -48,7 +48,9 @@ async function everyPodOnceOnto(after: Credentials, before: Credentials, restart
 describe('RotateRoot strategies on a 4-node store', () => {
   before(async () => {
     assert.equal(store.nodes.length, 4, 'needs the 4-node sandbox (ROTATOR_STORE_NODES=4)');
-    rotator = await startRotator(stack, { grace: '0s', restartTimeout: '90s' });
+    // The store's default window per pod (2m) and more: on rc.3 a restarted rustfs-0 was once seen
+    // healthy by every node only after 90 s, on a quiet machine; the window is not what this tests.
+    rotator = await startRotator(stack, { grace: '0s', restartTimeout: '3m' });
     await rotator.client.workflow.execute('BootstrapCluster', {
       taskQueue: rotator.taskQueue,
       workflowId: 'bootstrap-cluster-strategies',
@@ -73,8 +75,8 @@ describe('RotateRoot strategies on a 4-node store', () => {
     await eventually('the consumer serving before the rotation', async () => loop.progress().requests >= 5);
     const since = Date.now();
     const handle = await store.startRoot(rotator, { strategy: 'rolling' });
-    const outcome = await handle.result().then(
-      (r: WorkflowResult) => r,
+    const outcome = await store.nextStop(handle).then(
+      (stop) => stop.result ?? assert.fail(`the roll paused: ${stop.pauseReason}`),
       (e: unknown) => e as WorkflowFailedError,
     );
     const seen = await loop.stop();
@@ -113,9 +115,8 @@ describe('RotateRoot strategies on a 4-node store', () => {
     const loop = store.consumer();
     await eventually('the consumer serving before the rotation', async () => loop.progress().requests >= 5);
     const started = Date.now();
-    const result: WorkflowResult = await (
-      await store.startRoot(rotator, { strategy: 'all-at-once' })
-    ).result();
+    const stop = await store.nextStop(await store.startRoot(rotator, { strategy: 'all-at-once' }));
+    const result = stop.result ?? assert.fail(`the restart paused: ${stop.pauseReason}`);
     const runMs = Date.now() - started;
     const seen = await loop.stop();
     assert.equal(result.root?.strategy, 'all-at-once');

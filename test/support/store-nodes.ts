@@ -10,6 +10,7 @@ import { createAdminClient, type Credentials } from '../../src/rustfs';
 import { PLATFORM } from '../../src/sandbox/platform';
 import { type SandboxState } from '../../src/sandbox/state';
 import { rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
+import { type WorkflowResult } from '../../src/workflows/types';
 import { startConsumerLoop } from './consumer';
 import { readSecretData } from './kube';
 import { nodeAgent, type Rotator } from './rotator';
@@ -74,6 +75,21 @@ export function storeNodes(stack: SandboxState) {
           }),
         )
       ).flat(),
+    /**
+     * Where a run stops next: its end (a failed run rejects), or a pause it entered after this was
+     * called (a run paused already is read once it left that pause). A test that awaited only the
+     * result would wait for the pause timeout.
+     */
+    nextStop: async (handle: WorkflowHandle): Promise<{ result?: WorkflowResult; pauseReason?: string }> => {
+      let left = false;
+      for (;;) {
+        if ((await handle.describe()).status.name !== 'RUNNING') return { result: await handle.result() };
+        const phase = await handle.query(statusQuery);
+        if (phase.phase !== 'paused') left = true;
+        else if (left) return { pauseReason: phase.pauseReason ?? '(no reason)' };
+        await sleep(1_000);
+      }
+    },
     /** A consumer of zone serving, with its zone key, through the load balancer (the store's Service). */
     consumer: () =>
       track(
