@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach } from 'node:test';
 import { type WorkflowHandle } from '@temporalio/client';
 import { fingerprint } from '../../src/fingerprint';
+import { parseDuration } from '../../src/inventory/duration';
 import { eventually } from './kube';
 import { startRotator, waitPhase, type Rotator } from './rotator';
 import { getStack } from './stack';
@@ -13,6 +14,10 @@ import { storeAdmin, type creds } from './store';
 import { storeNodes } from './store-nodes';
 
 type Credentials = ReturnType<typeof creds>;
+
+/** The restart window per pod of the paused-roll runs. */
+const POD_WINDOW = '3m';
+const POD_WINDOW_MS = parseDuration(POD_WINDOW)!;
 
 export interface PausedRoll {
   handle: WorkflowHandle;
@@ -56,9 +61,11 @@ export function pausedRollSuite(name: string) {
     await store.agent.hold();
     const handle = await store.startRoot(rotator, {
       strategy: 'rolling',
-      // Past the held start, each pod's window must hold its start and the cluster settling (15 s):
-      // beta.7's node took longer than 45 s after its release on a loaded machine.
-      restartTimeout: '90s',
+      // Each pod's window must hold its start and the cluster settling (15 s) as every node sees it:
+      // beta.7's node took longer than 45 s after its release on a loaded machine, and rc.3's
+      // restarted rustfs-3 more than 90 s on a machine doing little else (the run paused at it,
+      // not at rustfs-2). The held pod pauses the run once its window is over.
+      restartTimeout: POD_WINDOW,
       pauseTimeout: '30m',
     });
     const first = await store.agent.held(120_000);
@@ -68,9 +75,9 @@ export function pausedRollSuite(name: string) {
     await eventually(
       'the start of rustfs-2 held',
       async () => ((await store.agent.state()).held?.pod === 'rustfs-2' ? true : undefined),
-      180_000,
+      POD_WINDOW_MS + 60_000,
     );
-    const paused = await waitPhase(handle, 'paused', 180_000);
+    const paused = await waitPhase(handle, 'paused', POD_WINDOW_MS + 60_000);
     assert.match(paused.pauseReason ?? '', /store pod rustfs-2 did not come back with root/);
     const after = await store.root();
     // The middle of the roll: rustfs-3 on the new root, rustfs-0 and -1 on the previous, rustfs-2 down.
