@@ -216,13 +216,11 @@ function testJob(file) {
     lane: laneOf(file),
     slot: takesSlot(file),
     timeoutS: fileTimeoutS,
-    // The file itself, not `--test FILE`: that starts a runner process which starts the file in a
-    // second one, each loading tsx (about 0.25 CPU-s per file, on a run that is CPU-bound). The
-    // file's own test harness reports as the runner would (same reporter, counts and exit code).
     command: [
       process.execPath,
       '--import',
       'tsx',
+      '--test',
       '--test-reporter=spec',
       ...(patterns.has(file) ? [`--test-name-pattern=${patterns.get(file)}`] : []),
       file,
