@@ -23,7 +23,8 @@
 // only PRIVATE files take (default 0).
 //
 // Every file has a time limit (ROTATOR_TEST_FILE_TIMEOUT seconds, default 600; 900 for the
-// 4-node files, MULTI_NODE_FILE_TIMEOUT_S): a hang fails naming the file. The run ends with the slowest files and one line of totals.
+// 4-node files, MULTI_NODE_FILE_TIMEOUT_S): a hang fails naming the file. The run ends with the
+// slowest files and one line of totals.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
