@@ -119,6 +119,12 @@ export class StoreProcess {
                     RUSTFS_VOLUMES: drives.join(' '),
                     RUSTFS_ADDRESS: address,
                     RUSTFS_UNSAFE_BYPASS_DISK_CHECK: 'true',
+                    // rc.3: a node restarted while the data scanner's remote namespace scan ran
+                    // left a peer that had not restarted hung (its server info and every node's
+                    // /minio/health/cluster timing out) until the node restarted again — half the
+                    // paused-roll runs in the sandbox. The scanner is not what a rotation tests;
+                    // operating.md says what the rotator does when a store does this.
+                    RUSTFS_SCANNER_ENABLED: 'false',
                   }
                 : {}),
             },

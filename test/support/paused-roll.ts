@@ -62,9 +62,9 @@ export function pausedRollSuite(name: string) {
     const handle = await store.startRoot(rotator, {
       strategy: 'rolling',
       // Each pod's window must hold its start and the cluster settling (15 s) as every node sees it:
-      // beta.7's node took longer than 45 s after its release on a loaded machine, and rc.3's
-      // restarted rustfs-3 more than 90 s on a machine doing little else (the run paused at it,
-      // not at rustfs-2). The held pod pauses the run once its window is over.
+      // beta.7's node took longer than 45 s after its release on a loaded machine (rc.3's restarted
+      // rustfs-3 took minutes while the data scanner ran, which the sandbox now turns off:
+      // src/sandbox/store-process.ts). The held pod pauses the run once its window is over.
       restartTimeout: POD_WINDOW,
       pauseTimeout: '30m',
     });
