@@ -8,7 +8,7 @@ import { fingerprint } from '../fingerprint';
 import { nodeEndpointOf } from '../inventory';
 import { deleteStatefulSetPods, readWorkload, type ReplacedPod } from '../kube';
 import { type AdminClient, type Credentials, failoverAdmin, settleWithin } from '../rustfs';
-import { erasureLayout } from '../rustfs/topology';
+import { degradedReasons, erasureLayout } from '../rustfs/topology';
 import { FAILURE } from '../workflows/names';
 import { storePodNames } from '../workflows/root-restart';
 import { readRoot } from './credentials';
@@ -72,8 +72,14 @@ export function createStoreNodeActivities(deps: ActivityDeps) {
     const res = await fetch(`${endpoint}/minio/health/cluster`, {
       signal: AbortSignal.timeout(NODE_CALL_MS),
     });
-    await res.arrayBuffer().catch(() => undefined);
-    if (res.status !== 403 && res.status !== 404) return [res.ok, `/minio/health/cluster ${res.status}`];
+    const body = await res.text().catch(() => '');
+    if (res.status !== 403 && res.status !== 404) {
+      const reasons = res.ok ? [] : degradedReasons(body);
+      return [
+        res.ok,
+        `/minio/health/cluster ${res.status}${reasons.length ? ` (${reasons.join(', ')})` : ''}`,
+      ];
+    }
     if (!admin) return [false, 'no root this node accepts, to read its server info'];
     const info = (await bounded(admin.serverInfo(), 'server info')).raw as Record<string, unknown>;
     const layout = erasureLayout(info);

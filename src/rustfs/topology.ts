@@ -64,3 +64,19 @@ export function nodesTolerated(layout: ErasureLayout): number {
   const spare = layout.drivesPerSet - writeQuorum(layout) - layout.drivesDown;
   return spare <= 0 ? 0 : Math.floor(spare / perNode);
 }
+
+/**
+ * Why a node's health probe says the cluster is not healthy, as RustFS words it (rc.3's
+ * `degradedReasons`: rustfs/src/server/readiness.rs; e.g. `cluster_health_timeout` when the node
+ * could not even gather its peers' state within the probe's 2 s, not a quorum it computed), or
+ * [] for a body that names none (MinIO answers with headers only). Captured:
+ * test/fixtures/rustfs/1.0.0-rc.3/rustfs/health-cluster-peer-hung.json.
+ */
+export function degradedReasons(body: string): string[] {
+  try {
+    const reasons = (JSON.parse(body) as { degradedReasons?: unknown }).degradedReasons;
+    return Array.isArray(reasons) ? reasons.filter((r): r is string => typeof r === 'string') : [];
+  } catch {
+    return [];
+  }
+}

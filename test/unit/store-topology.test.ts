@@ -8,19 +8,18 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { type V1PodSpec } from '@kubernetes/client-node';
 import { rpcSecretPinning, type StoreTopology } from '../../src/activities/store-topology';
-import { erasureLayout, nodesTolerated, writeQuorum } from '../../src/rustfs/topology';
+import { degradedReasons, erasureLayout, nodesTolerated, writeQuorum } from '../../src/rustfs/topology';
 import { chooseRootRestart, planRootRestart, type RootStrategy } from '../../src/workflows/root-restart';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'rustfs');
 const RELEASES = ['1.0.0-alpha.85', '1.0.0-beta.7', '1.0.0-rc.3'];
-const reply = (tag: string, name: string): unknown =>
-  JSON.parse(
-    (
-      JSON.parse(fs.readFileSync(path.join(FIXTURES, tag, 'rustfs', `${name}.json`), 'utf8')) as {
-        body: string;
-      }
-    ).body,
-  );
+const replyBody = (tag: string, name: string): string =>
+  (
+    JSON.parse(fs.readFileSync(path.join(FIXTURES, tag, 'rustfs', `${name}.json`), 'utf8')) as {
+      body: string;
+    }
+  ).body;
+const reply = (tag: string, name: string): unknown => JSON.parse(replyBody(tag, name));
 
 describe('the erasure layout from server info', () => {
   for (const tag of RELEASES) {
@@ -290,5 +289,20 @@ describe('a multi-node store that loses IAM on a root change (alpha.85)', () => 
   test('one node still rotates all at once; runs recorded before the strategies as they did', () => {
     assert.equal(sealed('all-at-once', fourNodes({ replicas: 1 })).refused, undefined);
     assert.equal(plan('all-at-once', fourNodes(), { iamSurvivesRootChange: false }).refused, undefined);
+  });
+});
+
+describe('why a node says the cluster is not healthy (the pause reason of a rolling run)', () => {
+  test('rc.3 with a peer hung: every node times out gathering the cluster state', () => {
+    assert.deepEqual(degradedReasons(replyBody('1.0.0-rc.3', 'health-cluster-peer-hung')), [
+      'cluster_health_timeout',
+    ]);
+  });
+  test('a healthy rc.3 node names no reason', () => {
+    assert.deepEqual(degradedReasons(replyBody('1.0.0-rc.3', 'health-ready')), []);
+  });
+  test('a body that is not RustFS JSON (MinIO answers with headers only) names none', () => {
+    assert.deepEqual(degradedReasons(''), []);
+    assert.deepEqual(degradedReasons('{"degradedReasons":"cluster_health_timeout"}'), []);
   });
 });
