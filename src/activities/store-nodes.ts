@@ -74,11 +74,8 @@ export function createStoreNodeActivities(deps: ActivityDeps) {
     });
     const body = await res.text().catch(() => '');
     if (res.status !== 403 && res.status !== 404) {
-      const reasons = res.ok ? [] : degradedReasons(body);
-      return [
-        res.ok,
-        `/minio/health/cluster ${res.status}${reasons.length ? ` (${reasons.join(', ')})` : ''}`,
-      ];
+      const why = res.ok ? '' : degradedReasons(body).join(', ');
+      return [res.ok, `/minio/health/cluster ${res.status}${why && ` (${why})`}`];
     }
     if (!admin) return [false, 'no root this node accepts, to read its server info'];
     const info = (await bounded(admin.serverInfo(), 'server info')).raw as Record<string, unknown>;

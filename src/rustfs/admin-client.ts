@@ -549,7 +549,6 @@ class HttpAdminClient implements AdminClient {
     return false;
   }
 
-  /** The service-account routes to try: the detected ones when known, else the dialect's list. */
   /** The service-account routes to try: the one known to answer first, when known. */
   private async routes(op: 'add' | 'delete'): Promise<readonly string[]> {
     const spec = await this.spec();

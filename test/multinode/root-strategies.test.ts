@@ -49,8 +49,8 @@ describe('RotateRoot strategies on a 4-node store', () => {
   before(async () => {
     assert.equal(store.nodes.length, 4, 'needs the 4-node sandbox (ROTATOR_STORE_NODES=4)');
     // The store's default window per pod (2m) and more: on rc.3 a restarted rustfs-0 was once seen
-    // healthy by every node only after 90 s (the data scanner ran then; the sandbox now turns it
-    // off); the window is not what this tests.
+    // healthy by every node only after 90 s (likely the data scanner's hang of a peer, which the
+    // sandbox now avoids: src/sandbox/store-process.ts); the window is not what this tests.
     rotator = await startRotator(stack, { grace: '0s', restartTimeout: '3m' });
     await rotator.client.workflow.execute('BootstrapCluster', {
       taskQueue: rotator.taskQueue,
