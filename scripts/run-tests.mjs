@@ -206,6 +206,9 @@ function runJob(job, env) {
         notRun: [...out.matchAll(/^\s*﹣ (.+) \([\d.]+m?s\) # test name does not match pattern$/gm)].map(
           (m) => m[1],
         ),
+        // Named in the closing lines, which are all a CI log may keep; the spec reporter repeats
+        // each failure in its closing list, hence the Set.
+        failed: [...new Set([...out.matchAll(/^\s*✖ (.+) \([\d.]+m?s\)$/gm)].map((m) => m[1]))],
       });
     });
   });
@@ -372,7 +375,10 @@ async function main() {
     console.log(`  ${(r.ms / 1000).toFixed(1).padStart(7)} s  ${r.name}`);
   }
   for (const r of failedChecks) console.log(`[run-tests] ${r.name} FAILED`);
-  for (const r of broken) console.log(`[run-tests] FAILED: ${r.name}${r.timedOut ? ' (timed out)' : ''}`);
+  for (const r of broken) {
+    console.log(`[run-tests] FAILED: ${r.name}${r.timedOut ? ' (timed out)' : ''}`);
+    for (const t of r.failed) console.log(`[run-tests]   ✖ ${t}`);
+  }
   const ran = (rs) => rs.reduce((n, r) => n + r.pass + r.fail, 0);
   const onStack = tests.filter((r) => r.lane !== 'none');
   log(
@@ -388,7 +394,7 @@ async function main() {
           pass: sum('pass'),
           fail: sum('fail'),
           skipped: sum('skipped'),
-          files: tests.map(({ name, lane, ms, pass, fail, skipped, notRun, code, timedOut }) => ({
+          files: tests.map(({ name, lane, ms, pass, fail, skipped, notRun, failed, code, timedOut }) => ({
             name,
             lane,
             ms,
@@ -396,6 +402,7 @@ async function main() {
             fail,
             skipped,
             notRun,
+            failed,
             code,
             timedOut,
           })),

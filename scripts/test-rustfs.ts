@@ -91,7 +91,14 @@ interface Summary {
   pass: number;
   fail: number;
   skipped: number;
-  files: { name: string; notRun: string[] }[];
+  files: {
+    name: string;
+    notRun: string[];
+    failed: string[];
+    fail: number;
+    code: number;
+    timedOut: boolean;
+  }[];
 }
 
 /**
@@ -152,7 +159,7 @@ interface Round {
   files: string[];
 }
 
-async function runOne(r: Round): Promise<{ line: string; ok: boolean }> {
+async function runOne(r: Round): Promise<{ line: string; ok: boolean; failures: string[] }> {
   const since = Date.now();
   const label = r.bin ? `RustFS ${r.tag} ${r.name}` : `${r.tag} ${r.name}`;
   log(`==== ${label}: started ====`);
@@ -168,9 +175,18 @@ async function runOne(r: Round): Promise<{ line: string; ok: boolean }> {
   const counts = summary ? `${summary.pass} passed, ${summary.fail} failed` : 'no summary';
   const notRun = summary?.files.flatMap((f) => f.notRun.map((t) => `${f.name} › ${t}`)) ?? [];
   const line = `${label}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} — ${counts}, ${notRun.length} left to ${MINIO_ROUND} — in ${took}`;
+  // What failed, named again under the closing summary: a CI log may keep only its tail.
+  const failures =
+    summary?.files
+      .filter((f) => f.fail > 0 || f.code !== 0 || f.timedOut)
+      .flatMap((f) =>
+        f.failed.length
+          ? f.failed.map((t) => `${f.name} › ${t}`)
+          : [`${f.name} (exit ${f.code}${f.timedOut ? ', timed out' : ''})`],
+      ) ?? [];
   log(line);
   if (notRun.length) log(`not in the ${label} round, run by ${MINIO_ROUND}:\n  ${notRun.join('\n  ')}`);
-  return { line, ok: code === 0 };
+  return { line, ok: code === 0, failures };
 }
 
 /** The name that asks for the MinIO 4-node round among the releases on the command line. */
@@ -235,7 +251,7 @@ async function main(): Promise<void> {
   // wait on store restarts), then the 4-node rounds one after another, alone (a distributed
   // store beside other stacks starved its nodes: a node released after a held restart not seen
   // by its peers, rc.3's cluster health 503 for minutes).
-  const done: Array<{ round: Round; line: string; ok: boolean }> = [];
+  const done: Array<{ round: Round; line: string; ok: boolean; failures: string[] }> = [];
   const lane = async (queue: Round[]) => {
     for (let r = queue.shift(); r; r = queue.shift()) done.push({ round: r, ...(await runOne(r)) });
   };
@@ -244,7 +260,7 @@ async function main(): Promise<void> {
   await lane(rounds.filter((x) => x.name === '4 nodes'));
   for (const r of rounds) {
     const d = done.find((x) => x.round === r)!;
-    results.push(d.line);
+    results.push(d.line, ...d.failures.map((f) => `  ✖ ${f}`));
     if (!d.ok) process.exitCode = 1;
   }
   log(`summary (${Math.round((Date.now() - since) / 1000)} s):\n  ${results.join('\n  ')}`);
