@@ -214,6 +214,22 @@ function runJob(job, env) {
   });
 }
 
+/** A job that could not start, shaped as runJob's result: it counts as one failure. */
+function notStarted(job, out) {
+  return {
+    ...job,
+    out,
+    code: 1,
+    timedOut: false,
+    ms: 0,
+    pass: 0,
+    fail: 1,
+    skipped: 0,
+    notRun: [],
+    failed: [],
+  };
+}
+
 function testJob(file) {
   return {
     name: file,
@@ -327,28 +343,12 @@ async function main() {
         if (idx < 0) break;
         const [job] = queue.splice(idx, 1);
         if (job.lane !== 'none' && stackError) {
-          results.push({
-            ...job,
-            out: String(stackError.message),
-            code: 1,
-            ms: 0,
-            pass: 0,
-            fail: 1,
-            skipped: 0,
-          });
+          results.push(notStarted(job, String(stackError.message)));
           log(`${job.name}: not run, the stack did not start`);
           continue;
         }
         if (!buildDir && !job.check) {
-          results.push({
-            ...job,
-            out: 'not run: the build failed',
-            code: 1,
-            ms: 0,
-            pass: 0,
-            fail: 1,
-            skipped: 0,
-          });
+          results.push(notStarted(job, 'not run: the build failed'));
           continue;
         }
         active.add(job);
