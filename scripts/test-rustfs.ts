@@ -2,17 +2,15 @@
 // (../shared/rustfs/rustfs-<tag>.xz and ../shared/rustfs/next/rustfs-<tag>.xz), one sandbox per
 // release with that server as its store; with --multi-node also a 4-node round per release and
 // one on MinIO's distributed mode. A release added there gets its round with no change here.
-// Run by .ci/run after the README's test command (every release on one node, then the quick files
-// on 4 nodes of the newest); a user's clone has no ../shared and skips it.
+// Run by .ci/run after the README's test command (every release on one node, then the newest on
+// 4); a user's clone has no ../shared and skips it.
 //
 //   node --import tsx scripts/test-rustfs.ts                     every release, one node
 //   node --import tsx scripts/test-rustfs.ts TAG...              only these releases
 //   node --import tsx scripts/test-rustfs.ts --multi-node        also test/multinode on 4 nodes of each release
 //                                                                and of MinIO (`minio` as a TAG: that round)
 //   node --import tsx scripts/test-rustfs.ts --multi-node=newest also test/multinode on 4 nodes of the newest
-//                                                                release only
-//   node --import tsx scripts/test-rustfs.ts --multi-node=quick  the same, without the files that wait out
-//                                                                restart windows (what CI runs)
+//                                                                release only (what CI runs)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -86,16 +84,6 @@ const multiNodeArgs = () =>
     .filter((f) => f.endsWith('.test.ts'))
     .sort()
     .map((f) => `${MULTI_NODE_DIR}/${f}`);
-
-/**
- * The 4-node files of the quick round (what CI runs): the topology preflight and its refusal,
- * zones on every node, and both strategies end to end with a consumer counting failures. Left to
- * the full round (`--multi-node=newest`, by hand): the two paused-roll files, which wait out a
- * restart window each by design (minutes), and the sandbox's own 4-node self-test.
- */
-const QUICK_MULTI_NODE = ['root-topology', 'zones-on-every-node', 'root-strategies'].map(
-  (f) => `${MULTI_NODE_DIR}/${f}.test.ts`,
-);
 
 const log = (msg: string) => console.error(`[test-rustfs ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
@@ -210,18 +198,15 @@ const MINIO = 'minio';
  */
 const MULTI_NODE_FLAG = '--multi-node';
 const NEWEST = 'newest';
-const QUICK = 'quick';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const flag = args.find((a) => a === MULTI_NODE_FLAG || a.startsWith(`${MULTI_NODE_FLAG}=`));
-  const multiNode = flag === MULTI_NODE_FLAG ? 'every' : flag?.slice(MULTI_NODE_FLAG.length + 1);
-  if (multiNode !== undefined && multiNode !== 'every' && multiNode !== NEWEST && multiNode !== QUICK)
+  if (flag && flag !== MULTI_NODE_FLAG && flag !== `${MULTI_NODE_FLAG}=${NEWEST}`)
     throw new Error(
-      `${flag}: say ${MULTI_NODE_FLAG} (every release and MinIO), ${MULTI_NODE_FLAG}=${NEWEST} or ${MULTI_NODE_FLAG}=${QUICK}`,
+      `${flag}: say ${MULTI_NODE_FLAG} (every release and MinIO) or ${MULTI_NODE_FLAG}=${NEWEST}`,
     );
-  const multiNodeFiles = multiNode === QUICK ? QUICK_MULTI_NODE : multiNodeArgs();
-  const leftToFull = multiNodeArgs().filter((f) => !multiNodeFiles.includes(f));
+  const multiNode = flag === MULTI_NODE_FLAG ? 'every' : flag ? NEWEST : undefined;
   const asked = args.filter((a) => a !== flag);
   const bins = releases(asked.filter((t) => t !== MINIO));
   const newest = bins
@@ -237,10 +222,7 @@ async function main(): Promise<void> {
   log(
     `RustFS releases: ${bins.map((b) => b.tag).join(', ') || 'none'}; ${ROUND.length} store-dependent suites each on one node, two rounds at a time` +
       (multiNode
-        ? `; ${multiNodeFiles.length} on a 4-node store of ${multiNode === 'every' ? 'each' : newest}${minio ? ', and on a 4-node MinIO' : ''}, one round after another` +
-          (leftToFull.length
-            ? ` (left to the full 4-node round, ${MULTI_NODE_FLAG}=${NEWEST}: ${leftToFull.join(', ')})`
-            : '')
+        ? `; ${multiNodeArgs().length} on a 4-node store of ${multiNode === NEWEST ? newest : 'each'}${minio ? ', and on a 4-node MinIO' : ''}, one round after another`
         : ` (the 4-node rounds: ${MULTI_NODE_FLAG})`),
   );
   const results: string[] = [];
@@ -259,8 +241,8 @@ async function main(): Promise<void> {
       continue;
     }
     rounds.push({ tag, bin, name: 'one node', files: roundArgs() });
-    if (multiNode === 'every' || (multiNode !== undefined && tag === newest))
-      rounds.push({ tag, bin, name: '4 nodes', files: multiNodeFiles });
+    if (multiNode === 'every' || (multiNode === NEWEST && tag === newest))
+      rounds.push({ tag, bin, name: '4 nodes', files: multiNodeArgs() });
   }
   // MinIO's distributed mode on the same 4-node sandbox: the all-at-once path (its nodes must
   // agree on the root, so rolling is refused), which npm test's single MinIO process cannot show.
