@@ -2,8 +2,8 @@
 // zone reading through the load balancer (the store's Service) the whole time: `rolling`
 // (RUSTFS_RPC_SECRET pinned) loses no request; `all-at-once` has one window, which the run and
 // the consumer both measure; each ends with every node on the new root, each node asked
-// directly. A pause in the middle of a roll: root-strategies-pause.test.ts. Runs in the RustFS
-// rounds' multi-node round (scripts/test-rustfs.ts). A release that seals IAM with the root
+// directly. A pause in the middle of a roll: root-strategies-resume and -rollback. Runs in the
+// RustFS rounds' multi-node round (scripts/test-rustfs.ts). A release that seals IAM with the root
 // (alpha.85) is refused both before anything changes: on several nodes its IAM rebuild does not
 // reach every node.
 import assert from 'node:assert/strict';
