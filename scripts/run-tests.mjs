@@ -394,6 +394,12 @@ async function main() {
           pass: sum('pass'),
           fail: sum('fail'),
           skipped: sum('skipped'),
+          // Each failed file by its failed tests, or by how it ended when it named none (a crash, a timeout).
+          failures: broken.flatMap((r) =>
+            r.failed.length
+              ? r.failed.map((t) => `${r.name} › ${t}`)
+              : [`${r.name} (exit ${r.code}${r.timedOut ? ', timed out' : ''})`],
+          ),
           files: tests.map(({ name, lane, ms, pass, fail, skipped, notRun, failed, code, timedOut }) => ({
             name,
             lane,

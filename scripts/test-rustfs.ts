@@ -91,14 +91,9 @@ interface Summary {
   pass: number;
   fail: number;
   skipped: number;
-  files: {
-    name: string;
-    notRun: string[];
-    failed: string[];
-    fail: number;
-    code: number;
-    timedOut: boolean;
-  }[];
+  /** Each failed file by its failed tests (run-tests decides what failed). */
+  failures: string[];
+  files: { name: string; notRun: string[] }[];
 }
 
 /**
@@ -176,14 +171,7 @@ async function runOne(r: Round): Promise<{ line: string; ok: boolean; failures: 
   const notRun = summary?.files.flatMap((f) => f.notRun.map((t) => `${f.name} › ${t}`)) ?? [];
   const line = `${label}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} — ${counts}, ${notRun.length} left to ${MINIO_ROUND} — in ${took}`;
   // What failed, named again under the closing summary: a CI log may keep only its tail.
-  const failures =
-    summary?.files
-      .filter((f) => f.fail > 0 || f.code !== 0 || f.timedOut)
-      .flatMap((f) =>
-        f.failed.length
-          ? f.failed.map((t) => `${f.name} › ${t}`)
-          : [`${f.name} (exit ${f.code}${f.timedOut ? ', timed out' : ''})`],
-      ) ?? [];
+  const failures = summary?.failures ?? [];
   log(line);
   if (notRun.length) log(`not in the ${label} round, run by ${MINIO_ROUND}:\n  ${notRun.join('\n  ')}`);
   return { line, ok: code === 0, failures };
