@@ -3,10 +3,10 @@
 // when no pod that could hold it runs, and the pending record is kept (with where each key
 // is, by access-key ID and fingerprint) whenever any undo failed.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { AK, ending, Fake, FP } from '../support/workflow-mocks';
-import { withWorker, workflowTestEnv } from '../support/workflow-env';
+import { withWorker, sharedWorkflowEnv } from '../support/workflow-env';
 
 let ids = 0;
 const id = (what: string) => `${what}-${process.pid}-${++ids}`;
@@ -19,10 +19,7 @@ const smokingSecret = (_zone: string, source?: string) => source === 'current';
 describe('compensation (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await workflowTestEnv();
-  });
-  after(async () => {
-    await env?.teardown();
+    env = await sharedWorkflowEnv();
   });
 
   const rotateZone = (fake: Fake, args: object) =>

@@ -2,23 +2,20 @@
 // once, after every zone is ensured and before any RotateZone child; not at all when the
 // inventory does not ask; a refusal ends the run with the activity's failure and its message.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { rootCause } from '../../src/cli/render';
 import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowResult } from '../../src/workflows/types';
-import { workflowTestEnv, withWorker } from '../support/workflow-env';
+import { sharedWorkflowEnv, withWorker } from '../support/workflow-env';
 import { inventory, ZONES, zoneActivities } from '../support/zone-mocks';
 
 describe('BootstrapCluster: NetworkPolicies (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await workflowTestEnv();
-  });
-  after(async () => {
-    await env?.teardown();
+    env = await sharedWorkflowEnv();
   });
 
   const identity = {
