@@ -45,6 +45,11 @@ export interface AgentNodeState {
   ready: boolean;
   /** Times this pod's store was started (or its start attempted). */
   restarts: number;
+  /**
+   * Pods this node's store was started for: a replaced pod counts once, however often its
+   * process was started again after it exited (a kubelet's container restarts).
+   */
+  podsStarted: number;
 }
 
 export interface AgentState {
@@ -117,6 +122,8 @@ class Slot {
   notReadySince: number | null = null;
   busy = false;
   restarts = 0;
+  podsStarted = 0;
+  private lastStartedPodUid: string | null = null;
   /** Ends this pod's held start (POST /release, /reset, stop). */
   releaseHeld: (() => void) | undefined;
   held: HeldStart | null = null;
@@ -128,6 +135,13 @@ class Slot {
 
   get port(): number {
     return this.store.port;
+  }
+
+  /** Counts a start: a restart always, a pod started for only when it is another pod. */
+  countStart(podUid: string): void {
+    this.restarts += 1;
+    if (podUid !== this.lastStartedPodUid) this.podsStarted += 1;
+    this.lastStartedPodUid = podUid;
   }
 }
 
@@ -185,6 +199,7 @@ export class NodeAgent {
         storePid: s.store.pid ?? null,
         ready: s.storeStarted && s.store.running,
         restarts: s.restarts,
+        podsStarted: s.podsStarted,
       })),
     };
   }
@@ -348,7 +363,7 @@ export class NodeAgent {
 
   private async startFor(slot: Slot, pod: V1Pod): Promise<void> {
     this.state.restarts += 1;
-    slot.restarts += 1;
+    slot.countStart(pod.metadata!.uid!);
     await this.setPodStatus(slot, pod, false, 'starting');
     if (this.behaviour.failCount > 0) {
       this.behaviour.failCount -= 1;

@@ -152,7 +152,7 @@ describe('a distributed store in the sandbox', () => {
     const after = await agentState();
     for (const [i, n] of after.nodes.entries()) {
       assert.notEqual(n.storePid, before.nodes[i]!.storePid, `${n.pod} runs a new process`);
-      assert.equal(n.restarts, before.nodes[i]!.restarts + 1, `${n.pod} restarted once`);
+      assert.equal(n.podsStarted, before.nodes[i]!.podsStarted + 1, `${n.pod} replaced once`);
     }
   });
 });

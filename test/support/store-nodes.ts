@@ -102,6 +102,7 @@ export function storeNodes(stack: SandboxState) {
         }),
       ),
     restarts: async () => (await agent.state()).nodes.map((n) => n.restarts),
+    podsStarted: async () => (await agent.state()).nodes.map((n) => n.podsStarted),
     startRoot,
     /**
      * Starts a RotateRoot with `strategy` that the store's topology refuses: asserts the refusal

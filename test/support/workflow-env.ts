@@ -167,9 +167,9 @@ async function terminateOpen(env: TestWorkflowEnvironment): Promise<void> {
   }
 }
 
-// node --test runs each file in a process of its own (NODE_TEST_CONTEXT): the shared env ends
-// with the file's last test. Elsewhere (the history recorders) nothing registers a test hook.
-if (process.env.NODE_TEST_CONTEXT) {
+// A test file runs in a process of its own (node --test, or run directly): the shared env ends
+// after its last test. The history recorders are scripts, not tests: they register no test hook.
+if (/\.test\.ts$/.test(process.argv[1] ?? '')) {
   after(async () => {
     if (!shared) return;
     const env = await shared;

@@ -196,6 +196,10 @@ describe('sandbox node agent', () => {
     store.answersReady = true;
     store.running = false;
     await until('a new start', async () => store.starts.length === 3 && store.running);
+    // Started three times, for two pods: the process started again is the same pod.
+    const [node] = (await state()).nodes;
+    assert.equal(node!.restarts, 3);
+    assert.equal(node!.podsStarted, 2);
   });
 
   test('a bad hold is refused', async () => {
