@@ -238,8 +238,11 @@ function testJob(file) {
     timeoutS: fileTimeoutS,
     command: [
       process.execPath,
-      '--import',
-      'tsx',
+      // esbuild-register compiles the TypeScript files a test loads and leaves node_modules to
+      // Node's own loader: tsx's loader hooks, which see every module, cost about 1.6 CPU-s
+      // more in each test process that loads the activities (measured on Node 20).
+      '--require',
+      'esbuild-register',
       '--test',
       '--test-reporter=spec',
       ...(patterns.has(file) ? [`--test-name-pattern=${patterns.get(file)}`] : []),

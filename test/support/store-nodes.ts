@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { type WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fingerprint } from '../../src/fingerprint';
-import { createAdminClient, type Credentials } from '../../src/rustfs';
+import { AdminError, createAdminClient, type AdminErrorCode, type Credentials } from '../../src/rustfs';
 import { PLATFORM } from '../../src/sandbox/platform';
 import { type SandboxState } from '../../src/sandbox/state';
 import { rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
@@ -15,6 +15,9 @@ import { startConsumerLoop } from './consumer';
 import { readSecretData } from './kube';
 import { nodeAgent, type Rotator } from './rotator';
 import { creds } from './store';
+
+/** A node that answers with one of these has answered: the credentials are not its root. */
+const REFUSED: ReadonlySet<AdminErrorCode> = new Set(['AuthenticationFailed', 'AccessDenied']);
 
 export function storeNodes(stack: SandboxState) {
   const nodes = stack.store.nodes ?? [];
@@ -34,26 +37,38 @@ export function storeNodes(stack: SandboxState) {
     nodes,
     agent,
     root,
-    /** The fingerprint of the root (of `roots`) each node accepts; undefined where none. */
+    /**
+     * The fingerprint of the root (of `roots`) each node accepts; undefined where the node refuses
+     * them all. A node's server info waits on its peers: right after every node restarted, one
+     * slow peer (rc.3) can keep every node from answering for a while, so a node that gave no
+     * answer (a timeout, a 5xx) is asked again for up to 60 s; a refusal is an answer.
+     */
     nodeRoots: (roots: Credentials[]): Promise<(string | undefined)[]> =>
       Promise.all(
         nodes.map(async (n) => {
-          for (const c of roots) {
-            const admin = createAdminClient({
-              endpoint: n.endpoint,
-              dialect: stack.store.kind === 'minio' ? 'madmin' : 'rustfs',
-              credentials: c,
-              timeoutMs: 5_000,
-            });
-            if (
-              await admin.serverInfo().then(
-                () => true,
-                () => false,
-              )
-            )
-              return fingerprint(c.secretKey);
+          const deadline = Date.now() + 60_000;
+          for (;;) {
+            let unanswered = false;
+            for (const c of roots) {
+              const admin = createAdminClient({
+                endpoint: n.endpoint,
+                dialect: stack.store.kind === 'minio' ? 'madmin' : 'rustfs',
+                credentials: c,
+                timeoutMs: 5_000,
+              });
+              const answer = await admin.serverInfo().then(
+                () => 'accepted' as const,
+                (err: unknown) =>
+                  err instanceof AdminError && REFUSED.has(err.code)
+                    ? ('refused' as const)
+                    : ('none' as const),
+              );
+              if (answer === 'accepted') return fingerprint(c.secretKey);
+              if (answer === 'none') unanswered = true;
+            }
+            if (!unanswered || Date.now() >= deadline) return undefined;
+            await sleep(1_000);
           }
-          return undefined;
         }),
       ),
     /**

@@ -141,6 +141,9 @@ async function startSharedWorker(env: TestWorkflowEnvironment): Promise<SharedWo
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities: dispatch,
+    // A mock a terminated workflow left waiting (its test is over) would hold the shutdown
+    // after the file's last test for ever.
+    shutdownForceTime: '5s',
   });
   const running = worker.run();
   const stopped = running.then(() => {
@@ -176,7 +179,7 @@ if (/\.test\.ts$/.test(process.argv[1] ?? '')) {
     if (sharedWorker) {
       const w = await sharedWorker;
       w.worker.shutdown();
-      await w.running;
+      await w.running.catch(() => undefined); // forced after shutdownForceTime: nothing left to test
     }
     await env.teardown();
   });

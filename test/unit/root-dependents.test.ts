@@ -8,6 +8,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { rootServiceAccountFindings } from '../../src/audit/report';
 import { createAdminClient, type AdminApi } from '../../src/rustfs';
 import {
   SESSIONS_END,
@@ -126,7 +127,6 @@ describe('what a root rotation does to them', () => {
 
 describe('rotator audit', () => {
   test('each service account of root is a warning naming it, never a secret', async () => {
-    const { rootServiceAccountFindings } = await import('../../src/audit/report');
     const listed = fixture('1.0.0-rc.3', 'rustfs', 'list-service-accounts-root');
     const keys = await rootServiceAccounts(replaying('rustfs', listed).admin, FIXTURE_ROOT.accessKey);
     const findings = rootServiceAccountFindings(FIXTURE_ROOT.accessKey, keys);
