@@ -1,7 +1,6 @@
 // Workflow tests without the stack: Temporal's time-skipping test server (the Java build
 // from tools/versions.json, installed by scripts/install-tools.mjs) and activities mocked
 // through the same typed interface the worker registers. Timers of days return at once.
-import { after } from 'node:test';
 import { type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -97,115 +96,12 @@ function workflowBundle(): Promise<WorkflowBundleWithSourceMap | { codePath: str
 }
 
 let queues = 0;
-
-/**
- * The env of a test process: one test server and one worker for all its tests (each would cost
- * a JVM start, and a worker that loads the workflow bundle into new threads: about 0.7 CPU-s per
- * test). Torn down once, after the file's last test. Scripts that record histories use
- * workflowTestEnv() and tear it down themselves.
- */
-let shared: Promise<TestWorkflowEnvironment> | undefined;
-export function sharedWorkflowEnv(): Promise<TestWorkflowEnvironment> {
-  shared ??= workflowTestEnv();
-  return shared;
-}
-
-/** The worker of a shared env, and the activities of the test it serves now. */
-interface SharedWorker {
-  taskQueue: string;
-  serving: { activities?: Activities };
-  worker: Worker;
-  running: Promise<void>;
-  /** Rejects once the worker has stopped: a test racing it fails instead of hanging. */
-  stopped: Promise<never>;
-}
-let sharedWorker: Promise<SharedWorker> | undefined;
-
-async function startSharedWorker(env: TestWorkflowEnvironment): Promise<SharedWorker> {
-  const serving: SharedWorker['serving'] = {};
-  // Every activity goes to the mocks of the test being run; one called between tests (a
-  // workflow a test left open, which it terminates first) fails as an unplanned call would.
-  const dispatch: Record<string, (...args: unknown[]) => unknown> = {};
-  for (const name of ACTIVITY_NAMES) {
-    dispatch[name] = (...args: unknown[]) => {
-      const impl = serving.activities?.[name] as ((...a: unknown[]) => unknown) | undefined;
-      if (!impl)
-        throw ApplicationFailure.nonRetryable(`activity ${name} called between tests`, 'UnexpectedActivity');
-      return impl(...args);
-    };
-  }
-  const taskQueue = `wf-test-${process.pid}-shared`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities: dispatch,
-    // A mock a terminated workflow left waiting (its test is over) would hold the shutdown
-    // after the file's last test for ever.
-    shutdownForceTime: '5s',
-  });
-  const running = worker.run();
-  const stopped = running.then(() => {
-    throw new Error('the shared test worker stopped');
-  });
-  stopped.catch(() => undefined); // also when no test races it (it stops after the last one)
-  return { taskQueue, serving, worker, running, stopped };
-}
-
-/** Terminates every workflow still open on the env's server, children abandoned by a parent included. */
-async function terminateOpen(env: TestWorkflowEnvironment): Promise<void> {
-  const namespace = env.namespace ?? 'default';
-  const open = await env.client.workflowService.listOpenWorkflowExecutions({
-    namespace,
-    maximumPageSize: 1000,
-  });
-  for (const e of open.executions ?? []) {
-    const id = e.execution?.workflowId;
-    if (!id) continue;
-    await env.client.workflow
-      .getHandle(id, e.execution?.runId ?? undefined)
-      .terminate('the test that started it is over')
-      .catch(() => undefined); // closed meanwhile
-  }
-}
-
-// A test file runs in a process of its own (node --test, or run directly): the shared env ends
-// after its last test. The history recorders are scripts, not tests: they register no test hook.
-if (/\.test\.ts$/.test(process.argv[1] ?? '')) {
-  after(async () => {
-    if (!shared) return;
-    const env = await shared;
-    if (sharedWorker) {
-      const w = await sharedWorker;
-      w.worker.shutdown();
-      await w.running.catch(() => undefined); // forced after shutdownForceTime: nothing left to test
-    }
-    await env.teardown();
-  });
-}
-
-/**
- * Runs `fn` while a worker with these activities serves a task queue of `env`: the shared env's
- * one worker (its open workflows terminated after `fn`, so none outlives its test), else a
- * worker of its own on a fresh task queue.
- */
+/** Runs `fn` while a worker with these activities serves a fresh task queue of `env`. */
 export async function withWorker<T>(
   env: TestWorkflowEnvironment,
   activities: Activities,
   fn: (client: Client, taskQueue: string) => Promise<T>,
 ): Promise<T> {
-  if (shared && env === (await shared)) {
-    sharedWorker ??= startSharedWorker(env);
-    const w = await sharedWorker;
-    w.serving.activities = activities;
-    try {
-      return await Promise.race([fn(env.client, w.taskQueue), w.stopped]);
-    } finally {
-      await terminateOpen(env);
-      w.serving.activities = undefined;
-    }
-  }
   const taskQueue = `wf-test-${process.pid}-${++queues}`;
   const worker = await Worker.create({
     connection: env.nativeConnection,

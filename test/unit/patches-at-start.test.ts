@@ -4,7 +4,7 @@
 // workflow through their longest paths (undo on cancel, pause and resume, children), each
 // replayed from its full history as a query of the closed run does.
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { type temporal } from '@temporalio/proto';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
@@ -14,7 +14,7 @@ import { FAILURE } from '../../src/workflows/names';
 import { PATCHES_AT_START, ROOT_STRATEGIES } from '../../src/workflows/patches';
 import { replayWorkflowCode } from '../support/build';
 import { ending, Fake, untilPhase } from '../support/workflow-mocks';
-import { withWorker, sharedWorkflowEnv } from '../support/workflow-env';
+import { withWorker, workflowTestEnv } from '../support/workflow-env';
 import { zoneActivities } from '../support/zone-mocks';
 
 type Event = temporal.api.history.v1.IHistoryEvent;
@@ -42,7 +42,10 @@ async function replays(workflowId: string, history: temporal.api.history.v1.IHis
 describe('patches decided at the start of every run (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   const check = async (workflowId: string) => {

@@ -3,13 +3,13 @@
 // hold up a rotation (an announce activity that always fails is retried a bounded number
 // of times, recorded on the run, and the run ends as it would have).
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { approveUpdate, rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
 import { type Announcement, type WorkflowStatus } from '../../src/workflows/types';
 import { AK, ending, Fake, FP, storeNeverBack, untilPhase } from '../support/workflow-mocks';
-import { withWorker, sharedWorkflowEnv } from '../support/workflow-env';
+import { withWorker, workflowTestEnv } from '../support/workflow-env';
 
 let ids = 0;
 const id = (what: string) => `${what}-${process.pid}-${++ids}`;
@@ -37,7 +37,10 @@ const shape = (a: Announcement) => [
 describe('events and notifications (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   describe('RotateZone', () => {

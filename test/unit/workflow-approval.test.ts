@@ -1,7 +1,7 @@
 // RotateRoot's approval gate in the time-skipping environment: a day passes in
 // milliseconds, and the mocked activities record what the workflow asked for.
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
@@ -14,7 +14,7 @@ import {
   statusQuery,
 } from '../../src/workflows/definitions';
 import { dashiInventory, inventory } from '../support/dashi';
-import { mockActivities, withWorker, sharedWorkflowEnv } from '../support/workflow-env';
+import { mockActivities, withWorker, workflowTestEnv } from '../support/workflow-env';
 import { ending, Fake, storeNeverBack, untilPhase } from '../support/workflow-mocks';
 import { zoneActivities } from '../support/zone-activities';
 
@@ -44,7 +44,10 @@ function rootActivities(calls: string[]) {
 describe('RotateRoot approval gate (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   it('gives up after approvalTimeout without changing anything', async () => {
@@ -98,7 +101,10 @@ const committed = { ...inventory, approvals: dashiInventory.approvals };
 describe('RotateRoot decisions authorized by Kubernetes (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   /** A fake whose inventory is `inv` and whose apiserver holds `decisions`. */

@@ -2,10 +2,10 @@
 // activities: a cancel undoes what the run did (or, past the point of no return, finishes
 // what keeps consumers safe) and the run ends CANCELED saying which.
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { ending, Fake, FP, storeNeverBack, untilPhase, ZONES } from '../support/workflow-mocks';
-import { withWorker, sharedWorkflowEnv } from '../support/workflow-env';
+import { withWorker, workflowTestEnv } from '../support/workflow-env';
 
 let ids = 0;
 const id = (what: string) => `${what}-${process.pid}-${++ids}`;
@@ -13,7 +13,10 @@ const id = (what: string) => `${what}-${process.pid}-${++ids}`;
 describe('cancel (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   describe('RotateRoot', () => {

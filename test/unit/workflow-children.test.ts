@@ -9,7 +9,7 @@ import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { conflictingRotation, runState } from '../../src/activities/temporal';
 import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowResult, type ZoneResult } from '../../src/workflows/types';
-import { sharedWorkflowEnv, withWorker } from '../support/workflow-env';
+import { workflowTestEnv, withWorker } from '../support/workflow-env';
 import { ZONES, zoneActivities } from '../support/zone-mocks';
 
 const byZone = (zones: ZoneResult[]) => Object.fromEntries(zones.map((z) => [z.zone, z]));
@@ -21,9 +21,11 @@ describe('BootstrapCluster rotate: children (time-skipping)', () => {
   // alone, even under load, passed.
   let env: TestWorkflowEnvironment;
   beforeEach(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
   });
-  afterEach(async () => {});
+  afterEach(async () => {
+    await env?.teardown();
+  });
 
   it('a failing child ends neither its siblings nor the parent early; the parent fails listing every zone', async () => {
     assert.ok(ZONES.length >= 3, 'the dashi inventory has three zones');

@@ -3,10 +3,10 @@
 // when no pod that could hold it runs, and the pending record is kept (with where each key
 // is, by access-key ID and fingerprint) whenever any undo failed.
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { AK, ending, Fake, FP } from '../support/workflow-mocks';
-import { withWorker, sharedWorkflowEnv } from '../support/workflow-env';
+import { withWorker, workflowTestEnv } from '../support/workflow-env';
 
 let ids = 0;
 const id = (what: string) => `${what}-${process.pid}-${++ids}`;
@@ -19,7 +19,10 @@ const smokingSecret = (_zone: string, source?: string) => source === 'current';
 describe('compensation (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   const rotateZone = (fake: Fake, args: object) =>

@@ -2,13 +2,13 @@
 // that never goes away cannot hold the previous key (and the zone) forever: at maxGrace the
 // key is revoked and the run escalates; long waits continue as new with their status.
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { type WorkflowHandle } from '@temporalio/client';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { revokeNowUpdate, statusQuery } from '../../src/workflows/definitions';
 import { ERAS } from '../../src/workflows/run-constants';
 import { type WorkflowResult, type WorkflowStatus } from '../../src/workflows/types';
-import { withWorker, sharedWorkflowEnv } from '../support/workflow-env';
+import { withWorker, workflowTestEnv } from '../support/workflow-env';
 import { NEW, OLD, ROTATION, zoneActivities } from '../support/zone-activities';
 
 const POLLS_PER_RUN = ERAS.outageBudgets.pollsPerRun;
@@ -33,7 +33,10 @@ async function waitFor(handle: WorkflowHandle, ok: (s: WorkflowStatus) => boolea
 describe('RotateZone bounded grace wait (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   it('revokes without escalation once grace is over and no old pod runs', async () => {

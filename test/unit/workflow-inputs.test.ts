@@ -13,7 +13,7 @@ import { checkWorkflowInput, type GraceWaitState } from '../../src/workflows/inp
 import { PATCHES_AT_START, ROOT_STRATEGIES } from '../../src/workflows/patches';
 import { type WorkflowType } from '../../src/workflows/types';
 import { inventory } from '../support/dashi';
-import { ACTIVITY_NAMES, mockActivities, withWorker, sharedWorkflowEnv } from '../support/workflow-env';
+import { ACTIVITY_NAMES, mockActivities, withWorker, workflowTestEnv } from '../support/workflow-env';
 
 const KNOWN = {
   BootstrapCluster: 'known keys: dryRun, rotate, parallelism',
@@ -274,7 +274,10 @@ async function patchesOf(client: Client, workflowId: string): Promise<string[]> 
 describe('RotateZone refuses a forged continued state (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   it('a client start with "continued" ends InvalidInput having called nothing: the previous key is not revoked', async () => {
@@ -339,7 +342,7 @@ describe('workflows refuse bad input themselves (time-skipping)', () => {
   let stop: () => void = () => {};
   let worker: Promise<void> | undefined;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
     // Past validation the first activity is the inventory: it answers and stops the run.
     const activities = mockActivities({
       inventorySnapshot: async () => {
@@ -360,6 +363,7 @@ describe('workflows refuse bad input themselves (time-skipping)', () => {
   after(async () => {
     stop();
     await worker;
+    await env?.teardown();
   });
 
   let runs = 0;
@@ -402,7 +406,10 @@ describe('workflows refuse bad input themselves (time-skipping)', () => {
 describe('RotateZone checks grace against maxGrace (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   it('RotateZone refuses a maxGrace shorter than its grace (from the inventory)', async () => {

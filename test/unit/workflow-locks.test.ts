@@ -2,14 +2,14 @@
 // takes its lock as its run ({workflowId, runId}) before changing anything, and a run that
 // finds another open run holding it refuses naming that run, having changed nothing.
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { type ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { type LockOwner } from '../../src/activities/locks';
 import { conflictingRotation } from '../../src/activities/temporal';
 import { statusQuery } from '../../src/workflows/definitions';
-import { sharedWorkflowEnv, withWorker } from '../support/workflow-env';
+import { workflowTestEnv, withWorker } from '../support/workflow-env';
 import { ZONES, zoneActivities } from '../support/zone-mocks';
 
 const CHANGES = [
@@ -23,7 +23,10 @@ const CHANGES = [
 describe('run locks (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   it('RotateZone takes the lock as its own run and reports what it found', async () => {

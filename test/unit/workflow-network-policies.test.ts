@@ -2,20 +2,23 @@
 // once, after every zone is ensured and before any RotateZone child; not at all when the
 // inventory does not ask; a refusal ends the run with the activity's failure and its message.
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { rootCause } from '../../src/cli/render';
 import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowResult } from '../../src/workflows/types';
-import { sharedWorkflowEnv, withWorker } from '../support/workflow-env';
+import { workflowTestEnv, withWorker } from '../support/workflow-env';
 import { inventory, ZONES, zoneActivities } from '../support/zone-mocks';
 
 describe('BootstrapCluster: NetworkPolicies (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   const identity = {

@@ -3,7 +3,7 @@
 // status while it fails, told to people after escalateAfter, and past the switch a run never
 // ends with the previous key silently valid. Activities are strict mocks (zone-activities.ts).
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateStage } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
@@ -12,7 +12,7 @@ import { statusQuery, stopRetryingUpdate } from '../../src/workflows/definitions
 import { ERAS } from '../../src/workflows/run-constants';
 import { type Announcement, type WorkflowResult, type WorkflowStatus } from '../../src/workflows/types';
 import { inventory } from '../support/dashi';
-import { withWorker, sharedWorkflowEnv } from '../support/workflow-env';
+import { withWorker, workflowTestEnv } from '../support/workflow-env';
 import { ROTATION, zoneActivities } from '../support/zone-activities';
 
 const BUDGETS = ERAS.outageBudgets.budgets!;
@@ -63,7 +63,10 @@ async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
 describe('outage budgets (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   it('a store outage of 10 minutes before the switch is outlasted; on-call is told after escalateAfter', async () => {

@@ -3,14 +3,14 @@
 // the other zones are re-created meanwhile, and the run ends either with every zone re-created
 // or failing with exactly the zones that were not.
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { type ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { type Activities } from '../../src/activities';
 import { ERAS } from '../../src/workflows/run-constants';
 import { type WorkflowResult } from '../../src/workflows/types';
-import { withWorker, sharedWorkflowEnv } from '../support/workflow-env';
+import { withWorker, workflowTestEnv } from '../support/workflow-env';
 import { Fake, ZONES } from '../support/workflow-mocks';
 
 const OUTAGE = 'connect ECONNREFUSED 127.0.0.1:9000 (the store is unreachable)';
@@ -19,7 +19,10 @@ let ids = 0;
 describe('RotateRoot past its point of no return (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   const rotateRoot = (fake: Fake) =>

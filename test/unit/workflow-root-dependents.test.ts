@@ -2,12 +2,12 @@
 // root rotation ends, from what preflight (verifyRoot) found, in the time-skipping environment
 // with mocked activities; a real run calls no activity for it beyond verifyRoot.
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { type WorkflowResult } from '../../src/workflows/types';
 import { describeRootDependents } from '../../src/rustfs/root-dependents';
 import { Fake } from '../support/workflow-mocks';
-import { withWorker, sharedWorkflowEnv } from '../support/workflow-env';
+import { withWorker, workflowTestEnv } from '../support/workflow-env';
 
 let ids = 0;
 const KEPT = { kind: 'rustfs' as const, version: '1.0.0-rc.3', iamSurvivesRootChange: true };
@@ -16,7 +16,10 @@ const LOST = { kind: 'rustfs' as const, version: '1.0.0-alpha.85', iamSurvivesRo
 describe('RotateRoot states the root-parented service accounts and the sessions it ends (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   const rotateRoot = (fake: Fake, args: object) =>

@@ -3,13 +3,13 @@
 // any zone, no consumer is restarted, and the window in which zone keys were refused is
 // reported; on a store that keeps IAM none of that happens.
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { type WorkflowResult } from '../../src/workflows/types';
 import { WorkflowFailedError } from '@temporalio/client';
 import { type ApplicationFailure } from '@temporalio/common';
 import { Fake, FP, inventory, ZONES } from '../support/workflow-mocks';
-import { withWorker, sharedWorkflowEnv } from '../support/workflow-env';
+import { withWorker, workflowTestEnv } from '../support/workflow-env';
 
 let ids = 0;
 const LOSSY = { kind: 'rustfs', version: '0.0.5', iamSurvivesRootChange: false };
@@ -17,7 +17,10 @@ const LOSSY = { kind: 'rustfs', version: '0.0.5', iamSurvivesRootChange: false }
 describe('RotateRoot on a store that loses IAM (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   const rotateRoot = (fake: Fake, args: object = { approve: true }) =>

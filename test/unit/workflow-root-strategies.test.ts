@@ -5,7 +5,7 @@
 // root; `all-at-once` deletes every pod together; a rolling that would split the cluster is
 // refused before anything changes.
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -13,7 +13,7 @@ import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { resumeUpdate, rollbackUpdate } from '../../src/workflows/definitions';
 import { type WorkflowResult } from '../../src/workflows/types';
 import { ending, type Fake, fourPodStore, FP, inventory, untilPhase, ZONES } from '../support/workflow-mocks';
-import { withWorker, sharedWorkflowEnv } from '../support/workflow-env';
+import { withWorker, workflowTestEnv } from '../support/workflow-env';
 
 let ids = 0;
 const id = (what: string) => `root-strategies-${what}-${process.pid}-${++ids}`;
@@ -47,7 +47,10 @@ const ROLL = ['rustfs-3', 'rustfs-2', 'rustfs-1', 'rustfs-0'].flatMap((p) => [
 describe('RotateRoot strategies on a 4-pod store (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   const run = (fake: Fake, args: object) =>

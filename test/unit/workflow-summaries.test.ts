@@ -2,18 +2,21 @@
 // the history the time-skipping server keeps: the timeline names each step by its zone and
 // each wait by what it waits for, from the run's own records.
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { timelineFromHistory } from '../../src/timeline/timeline';
 import { WAIT } from '../../src/workflows/summaries';
 import { type WorkflowResult } from '../../src/workflows/types';
-import { withWorker, sharedWorkflowEnv } from '../support/workflow-env';
+import { withWorker, workflowTestEnv } from '../support/workflow-env';
 import { zoneActivities } from '../support/zone-activities';
 
 describe('summaries recorded by a run (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   it('RotateZone: every step carries its zone, the grace period its wait', async () => {

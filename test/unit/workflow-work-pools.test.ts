@@ -2,14 +2,14 @@
 // injection is ensured after the zone's Secret, only for zones that name pools, and a
 // conflicting template stops the run with the activity's non-retryable failure.
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { rootCause } from '../../src/cli/render';
 import { statusQuery } from '../../src/workflows/definitions';
 import { type WorkflowResult } from '../../src/workflows/types';
-import { sharedWorkflowEnv, withWorker } from '../support/workflow-env';
+import { workflowTestEnv, withWorker } from '../support/workflow-env';
 import { inventory, zoneActivities } from '../support/zone-mocks';
 
 const withPools = inventory.zones.filter((z) => z.workPools.length).map((z) => z.name);
@@ -17,7 +17,10 @@ const withPools = inventory.zones.filter((z) => z.workPools.length).map((z) => z
 describe('BootstrapCluster: Prefect work pools (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async () => {
-    env = await sharedWorkflowEnv();
+    env = await workflowTestEnv();
+  });
+  after(async () => {
+    await env?.teardown();
   });
 
   it('ensures the pools of each zone that names some, after its Secret; the plan lists them', async () => {
