@@ -2,15 +2,15 @@
 // (../shared/rustfs/rustfs-<tag>.xz and ../shared/rustfs/next/rustfs-<tag>.xz), one sandbox per
 // release with that server as its store; with --multi-node also a 4-node round per release and
 // one on MinIO's distributed mode. A release added there gets its round with no change here.
-// Run by .ci/run after the README's test command (every release on one node, then the newest on
-// 4); a user's clone has no ../shared and skips it.
+// Run by .ci/run after the README's test command (every release on one node; the 4-node rounds run
+// by hand, docs/developing.md); a user's clone has no ../shared and skips it.
 //
 //   node --import tsx scripts/test-rustfs.ts                     every release, one node
 //   node --import tsx scripts/test-rustfs.ts TAG...              only these releases
 //   node --import tsx scripts/test-rustfs.ts --multi-node        also test/multinode on 4 nodes of each release
 //                                                                and of MinIO (`minio` as a TAG: that round)
 //   node --import tsx scripts/test-rustfs.ts --multi-node=newest also test/multinode on 4 nodes of the newest
-//                                                                release only (what CI runs)
+//                                                                release only
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { type WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fingerprint } from '../../src/fingerprint';
-import { AdminError, createAdminClient, type AdminErrorCode, type Credentials } from '../../src/rustfs';
+import { AdminError, createAdminClient, type Credentials } from '../../src/rustfs';
 import { PLATFORM } from '../../src/sandbox/platform';
 import { type SandboxState } from '../../src/sandbox/state';
 import { rollbackUpdate, statusQuery } from '../../src/workflows/definitions';
@@ -15,9 +15,6 @@ import { startConsumerLoop } from './consumer';
 import { readSecretData } from './kube';
 import { nodeAgent, type Rotator } from './rotator';
 import { creds } from './store';
-
-/** A node that answers with one of these has answered: the credentials are not its root. */
-const REFUSED: ReadonlySet<AdminErrorCode> = new Set(['AuthenticationFailed', 'AccessDenied']);
 
 export function storeNodes(stack: SandboxState) {
   const nodes = stack.store.nodes ?? [];
@@ -41,7 +38,7 @@ export function storeNodes(stack: SandboxState) {
      * The fingerprint of the root (of `roots`) each node accepts; undefined where the node refuses
      * them all. A node's server info waits on its peers: right after every node restarted, one
      * slow peer (rc.3) can keep every node from answering for a while, so a node that gave no
-     * answer (a timeout, a 5xx) is asked again for up to 60 s; a refusal is an answer.
+     * answer (a timeout, a 5xx: a retryable AdminError) is asked again for up to 60 s; a refusal is an answer.
      */
     nodeRoots: (roots: Credentials[]): Promise<(string | undefined)[]> =>
       Promise.all(
@@ -58,10 +55,9 @@ export function storeNodes(stack: SandboxState) {
               });
               const answer = await admin.serverInfo().then(
                 () => 'accepted' as const,
+                // The admin client's own rule for an error the store may come back from.
                 (err: unknown) =>
-                  err instanceof AdminError && REFUSED.has(err.code)
-                    ? ('refused' as const)
-                    : ('none' as const),
+                  err instanceof AdminError && !err.retryable ? ('refused' as const) : ('none' as const),
               );
               if (answer === 'accepted') return fingerprint(c.secretKey);
               if (answer === 'none') unanswered = true;
